@@ -250,7 +250,7 @@ public final class EdnReader {
         default -> throw errorAt(startLine, startColumn, "unknown symbolic value ##" + name);
       };
     }
-    if (isSymbolStart(next) && next != '_') {
+    if (Character.isLetter(next)) { // EDN tags start with a letter
       advance();
       Object tag = readSymbolLike();
       if (!(tag instanceof Symbol symbol)) {
