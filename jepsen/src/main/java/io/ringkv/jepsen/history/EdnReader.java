@@ -76,7 +76,7 @@ public final class EdnReader {
   }
 
   /** Skips whitespace, commas, {@code ;} comments and {@code #_} discarded forms. */
-  public void skipBlanks() throws MalformedEdnException {
+  void skipBlanks() throws MalformedEdnException {
     while (!atEnd()) {
       char c = peek();
       if (c == ';') {
@@ -100,17 +100,17 @@ public final class EdnReader {
   }
 
   /** True when nothing but blanks is left (call {@link #skipBlanks()} first). */
-  public boolean atEnd() {
+  boolean atEnd() {
     return position >= text.length();
   }
 
   /** The next character, without consuming it; call only when not {@link #atEnd()}. */
-  public char peek() {
+  char peek() {
     return text.charAt(position);
   }
 
   /** Consumes one character (the caller has looked at it with {@link #peek()}). */
-  public void advance() {
+  void advance() {
     char c = text.charAt(position++);
     if (c == '\n') {
       line++;
@@ -121,17 +121,17 @@ public final class EdnReader {
   }
 
   /** 1-based line of the cursor. */
-  public int line() {
+  int line() {
     return line;
   }
 
   /** 1-based column of the cursor. */
-  public int column() {
+  int column() {
     return column;
   }
 
   /** An error at the cursor. */
-  public MalformedEdnException error(String reason) {
+  MalformedEdnException error(String reason) {
     return new MalformedEdnException(source, line, column, reason);
   }
 
