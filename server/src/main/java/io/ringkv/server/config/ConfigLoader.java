@@ -215,9 +215,7 @@ public final class ConfigLoader {
         (int) integer(values, Setting.SCAN_LIMIT_MAX),
         (int) integer(values, Setting.INFLIGHT_PROPOSALS_PER_PARTITION_MAX),
         (int) integer(values, Setting.PEER_FRAME_SIZE_BYTES_MAX),
-        (int) integer(values, Setting.PEER_SEND_QUEUE_FRAMES_MAX),
-        (int) integer(values, Setting.WATCHES_PER_NODE_MAX),
-        (int) integer(values, Setting.CLIENT_CONNECTIONS_MAX));
+        (int) integer(values, Setting.PEER_SEND_QUEUE_FRAMES_MAX));
   }
 
   private static String text(Map<Setting, String> values, Setting setting) {

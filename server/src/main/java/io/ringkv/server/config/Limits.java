@@ -13,8 +13,6 @@ package io.ringkv.server.config;
  *     answers RESOURCE_EXHAUSTED
  * @param peerFrameSizeBytesMax largest frame on the peer transport, in either direction
  * @param peerSendQueueFramesMax frames queued for a peer that is not connected; more are dropped
- * @param watchesPerNodeMax concurrent Watch streams a node serves
- * @param clientConnectionsMax concurrent client connections a node accepts
  */
 public record Limits(
     int keySizeBytesMax,
@@ -24,9 +22,7 @@ public record Limits(
     int scanLimitMax,
     int inflightProposalsPerPartitionMax,
     int peerFrameSizeBytesMax,
-    int peerSendQueueFramesMax,
-    int watchesPerNodeMax,
-    int clientConnectionsMax) {
+    int peerSendQueueFramesMax) {
   /**
    * Room a peer frame needs beyond one maximal request: Raft message and entry headers, and the
    * other fields of a proposal. A maximal request must fit in one frame, or it could never
@@ -35,17 +31,7 @@ public record Limits(
   public static final int PEER_FRAME_OVERHEAD_BYTES = 64 * 1024;
 
   public static final Limits DEFAULTS =
-      new Limits(
-          4 * 1024,
-          1024 * 1024,
-          4 * 1024 * 1024,
-          128,
-          10_000,
-          1024,
-          16 * 1024 * 1024,
-          4096,
-          10_000,
-          10_000);
+      new Limits(4 * 1024, 1024 * 1024, 4 * 1024 * 1024, 128, 10_000, 1024, 16 * 1024 * 1024, 4096);
 
   public Limits {
     if ((long) requestSizeBytesMax < (long) keySizeBytesMax + valueSizeBytesMax) {

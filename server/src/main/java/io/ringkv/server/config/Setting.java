@@ -22,37 +22,64 @@ public enum Setting {
       "members",
       null,
       "initial members, id@host[:clientPort[:peerPort]],... (default: this node alone)"),
-  PARTITIONS("partitions", "64", "partition count, a power of two", 1, Integer.MAX_VALUE),
-  REPLICATION_FACTOR(
-      "replication-factor",
-      null,
-      "replicas per partition (default: min(3, member count))",
+  PARTITIONS(
+      "partitions",
+      "64",
+      "partition count, a power of two",
       1,
-      Integer.MAX_VALUE),
+      io.ringkv.routing.PartitionLayout.PARTITION_COUNT_MAX),
+  REPLICATION_FACTOR(
+      "replication-factor", null, "replicas per partition (default: min(3, member count))", 1, 7),
   VIRTUAL_TOKENS_PER_NODE(
       "virtual-tokens-per-node", "64", "tokens per node on the placement ring", 1, 4096),
-  KEY_SIZE_BYTES_MAX("key-size-bytes-max", Limits.DEFAULTS.keySizeBytesMax(), 1, 64 * 1024),
+  KEY_SIZE_BYTES_MAX(
+      "key-size-bytes-max",
+      "largest key in a request",
+      Limits.DEFAULTS.keySizeBytesMax(),
+      1,
+      64 * 1024),
   VALUE_SIZE_BYTES_MAX(
-      "value-size-bytes-max", Limits.DEFAULTS.valueSizeBytesMax(), 0, 64 * 1024 * 1024),
+      "value-size-bytes-max",
+      "largest value in a request",
+      Limits.DEFAULTS.valueSizeBytesMax(),
+      0,
+      64 * 1024 * 1024),
   REQUEST_SIZE_BYTES_MAX(
-      "request-size-bytes-max", Limits.DEFAULTS.requestSizeBytesMax(), 1024, 256 * 1024 * 1024),
-  TXN_OPS_MAX("txn-ops-max", Limits.DEFAULTS.txnOpsMax(), 1, 10_000),
-  SCAN_LIMIT_MAX("scan-limit-max", Limits.DEFAULTS.scanLimitMax(), 1, 1_000_000),
+      "request-size-bytes-max",
+      "largest client request (gRPC message)",
+      Limits.DEFAULTS.requestSizeBytesMax(),
+      1024,
+      256 * 1024 * 1024),
+  TXN_OPS_MAX(
+      "txn-ops-max",
+      "most compares plus operations in one Txn",
+      Limits.DEFAULTS.txnOpsMax(),
+      1,
+      10_000),
+  SCAN_LIMIT_MAX(
+      "scan-limit-max",
+      "most pairs in one Scan page",
+      Limits.DEFAULTS.scanLimitMax(),
+      1,
+      1_000_000),
   INFLIGHT_PROPOSALS_PER_PARTITION_MAX(
       "inflight-proposals-per-partition-max",
+      "uncommitted proposals a partition leader holds",
       Limits.DEFAULTS.inflightProposalsPerPartitionMax(),
       1,
       1_000_000),
   PEER_FRAME_SIZE_BYTES_MAX(
       "peer-frame-size-bytes-max",
+      "largest peer transport frame",
       Limits.DEFAULTS.peerFrameSizeBytesMax(),
       64 * 1024,
       Integer.MAX_VALUE - 8),
   PEER_SEND_QUEUE_FRAMES_MAX(
-      "peer-send-queue-frames-max", Limits.DEFAULTS.peerSendQueueFramesMax(), 1, 1_000_000),
-  WATCHES_PER_NODE_MAX("watches-per-node-max", Limits.DEFAULTS.watchesPerNodeMax(), 0, 1_000_000),
-  CLIENT_CONNECTIONS_MAX(
-      "client-connections-max", Limits.DEFAULTS.clientConnectionsMax(), 1, 1_000_000);
+      "peer-send-queue-frames-max",
+      "frames queued per disconnected peer",
+      Limits.DEFAULTS.peerSendQueueFramesMax(),
+      1,
+      1_000_000);
 
   public static final int CLIENT_PORT_DEFAULT = 7379;
   public static final int PEER_PORT_DEFAULT = 7380;
@@ -83,9 +110,9 @@ public enum Setting {
     this.integer = true;
   }
 
-  /** A limit: integer, described by its name. */
-  Setting(String settingName, int defaultValue, long minimum, long maximum) {
-    this(settingName, Integer.toString(defaultValue), "limit", minimum, maximum);
+  /** A limit. */
+  Setting(String settingName, String description, int defaultValue, long minimum, long maximum) {
+    this(settingName, Integer.toString(defaultValue), description, minimum, maximum);
   }
 
   /** The YAML key and flag name (without the leading dashes). */

@@ -89,7 +89,13 @@ public final class MetricsHttpServer implements AutoCloseable {
 
   public MetricsHttpServer start() {
     server.start();
-    log.info("metrics and health on http://{}{}", server.getAddress(), METRICS_PATH);
+    InetSocketAddress bound = server.getAddress();
+    log.info(
+        "metrics on http://{}:{}{} and {}",
+        bound.getHostString(),
+        bound.getPort(),
+        METRICS_PATH,
+        HEALTH_PATH);
     return this;
   }
 
