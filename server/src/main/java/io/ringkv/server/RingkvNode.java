@@ -99,6 +99,7 @@ public final class RingkvNode implements AutoCloseable {
     grpcServer =
         NettyServerBuilder.forAddress(config.clientAddress().toSocketAddress())
             .maxInboundMessageSize(config.limits().requestSizeBytesMax())
+            .addStreamTracerFactory(new GrpcCallMetrics(registry))
             .addService(ProtoReflectionServiceV1.newInstance())
             .addService(health.getHealthService())
             .addService(new StaticClusterService(config, transport))
@@ -176,7 +177,10 @@ public final class RingkvNode implements AutoCloseable {
     private final Counter unrouted;
 
     UnroutedPeerTraffic(PrometheusMeterRegistry registry) {
-      this.unrouted = registry.counter("ringkv.peer.frames.unrouted");
+      this.unrouted =
+          Counter.builder("ringkv.peer.frames.unrouted")
+              .description("peer frames dropped because no Raft driver runs yet")
+              .register(registry);
     }
 
     @Override

@@ -125,6 +125,55 @@ class RingkvNodeTest {
   }
 
   @Test
+  void requestAboveTheSizeLimitIsRefusedAndCounted() throws Exception {
+    String host = "127.0.0.31";
+    NodeConfig config =
+        ConfigLoader.load(
+            new String[] {
+              "--data-dir",
+              dataDir.toString(),
+              "--host",
+              host,
+              "--client-addr",
+              ":" + freePort(host),
+              "--peer-addr",
+              ":" + freePort(host),
+              "--metrics-addr",
+              ":" + freePort(host),
+              "--partitions",
+              "4096",
+              "--key-size-bytes-max",
+              "100",
+              "--value-size-bytes-max",
+              "100",
+              "--request-size-bytes-max",
+              "1024"
+            });
+    RingkvNode node = RingkvNode.start(config);
+    toClose.add(node);
+    ClusterGrpc.ClusterBlockingStub cluster =
+        ClusterGrpc.newBlockingStub(channel(node.clientAddress()));
+    PartitionsRequest.Builder big = PartitionsRequest.newBuilder();
+    for (int partition = 0; partition < 1000; partition++) {
+      big.addPartitions(partition + 3000); // about 2 bytes each: over 1024 bytes in all
+    }
+    assertThat(big.build().getSerializedSize()).isGreaterThan(1024);
+    assertThatThrownBy(() -> cluster.partitions(big.build()))
+        .isInstanceOfSatisfying(
+            StatusRuntimeException.class,
+            e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED));
+    assertThat(
+            cluster
+                .partitions(PartitionsRequest.newBuilder().addPartitions(5).build())
+                .getPartitionsCount())
+        .isEqualTo(1);
+    String metrics = httpGet(node.metricsAddress(), "/metrics").body();
+    assertThat(metrics)
+        .contains("ringkv_grpc_calls_total{code=\"RESOURCE_EXHAUSTED\"} 1.0")
+        .contains("ringkv_grpc_calls_total{code=\"OK\"} 1.0");
+  }
+
+  @Test
   void twoNodesOfOneClusterConnectTheirPeerTransports() throws Exception {
     String hostOne = "127.0.0.31";
     String hostTwo = "127.0.0.32";

@@ -20,29 +20,14 @@ public record HostPort(String host, int port) {
 
   /** Parses {@code text}, filling in {@code defaultHost} / {@code defaultPort} where absent. */
   public static HostPort parse(String text, String defaultHost, int defaultPort) {
-    String trimmed = text.trim();
-    String host;
-    String portText;
-    if (trimmed.startsWith("[")) {
-      int close = trimmed.indexOf(']');
-      if (close < 0) {
-        throw new IllegalArgumentException("unclosed '[' in address '" + text + "'");
-      }
-      host = trimmed.substring(1, close);
-      String rest = trimmed.substring(close + 1);
-      if (!rest.isEmpty() && !rest.startsWith(":")) {
-        throw new IllegalArgumentException("expected ':port' after ']' in '" + text + "'");
-      }
-      portText = rest.isEmpty() ? "" : rest.substring(1);
-    } else {
-      int colon = trimmed.lastIndexOf(':');
-      if (colon >= 0 && trimmed.indexOf(':') != colon) {
-        throw new IllegalArgumentException(
-            "write IPv6 addresses as [address]:port, got '" + text + "'");
-      }
-      host = colon < 0 ? trimmed : trimmed.substring(0, colon);
-      portText = colon < 0 ? "" : trimmed.substring(colon + 1);
+    String[] split = splitHost(text.trim(), text);
+    String host = split[0];
+    String rest = split[1];
+    if (rest.indexOf(':', 1) >= 0) {
+      throw new IllegalArgumentException(
+          "write IPv6 addresses as [address]:port, got '" + text + "'");
     }
+    String portText = rest.isEmpty() ? "" : rest.substring(1);
     if (host.isEmpty()) {
       host = defaultHost;
     }
@@ -56,6 +41,31 @@ public record HostPort(String host, int port) {
       }
     }
     return new HostPort(host, port);
+  }
+
+  /**
+   * Splits {@code address} into its host (brackets of an IPv6 literal removed) and the rest, which
+   * is empty or starts with ':'. {@code original} is quoted in error messages.
+   */
+  static String[] splitHost(String address, String original) {
+    String host;
+    String rest;
+    if (address.startsWith("[")) {
+      int close = address.indexOf(']');
+      if (close < 0) {
+        throw new IllegalArgumentException("unclosed '[' in '" + original + "'");
+      }
+      host = address.substring(1, close);
+      rest = address.substring(close + 1);
+    } else {
+      int colon = address.indexOf(':');
+      host = colon < 0 ? address : address.substring(0, colon);
+      rest = colon < 0 ? "" : address.substring(colon);
+    }
+    if (!rest.isEmpty() && !rest.startsWith(":")) {
+      throw new IllegalArgumentException("expected ':port' after the host in '" + original + "'");
+    }
+    return new String[] {host, rest};
   }
 
   public HostPort withHost(String newHost) {

@@ -26,20 +26,9 @@ public record Member(long nodeId, HostPort clientAddress, HostPort peerAddress) 
       throw new IllegalArgumentException("member '" + text + "' has a non-numeric node id");
     }
     String address = trimmed.substring(at + 1);
-    String host;
-    String ports;
-    if (address.startsWith("[")) {
-      int close = address.indexOf(']');
-      if (close < 0) {
-        throw new IllegalArgumentException("member '" + text + "' has an unclosed '['");
-      }
-      host = address.substring(1, close);
-      ports = address.substring(close + 1);
-    } else {
-      int colon = address.indexOf(':');
-      host = colon < 0 ? address : address.substring(0, colon);
-      ports = colon < 0 ? "" : address.substring(colon);
-    }
+    String[] split = HostPort.splitHost(address, text);
+    String host = split[0];
+    String ports = split[1];
     if (host.isEmpty()) {
       throw new IllegalArgumentException("member '" + text + "' has no host");
     }
@@ -47,7 +36,7 @@ public record Member(long nodeId, HostPort clientAddress, HostPort peerAddress) 
     int peerPort = defaultPeerPort;
     if (!ports.isEmpty()) {
       String[] parts = ports.substring(1).split(":", -1);
-      if (!ports.startsWith(":") || parts.length > 2) {
+      if (parts.length > 2) {
         throw new IllegalArgumentException(
             "member '" + text + "' must look like id@host[:clientPort[:peerPort]]");
       }

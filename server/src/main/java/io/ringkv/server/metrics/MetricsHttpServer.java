@@ -67,7 +67,10 @@ public final class MetricsHttpServer implements AutoCloseable {
       throws IOException {
     this.registry = registry;
     this.serving = serving;
-    this.requestsRejected = registry.counter("ringkv.metrics.http.rejected");
+    this.requestsRejected =
+        Counter.builder("ringkv.metrics.http.rejected")
+            .description("metrics/health HTTP requests refused (unknown path or method)")
+            .register(registry);
     this.server = HttpServer.create(address, ACCEPT_BACKLOG_CONNECTIONS_MAX);
     this.executor =
         Executors.newSingleThreadExecutor(runnable -> {

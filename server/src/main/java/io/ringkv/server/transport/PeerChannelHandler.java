@@ -125,6 +125,9 @@ final class PeerChannelHandler extends SimpleChannelInboundHandler<PeerFrame> {
     } else if (handshake.getNodeId() <= 0 || transport.dialsTo(handshake.getNodeId())) {
       reason = HandshakeReject.Reason.WRONG_DIRECTION;
       detail = "node " + handshake.getNodeId() + " must not dial node " + settings.nodeId();
+    } else if (!transport.admits(handshake.getNodeId())) {
+      reason = HandshakeReject.Reason.TOO_MANY_PEERS;
+      detail = "more than " + PeerTransport.PEER_COUNT_MAX + " peers";
     }
     if (reason != null) {
       PeerFrame rejection =

@@ -64,6 +64,13 @@ public final class PeerTransport implements AutoCloseable {
   /** Version of the peer protocol spoken here; peers must speak the same. */
   public static final int PROTOCOL_VERSION = 1;
 
+  /**
+   * Most peers this transport keeps state for. Accepted connections from node ids not configured
+   * yet (a member this node has not heard of) create state too, so the bound keeps a misbehaving
+   * client with the right cluster id from growing it without end.
+   */
+  public static final int PEER_COUNT_MAX = 1024;
+
   /** A handshake frame is tiny; a connection gets no more until it has identified itself. */
   public static final int HANDSHAKE_FRAME_SIZE_BYTES_MAX = 4096;
 
@@ -154,6 +161,9 @@ public final class PeerTransport implements AutoCloseable {
   public void setPeer(long nodeId, InetSocketAddress address) {
     if (nodeId <= 0 || nodeId == settings.nodeId()) {
       throw new IllegalArgumentException("not a peer id: " + nodeId);
+    }
+    if (!links.containsKey(nodeId) && links.size() >= PEER_COUNT_MAX) {
+      throw new IllegalStateException("more than " + PEER_COUNT_MAX + " peers");
     }
     PeerLink link = links.computeIfAbsent(nodeId, PeerLink::new);
     InetSocketAddress previous = link.address;
@@ -269,6 +279,11 @@ public final class PeerTransport implements AutoCloseable {
   /** The lower id of a pair dials. */
   boolean dialsTo(long peerId) {
     return settings.nodeId() < peerId;
+  }
+
+  /** Whether an accepted connection from {@code peerId} may be admitted (see PEER_COUNT_MAX). */
+  boolean admits(long peerId) {
+    return links.containsKey(peerId) || links.size() < PEER_COUNT_MAX;
   }
 
   /** Called on the channel's event loop when its handshake succeeded. */
@@ -416,23 +431,37 @@ public final class PeerTransport implements AutoCloseable {
 
     PeerTransportMetrics(MeterRegistry registry) {
       this.registry = registry;
-      framesSent = registry.counter("ringkv.peer.frames.sent");
-      framesReceived = registry.counter("ringkv.peer.frames.received");
-      dialFailures = registry.counter("ringkv.peer.dial.failures");
-      handlerErrors = registry.counter("ringkv.peer.handler.errors");
+      framesSent = counter("ringkv.peer.frames.sent", "frames written to peer connections");
+      framesReceived = counter("ringkv.peer.frames.received", "frames received from peers");
+      dialFailures = counter("ringkv.peer.dial.failures", "failed attempts to dial a peer");
+      handlerErrors =
+          counter("ringkv.peer.handler.errors", "exceptions thrown by the peer message handler");
+    }
+
+    private Counter counter(String name, String description, String... tags) {
+      return Counter.builder(name).description(description).tags(tags).register(registry);
     }
 
     void dropped(String reason) {
-      registry.counter("ringkv.peer.frames.dropped", "reason", reason).increment();
+      counter("ringkv.peer.frames.dropped", "frames not sent, by reason", "reason", reason)
+          .increment();
     }
 
     void connectionClosed(String reason) {
-      registry.counter("ringkv.peer.connections.closed", "reason", reason).increment();
+      counter(
+              "ringkv.peer.connections.closed",
+              "peer connections closed by this node, by reason",
+              "reason",
+              reason)
+          .increment();
     }
 
     void connected(boolean outbound) {
-      registry
-          .counter("ringkv.peer.connections.established", "direction", outbound ? "out" : "in")
+      counter(
+              "ringkv.peer.connections.established",
+              "peer connections that completed the handshake",
+              "direction",
+              outbound ? "out" : "in")
           .increment();
     }
   }

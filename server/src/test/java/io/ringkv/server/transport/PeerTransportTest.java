@@ -6,7 +6,9 @@ import com.google.protobuf.ByteString;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.ringkv.proto.internal.GroupHeartbeat;
 import io.ringkv.proto.internal.GroupRaftMessage;
+import io.ringkv.proto.internal.Handshake;
 import io.ringkv.proto.internal.HandshakeAck;
+import io.ringkv.proto.internal.HandshakeReject;
 import io.ringkv.proto.internal.Heartbeats;
 import io.ringkv.proto.internal.PeerFrame;
 import io.ringkv.proto.internal.RaftBatch;
@@ -269,6 +271,56 @@ class PeerTransportTest {
   }
 
   @Test
+  void handshakeFromTheWrongDirectionOrForAnotherNodeIsRejectedWithAReason() throws Exception {
+    Node two = start(2, "127.0.0.12", 0, CLUSTER, s -> s);
+    InetSocketAddress target = two.transport().localAddress();
+    // Node 3 must not dial node 2: the lower id of a pair dials.
+    Socket wrongDirection = rawConnect(target);
+    writeFrame(wrongDirection, handshake(CLUSTER, 3, 2));
+    assertThat(readFrame(wrongDirection.getInputStream()).getHandshakeReject().getReason())
+        .isEqualTo(HandshakeReject.Reason.WRONG_DIRECTION);
+    assertClosedByPeer(wrongDirection);
+    // A dialer that meant node 5 (stale address) is told this is not node 5.
+    Socket wrongNode = rawConnect(target);
+    writeFrame(wrongNode, handshake(CLUSTER, 1, 5));
+    assertThat(readFrame(wrongNode.getInputStream()).getHandshakeReject().getReason())
+        .isEqualTo(HandshakeReject.Reason.WRONG_NODE);
+    assertClosedByPeer(wrongNode);
+    assertThat(counter(two, "ringkv.peer.connections.closed", "reason", "wrong_direction"))
+        .isEqualTo(1);
+    assertThat(counter(two, "ringkv.peer.connections.closed", "reason", "wrong_node")).isEqualTo(1);
+  }
+
+  @Test
+  void silentHandshakenPeerIsClosedAfterTheIdleTimeoutWhileKeepalivesHoldRealPeers()
+      throws Exception {
+    long idleMillis = 600;
+    Node two = start(2, "127.0.0.12", 0, CLUSTER, s -> s.withTimeouts(5_000, idleMillis));
+    // A hand-written peer (node 1 of this cluster, as far as node 2 can tell) that handshakes
+    // correctly, then stops talking.
+    Socket silent = rawConnect(two.transport().localAddress());
+    writeFrame(silent, handshake(CLUSTER, 1, 2));
+    assertThat(readFrame(silent.getInputStream()).getHandshakeAck().getNodeId()).isEqualTo(2);
+    long start = System.nanoTime();
+    assertClosedByPeerIgnoringData(silent); // keepalives arrive first, then the close
+    assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start))
+        .isGreaterThanOrEqualTo(idleMillis / 2);
+    assertThat(counter(two, "ringkv.peer.connections.closed", "reason", "idle")).isEqualTo(1);
+    // The real node 1 connects and stays connected across several idle periods: keepalives.
+    Node one = start(1, "127.0.0.11", 0, CLUSTER, s -> s.withTimeouts(5_000, idleMillis));
+    connect(one, two);
+    double established = counter(one, "ringkv.peer.connections.established", "direction", "out");
+    long quietUntil = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(idleMillis * 4);
+    while (System.nanoTime() < quietUntil) {
+      assertThat(one.transport().isConnected(2)).isTrue();
+      TimeUnit.MILLISECONDS.sleep(20); // sampling interval while a known span of time passes
+    }
+    assertThat(counter(one, "ringkv.peer.connections.established", "direction", "out"))
+        .isEqualTo(established);
+    assertThat(counter(two, "ringkv.peer.connections.closed", "reason", "idle")).isEqualTo(1);
+  }
+
+  @Test
   void restartedPeersAreReconnectedInBothDirections() throws Exception {
     Node one = start(1, "127.0.0.11", 0, CLUSTER, s -> s);
     Node two = start(2, "127.0.0.12", 0, CLUSTER, s -> s);
@@ -375,6 +427,17 @@ class PeerTransportTest {
             a.transport().isConnected(b.transport().nodeId())
                 && b.transport().isConnected(a.transport().nodeId()),
         "nodes " + a.transport().nodeId() + " and " + b.transport().nodeId() + " connected");
+  }
+
+  private static PeerFrame handshake(String cluster, long nodeId, long targetNodeId) {
+    return PeerFrame.newBuilder()
+        .setHandshake(
+            Handshake.newBuilder()
+                .setClusterId(cluster)
+                .setNodeId(nodeId)
+                .setTargetNodeId(targetNodeId)
+                .setProtocolVersion(PeerTransport.PROTOCOL_VERSION))
+        .build();
   }
 
   private static RaftBatch batch(long group, long index, String data) {
