@@ -64,23 +64,7 @@ class RingkvNodeTest {
 
   @Test
   void singleNodeServesReflectionHealthMetricsAndCluster() throws Exception {
-    String host = "127.0.0.31";
-    NodeConfig config =
-        ConfigLoader.load(
-            new String[] {
-              "--data-dir",
-              dataDir.toString(),
-              "--host",
-              host,
-              "--client-addr",
-              ":" + freePort(host),
-              "--peer-addr",
-              ":" + freePort(host),
-              "--metrics-addr",
-              ":" + freePort(host),
-              "--partitions",
-              "8"
-            });
+    NodeConfig config = singleNodeConfig("--partitions", "8");
     RingkvNode node = RingkvNode.start(config);
     toClose.add(node);
     ManagedChannel channel = channel(node.clientAddress());
@@ -126,29 +110,12 @@ class RingkvNodeTest {
 
   @Test
   void requestAboveTheSizeLimitIsRefusedAndCounted() throws Exception {
-    String host = "127.0.0.31";
     NodeConfig config =
-        ConfigLoader.load(
-            new String[] {
-              "--data-dir",
-              dataDir.toString(),
-              "--host",
-              host,
-              "--client-addr",
-              ":" + freePort(host),
-              "--peer-addr",
-              ":" + freePort(host),
-              "--metrics-addr",
-              ":" + freePort(host),
-              "--partitions",
-              "4096",
-              "--key-size-bytes-max",
-              "100",
-              "--value-size-bytes-max",
-              "100",
-              "--request-size-bytes-max",
-              "1024"
-            });
+        singleNodeConfig(
+            "--partitions", "4096",
+            "--key-size-bytes-max", "100",
+            "--value-size-bytes-max", "100",
+            "--request-size-bytes-max", "1024");
     RingkvNode node = RingkvNode.start(config);
     toClose.add(node);
     ClusterGrpc.ClusterBlockingStub cluster =
@@ -206,6 +173,21 @@ class RingkvNodeTest {
     PartitionsResponse partitions =
         cluster.partitions(PartitionsRequest.newBuilder().addPartitions(3).build());
     assertThat(partitions.getPartitions(0).getReplicasList()).containsExactlyInAnyOrder(1L, 2L);
+  }
+
+  /** A single node on 127.0.0.31 with free ports, plus {@code extraFlags}. */
+  private NodeConfig singleNodeConfig(String... extraFlags) throws IOException {
+    String host = "127.0.0.31";
+    List<String> flags =
+        new ArrayList<>(
+            List.of(
+                "--data-dir", dataDir.toString(),
+                "--host", host,
+                "--client-addr", ":" + freePort(host),
+                "--peer-addr", ":" + freePort(host),
+                "--metrics-addr", ":" + freePort(host)));
+    flags.addAll(List.of(extraFlags));
+    return ConfigLoader.load(flags.toArray(String[]::new));
   }
 
   private NodeConfig nodeConfig(long nodeId, String host, int[] ports, String members) {
