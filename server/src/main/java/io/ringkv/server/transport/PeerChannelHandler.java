@@ -237,13 +237,17 @@ final class PeerChannelHandler extends SimpleChannelInboundHandler<PeerFrame> {
     transport.metrics.connectionClosed(reason);
     String who =
         peerId != 0 ? "node " + peerId : outbound() ? "node " + dialedPeerId : "unidentified peer";
-    if (reason.equals("io_error")) {
-      log.info(
-          "node {}: connection to {} at {} lost: {}",
-          settings.nodeId(),
-          who,
-          context.channel().remoteAddress(),
-          detail);
+    boolean repeat = outbound() && peerId == 0 && transport.isRedialing(dialedPeerId);
+    if (reason.equals("io_error") || repeat) {
+      // Lost connections are routine, and a peer that keeps refusing us was reported already.
+      log.atLevel(repeat ? org.slf4j.event.Level.DEBUG : org.slf4j.event.Level.INFO)
+          .log(
+              "node {}: connection to {} at {} closed: {} ({})",
+              settings.nodeId(),
+              who,
+              context.channel().remoteAddress(),
+              reason,
+              detail);
     } else {
       log.warn(
           "node {}: closing connection to {} at {}: {} ({})",

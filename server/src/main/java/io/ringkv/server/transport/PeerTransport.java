@@ -281,6 +281,12 @@ public final class PeerTransport implements AutoCloseable {
     return settings.nodeId() < peerId;
   }
 
+  /** True when the last dial of {@code peerId} failed too: repeat failures log quietly. */
+  boolean isRedialing(long peerId) {
+    PeerLink link = links.get(peerId);
+    return link != null && link.failedDials > 0;
+  }
+
   /** Whether an accepted connection from {@code peerId} may be admitted (see PEER_COUNT_MAX). */
   boolean admits(long peerId) {
     return links.containsKey(peerId) || links.size() < PEER_COUNT_MAX;
