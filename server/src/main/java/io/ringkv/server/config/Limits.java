@@ -1,0 +1,56 @@
+package io.ringkv.server.config;
+
+/**
+ * The named limits of a node's inputs. Every one is a validated setting; hitting one rejects or
+ * drops the input and counts it in a metric. Relations between limits are checked once, here.
+ *
+ * @param keySizeBytesMax largest key a request may carry
+ * @param valueSizeBytesMax largest value a request may carry
+ * @param requestSizeBytesMax largest serialized client request (gRPC inbound message size)
+ * @param txnOpsMax most operations (compares plus ops of both branches) in one Txn
+ * @param scanLimitMax most pairs one Scan page returns
+ * @param inflightProposalsPerPartitionMax proposals a partition leader holds uncommitted before it
+ *     answers RESOURCE_EXHAUSTED
+ * @param peerFrameSizeBytesMax largest frame on the peer transport, in either direction
+ * @param peerSendQueueFramesMax frames queued for a peer that is not connected; more are dropped
+ */
+public record Limits(
+    int keySizeBytesMax,
+    int valueSizeBytesMax,
+    int requestSizeBytesMax,
+    int txnOpsMax,
+    int scanLimitMax,
+    int inflightProposalsPerPartitionMax,
+    int peerFrameSizeBytesMax,
+    int peerSendQueueFramesMax) {
+  /**
+   * Room a peer frame needs beyond one maximal request: Raft message and entry headers, and the
+   * other fields of a proposal. A maximal request must fit in one frame, or it could never
+   * replicate.
+   */
+  public static final int PEER_FRAME_OVERHEAD_BYTES = 64 * 1024;
+
+  public static final Limits DEFAULTS =
+      new Limits(4 * 1024, 1024 * 1024, 4 * 1024 * 1024, 128, 10_000, 1024, 16 * 1024 * 1024, 4096);
+
+  public Limits {
+    if ((long) requestSizeBytesMax < (long) keySizeBytesMax + valueSizeBytesMax) {
+      throw new ConfigException(
+          "request-size-bytes-max",
+          "must be at least key-size-bytes-max + value-size-bytes-max = "
+              + ((long) keySizeBytesMax + valueSizeBytesMax)
+              + ", got "
+              + requestSizeBytesMax);
+    }
+    if ((long) peerFrameSizeBytesMax < (long) requestSizeBytesMax + PEER_FRAME_OVERHEAD_BYTES) {
+      throw new ConfigException(
+          "peer-frame-size-bytes-max",
+          "must be at least request-size-bytes-max + "
+              + PEER_FRAME_OVERHEAD_BYTES
+              + " = "
+              + ((long) requestSizeBytesMax + PEER_FRAME_OVERHEAD_BYTES)
+              + ", got "
+              + peerFrameSizeBytesMax);
+    }
+  }
+}

@@ -1,0 +1,44 @@
+package io.ringkv.server.config;
+
+import io.ringkv.routing.PartitionLayout;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * A node's validated configuration. Build it with {@link ConfigLoader}: every field here has
+ * already been checked, alone and against the others.
+ *
+ * @param members the initial members, this node included, sorted by node id
+ */
+public record NodeConfig(
+    String clusterId,
+    long nodeId,
+    Path dataDir,
+    HostPort clientAddress,
+    HostPort peerAddress,
+    HostPort metricsAddress,
+    HostPort advertiseClientAddress,
+    HostPort advertisePeerAddress,
+    List<Member> members,
+    int partitionCount,
+    int replicationFactor,
+    int virtualTokensPerNode,
+    Limits limits) {
+  public NodeConfig {
+    members = List.copyOf(members);
+  }
+
+  public PartitionLayout partitionLayout() {
+    return PartitionLayout.of(partitionCount);
+  }
+
+  /** This node's own member entry. */
+  public Member self() {
+    return members.stream().filter(m -> m.nodeId() == nodeId).findFirst().orElseThrow();
+  }
+
+  /** Members other than this node. */
+  public List<Member> peers() {
+    return members.stream().filter(m -> m.nodeId() != nodeId).toList();
+  }
+}

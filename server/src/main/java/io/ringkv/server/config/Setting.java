@@ -1,0 +1,169 @@
+package io.ringkv.server.config;
+
+/**
+ * Every setting a node understands. The name is both the YAML key and the command-line flag ({@code
+ * --name value} or {@code --name=value}); flags override the file. Integer settings carry their
+ * valid range; the defaults live here so that {@code --help} and the code agree.
+ */
+public enum Setting {
+  CONFIG("config", null, "YAML file with settings (flags override it)"),
+  DATA_DIR("data-dir", null, "directory of the node's data (required)"),
+  CLUSTER_ID("cluster-id", "ringkv", "cluster name; peers of another cluster are refused"),
+  NODE_ID("node-id", "1", "this node's id, > 0, unique in the cluster", 1, Long.MAX_VALUE),
+  HOST("host", "127.0.0.1", "default host of the client, peer and metrics addresses"),
+  CLIENT_ADDR("client-addr", null, "gRPC listen address, host:port (default <host>:7379)"),
+  PEER_ADDR("peer-addr", null, "peer transport listen address (default <host>:7380)"),
+  METRICS_ADDR("metrics-addr", null, "metrics/health HTTP address (default <host>:7390)"),
+  ADVERTISE_CLIENT_ADDR(
+      "advertise-client-addr", null, "client address told to others (default: client-addr)"),
+  ADVERTISE_PEER_ADDR(
+      "advertise-peer-addr", null, "peer address told to others (default: peer-addr)"),
+  MEMBERS(
+      "members",
+      null,
+      "initial members, id@host[:clientPort[:peerPort]],... (default: this node alone)"),
+  PARTITIONS(
+      "partitions",
+      "64",
+      "partition count, a power of two",
+      1,
+      io.ringkv.routing.PartitionLayout.PARTITION_COUNT_MAX),
+  REPLICATION_FACTOR(
+      "replication-factor", null, "replicas per partition (default: min(3, member count))", 1, 7),
+  VIRTUAL_TOKENS_PER_NODE(
+      "virtual-tokens-per-node", "64", "tokens per node on the placement ring", 1, 4096),
+  KEY_SIZE_BYTES_MAX(
+      "key-size-bytes-max",
+      "largest key in a request",
+      Limits.DEFAULTS.keySizeBytesMax(),
+      1,
+      64 * 1024),
+  VALUE_SIZE_BYTES_MAX(
+      "value-size-bytes-max",
+      "largest value in a request",
+      Limits.DEFAULTS.valueSizeBytesMax(),
+      0,
+      64 * 1024 * 1024),
+  REQUEST_SIZE_BYTES_MAX(
+      "request-size-bytes-max",
+      "largest client request (gRPC message)",
+      Limits.DEFAULTS.requestSizeBytesMax(),
+      1024,
+      256 * 1024 * 1024),
+  TXN_OPS_MAX(
+      "txn-ops-max",
+      "most compares plus operations in one Txn",
+      Limits.DEFAULTS.txnOpsMax(),
+      1,
+      10_000),
+  SCAN_LIMIT_MAX(
+      "scan-limit-max",
+      "most pairs in one Scan page",
+      Limits.DEFAULTS.scanLimitMax(),
+      1,
+      1_000_000),
+  INFLIGHT_PROPOSALS_PER_PARTITION_MAX(
+      "inflight-proposals-per-partition-max",
+      "uncommitted proposals a partition leader holds",
+      Limits.DEFAULTS.inflightProposalsPerPartitionMax(),
+      1,
+      1_000_000),
+  PEER_FRAME_SIZE_BYTES_MAX(
+      "peer-frame-size-bytes-max",
+      "largest peer transport frame",
+      Limits.DEFAULTS.peerFrameSizeBytesMax(),
+      64 * 1024,
+      Integer.MAX_VALUE - 8),
+  PEER_SEND_QUEUE_FRAMES_MAX(
+      "peer-send-queue-frames-max",
+      "frames queued per disconnected peer",
+      Limits.DEFAULTS.peerSendQueueFramesMax(),
+      1,
+      1_000_000);
+
+  public static final int CLIENT_PORT_DEFAULT = 7379;
+  public static final int PEER_PORT_DEFAULT = 7380;
+  public static final int METRICS_PORT_DEFAULT = 7390;
+
+  private final String settingName;
+  private final String defaultValue;
+  private final String description;
+  private final long minimum;
+  private final long maximum;
+  private final boolean integer;
+
+  Setting(String settingName, String defaultValue, String description) {
+    this.settingName = settingName;
+    this.defaultValue = defaultValue;
+    this.description = description;
+    this.minimum = 0;
+    this.maximum = 0;
+    this.integer = false;
+  }
+
+  Setting(String settingName, String defaultValue, String description, long minimum, long maximum) {
+    this.settingName = settingName;
+    this.defaultValue = defaultValue;
+    this.description = description;
+    this.minimum = minimum;
+    this.maximum = maximum;
+    this.integer = true;
+  }
+
+  /** A limit. */
+  Setting(String settingName, String description, int defaultValue, long minimum, long maximum) {
+    this(settingName, Integer.toString(defaultValue), description, minimum, maximum);
+  }
+
+  /** The YAML key and flag name (without the leading dashes). */
+  public String settingName() {
+    return settingName;
+  }
+
+  /** The default as text, or null when there is none (or it is derived from other settings). */
+  public String defaultValue() {
+    return defaultValue;
+  }
+
+  public String description() {
+    return description;
+  }
+
+  public boolean isInteger() {
+    return integer;
+  }
+
+  public long minimum() {
+    return minimum;
+  }
+
+  public long maximum() {
+    return maximum;
+  }
+
+  /** The setting called {@code name}, or null. */
+  public static Setting byName(String name) {
+    for (Setting setting : values()) {
+      if (setting.settingName.equals(name)) {
+        return setting;
+      }
+    }
+    return null;
+  }
+
+  /** One line per setting, for {@code --help}. */
+  public static String usage() {
+    StringBuilder text = new StringBuilder();
+    for (Setting setting : values()) {
+      text.append(String.format("  --%-38s %s", setting.settingName, setting.description));
+      if (setting.defaultValue != null) {
+        text.append(" [").append(setting.defaultValue).append(']');
+      }
+      if (setting.integer) {
+        text.append(" (").append(setting.minimum).append("..").append(setting.maximum).append(')');
+      }
+      text.append('\n');
+    }
+    return text.toString();
+  }
+}
