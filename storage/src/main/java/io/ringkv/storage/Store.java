@@ -1,0 +1,92 @@
+package io.ringkv.storage;
+
+import java.nio.file.Path;
+import java.util.List;
+import org.rocksdb.ColumnFamilyHandle;
+import org.rocksdb.RocksDB;
+import org.rocksdb.RocksDBException;
+import org.rocksdb.WriteBatch;
+import org.rocksdb.WriteOptions;
+
+/**
+ * The open RocksDB instance and its column family handles, shared by every component of one engine.
+ * Owns the native handles; {@link #close()} releases them in reverse order of creation.
+ */
+final class Store implements AutoCloseable {
+  static final String CF_RAFT_LOG = "raft_log";
+  static final String CF_RAFT_STATE = "raft_state";
+  static final String CF_DATA = "data";
+  static final String CF_CHANGES = "changes";
+  static final String CF_META = "meta";
+  static final List<String> COLUMN_FAMILIES =
+      List.of(CF_RAFT_LOG, CF_RAFT_STATE, CF_DATA, CF_CHANGES, CF_META);
+
+  final Path path;
+  final StorageOptions options;
+  final RocksDB db;
+  final ColumnFamilyHandle raftLog;
+  final ColumnFamilyHandle raftState;
+  final ColumnFamilyHandle data;
+  final ColumnFamilyHandle changes;
+  final ColumnFamilyHandle meta;
+  private final List<ColumnFamilyHandle> handles;
+  private final List<AutoCloseable> resources;
+  private final WriteOptions syncWrite = new WriteOptions().setSync(true);
+  private final WriteOptions bufferedWrite = new WriteOptions().setSync(false);
+
+  /** {@code handles} in {@link #COLUMN_FAMILIES} order followed by the default family. */
+  Store(
+      StorageOptions options,
+      RocksDB db,
+      List<ColumnFamilyHandle> handles,
+      List<AutoCloseable> resources) {
+    this.path = options.path();
+    this.options = options;
+    this.db = db;
+    this.handles = handles;
+    this.resources = resources;
+    this.raftLog = handles.get(0);
+    this.raftState = handles.get(1);
+    this.data = handles.get(2);
+    this.changes = handles.get(3);
+    this.meta = handles.get(4);
+  }
+
+  byte[] get(ColumnFamilyHandle family, byte[] key) {
+    try {
+      return db.get(family, key);
+    } catch (RocksDBException e) {
+      throw failure("read", e);
+    }
+  }
+
+  /** Writes {@code batch} atomically; with {@code sync} it is on disk (fsync) before returning. */
+  void write(WriteBatch batch, boolean sync) {
+    try {
+      db.write(sync ? syncWrite : bufferedWrite, batch);
+    } catch (RocksDBException e) {
+      throw failure("write", e);
+    }
+  }
+
+  StorageException failure(String operation, RocksDBException e) {
+    return new StorageException("RocksDB " + operation + " failed at " + path + ": " + e, e);
+  }
+
+  @Override
+  public void close() {
+    syncWrite.close();
+    bufferedWrite.close();
+    for (ColumnFamilyHandle handle : handles) {
+      handle.close();
+    }
+    db.close();
+    for (AutoCloseable resource : resources.reversed()) {
+      try {
+        resource.close();
+      } catch (Exception e) {
+        throw new StorageException("closing " + resource + " failed", e);
+      }
+    }
+  }
+}
