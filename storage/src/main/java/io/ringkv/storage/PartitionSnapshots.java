@@ -138,21 +138,33 @@ final class PartitionSnapshots {
   }
 
   static void install(Store store, long groupId, SnapshotFiles files, ChangefeedLog changefeed) {
+    markInstalling(store, groupId, files.appliedState().index());
+    clearAndIngest(store, groupId, files);
+    finishInstall(store, groupId, files.appliedState(), changefeed);
+  }
+
+  /** Step 1: the durable marker; from here on a reopen reports the partition as incomplete. */
+  static void markInstalling(Store store, long groupId, long index) {
     byte[] marker = Keys.state(groupId, Keys.TAG_INSTALLING);
-    long index = files.appliedState().index();
-    try (WriteBatch begin = new WriteBatch();
-        WriteBatch clear = new WriteBatch();
+    try (WriteBatch batch = new WriteBatch()) {
+      batch.put(store.raftState, marker, Codec.seal(marker, ByteBuffer.allocate(8).putLong(index)));
+      store.write(batch, true);
+    } catch (RocksDBException e) {
+      throw store.failure("mark snapshot install of group " + groupId, e);
+    }
+  }
+
+  /** Steps 2 and 3: drop the old data and changefeed, ingest the snapshot's SST files. */
+  static void clearAndIngest(Store store, long groupId, SnapshotFiles files) {
+    try (WriteBatch batch = new WriteBatch();
         IngestExternalFileOptions ingest =
             new IngestExternalFileOptions()
                 .setMoveFiles(false)
                 .setAllowBlockingFlush(true)
                 .setAllowGlobalSeqNo(true)) {
-      begin.put(store.raftState, marker, Codec.seal(marker, ByteBuffer.allocate(8).putLong(index)));
-      store.write(begin, true);
-      clear.deleteRange(store.data, Keys.group(groupId), Keys.groupEnd(groupId));
-      clear.deleteRange(store.changes, Keys.group(groupId), Keys.groupEnd(groupId));
-      store.write(clear, false);
-      clear.clear();
+      batch.deleteRange(store.data, Keys.group(groupId), Keys.groupEnd(groupId));
+      batch.deleteRange(store.changes, Keys.group(groupId), Keys.groupEnd(groupId));
+      store.write(batch, false);
       List<String> paths = new ArrayList<>();
       for (SnapshotFiles.FileEntry entry : files.files()) {
         paths.add(files.directory().resolve(entry.name()).toString());
@@ -160,16 +172,24 @@ final class PartitionSnapshots {
       if (!paths.isEmpty()) {
         store.db.ingestExternalFile(store.data, paths, ingest);
       }
-      byte[] appliedKey = Keys.state(groupId, Keys.TAG_APPLIED);
-      clear.put(
-          store.raftState, appliedKey, DataRecords.encodeApplied(appliedKey, files.appliedState()));
-      changefeed.putFloor(clear, index);
-      clear.delete(store.raftState, marker);
-      store.write(clear, true);
-      changefeed.reset(index);
     } catch (RocksDBException e) {
-      throw store.failure("install snapshot of group " + groupId, e);
+      throw store.failure("ingest snapshot of group " + groupId, e);
     }
+  }
+
+  /** Step 4: new applied state and changefeed floor, marker cleared, all in one durable batch. */
+  static void finishInstall(
+      Store store, long groupId, AppliedState applied, ChangefeedLog changefeed) {
+    try (WriteBatch batch = new WriteBatch()) {
+      byte[] appliedKey = Keys.state(groupId, Keys.TAG_APPLIED);
+      batch.put(store.raftState, appliedKey, DataRecords.encodeApplied(appliedKey, applied));
+      changefeed.putFloor(batch, applied.index());
+      batch.delete(store.raftState, Keys.state(groupId, Keys.TAG_INSTALLING));
+      store.write(batch, true);
+    } catch (RocksDBException e) {
+      throw store.failure("finish snapshot install of group " + groupId, e);
+    }
+    changefeed.reset(applied.index());
   }
 
   private static void prepareEmptyDirectory(Path directory) {
