@@ -129,12 +129,12 @@ public final class GroupCommitter implements AutoCloseable {
   private void checkLimits(LogWrite write) {
     StorageOptions options = store.options;
     if (write.entries().size() > options.batchEntriesMax()) {
-      throw new LimitExceededException(
+      throw store.limitExceeded(
           "batchEntriesMax", write.entries().size(), options.batchEntriesMax());
     }
     long sizeBytes = write.entriesSizeBytes();
     if (sizeBytes > options.batchSizeBytesMax()) {
-      throw new LimitExceededException("batchSizeBytesMax", sizeBytes, options.batchSizeBytesMax());
+      throw store.limitExceeded("batchSizeBytesMax", sizeBytes, options.batchSizeBytesMax());
     }
   }
 

@@ -150,7 +150,7 @@ public final class PartitionStore {
     StorageOptions options = store.options;
     int entries = batch.mutations().size() + batch.sessions().size();
     if (entries > options.batchEntriesMax()) {
-      throw new LimitExceededException("batchEntriesMax", entries, options.batchEntriesMax());
+      throw store.limitExceeded("batchEntriesMax", entries, options.batchEntriesMax());
     }
     long sizeBytes = 0;
     for (Mutation mutation : batch.mutations()) {
@@ -159,12 +159,12 @@ public final class PartitionStore {
         throw new IllegalArgumentException("group " + groupId + ": empty key");
       }
       if (keySize > options.keySizeBytesMax()) {
-        throw new LimitExceededException("keySizeBytesMax", keySize, options.keySizeBytesMax());
+        throw store.limitExceeded("keySizeBytesMax", keySize, options.keySizeBytesMax());
       }
       sizeBytes += keySize;
       if (mutation instanceof Mutation.Put put) {
         if (put.value().length > options.valueSizeBytesMax()) {
-          throw new LimitExceededException(
+          throw store.limitExceeded(
               "valueSizeBytesMax", put.value().length, options.valueSizeBytesMax());
         }
         sizeBytes += put.value().length;
@@ -174,7 +174,7 @@ public final class PartitionStore {
       sizeBytes += 16 + session.response().length;
     }
     if (sizeBytes > options.batchSizeBytesMax()) {
-      throw new LimitExceededException("batchSizeBytesMax", sizeBytes, options.batchSizeBytesMax());
+      throw store.limitExceeded("batchSizeBytesMax", sizeBytes, options.batchSizeBytesMax());
     }
   }
 

@@ -119,7 +119,9 @@ public final class RaftLogStore implements RaftLogReader {
     }
     byte[] key = Keys.log(groupId, index);
     byte[] value = store.get(store.raftLog, key);
-    Invariants.check(value != null, "group %d: entry %d missing inside the log", groupId, index);
+    if (value == null) {
+      throw missing(index);
+    }
     return decode(key, value, index).term();
   }
 
@@ -137,11 +139,11 @@ public final class RaftLogStore implements RaftLogReader {
     try (RocksIterator iterator = store.db.newIterator(store.raftLog)) {
       iterator.seek(Keys.log(groupId, lowIndex));
       for (long index = lowIndex; index < highIndex; index++, iterator.next()) {
-        Invariants.check(
-            iterator.isValid() && inGroup(iterator.key()) && Keys.logIndex(iterator.key()) == index,
-            "group %d: entry %d missing inside the log",
-            groupId,
-            index);
+        if (!iterator.isValid()
+            || !inGroup(iterator.key())
+            || Keys.logIndex(iterator.key()) != index) {
+          throw missing(index);
+        }
         Entry entry = decode(iterator.key(), iterator.value(), index);
         sizeBytes += entry.sizeBytes();
         if (!entries.isEmpty() && sizeBytes > maxSizeBytes) {
@@ -151,6 +153,19 @@ public final class RaftLogStore implements RaftLogReader {
       }
     }
     return entries;
+  }
+
+  /**
+   * For an entry that was not found: a compaction that ran since the bounds were read is a normal
+   * race and reported as such; a hole inside the bounds is corruption.
+   */
+  private RuntimeException missing(long index) {
+    LogState bounds = state();
+    if (index < bounds.firstIndex()) {
+      return new LogCompactedException(index, bounds.firstIndex());
+    }
+    return new Invariants.InvariantViolation(
+        "group " + groupId + ": entry " + index + " missing inside the log " + bounds);
   }
 
   private Entry decode(byte[] key, byte[] value, long index) {

@@ -69,6 +69,15 @@ final class Store implements AutoCloseable {
     }
   }
 
+  /** Counts a limit hit (metric {@code ringkv.storage.limit.rejected}, tag {@code limit}). */
+  LimitExceededException limitExceeded(String limitName, long value, long limit) {
+    options
+        .meterRegistry()
+        .counter("ringkv.storage.limit.rejected", "limit", limitName)
+        .increment();
+    return new LimitExceededException(limitName, value, limit);
+  }
+
   StorageException failure(String operation, RocksDBException e) {
     return new StorageException("RocksDB " + operation + " failed at " + path + ": " + e, e);
   }

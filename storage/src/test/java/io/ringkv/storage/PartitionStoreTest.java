@@ -5,6 +5,7 @@ import static io.ringkv.storage.TestStores.text;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.ringkv.raft.ConfState;
 import io.ringkv.raft.Invariants.InvariantViolation;
 import java.nio.file.Path;
@@ -126,9 +127,11 @@ class PartitionStoreTest {
 
   @Test
   void limitsRejectTheWholeBatchAndNameTheLimit() {
+    SimpleMeterRegistry registry = new SimpleMeterRegistry();
     try (StorageEngine engine =
         StorageEngine.open(
             TestStores.options(directory)
+                .meterRegistry(registry)
                 .keySizeBytesMax(8)
                 .valueSizeBytesMax(16)
                 .batchEntriesMax(3)
@@ -165,6 +168,14 @@ class PartitionStoreTest {
           .satisfies(e ->
               assertThat(((LimitExceededException) e).limitName()).isEqualTo("batchSizeBytesMax"));
       assertThat(partition.get(bytes("ok"))).as("nothing written").isEmpty();
+      assertThat(
+              registry.counter("ringkv.storage.limit.rejected", "limit", "keySizeBytesMax").count())
+          .isEqualTo(1.0);
+      assertThat(
+              registry
+                  .counter("ringkv.storage.limit.rejected", "limit", "batchSizeBytesMax")
+                  .count())
+          .isEqualTo(1.0);
       assertThat(partition.appliedState().index()).isZero();
     }
   }
