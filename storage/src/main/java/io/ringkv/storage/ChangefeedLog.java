@@ -6,7 +6,6 @@ import java.util.ArrayList;
 import java.util.List;
 import org.rocksdb.ReadOptions;
 import org.rocksdb.RocksDBException;
-import org.rocksdb.RocksIterator;
 import org.rocksdb.Snapshot;
 import org.rocksdb.WriteBatch;
 
@@ -47,43 +46,52 @@ public final class ChangefeedLog {
   public List<ChangeRecord> read(long fromRevision, int countMax, long sizeBytesMax) {
     Invariants.check(countMax >= 1 && sizeBytesMax >= 1, "read bounds must be >= 1");
     Snapshot snapshot = store.db.getSnapshot();
-    try (ReadOptions readOptions = new ReadOptions().setSnapshot(snapshot);
-        RocksIterator iterator = store.db.newIterator(store.changes, readOptions)) {
-      long oldest = floorAt(readOptions) + 1;
+    try (ReadOptions readOptions = new ReadOptions().setSnapshot(snapshot)) {
+      // The floor is read from the same snapshot as the records: retention moves both at once.
+      Long floor =
+          RaftStateRecords.readAt(
+              store, readOptions, groupId, Keys.TAG_CHANGES_FLOOR, ByteBuffer::getLong);
+      long oldest = (floor == null ? 0 : floor) + 1;
       if (fromRevision < oldest) {
         throw new ChangefeedCompactedException(groupId, fromRevision, oldest);
       }
       List<ChangeRecord> records = new ArrayList<>();
-      long sizeBytes = 0;
-      byte[] end = Keys.groupEnd(groupId);
-      for (iterator.seek(Keys.change(groupId, fromRevision, 0));
-          iterator.isValid() && java.util.Arrays.compareUnsigned(iterator.key(), end) < 0;
-          iterator.next()) {
-        ChangeRecord record = DataRecords.decodeChange(groupId, iterator.key(), iterator.value());
-        boolean full = records.size() >= countMax || sizeBytes >= sizeBytesMax;
-        if (full && record.revision() != records.getLast().revision()) {
-          break;
-        }
-        records.add(record);
-        sizeBytes += iterator.key().length + iterator.value().length;
-      }
+      long[] sizeBytes = {0};
+      store.scan(
+          store.changes,
+          readOptions,
+          Keys.change(groupId, fromRevision, 0),
+          Keys.groupEnd(groupId),
+          (key, value) -> {
+            ChangeRecord record = DataRecords.decodeChange(groupId, key, value);
+            boolean full = records.size() >= countMax || sizeBytes[0] >= sizeBytesMax;
+            if (full && record.revision() != records.getLast().revision()) {
+              return false;
+            }
+            records.add(record);
+            sizeBytes[0] += key.length + value.length;
+            return true;
+          });
       return records;
     } finally {
       store.db.releaseSnapshot(snapshot);
     }
   }
 
-  private long floorAt(ReadOptions readOptions) {
-    Long floor =
-        RaftStateRecords.readAt(
-            store, readOptions, groupId, Keys.TAG_CHANGES_FLOOR, ByteBuffer::getLong);
-    return floor == null ? 0 : floor;
-  }
-
   /** Bytes (keys and values) of the records still retained. */
   public synchronized long retainedBytes() {
     if (retainedBytes < 0) {
-      retainedBytes = scanBytes();
+      long[] total = {0};
+      store.scan(
+          store.changes,
+          null,
+          Keys.group(groupId),
+          Keys.groupEnd(groupId),
+          (key, value) -> {
+            total[0] += key.length + value.length;
+            return true;
+          });
+      retainedBytes = total[0];
     }
     return retainedBytes;
   }
@@ -96,32 +104,32 @@ public final class ChangefeedLog {
     long cutoffMillis =
         store.options.clock().millis() - store.options.changefeedRetentionAge().toMillis();
     long bytesMax = store.options.changefeedRetentionBytesMax();
-    long remainingBytes = retainedBytes();
-    int dropped = 0;
-    long lastDroppedRevision = -1;
-    try (RocksIterator iterator = store.db.newIterator(store.changes)) {
-      byte[] end = Keys.groupEnd(groupId);
-      for (iterator.seek(Keys.group(groupId));
-          iterator.isValid() && java.util.Arrays.compareUnsigned(iterator.key(), end) < 0;
-          iterator.next()) {
-        ChangeRecord record = DataRecords.decodeChange(groupId, iterator.key(), iterator.value());
-        boolean drop =
-            record.timestampMillis() < cutoffMillis
-                || remainingBytes > bytesMax
-                || record.revision() == lastDroppedRevision;
-        if (!drop) {
-          break;
-        }
-        remainingBytes -= iterator.key().length + iterator.value().length;
-        lastDroppedRevision = record.revision();
-        dropped++;
-      }
+    long[] remainingBytes = {retainedBytes()};
+    int[] dropped = {0};
+    long[] lastDroppedRevision = {-1};
+    store.scan(
+        store.changes,
+        null,
+        Keys.group(groupId),
+        Keys.groupEnd(groupId),
+        (key, value) -> {
+          ChangeRecord record = DataRecords.decodeChange(groupId, key, value);
+          boolean drop =
+              record.timestampMillis() < cutoffMillis
+                  || remainingBytes[0] > bytesMax
+                  || record.revision() == lastDroppedRevision[0];
+          if (drop) {
+            remainingBytes[0] -= key.length + value.length;
+            lastDroppedRevision[0] = record.revision();
+            dropped[0]++;
+          }
+          return drop;
+        });
+    if (dropped[0] > 0) {
+      dropThrough(lastDroppedRevision[0]);
+      retainedBytes = remainingBytes[0];
     }
-    if (dropped > 0) {
-      dropThrough(lastDroppedRevision);
-      retainedBytes = remainingBytes;
-    }
-    return dropped;
+    return dropped[0];
   }
 
   private void dropThrough(long revision) {
@@ -150,18 +158,5 @@ public final class ChangefeedLog {
   synchronized void reset(long floor) {
     floorRevision = floor;
     retainedBytes = -1;
-  }
-
-  private long scanBytes() {
-    long total = 0;
-    try (RocksIterator iterator = store.db.newIterator(store.changes)) {
-      byte[] end = Keys.groupEnd(groupId);
-      for (iterator.seek(Keys.group(groupId));
-          iterator.isValid() && java.util.Arrays.compareUnsigned(iterator.key(), end) < 0;
-          iterator.next()) {
-        total += iterator.key().length + iterator.value().length;
-      }
-    }
-    return total;
   }
 }

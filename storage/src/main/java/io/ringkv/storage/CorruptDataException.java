@@ -5,4 +5,8 @@ public final class CorruptDataException extends StorageException {
   public CorruptDataException(String message) {
     super(message);
   }
+
+  public CorruptDataException(String message, Throwable cause) {
+    super(message, cause);
+  }
 }

@@ -152,8 +152,10 @@ public final class GroupCommitter implements AutoCloseable {
       try {
         batch.add(queue.take());
       } catch (InterruptedException e) {
+        // Interrupted from outside: stop taking writes, and fail what is queued below.
         Thread.currentThread().interrupt();
-        return;
+        closed = true;
+        break;
       }
       queue.drainTo(batch, batchWritesMax - 1);
       stopping = batch.remove(STOP);

@@ -2,12 +2,10 @@ package io.ringkv.storage;
 
 import io.ringkv.raft.Invariants;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 import org.rocksdb.ReadOptions;
 import org.rocksdb.RocksDBException;
-import org.rocksdb.RocksIterator;
 import org.rocksdb.Snapshot;
 
 /**
@@ -59,18 +57,16 @@ public final class PartitionReadView implements AutoCloseable {
             ? Keys.namespace(groupId, (byte) (Keys.NAMESPACE_USER + 1))
             : Keys.user(groupId, range.end());
     List<KeyValue> result = new ArrayList<>();
-    try (RocksIterator iterator = store.db.newIterator(store.data, readOptions)) {
-      for (iterator.seek(Keys.user(groupId, range.start()));
-          iterator.isValid() && result.size() < limit;
-          iterator.next()) {
-        byte[] key = iterator.key();
-        if (Arrays.compareUnsigned(key, end) >= 0) {
-          break;
-        }
-        StoredValue stored = DataRecords.decodeValue(groupId, key, iterator.value());
-        result.add(new KeyValue(Keys.userKeyOf(key), stored));
-      }
-    }
+    store.scan(
+        store.data,
+        readOptions,
+        Keys.user(groupId, range.start()),
+        end,
+        (key, value) -> {
+          result.add(
+              new KeyValue(Keys.userKeyOf(key), DataRecords.decodeValue(groupId, key, value)));
+          return result.size() < limit;
+        });
     return result;
   }
 

@@ -11,7 +11,6 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.stream.Stream;
 import java.util.zip.CRC32C;
@@ -20,7 +19,6 @@ import org.rocksdb.IngestExternalFileOptions;
 import org.rocksdb.Options;
 import org.rocksdb.ReadOptions;
 import org.rocksdb.RocksDBException;
-import org.rocksdb.RocksIterator;
 import org.rocksdb.Snapshot;
 import org.rocksdb.SstFileWriter;
 import org.rocksdb.WriteBatch;
@@ -72,27 +70,28 @@ final class PartitionSnapshots {
   }
 
   private static boolean writeSst(Store store, long groupId, ReadOptions readOptions, Path file) {
-    byte[] end = Keys.groupEnd(groupId);
     try (EnvOptions envOptions = new EnvOptions();
         Options options = new Options();
-        SstFileWriter writer = new SstFileWriter(envOptions, options);
-        RocksIterator iterator = store.db.newIterator(store.data, readOptions)) {
-      long count = 0;
-      for (iterator.seek(Keys.group(groupId));
-          iterator.isValid() && Arrays.compareUnsigned(iterator.key(), end) < 0;
-          iterator.next()) {
-        if (count == 0) {
-          writer.open(file.toString());
-        }
-        // Verify before copying: a snapshot must never spread corrupt data to another node.
-        Codec.open(iterator.key(), iterator.value(), "data of group " + groupId);
-        writer.put(iterator.key(), iterator.value());
-        count++;
-      }
-      if (count > 0) {
+        SstFileWriter writer = new SstFileWriter(envOptions, options)) {
+      long[] count = {0};
+      store.scan(
+          store.data,
+          readOptions,
+          Keys.group(groupId),
+          Keys.groupEnd(groupId),
+          (key, value) -> {
+            if (count[0]++ == 0) {
+              writer.open(file.toString());
+            }
+            // Verify before copying: a snapshot must never spread corrupt data to another node.
+            Codec.open(key, value, "data of group " + groupId);
+            writer.put(key, value);
+            return true;
+          });
+      if (count[0] > 0) {
         writer.finish();
       }
-      return count > 0;
+      return count[0] > 0;
     } catch (RocksDBException e) {
       throw store.failure("write snapshot SST of group " + groupId, e);
     }

@@ -67,6 +67,9 @@ public final class RaftLogStore implements RaftLogReader {
         iterator.seekForPrev(Keys.log(groupId, Long.MAX_VALUE));
         lastIndex = Keys.logIndex(iterator.key());
       }
+      iterator.status();
+    } catch (RocksDBException e) {
+      throw store.failure("load log bounds of group " + groupId, e);
     }
     return new LogState(bounds.truncatedIndex(), bounds.truncatedTerm(), lastIndex);
   }
@@ -135,22 +138,28 @@ public final class RaftLogStore implements RaftLogReader {
       throw new LogUnavailableException(highIndex - 1, bounds.lastIndex());
     }
     List<Entry> entries = new ArrayList<>();
-    long sizeBytes = 0;
-    try (RocksIterator iterator = store.db.newIterator(store.raftLog)) {
-      iterator.seek(Keys.log(groupId, lowIndex));
-      for (long index = lowIndex; index < highIndex; index++, iterator.next()) {
-        if (!iterator.isValid()
-            || !inGroup(iterator.key())
-            || Keys.logIndex(iterator.key()) != index) {
-          throw missing(index);
-        }
-        Entry entry = decode(iterator.key(), iterator.value(), index);
-        sizeBytes += entry.sizeBytes();
-        if (!entries.isEmpty() && sizeBytes > maxSizeBytes) {
-          break;
-        }
-        entries.add(entry);
-      }
+    long[] sizeBytes = {0};
+    boolean[] full = {false};
+    store.scan(
+        store.raftLog,
+        null,
+        Keys.log(groupId, lowIndex),
+        Keys.log(groupId, highIndex),
+        (key, value) -> {
+          long index = lowIndex + entries.size();
+          if (Keys.logIndex(key) != index) {
+            throw missing(index);
+          }
+          Entry entry = decode(key, value, index);
+          sizeBytes[0] += entry.sizeBytes();
+          full[0] = !entries.isEmpty() && sizeBytes[0] > maxSizeBytes;
+          if (!full[0]) {
+            entries.add(entry);
+          }
+          return !full[0];
+        });
+    if (!full[0] && entries.size() < highIndex - lowIndex) {
+      throw missing(lowIndex + entries.size());
     }
     return entries;
   }

@@ -10,7 +10,6 @@ import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.locks.ReentrantLock;
 import org.rocksdb.FlushOptions;
 import org.rocksdb.RocksDBException;
-import org.rocksdb.RocksIterator;
 
 /**
  * A node's storage: one RocksDB instance with the column families {@code raft_log}, {@code
@@ -78,14 +77,17 @@ public final class StorageEngine implements AutoCloseable {
   /** Groups whose snapshot install was interrupted and that need a new snapshot. */
   public Set<Long> partitionsNeedingSnapshot() {
     Set<Long> groups = new TreeSet<>();
-    try (RocksIterator iterator = store.db.newIterator(store.raftState)) {
-      for (iterator.seekToFirst(); iterator.isValid(); iterator.next()) {
-        byte[] key = iterator.key();
-        if (key.length == 9 && key[8] == Keys.TAG_INSTALLING) {
-          groups.add(ByteBuffer.wrap(key).getLong());
-        }
-      }
-    }
+    store.scan(
+        store.raftState,
+        null,
+        new byte[0],
+        null,
+        (key, value) -> {
+          if (key.length == 9 && key[8] == Keys.TAG_INSTALLING) {
+            groups.add(ByteBuffer.wrap(key).getLong());
+          }
+          return true;
+        });
     return groups;
   }
 

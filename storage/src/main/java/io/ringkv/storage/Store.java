@@ -1,10 +1,14 @@
 package io.ringkv.storage;
 
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import org.rocksdb.ColumnFamilyHandle;
+import org.rocksdb.ReadOptions;
 import org.rocksdb.RocksDB;
 import org.rocksdb.RocksDBException;
+import org.rocksdb.RocksIterator;
+import org.rocksdb.Status;
 import org.rocksdb.WriteBatch;
 import org.rocksdb.WriteOptions;
 
@@ -60,6 +64,39 @@ final class Store implements AutoCloseable {
     }
   }
 
+  /** Receives the records of a {@link #scan}; returns false to stop early. */
+  interface RecordVisitor {
+    boolean visit(byte[] key, byte[] value) throws RocksDBException;
+  }
+
+  /**
+   * Visits the records of {@code family} in {@code [from, end)} in key order, from the snapshot of
+   * {@code readOptions} (null for the latest state). An iterator that stops because of an error
+   * (for example a damaged block) throws instead of looking like the end of the range.
+   */
+  void scan(
+      ColumnFamilyHandle family,
+      ReadOptions readOptions,
+      byte[] from,
+      byte[] end,
+      RecordVisitor visitor) {
+    try (RocksIterator iterator =
+        readOptions == null ? db.newIterator(family) : db.newIterator(family, readOptions)) {
+      for (iterator.seek(from); iterator.isValid(); iterator.next()) {
+        byte[] key = iterator.key();
+        if (end != null && Arrays.compareUnsigned(key, end) >= 0) {
+          return;
+        }
+        if (!visitor.visit(key, iterator.value())) {
+          return;
+        }
+      }
+      iterator.status();
+    } catch (RocksDBException e) {
+      throw failure("scan", e);
+    }
+  }
+
   /** Writes {@code batch} atomically; with {@code sync} it is on disk (fsync) before returning. */
   void write(WriteBatch batch, boolean sync) {
     try {
@@ -78,8 +115,17 @@ final class Store implements AutoCloseable {
     return new LimitExceededException(limitName, value, limit);
   }
 
+  /**
+   * A RocksDB error as a storage exception; damage RocksDB detected is {@link
+   * CorruptDataException}.
+   */
   StorageException failure(String operation, RocksDBException e) {
-    return new StorageException("RocksDB " + operation + " failed at " + path + ": " + e, e);
+    String message = "RocksDB " + operation + " failed at " + path + ": " + e.getMessage();
+    Status status = e.getStatus();
+    if (status != null && status.getCode() == Status.Code.Corruption) {
+      return new CorruptDataException(message, e);
+    }
+    return new StorageException(message, e);
   }
 
   @Override

@@ -17,7 +17,6 @@ import org.rocksdb.DBOptions;
 import org.rocksdb.Options;
 import org.rocksdb.RocksDB;
 import org.rocksdb.RocksDBException;
-import org.rocksdb.RocksIterator;
 import org.rocksdb.Status;
 import org.rocksdb.WriteBatch;
 
@@ -207,16 +206,12 @@ final class StoreOpener {
   }
 
   private static boolean isUnused(Store store) {
+    boolean[] empty = {true};
     for (ColumnFamilyHandle family :
         List.of(store.raftLog, store.raftState, store.data, store.changes, store.meta)) {
-      try (RocksIterator iterator = store.db.newIterator(family)) {
-        iterator.seekToFirst();
-        if (iterator.isValid()) {
-          return false;
-        }
-      }
+      store.scan(family, null, new byte[0], null, (key, value) -> empty[0] = false);
     }
-    return true;
+    return empty[0];
   }
 
   private static void writeIdentity(Store store) {

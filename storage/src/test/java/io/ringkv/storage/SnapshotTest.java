@@ -154,6 +154,21 @@ class SnapshotTest {
   }
 
   @Test
+  void exportRefusesToCopyDamagedData() throws Exception {
+    try (StorageEngine engine = TestStores.open(source)) {
+      fill(engine.partition(1), "k", 3, 10);
+      Store store = engine.store();
+      byte[] key = Keys.user(1, bytes("k4"));
+      byte[] value = store.get(store.data, key);
+      value[value.length - 1] ^= 1;
+      store.db.put(store.data, key, value);
+      assertThatThrownBy(() -> engine.partition(1).exportSnapshot(exports.resolve("bad")))
+          .isInstanceOf(CorruptDataException.class);
+      assertThat(exports.resolve("bad").resolve(SnapshotFiles.MANIFEST_NAME)).doesNotExist();
+    }
+  }
+
+  @Test
   void emptyPartitionExportsNoFiles() {
     Path snapshotDirectory = exports.resolve("empty");
     try (StorageEngine engine = TestStores.open(source)) {
