@@ -82,15 +82,10 @@ public final class ChangefeedLog {
   public synchronized long retainedBytes() {
     if (retainedBytes < 0) {
       long[] total = {0};
-      store.scan(
-          store.changes,
-          null,
-          Keys.group(groupId),
-          Keys.groupEnd(groupId),
-          (key, value) -> {
-            total[0] += key.length + value.length;
-            return true;
-          });
+      scanOldestFirst((key, value) -> {
+        total[0] += key.length + value.length;
+        return true;
+      });
       retainedBytes = total[0];
     }
     return retainedBytes;
@@ -107,29 +102,28 @@ public final class ChangefeedLog {
     long[] remainingBytes = {retainedBytes()};
     int[] dropped = {0};
     long[] lastDroppedRevision = {-1};
-    store.scan(
-        store.changes,
-        null,
-        Keys.group(groupId),
-        Keys.groupEnd(groupId),
-        (key, value) -> {
-          ChangeRecord record = DataRecords.decodeChange(groupId, key, value);
-          boolean drop =
-              record.timestampMillis() < cutoffMillis
-                  || remainingBytes[0] > bytesMax
-                  || record.revision() == lastDroppedRevision[0];
-          if (drop) {
-            remainingBytes[0] -= key.length + value.length;
-            lastDroppedRevision[0] = record.revision();
-            dropped[0]++;
-          }
-          return drop;
-        });
+    scanOldestFirst((key, value) -> {
+      ChangeRecord record = DataRecords.decodeChange(groupId, key, value);
+      boolean drop =
+          record.timestampMillis() < cutoffMillis
+              || remainingBytes[0] > bytesMax
+              || record.revision() == lastDroppedRevision[0];
+      if (drop) {
+        remainingBytes[0] -= key.length + value.length;
+        lastDroppedRevision[0] = record.revision();
+        dropped[0]++;
+      }
+      return drop;
+    });
     if (dropped[0] > 0) {
       dropThrough(lastDroppedRevision[0]);
       retainedBytes = remainingBytes[0];
     }
     return dropped[0];
+  }
+
+  private void scanOldestFirst(Store.RecordVisitor visitor) {
+    store.scan(store.changes, null, Keys.group(groupId), Keys.groupEnd(groupId), visitor);
   }
 
   private void dropThrough(long revision) {
