@@ -130,6 +130,7 @@ public final class RaftLogStore implements RaftLogReader {
 
   @Override
   public List<Entry> entries(long lowIndex, long highIndex, long maxSizeBytes) {
+    Invariants.check(lowIndex <= highIndex, "entries: low %d > high %d", lowIndex, highIndex);
     LogState bounds = state();
     if (lowIndex < bounds.firstIndex()) {
       throw new LogCompactedException(lowIndex, bounds.firstIndex());
@@ -238,6 +239,11 @@ public final class RaftLogStore implements RaftLogReader {
 
   /** The bounds after {@code write}, or an exception if it cannot apply to {@code before}. */
   LogState plan(LogState before, LogWrite write) {
+    HardState durable;
+    synchronized (this) {
+      durable = hardState == null ? HardState.EMPTY : hardState;
+    }
+    checkHardState(durable, write.hardState());
     LogState base = before;
     if (write.snapshot() != null) {
       SnapshotMetadata incoming = write.snapshot();
@@ -258,8 +264,34 @@ public final class RaftLogStore implements RaftLogReader {
               + ".."
               + base.lastIndex());
     }
+    Invariants.check(
+        write.snapshot() != null || first > durable.commit(),
+        "group %d: append at %d would overwrite committed entries (commit %d)",
+        groupId,
+        first,
+        durable.commit());
     return new LogState(
         base.truncatedIndex(), base.truncatedTerm(), write.entries().getLast().index());
+  }
+
+  /** Raft's hard state only moves forward: term and commit never drop, a vote is never changed. */
+  private void checkHardState(HardState durable, HardState next) {
+    if (next == null) {
+      return;
+    }
+    Invariants.check(
+        next.term() >= durable.term() && next.commit() >= durable.commit(),
+        "group %d: hard state goes back from %s to %s",
+        groupId,
+        durable,
+        next);
+    Invariants.check(
+        next.term() > durable.term() || durable.vote() == 0 || next.vote() == durable.vote(),
+        "group %d: vote changed within term %d (%d to %d)",
+        groupId,
+        durable.term(),
+        durable.vote(),
+        next.vote());
   }
 
   /**

@@ -7,6 +7,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.ringkv.raft.ConfState;
 import io.ringkv.raft.Entry;
 import io.ringkv.raft.HardState;
+import io.ringkv.raft.Invariants.InvariantViolation;
 import io.ringkv.raft.LogCompactedException;
 import io.ringkv.raft.LogUnavailableException;
 import io.ringkv.raft.SnapshotMetadata;
@@ -73,6 +74,30 @@ class RaftLogStoreTest {
           .hasCauseInstanceOf(StorageException.class)
           .hasMessageContaining("append at 5 does not fit log 1..3");
       assertThat(engine.raftLog(1).lastIndex()).isEqualTo(3);
+    }
+  }
+
+  @Test
+  void hardStateOnlyMovesForwardAndCommittedEntriesAreNeverOverwritten() {
+    try (StorageEngine engine = TestStores.open(directory)) {
+      GroupCommitter committer = engine.groupCommitter();
+      committer.commit(List.of(LogWrite.of(1, entries(1, 5, 2), new HardState(2, 3, 4))));
+      assertThatThrownBy(
+              () -> committer.commit(List.of(LogWrite.of(1, List.of(), new HardState(1, 3, 4)))))
+          .isInstanceOf(InvariantViolation.class)
+          .hasMessageContaining("hard state goes back");
+      assertThatThrownBy(
+              () -> committer.commit(List.of(LogWrite.of(1, List.of(), new HardState(2, 3, 3)))))
+          .hasMessageContaining("hard state goes back");
+      assertThatThrownBy(
+              () -> committer.commit(List.of(LogWrite.of(1, List.of(), new HardState(2, 2, 4)))))
+          .hasMessageContaining("vote changed within term 2");
+      assertThatThrownBy(() -> committer.commit(List.of(LogWrite.of(1, entries(4, 4, 3), null))))
+          .isInstanceOf(InvariantViolation.class)
+          .hasMessageContaining("would overwrite committed entries (commit 4)");
+      committer.commit(List.of(LogWrite.of(1, entries(5, 5, 3), new HardState(3, 0, 4))));
+      assertThat(engine.raftLog(1).term(5)).isEqualTo(3);
+      assertThat(engine.raftLog(1).initialState().hardState()).isEqualTo(new HardState(3, 0, 4));
     }
   }
 
