@@ -2,6 +2,7 @@ package io.ringkv.bench.storage;
 
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.ringkv.raft.Entry;
 import io.ringkv.raft.EntryType;
@@ -37,7 +38,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * KiB entry (plus its hard state) to its own Raft group and waiting until it is durable, as a
  * group's driver does. The primary score is appends/s; the {@code fsyncs} secondary score is
  * fsyncs/s, read from the engine's {@code ringkv.storage.fsyncs} counter. At the end of each
- * iteration the mean writes per fsync is printed.
+ * iteration the mean writes per fsync and the mean fsync latency (since the trial began) are
+ * printed.
  *
  * <p>Run: {@code java --enable-native-access=ALL-UNNAMED -jar bench/target/benchmarks.jar
  * GroupCommit -f 1 -wi 1 -i 3 -r 5s}
@@ -57,6 +59,7 @@ public class GroupCommitBenchmark {
   private StorageEngine engine;
   private Counter fsyncs;
   private DistributionSummary batchWrites;
+  private Timer fsyncLatency;
 
   @Setup(Level.Trial)
   public void open() throws IOException {
@@ -69,12 +72,14 @@ public class GroupCommitBenchmark {
                 .build());
     fsyncs = registry.counter("ringkv.storage.fsyncs");
     batchWrites = registry.summary("ringkv.storage.commit.batch.writes");
+    fsyncLatency = registry.timer("ringkv.storage.fsync.latency");
   }
 
   @TearDown(Level.Iteration)
   public void report() {
     System.out.printf(
-        "%n  fsyncs so far %.0f, mean writes per fsync %.1f%n", fsyncs.count(), batchWrites.mean());
+        "%n  fsyncs so far %.0f, mean writes per fsync %.1f, mean fsync latency %.2f ms%n",
+        fsyncs.count(), batchWrites.mean(), fsyncLatency.mean(TimeUnit.MILLISECONDS));
   }
 
   @TearDown(Level.Trial)
