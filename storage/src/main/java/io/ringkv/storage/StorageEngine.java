@@ -1,5 +1,6 @@
 package io.ringkv.storage;
 
+import io.micrometer.core.instrument.FunctionCounter;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.List;
@@ -32,6 +33,9 @@ public final class StorageEngine implements AutoCloseable {
   private StorageEngine(Store store) {
     this.store = store;
     this.committer = new GroupCommitter(store, this::raftLog, commitLock);
+    FunctionCounter.builder("ringkv.storage.rocksdb.wal.syncs", store, Store::walSyncCount)
+        .description("WAL file syncs RocksDB performed")
+        .register(store.options.meterRegistry());
   }
 
   /**
@@ -99,6 +103,14 @@ public final class StorageEngine implements AutoCloseable {
     } catch (RocksDBException e) {
       throw store.failure("flush", e);
     }
+  }
+
+  /**
+   * WAL syncs RocksDB really performed since open (also the metric
+   * ringkv.storage.rocksdb.wal.syncs).
+   */
+  long walSyncCount() {
+    return store.walSyncCount();
   }
 
   Store store() {

@@ -8,7 +8,9 @@ import org.rocksdb.ReadOptions;
 import org.rocksdb.RocksDB;
 import org.rocksdb.RocksDBException;
 import org.rocksdb.RocksIterator;
+import org.rocksdb.Statistics;
 import org.rocksdb.Status;
+import org.rocksdb.TickerType;
 import org.rocksdb.WriteBatch;
 import org.rocksdb.WriteOptions;
 
@@ -35,15 +37,23 @@ final class Store implements AutoCloseable {
   final ColumnFamilyHandle meta;
   private final List<ColumnFamilyHandle> handles;
   private final List<AutoCloseable> resources;
+  private final Statistics statistics;
+  private long walSyncsAtClose;
+  private boolean closed;
   private final WriteOptions syncWrite = new WriteOptions().setSync(true);
   private final WriteOptions bufferedWrite = new WriteOptions().setSync(false);
 
-  /** {@code handles} in {@link #COLUMN_FAMILIES} order followed by the default family. */
+  /**
+   * {@code handles} in {@link #COLUMN_FAMILIES} order followed by the default family; {@code
+   * statistics} is null for the read-only inspection at open.
+   */
   Store(
       StorageOptions options,
       RocksDB db,
       List<ColumnFamilyHandle> handles,
-      List<AutoCloseable> resources) {
+      List<AutoCloseable> resources,
+      Statistics statistics) {
+    this.statistics = statistics;
     this.path = options.path();
     this.options = options;
     this.db = db;
@@ -128,8 +138,23 @@ final class Store implements AutoCloseable {
     return new StorageException(message, e);
   }
 
+  /**
+   * How many times RocksDB synced a WAL file: the fsyncs RocksDB really did, as opposed to the
+   * writes that asked for one. Safe to call after close (returns the last count).
+   */
+  synchronized long walSyncCount() {
+    if (closed || statistics == null) {
+      return walSyncsAtClose;
+    }
+    return statistics.getTickerCount(TickerType.WAL_FILE_SYNCED);
+  }
+
   @Override
   public void close() {
+    synchronized (this) {
+      walSyncsAtClose = walSyncCount();
+      closed = true;
+    }
     syncWrite.close();
     bufferedWrite.close();
     for (ColumnFamilyHandle handle : handles) {

@@ -69,8 +69,12 @@ class GroupCommitterTest {
       }
       assertThat(futures).noneMatch(CompletableFuture::isDone);
       assertThat(engine.raftLog(1).lastIndex()).as("nothing visible before durable").isZero();
+      long walSyncsBefore = engine.walSyncCount();
       release.countDown();
       CompletableFuture.allOf(futures.toArray(CompletableFuture[]::new)).join();
+      assertThat(engine.walSyncCount() - walSyncsBefore)
+          .as("RocksDB itself synced the WAL exactly once")
+          .isEqualTo(1);
       assertThat(registry.counter("ringkv.storage.fsyncs").count()).isEqualTo(1.0);
       assertThat(registry.summary("ringkv.storage.commit.batch.writes").max()).isEqualTo(16.0);
       assertThat(registry.timer("ringkv.storage.fsync.latency").count()).isEqualTo(1);

@@ -35,7 +35,9 @@ class PartitionStoreTest {
   void revisionsAndVersionsFollowEtcd() {
     try (StorageEngine engine = TestStores.open(directory)) {
       PartitionStore partition = engine.partition(1);
+      long walSyncsBefore = engine.walSyncCount();
       partition.apply(ApplyBatch.of(5, 1, 1000, List.of(put("a", "1", 5))));
+      assertThat(engine.walSyncCount()).as("applies do not fsync").isEqualTo(walSyncsBefore);
       partition.apply(ApplyBatch.of(7, 1, 1001, List.of(put("a", "2", 6), put("b", "x", 7))));
       assertThat(partition.get(bytes("a"))).contains(new StoredValue(bytes("2"), 5, 6, 2));
       partition.apply(ApplyBatch.of(9, 2, 1002, List.of(delete("a", 8), put("a", "3", 9))));
