@@ -1,0 +1,270 @@
+package io.ringkv.storage;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.LongFunction;
+import org.rocksdb.RocksDBException;
+import org.rocksdb.WriteBatch;
+
+/**
+ * Group commit of Raft log writes: everything pending becomes ONE RocksDB write with ONE fsync.
+ *
+ * <p>Writers hand in {@link LogWrite}s through {@link #submit} (asynchronous, bounded queue of
+ * {@code commitQueueWritesMax}; overflow is rejected and counted) or {@link #commit} (synchronous,
+ * for a driver loop that batched itself). A dedicated committer thread takes what is queued, up to
+ * {@code commitBatchWritesMax} writes, plans each against its group's log bounds (including earlier
+ * writes of the same batch), writes the batch with {@code sync = true}, publishes the new bounds
+ * and only then completes the futures: a completed future means durable.
+ *
+ * <p>If a durable write fails, the committer stops and rejects everything after it: after a failed
+ * fsync the state of the file is unknown, and going on could acknowledge writes that are lost.
+ * Futures complete on the committer thread; callers with heavy continuations should use the async
+ * variants of {@link CompletableFuture}.
+ */
+public final class GroupCommitter implements AutoCloseable {
+  private static final Pending STOP = new Pending(null, null);
+
+  private final Store store;
+  private final LongFunction<RaftLogStore> logs;
+  private final ReentrantLock commitLock;
+  private final BlockingQueue<Pending> queue;
+  private final Thread thread;
+  private final Counter fsyncs;
+  private final Counter rejected;
+  private final Timer fsyncLatency;
+  private final DistributionSummary batchWrites;
+  private volatile boolean closed;
+  private volatile Throwable failure;
+
+  GroupCommitter(Store store, LongFunction<RaftLogStore> logs, ReentrantLock commitLock) {
+    StorageOptions options = store.options;
+    this.store = store;
+    this.logs = logs;
+    this.commitLock = commitLock;
+    this.queue = new ArrayBlockingQueue<>(options.commitQueueWritesMax());
+    MeterRegistry registry = options.meterRegistry();
+    this.fsyncs =
+        Counter.builder("ringkv.storage.fsyncs")
+            .description("Durable (fsynced) RocksDB writes of the group committer")
+            .register(registry);
+    this.rejected =
+        Counter.builder("ringkv.storage.commit.rejected")
+            .description("Log writes rejected because the commit queue was full")
+            .register(registry);
+    this.fsyncLatency =
+        Timer.builder("ringkv.storage.fsync.latency")
+            .description("Time of one group-committed RocksDB write with fsync")
+            .register(registry);
+    this.batchWrites =
+        DistributionSummary.builder("ringkv.storage.commit.batch.writes")
+            .description("Log writes coalesced into one fsync")
+            .register(registry);
+    Gauge.builder("ringkv.storage.commit.queue.writes", queue, BlockingQueue::size)
+        .description("Log writes waiting for the committer")
+        .register(registry);
+    this.thread = options.committerThreadFactory().newThread(this::run);
+    thread.start();
+  }
+
+  /**
+   * Queues {@code write}; the future completes once it is durable, or exceptionally if it is
+   * rejected (queue full, committer stopped) or does not fit its group's log.
+   *
+   * @throws LimitExceededException if the write is above {@code batchEntriesMax} or {@code
+   *     batchSizeBytesMax}; nothing is queued
+   */
+  public CompletableFuture<Void> submit(LogWrite write) {
+    checkLimits(write);
+    CompletableFuture<Void> future = new CompletableFuture<>();
+    if (closed || failure != null) {
+      future.completeExceptionally(stopped());
+      return future;
+    }
+    if (!queue.offer(new Pending(write, future))) {
+      rejected.increment();
+      future.completeExceptionally(
+          new CommitRejectedException(
+              "commit queue full (commitQueueWritesMax="
+                  + store.options.commitQueueWritesMax()
+                  + ")"));
+    }
+    return future;
+  }
+
+  /**
+   * Writes {@code writes} (of one or many groups) durably with one fsync on the calling thread, all
+   * or nothing: if any write does not fit its log, nothing is written and this throws.
+   */
+  public void commit(List<LogWrite> writes) {
+    List<Pending> pending = new ArrayList<>(writes.size());
+    for (LogWrite write : writes) {
+      checkLimits(write);
+      pending.add(new Pending(write, new CompletableFuture<>()));
+    }
+    if (closed || failure != null) {
+      throw stopped();
+    }
+    commitBatch(pending, true);
+    for (Pending each : pending) {
+      each.future.join();
+    }
+  }
+
+  /** Writes waiting for the committer thread. */
+  public int queuedWrites() {
+    return queue.size();
+  }
+
+  private void checkLimits(LogWrite write) {
+    StorageOptions options = store.options;
+    if (write.entries().size() > options.batchEntriesMax()) {
+      throw store.limitExceeded(
+          "batchEntriesMax", write.entries().size(), options.batchEntriesMax());
+    }
+    long sizeBytes = write.entriesSizeBytes();
+    if (sizeBytes > options.batchSizeBytesMax()) {
+      throw store.limitExceeded("batchSizeBytesMax", sizeBytes, options.batchSizeBytesMax());
+    }
+  }
+
+  private CommitRejectedException stopped() {
+    return failure != null
+        ? new CommitRejectedException("group committer stopped after a failed write", failure)
+        : new CommitRejectedException("group committer is closed");
+  }
+
+  private void run() {
+    int batchWritesMax = store.options.commitBatchWritesMax();
+    List<Pending> batch = new ArrayList<>(batchWritesMax);
+    boolean stopping = false;
+    while (!stopping) {
+      try {
+        batch.add(queue.take());
+      } catch (InterruptedException e) {
+        // Interrupted from outside: stop taking writes, and fail what is queued below.
+        Thread.currentThread().interrupt();
+        closed = true;
+        break;
+      }
+      queue.drainTo(batch, batchWritesMax - 1);
+      stopping = batch.remove(STOP);
+      if (!batch.isEmpty()) {
+        commitBatch(batch, false);
+      }
+      batch.clear();
+    }
+    // Writes that raced with close() and landed behind the stop marker: never left hanging.
+    for (Pending late = queue.poll(); late != null; late = queue.poll()) {
+      if (late != STOP) {
+        late.future.completeExceptionally(stopped());
+      }
+    }
+  }
+
+  /**
+   * Plans, writes with one fsync, publishes, then completes. With {@code allOrNothing} a write that
+   * does not fit fails the whole batch before anything is written.
+   */
+  private void commitBatch(List<Pending> batch, boolean allOrNothing) {
+    List<Planned> planned;
+    commitLock.lock();
+    try (WriteBatch writeBatch = new WriteBatch()) {
+      if (failure != null) {
+        throw stopped();
+      }
+      planned = plan(batch, writeBatch, allOrNothing);
+      if (planned.isEmpty()) {
+        return;
+      }
+      try {
+        writeDurably(writeBatch, planned.size());
+      } catch (RuntimeException e) {
+        failure = e;
+        throw e;
+      }
+      for (Planned each : planned) {
+        each.log.publish(each.pending.write, each.after);
+      }
+    } catch (RuntimeException e) {
+      for (Pending pending : batch) {
+        pending.future.completeExceptionally(e);
+      }
+      if (allOrNothing) {
+        throw e;
+      }
+      return;
+    } finally {
+      commitLock.unlock();
+    }
+    for (Planned each : planned) {
+      each.pending.future.complete(null);
+    }
+  }
+
+  /** Plans every write against its group's bounds as staged by the writes before it. */
+  private List<Planned> plan(List<Pending> batch, WriteBatch writeBatch, boolean allOrNothing) {
+    List<Planned> planned = new ArrayList<>(batch.size());
+    Map<Long, LogState> staged = new HashMap<>();
+    for (Pending pending : batch) {
+      RaftLogStore log = logs.apply(pending.write.groupId());
+      LogState before = staged.getOrDefault(pending.write.groupId(), log.state());
+      LogState after;
+      try {
+        after = log.plan(before, pending.write);
+      } catch (RuntimeException e) {
+        if (allOrNothing) {
+          throw e;
+        }
+        pending.future.completeExceptionally(e);
+        continue;
+      }
+      try {
+        log.addTo(writeBatch, pending.write, before, after);
+      } catch (RocksDBException e) {
+        throw store.failure("build commit batch", e);
+      }
+      staged.put(pending.write.groupId(), after);
+      planned.add(new Planned(pending, log, after));
+    }
+    return planned;
+  }
+
+  private void writeDurably(WriteBatch writeBatch, int writes) {
+    Timer.Sample sample = Timer.start(store.options.meterRegistry());
+    store.write(writeBatch, true);
+    sample.stop(fsyncLatency);
+    fsyncs.increment();
+    batchWrites.record(writes);
+  }
+
+  /** Stops accepting writes, commits everything already queued, and waits for the thread. */
+  @Override
+  public void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    try {
+      queue.put(STOP);
+      thread.join();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new StorageException("interrupted while closing the group committer", e);
+    }
+  }
+
+  private record Pending(LogWrite write, CompletableFuture<Void> future) {}
+
+  private record Planned(Pending pending, RaftLogStore log, LogState after) {}
+}

@@ -1,0 +1,86 @@
+package io.ringkv.storage;
+
+import io.ringkv.raft.Invariants;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import org.rocksdb.ReadOptions;
+import org.rocksdb.RocksDBException;
+import org.rocksdb.Snapshot;
+
+/**
+ * Reads of one partition from one consistent RocksDB snapshot: every read through the same view
+ * sees the state as of the same applied index. Close it to release the snapshot.
+ */
+public final class PartitionReadView implements AutoCloseable {
+  private final Store store;
+  private final long groupId;
+  private final Snapshot snapshot;
+  private final ReadOptions readOptions;
+
+  PartitionReadView(Store store, long groupId) {
+    this.store = store;
+    this.groupId = groupId;
+    this.snapshot = store.db.getSnapshot();
+    this.readOptions = new ReadOptions().setSnapshot(snapshot).setVerifyChecksums(true);
+  }
+
+  /** The applied state this view reflects. */
+  public AppliedState appliedState() {
+    AppliedState applied =
+        RaftStateRecords.readAt(
+            store, readOptions, groupId, Keys.TAG_APPLIED, DataRecords::applied);
+    return applied == null ? AppliedState.EMPTY : applied;
+  }
+
+  public Optional<StoredValue> get(byte[] userKey) {
+    byte[] key = Keys.user(groupId, userKey);
+    byte[] value = read(store.data, key);
+    return value == null
+        ? Optional.empty()
+        : Optional.of(DataRecords.decodeValue(groupId, key, value));
+  }
+
+  public Optional<SessionRecord> session(long sessionId) {
+    byte[] key = Keys.session(groupId, sessionId);
+    byte[] value = read(store.data, key);
+    return value == null
+        ? Optional.empty()
+        : Optional.of(DataRecords.decodeSession(groupId, sessionId, key, value));
+  }
+
+  /** Up to {@code limit} keys of {@code range} in ascending byte order. */
+  public List<KeyValue> scan(ScanRange range, int limit) {
+    Invariants.check(limit >= 1, "scan limit must be >= 1, got %d", limit);
+    byte[] end =
+        range.end() == null
+            ? Keys.namespace(groupId, (byte) (Keys.NAMESPACE_USER + 1))
+            : Keys.user(groupId, range.end());
+    List<KeyValue> result = new ArrayList<>();
+    store.scan(
+        store.data,
+        readOptions,
+        Keys.user(groupId, range.start()),
+        end,
+        (key, value) -> {
+          result.add(
+              new KeyValue(Keys.userKeyOf(key), DataRecords.decodeValue(groupId, key, value)));
+          return result.size() < limit;
+        });
+    return result;
+  }
+
+  private byte[] read(org.rocksdb.ColumnFamilyHandle family, byte[] key) {
+    try {
+      return store.db.get(family, readOptions, key);
+    } catch (RocksDBException e) {
+      throw store.failure("read", e);
+    }
+  }
+
+  @Override
+  public void close() {
+    readOptions.close();
+    store.db.releaseSnapshot(snapshot);
+  }
+}

@@ -1,0 +1,239 @@
+package io.ringkv.storage;
+
+import io.ringkv.raft.Invariants;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.rocksdb.RocksDBException;
+import org.rocksdb.WriteBatch;
+
+/**
+ * One partition's state machine data: user keys with etcd-style revisions, client sessions, the
+ * applied state, and (through {@link ChangefeedLog}) its change records.
+ *
+ * <p>{@link #apply} writes everything of one batch in one RocksDB WriteBatch without fsync: the
+ * Raft log is the durability point, and a crash re-applies entries after the applied index. Applies
+ * of one partition are serialized; reads take a RocksDB snapshot and never block applies.
+ */
+public final class PartitionStore {
+  private final Store store;
+  private final long groupId;
+  private final ChangefeedLog changefeed;
+  private AppliedState applied;
+  private boolean needsSnapshot;
+
+  PartitionStore(Store store, long groupId, ChangefeedLog changefeed) {
+    this.store = store;
+    this.groupId = groupId;
+    this.changefeed = changefeed;
+    AppliedState stored =
+        RaftStateRecords.read(store, groupId, Keys.TAG_APPLIED, DataRecords::applied);
+    this.applied = stored == null ? AppliedState.EMPTY : stored;
+    this.needsSnapshot =
+        store.get(store.raftState, Keys.state(groupId, Keys.TAG_INSTALLING)) != null;
+  }
+
+  public long groupId() {
+    return groupId;
+  }
+
+  public synchronized AppliedState appliedState() {
+    return applied;
+  }
+
+  /**
+   * True when a snapshot install was interrupted (for example by a crash): the partition's state is
+   * incomplete, reads and applies fail, and only installing a new snapshot repairs it.
+   */
+  public synchronized boolean needsSnapshot() {
+    return needsSnapshot;
+  }
+
+  /**
+   * Applies {@code batch} atomically and returns the change records it produced (also stored in the
+   * changefeed).
+   *
+   * @throws LimitExceededException if a key, value or the batch is above its limit; nothing written
+   * @throws PartitionUnavailableException if the partition needs a snapshot
+   */
+  public synchronized List<ChangeRecord> apply(ApplyBatch batch) {
+    checkAvailable();
+    checkLimits(batch);
+    Invariants.check(
+        batch.appliedIndex() > applied.index(),
+        "group %d: apply of index %d after applied index %d",
+        groupId,
+        batch.appliedIndex(),
+        applied.index());
+    if (!batch.mutations().isEmpty()) {
+      Invariants.check(
+          batch.mutations().getFirst().revision() > applied.index(),
+          "group %d: mutation revision %d already applied",
+          groupId,
+          batch.mutations().getFirst().revision());
+    }
+    AppliedState next =
+        new AppliedState(
+            batch.appliedIndex(),
+            batch.appliedTerm(),
+            batch.confState() == null ? applied.confState() : batch.confState());
+    try (WriteBatch writeBatch = new WriteBatch()) {
+      List<ChangeRecord> changes = addMutations(writeBatch, batch);
+      long changeBytes = 0;
+      for (ChangeRecord change : changes) {
+        byte[] key = Keys.change(groupId, change.revision(), change.ordinal());
+        byte[] value = DataRecords.encodeChange(key, change);
+        writeBatch.put(store.changes, key, value);
+        changeBytes += key.length + value.length;
+      }
+      for (SessionRecord session : batch.sessions()) {
+        byte[] key = Keys.session(groupId, session.sessionId());
+        writeBatch.put(store.data, key, DataRecords.encodeSession(key, session));
+      }
+      byte[] appliedKey = Keys.state(groupId, Keys.TAG_APPLIED);
+      writeBatch.put(store.raftState, appliedKey, DataRecords.encodeApplied(appliedKey, next));
+      store.write(writeBatch, false);
+      applied = next;
+      changefeed.appended(changeBytes);
+      return changes;
+    } catch (RocksDBException e) {
+      throw store.failure("apply to group " + groupId, e);
+    }
+  }
+
+  private List<ChangeRecord> addMutations(WriteBatch writeBatch, ApplyBatch batch)
+      throws RocksDBException {
+    // Later mutations of the same batch must see earlier ones: keep them in an overlay.
+    Map<ByteBuffer, Optional<StoredValue>> overlay = new HashMap<>();
+    List<ChangeRecord> changes = new ArrayList<>();
+    for (Mutation mutation : batch.mutations()) {
+      long revision = mutation.revision();
+      byte[] key = Keys.user(groupId, mutation.key());
+      ByteBuffer overlayKey = ByteBuffer.wrap(key);
+      StoredValue previous =
+          overlay.computeIfAbsent(overlayKey, k -> readCurrent(key)).orElse(null);
+      StoredValue next = null;
+      if (mutation instanceof Mutation.Put put) {
+        next =
+            previous == null
+                ? new StoredValue(put.value(), revision, revision, 1)
+                : new StoredValue(
+                    put.value(), previous.createRevision(), revision, previous.version() + 1);
+        writeBatch.put(store.data, key, DataRecords.encodeValue(key, next));
+      } else if (previous != null) {
+        writeBatch.delete(store.data, key);
+      } else {
+        continue;
+      }
+      overlay.put(overlayKey, Optional.ofNullable(next));
+      boolean sameRevision = !changes.isEmpty() && changes.getLast().revision() == revision;
+      int ordinal = sameRevision ? changes.getLast().ordinal() + 1 : 0;
+      changes.add(
+          new ChangeRecord(
+              revision, ordinal, batch.timestampMillis(), mutation.key(), next, previous));
+    }
+    return changes;
+  }
+
+  private Optional<StoredValue> readCurrent(byte[] key) {
+    byte[] value = store.get(store.data, key);
+    return value == null
+        ? Optional.empty()
+        : Optional.of(DataRecords.decodeValue(groupId, key, value));
+  }
+
+  private void checkLimits(ApplyBatch batch) {
+    StorageOptions options = store.options;
+    int entries = batch.mutations().size() + batch.sessions().size();
+    if (entries > options.batchEntriesMax()) {
+      throw store.limitExceeded("batchEntriesMax", entries, options.batchEntriesMax());
+    }
+    long sizeBytes = 0;
+    for (Mutation mutation : batch.mutations()) {
+      int keySize = mutation.key().length;
+      if (keySize == 0) {
+        throw new IllegalArgumentException("group " + groupId + ": empty key");
+      }
+      if (keySize > options.keySizeBytesMax()) {
+        throw store.limitExceeded("keySizeBytesMax", keySize, options.keySizeBytesMax());
+      }
+      sizeBytes += keySize;
+      if (mutation instanceof Mutation.Put put) {
+        if (put.value().length > options.valueSizeBytesMax()) {
+          throw store.limitExceeded(
+              "valueSizeBytesMax", put.value().length, options.valueSizeBytesMax());
+        }
+        sizeBytes += put.value().length;
+      }
+    }
+    for (SessionRecord session : batch.sessions()) {
+      sizeBytes += 16 + session.response().length;
+    }
+    if (sizeBytes > options.batchSizeBytesMax()) {
+      throw store.limitExceeded("batchSizeBytesMax", sizeBytes, options.batchSizeBytesMax());
+    }
+  }
+
+  private void checkAvailable() {
+    if (needsSnapshot) {
+      throw new PartitionUnavailableException(groupId);
+    }
+  }
+
+  /** A consistent view for several reads; close it. */
+  public PartitionReadView readView() {
+    synchronized (this) {
+      checkAvailable();
+    }
+    return new PartitionReadView(store, groupId);
+  }
+
+  public Optional<StoredValue> get(byte[] userKey) {
+    try (PartitionReadView view = readView()) {
+      return view.get(userKey);
+    }
+  }
+
+  public List<KeyValue> scan(ScanRange range, int limit) {
+    try (PartitionReadView view = readView()) {
+      return view.scan(range, limit);
+    }
+  }
+
+  public Optional<SessionRecord> session(long sessionId) {
+    try (PartitionReadView view = readView()) {
+      return view.session(sessionId);
+    }
+  }
+
+  /**
+   * Writes this partition's state as of its applied index into the empty (or new) directory {@code
+   * directory}: SST file(s) plus a manifest with checksums.
+   */
+  public SnapshotFiles exportSnapshot(Path directory) {
+    synchronized (this) {
+      checkAvailable();
+    }
+    return PartitionSnapshots.export(store, groupId, directory);
+  }
+
+  /**
+   * Replaces this partition's state with the snapshot in {@code directory}, after verifying its
+   * checksums. The install is marked durably first: if it is interrupted, a reopened store reports
+   * {@link #needsSnapshot()} instead of a half-installed state.
+   *
+   * @throws SnapshotRejectedException if the snapshot fails verification (old state kept)
+   */
+  public synchronized AppliedState installSnapshot(Path directory) {
+    SnapshotFiles files = PartitionSnapshots.verify(directory, groupId);
+    needsSnapshot = true;
+    PartitionSnapshots.install(store, groupId, files, changefeed);
+    applied = files.appliedState();
+    needsSnapshot = false;
+    return applied;
+  }
+}

@@ -1,0 +1,205 @@
+package io.ringkv.storage;
+
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.concurrent.ThreadFactory;
+
+/**
+ * Settings of one {@link StorageEngine}, built and validated eagerly by {@link Builder#build()}: a
+ * bad value fails at start-up with a message naming the setting, not at the first write.
+ *
+ * <p>Limits carry their unit last. Relations between limits are checked once here: one key plus one
+ * value must fit in a batch, and one committed batch must fit in the commit queue.
+ */
+public record StorageOptions(
+    Path path,
+    String clusterId,
+    long nodeId,
+    int keySizeBytesMax,
+    int valueSizeBytesMax,
+    int batchEntriesMax,
+    long batchSizeBytesMax,
+    int commitQueueWritesMax,
+    int commitBatchWritesMax,
+    Duration changefeedRetentionAge,
+    long changefeedRetentionBytesMax,
+    boolean verifyChecksumsOnOpen,
+    Clock clock,
+    ThreadFactory committerThreadFactory,
+    MeterRegistry meterRegistry) {
+
+  public static final int KEY_SIZE_BYTES_MAX_DEFAULT = 4 * 1024;
+  public static final int VALUE_SIZE_BYTES_MAX_DEFAULT = 1024 * 1024;
+  public static final int BATCH_ENTRIES_MAX_DEFAULT = 10_000;
+  public static final long BATCH_SIZE_BYTES_MAX_DEFAULT = 64L * 1024 * 1024;
+  public static final int COMMIT_QUEUE_WRITES_MAX_DEFAULT = 4096;
+  public static final int COMMIT_BATCH_WRITES_MAX_DEFAULT = 1024;
+  public static final Duration CHANGEFEED_RETENTION_AGE_DEFAULT = Duration.ofHours(24);
+  public static final long CHANGEFEED_RETENTION_BYTES_MAX_DEFAULT = 256L * 1024 * 1024;
+
+  public static Builder builder(Path path, String clusterId, long nodeId) {
+    return new Builder(path, clusterId, nodeId);
+  }
+
+  /** Collects settings; every setter returns this builder; {@link #build()} validates them. */
+  public static final class Builder {
+    private final Path path;
+    private final String clusterId;
+    private final long nodeId;
+    private int keySizeBytesMax = KEY_SIZE_BYTES_MAX_DEFAULT;
+    private int valueSizeBytesMax = VALUE_SIZE_BYTES_MAX_DEFAULT;
+    private int batchEntriesMax = BATCH_ENTRIES_MAX_DEFAULT;
+    private long batchSizeBytesMax = BATCH_SIZE_BYTES_MAX_DEFAULT;
+    private int commitQueueWritesMax = COMMIT_QUEUE_WRITES_MAX_DEFAULT;
+    private int commitBatchWritesMax = COMMIT_BATCH_WRITES_MAX_DEFAULT;
+    private Duration changefeedRetentionAge = CHANGEFEED_RETENTION_AGE_DEFAULT;
+    private long changefeedRetentionBytesMax = CHANGEFEED_RETENTION_BYTES_MAX_DEFAULT;
+    private boolean verifyChecksumsOnOpen = true;
+    private Clock clock = Clock.systemUTC();
+    private ThreadFactory committerThreadFactory =
+        runnable -> {
+          Thread thread = new Thread(runnable, "ringkv-storage-committer");
+          thread.setDaemon(true);
+          return thread;
+        };
+    private MeterRegistry meterRegistry = new SimpleMeterRegistry();
+
+    private Builder(Path path, String clusterId, long nodeId) {
+      this.path = path;
+      this.clusterId = clusterId;
+      this.nodeId = nodeId;
+    }
+
+    /** Largest user key, in bytes. */
+    public Builder keySizeBytesMax(int value) {
+      keySizeBytesMax = value;
+      return this;
+    }
+
+    /** Largest user value, in bytes. */
+    public Builder valueSizeBytesMax(int value) {
+      valueSizeBytesMax = value;
+      return this;
+    }
+
+    /** Most log entries in one log write, or mutations in one apply batch. */
+    public Builder batchEntriesMax(int value) {
+      batchEntriesMax = value;
+      return this;
+    }
+
+    /** Most payload bytes in one log write or apply batch. */
+    public Builder batchSizeBytesMax(long value) {
+      batchSizeBytesMax = value;
+      return this;
+    }
+
+    /** Most writes waiting for the group committer; more are rejected and counted. */
+    public Builder commitQueueWritesMax(int value) {
+      commitQueueWritesMax = value;
+      return this;
+    }
+
+    /** Most writes coalesced into one RocksDB write and fsync. */
+    public Builder commitBatchWritesMax(int value) {
+      commitBatchWritesMax = value;
+      return this;
+    }
+
+    /** Change records older than this are dropped by retention. */
+    public Builder changefeedRetentionAge(Duration value) {
+      changefeedRetentionAge = value;
+      return this;
+    }
+
+    /** Change record bytes kept per partition; the oldest are dropped beyond it. */
+    public Builder changefeedRetentionBytesMax(long value) {
+      changefeedRetentionBytesMax = value;
+      return this;
+    }
+
+    /**
+     * Whether opening reads every SST file to verify its block checksums. Costs a full read of the
+     * store at start-up; finds damage before any request does.
+     */
+    public Builder verifyChecksumsOnOpen(boolean value) {
+      verifyChecksumsOnOpen = value;
+      return this;
+    }
+
+    public Builder clock(Clock value) {
+      clock = value;
+      return this;
+    }
+
+    public Builder committerThreadFactory(ThreadFactory value) {
+      committerThreadFactory = value;
+      return this;
+    }
+
+    public Builder meterRegistry(MeterRegistry value) {
+      meterRegistry = value;
+      return this;
+    }
+
+    public StorageOptions build() {
+      require(path != null, "path must be set");
+      require(clusterId != null && !clusterId.isBlank(), "clusterId must not be blank");
+      require(nodeId > 0, "nodeId must be > 0, got " + nodeId);
+      positive("keySizeBytesMax", keySizeBytesMax);
+      positive("valueSizeBytesMax", valueSizeBytesMax);
+      positive("batchEntriesMax", batchEntriesMax);
+      positive("batchSizeBytesMax", batchSizeBytesMax);
+      positive("commitQueueWritesMax", commitQueueWritesMax);
+      positive("commitBatchWritesMax", commitBatchWritesMax);
+      positive("changefeedRetentionBytesMax", changefeedRetentionBytesMax);
+      require(
+          changefeedRetentionAge != null && changefeedRetentionAge.toMillis() > 0,
+          "changefeedRetentionAge must be at least 1 ms, got " + changefeedRetentionAge);
+      require(
+          (long) keySizeBytesMax + valueSizeBytesMax <= batchSizeBytesMax,
+          "keySizeBytesMax + valueSizeBytesMax ("
+              + ((long) keySizeBytesMax + valueSizeBytesMax)
+              + ") must not exceed batchSizeBytesMax ("
+              + batchSizeBytesMax
+              + ")");
+      require(
+          commitBatchWritesMax <= commitQueueWritesMax,
+          "commitBatchWritesMax ("
+              + commitBatchWritesMax
+              + ") must not exceed commitQueueWritesMax ("
+              + commitQueueWritesMax
+              + ")");
+      return new StorageOptions(
+          path,
+          clusterId,
+          nodeId,
+          keySizeBytesMax,
+          valueSizeBytesMax,
+          batchEntriesMax,
+          batchSizeBytesMax,
+          commitQueueWritesMax,
+          commitBatchWritesMax,
+          changefeedRetentionAge,
+          changefeedRetentionBytesMax,
+          verifyChecksumsOnOpen,
+          Objects.requireNonNull(clock, "clock"),
+          Objects.requireNonNull(committerThreadFactory, "committerThreadFactory"),
+          Objects.requireNonNull(meterRegistry, "meterRegistry"));
+    }
+
+    private static void positive(String name, long value) {
+      require(value > 0, name + " must be > 0, got " + value);
+    }
+
+    private static void require(boolean condition, String message) {
+      if (!condition) {
+        throw new IllegalArgumentException(message);
+      }
+    }
+  }
+}

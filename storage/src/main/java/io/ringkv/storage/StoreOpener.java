@@ -1,0 +1,282 @@
+package io.ringkv.storage;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.stream.Stream;
+import org.rocksdb.ColumnFamilyDescriptor;
+import org.rocksdb.ColumnFamilyHandle;
+import org.rocksdb.ColumnFamilyOptions;
+import org.rocksdb.DBOptions;
+import org.rocksdb.HistogramType;
+import org.rocksdb.Options;
+import org.rocksdb.RocksDB;
+import org.rocksdb.RocksDBException;
+import org.rocksdb.Statistics;
+import org.rocksdb.StatsLevel;
+import org.rocksdb.Status;
+import org.rocksdb.WriteBatch;
+
+/**
+ * Opens a store directory without ever resetting it.
+ *
+ * <p>Only a missing or empty directory is created. A directory with files but no CURRENT file, a
+ * CURRENT/MANIFEST/SST that RocksDB (with paranoid checks, and optionally a full checksum pass)
+ * cannot read, or missing column families is reported as {@link CorruptStoreException}; a store of
+ * another cluster or node as {@link ForeignStoreException}; a newer format as {@link
+ * IncompatibleFormatException}. In every failing case the files stay byte-identical.
+ */
+final class StoreOpener {
+  static final int FORMAT_VERSION = 1;
+  static final byte[] META_FORMAT_VERSION = "format_version".getBytes(StandardCharsets.UTF_8);
+  static final byte[] META_CLUSTER_ID = "cluster_id".getBytes(StandardCharsets.UTF_8);
+  static final byte[] META_NODE_ID = "node_id".getBytes(StandardCharsets.UTF_8);
+
+  static {
+    RocksDB.loadLibrary();
+  }
+
+  private StoreOpener() {}
+
+  static Store open(StorageOptions options) {
+    Path path = options.path();
+    boolean fresh = isFresh(path);
+    boolean needsIdentity = fresh;
+    if (fresh) {
+      try {
+        Files.createDirectories(path);
+      } catch (IOException e) {
+        throw new StorageException("cannot create store directory " + path, e);
+      }
+    } else {
+      checkExistingFamilies(path);
+      needsIdentity = inspect(options);
+    }
+    Store store = openDb(options, false, fresh);
+    try {
+      if (needsIdentity) {
+        writeIdentity(store);
+      }
+      return store;
+    } catch (RuntimeException e) {
+      store.close();
+      throw e;
+    }
+  }
+
+  /**
+   * Checks an existing store read-only (no new MANIFEST, OPTIONS or LOG file): checksums and
+   * identity. Returns true if the store holds nothing and only its identity is missing.
+   */
+  private static boolean inspect(StorageOptions options) {
+    try (Store store = openDb(options, true, false)) {
+      if (options.verifyChecksumsOnOpen()) {
+        verifyChecksums(store);
+      }
+      return checkIdentity(store);
+    }
+  }
+
+  private static Store openDb(StorageOptions options, boolean readOnly, boolean fresh) {
+    Path path = options.path();
+    List<AutoCloseable> resources = new ArrayList<>();
+    ColumnFamilyOptions familyOptions = new ColumnFamilyOptions();
+    resources.add(familyOptions);
+    DBOptions dbOptions =
+        new DBOptions()
+            .setCreateIfMissing(fresh)
+            .setCreateMissingColumnFamilies(fresh)
+            .setErrorIfExists(fresh)
+            .setParanoidChecks(true)
+            .setMaxOpenFiles(-1);
+    resources.add(dbOptions);
+    Statistics statistics = null;
+    if (readOnly) {
+      RocksLogBridge logger = new RocksLogBridge();
+      resources.add(logger);
+      dbOptions.setLogger(logger);
+    } else {
+      // Tickers only (every histogram ignored): enough to count real WAL syncs, cheaply.
+      statistics = new Statistics(EnumSet.allOf(HistogramType.class));
+      statistics.setStatsLevel(StatsLevel.EXCEPT_DETAILED_TIMERS);
+      resources.add(statistics);
+      dbOptions.setStatistics(statistics);
+    }
+    List<ColumnFamilyDescriptor> descriptors = new ArrayList<>();
+    for (String name : Store.COLUMN_FAMILIES) {
+      descriptors.add(
+          new ColumnFamilyDescriptor(name.getBytes(StandardCharsets.UTF_8), familyOptions));
+    }
+    descriptors.add(new ColumnFamilyDescriptor(RocksDB.DEFAULT_COLUMN_FAMILY, familyOptions));
+    List<ColumnFamilyHandle> handles = new ArrayList<>();
+    try {
+      RocksDB db =
+          readOnly
+              ? RocksDB.openReadOnly(dbOptions, path.toString(), descriptors, handles)
+              : RocksDB.open(dbOptions, path.toString(), descriptors, handles);
+      return new Store(options, db, handles, resources, statistics);
+    } catch (RocksDBException e) {
+      closeAll(resources);
+      throw translate(path, "cannot open", e);
+    }
+  }
+
+  private static boolean isFresh(Path path) {
+    if (!Files.exists(path)) {
+      return true;
+    }
+    if (!Files.isDirectory(path)) {
+      throw new CorruptStoreException(path, "not a directory", null);
+    }
+    try (Stream<Path> files = Files.list(path)) {
+      if (files.findAny().isEmpty()) {
+        return true;
+      }
+    } catch (IOException e) {
+      throw new StorageException("cannot list " + path, e);
+    }
+    if (!Files.exists(path.resolve("CURRENT"))) {
+      throw new CorruptStoreException(
+          path, "directory holds files but no CURRENT file, so no valid store", null);
+    }
+    return false;
+  }
+
+  private static void checkExistingFamilies(Path path) {
+    Set<String> found = new HashSet<>();
+    try (Options listOptions = new Options().setParanoidChecks(true)) {
+      for (byte[] name : RocksDB.listColumnFamilies(listOptions, path.toString())) {
+        found.add(new String(name, StandardCharsets.UTF_8));
+      }
+    } catch (RocksDBException e) {
+      throw translate(path, "cannot read the column family list", e);
+    }
+    for (String name : Store.COLUMN_FAMILIES) {
+      if (!found.contains(name)) {
+        throw new CorruptStoreException(path, "column family '" + name + "' is missing", null);
+      }
+    }
+  }
+
+  private static void verifyChecksums(Store store) {
+    try {
+      store.db.verifyChecksum();
+    } catch (RocksDBException e) {
+      throw translate(store.path, "checksum verification failed", e);
+    }
+  }
+
+  private static StorageException translate(Path path, String what, RocksDBException e) {
+    Status status = e.getStatus();
+    Status.Code code = status == null ? null : status.getCode();
+    boolean damaged =
+        code == Status.Code.Corruption
+            || code == Status.Code.NotFound
+            || code == Status.Code.InvalidArgument
+            || code == Status.Code.IOError && !String.valueOf(e.getMessage()).contains("lock");
+    if (damaged) {
+      return new CorruptStoreException(path, what + ": " + e.getMessage(), e);
+    }
+    return new StorageException("store at " + path + ": " + what + ": " + e.getMessage(), e);
+  }
+
+  /** Returns true when the identity is missing from a store that holds nothing at all. */
+  private static boolean checkIdentity(Store store) {
+    StorageOptions options = store.options;
+    byte[] versionValue = store.get(store.meta, META_FORMAT_VERSION);
+    if (versionValue == null) {
+      if (!isUnused(store)) {
+        throw new CorruptStoreException(store.path, "store identity (meta) is missing", null);
+      }
+      // Creation stopped before the identity was written: the store holds no data, so writing the
+      // identity now loses nothing.
+      return true;
+    }
+    int version = decodeInt(store, META_FORMAT_VERSION, versionValue);
+    if (version > FORMAT_VERSION) {
+      throw new IncompatibleFormatException(store.path, version, FORMAT_VERSION);
+    }
+    String clusterId = new String(metaValue(store, META_CLUSTER_ID), StandardCharsets.UTF_8);
+    if (!clusterId.equals(options.clusterId())) {
+      throw new ForeignStoreException(
+          store.path, "cluster id is '" + clusterId + "', expected '" + options.clusterId() + "'");
+    }
+    long nodeId = ByteBuffer.wrap(metaValue(store, META_NODE_ID)).getLong();
+    if (nodeId != options.nodeId()) {
+      throw new ForeignStoreException(
+          store.path, "node id is " + nodeId + ", expected " + options.nodeId());
+    }
+    return false;
+  }
+
+  private static boolean isUnused(Store store) {
+    boolean[] empty = {true};
+    for (ColumnFamilyHandle family :
+        List.of(store.raftLog, store.raftState, store.data, store.changes, store.meta)) {
+      store.scan(family, null, new byte[0], null, (key, value) -> empty[0] = false);
+    }
+    return empty[0];
+  }
+
+  private static void writeIdentity(Store store) {
+    try (WriteBatch batch = new WriteBatch()) {
+      batch.put(
+          store.meta,
+          META_FORMAT_VERSION,
+          Codec.seal(META_FORMAT_VERSION, ByteBuffer.allocate(4).putInt(FORMAT_VERSION)));
+      byte[] cluster = store.options.clusterId().getBytes(StandardCharsets.UTF_8);
+      batch.put(
+          store.meta,
+          META_CLUSTER_ID,
+          Codec.seal(META_CLUSTER_ID, ByteBuffer.allocate(cluster.length).put(cluster)));
+      batch.put(
+          store.meta,
+          META_NODE_ID,
+          Codec.seal(META_NODE_ID, ByteBuffer.allocate(8).putLong(store.options.nodeId())));
+      store.write(batch, true);
+    } catch (RocksDBException e) {
+      throw store.failure("write identity", e);
+    }
+  }
+
+  private static int decodeInt(Store store, byte[] key, byte[] value) {
+    try {
+      return Codec.decode(key, value, "meta", ByteBuffer::getInt);
+    } catch (CorruptDataException e) {
+      throw new CorruptStoreException(store.path, e.getMessage(), e);
+    }
+  }
+
+  private static byte[] metaValue(Store store, byte[] key) {
+    byte[] value = store.get(store.meta, key);
+    String name = new String(key, StandardCharsets.UTF_8);
+    if (value == null) {
+      throw new CorruptStoreException(store.path, "meta record '" + name + "' is missing", null);
+    }
+    try {
+      ByteBuffer payload = Codec.open(key, value, "meta " + name);
+      byte[] bytes = new byte[payload.remaining()];
+      payload.get(bytes);
+      return bytes;
+    } catch (CorruptDataException e) {
+      throw new CorruptStoreException(store.path, e.getMessage(), e);
+    }
+  }
+
+  private static void closeAll(List<AutoCloseable> resources) {
+    for (AutoCloseable resource : resources.reversed()) {
+      try {
+        resource.close();
+      } catch (Exception ignored) {
+        // Already failing to open; the open failure is the error worth reporting.
+      }
+    }
+  }
+}
