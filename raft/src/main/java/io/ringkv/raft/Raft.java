@@ -181,7 +181,10 @@ final class Raft {
     // Conservatively treat any conf change still in the log as pending.
     pendingConfIndex = log.lastIndex();
     // The empty entry of the new term lets the leader commit (and thus learn) earlier entries.
-    appendEntries(List.of(new Entry(term, log.lastIndex() + 1, EntryType.NORMAL, new byte[0])));
+    // The figure-8 testing mode leaves it out, as the paper's figure does.
+    if (!config.unsafe(UnsafeTestingMode.COMMIT_PREVIOUS_TERM_BY_COUNTING)) {
+      appendEntries(List.of(new Entry(term, log.lastIndex() + 1, EntryType.NORMAL, new byte[0])));
+    }
   }
 
   // ---------------------------------------------------------------- ticks
@@ -395,11 +398,9 @@ final class Raft {
   private void stepFollower(Message message) {
     switch (message.type()) {
       case PROPOSE -> {
-        if (leaderId == 0 || config.disableProposalForwarding()) {
-          droppedMessageCount++;
-          return;
-        }
-        send(message.withTo(leaderId));
+        // Local proposals do not arrive here (see propose); a forwarded one reached a member that
+        // is no longer leader. Forwarding it again could loop, so it is dropped.
+        droppedMessageCount++;
       }
       case APPEND -> {
         electionElapsedTicks = 0;
@@ -417,7 +418,7 @@ final class Raft {
         handleSnapshot(message);
       }
       case TRANSFER_LEADER, READ_INDEX -> {
-        if (leaderId == 0) {
+        if (leaderId == 0 || (message.type() == MessageType.READ_INDEX && message.from() != id)) {
           droppedMessageCount++;
           return;
         }

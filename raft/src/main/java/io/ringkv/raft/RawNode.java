@@ -42,9 +42,6 @@ public final class RawNode {
   public void step(Message message) {
     Invariants.check(
         message.to() == raft.id, "message for %d stepped into %d", message.to(), raft.id);
-    if (message.type() == MessageType.PROPOSE && message.from() == raft.id) {
-      throw new IllegalArgumentException("local proposals go through propose()");
-    }
     raft.step(message);
   }
 

@@ -8,7 +8,8 @@ package io.ringkv.raft;
 public enum UnsafeTestingMode {
   /**
    * A leader commits any entry replicated on a quorum, even one from an earlier term (the bug of
-   * figure 8 of the Raft paper).
+   * figure 8 of the Raft paper). Like the leaders of that figure, a new leader also appends no
+   * empty entry of its term, which would otherwise often hide the bug.
    */
   COMMIT_PREVIOUS_TERM_BY_COUNTING,
   /** The vote is never reported in hard state, so a restarted member forgets whom it voted for. */

@@ -100,6 +100,11 @@ final class Simulation implements TestMember.ApplyListener {
   private final Map<Long, Long> checkedCommitByMember = new HashMap<>();
   private final Map<ByteBuffer, PendingRead> pendingReads = new HashMap<>();
   private final Map<Long, Long> pendingWrites = new HashMap<>();
+  private final int crashPerTenThousandTicks;
+  private final int restartPerTenThousandTicks;
+  private final int crashInReadyPerThousand;
+  private final int rebootPerTenThousandTicks;
+  private final int criticalCrashPerThousand;
   private long markerValue;
   private long markerProposedTick;
   private long readsServed;
@@ -116,6 +121,12 @@ final class Simulation implements TestMember.ApplyListener {
     this.options = options;
     this.random = new SplittableRandom(seed);
     this.network = new SimulatedNetwork(random.nextLong());
+    this.crashPerTenThousandTicks = new int[] {20, 40, 150}[random.nextInt(3)];
+    this.restartPerTenThousandTicks = new int[] {300, 3000}[random.nextInt(2)];
+    this.crashInReadyPerThousand = new int[] {0, 2, 10}[random.nextInt(3)];
+    this.rebootPerTenThousandTicks = new int[] {0, 30, 200}[random.nextInt(3)];
+    this.criticalCrashPerThousand = new int[] {0, 50, 200}[random.nextInt(3)];
+    long maxSizeBytesPerAppend = new long[] {1, 200, 4096}[random.nextInt(3)];
     Set<Long> voters = new TreeSet<>();
     for (long id = 1; id <= options.voterCount(); id++) {
       voters.add(id);
@@ -131,7 +142,7 @@ final class Simulation implements TestMember.ApplyListener {
           Config.builder(id)
               .electionTimeoutTicks(ELECTION_TIMEOUT_TICKS)
               .heartbeatTimeoutTicks(HEARTBEAT_TIMEOUT_TICKS)
-              .maxSizeBytesPerAppend(200)
+              .maxSizeBytesPerAppend(maxSizeBytesPerAppend)
               .maxInflightMessages(4)
               .preVote(random.nextBoolean())
               .checkQuorum(random.nextBoolean());
@@ -257,7 +268,7 @@ final class Simulation implements TestMember.ApplyListener {
     boolean any = false;
     for (TestMember member : members.values()) {
       for (int i = 0; i < 3 && member.alive; i++) {
-        boolean crash = inFaultPhase() && random.nextInt(1000) < 2;
+        TestMember.CrashPoint[] crashPoint = {TestMember.CrashPoint.NONE};
         List<Long> failedSnapshots = new ArrayList<>();
         boolean handled =
             member.handleReady(
@@ -267,15 +278,17 @@ final class Simulation implements TestMember.ApplyListener {
                   }
                 },
                 this,
-                crash,
-                to -> {});
+                ready -> crashPoint[0] = chooseCrashPoint(member, ready));
         if (!handled) {
           break;
         }
         any = true;
-        if (crash) {
+        if (crashPoint[0] != TestMember.CrashPoint.NONE) {
           crashes++;
-          trace("crash " + member.id + " before persisting a Ready");
+          trace("crash " + member.id + " in a Ready at " + crashPoint[0]);
+          if (random.nextBoolean()) {
+            restart(member); // a process restart: back at once with what it persisted
+          }
           break;
         }
         failedSnapshots.forEach(to -> member.node.reportSnapshot(to, false));
@@ -283,6 +296,42 @@ final class Simulation implements TestMember.ApplyListener {
       }
     }
     return any;
+  }
+
+  /**
+   * Crashes strike at random points, and more often at critical moments: right after a member
+   * granted a vote, and when a leader appends entries or advances its commit index (faults aimed
+   * where protocol bugs hide).
+   */
+  private TestMember.CrashPoint chooseCrashPoint(TestMember member, Ready ready) {
+    if (!inFaultPhase()) {
+      return TestMember.CrashPoint.NONE;
+    }
+    int perThousand = crashInReadyPerThousand;
+    if (criticalMoment(member, ready)) {
+      perThousand = Math.max(perThousand, criticalCrashPerThousand);
+    }
+    if (random.nextInt(1000) >= perThousand) {
+      return TestMember.CrashPoint.NONE;
+    }
+    return random.nextBoolean()
+        ? TestMember.CrashPoint.BEFORE_PERSIST
+        : TestMember.CrashPoint.AFTER_SEND;
+  }
+
+  private static boolean criticalMoment(TestMember member, Ready ready) {
+    for (Message message : ready.persistedMessages()) {
+      if (message.type() == MessageType.VOTE_RESPONSE && !message.reject()) {
+        return true;
+      }
+    }
+    if (member.node.status().role() != Role.LEADER) {
+      return false;
+    }
+    boolean committing =
+        ready.hardState().isPresent()
+            && ready.hardState().get().commit() > member.storage.hardState().commit();
+    return committing || !ready.entries().isEmpty();
   }
 
   private boolean inFaultPhase() {
@@ -298,19 +347,26 @@ final class Simulation implements TestMember.ApplyListener {
   }
 
   private void injectFaults() {
-    int roll = random.nextInt(10_000);
-    if (roll < 40) {
+    // Independent rolls per fault kind, with per-seed rates (swarm testing: some seeds crash
+    // often and restart fast, others mostly partition).
+    if (random.nextInt(10_000) < crashPerTenThousandTicks) {
       crashRandomMember();
-    } else if (roll < 340) {
+    }
+    if (random.nextInt(10_000) < restartPerTenThousandTicks) {
       restartRandomMember();
-    } else if (roll < 400) {
+    }
+    if (random.nextInt(10_000) < rebootPerTenThousandTicks) {
+      rebootRandomMember();
+    }
+    int roll = random.nextInt(10_000);
+    if (roll < 60) {
       partition();
-    } else if (roll < 560) {
+    } else if (roll < 220) {
       if (network.anyCut()) {
         trace("heal network");
       }
       network.healAll();
-    } else if (roll < 600) {
+    } else if (roll < 260) {
       network.dropProbability = new double[] {0.0, 0.02, 0.1, 0.3}[random.nextInt(4)];
       network.duplicateProbability = new double[] {0.0, 0.05}[random.nextInt(2)];
       network.maxDelayTicks = new int[] {0, 2, 5}[random.nextInt(3)];
@@ -321,9 +377,9 @@ final class Simulation implements TestMember.ApplyListener {
               + network.duplicateProbability
               + " delay<="
               + network.maxDelayTicks);
-    } else if (roll < 640) {
+    } else if (roll < 300) {
       proposeMembershipChange();
-    } else if (roll < 670) {
+    } else if (roll < 330) {
       requestLeaderTransfer();
     }
   }
@@ -333,7 +389,7 @@ final class Simulation implements TestMember.ApplyListener {
     if (members.size() - alive.size() >= 2 || alive.isEmpty()) {
       return;
     }
-    TestMember victim = alive.get(random.nextInt(alive.size()));
+    TestMember victim = pickVictim(alive);
     victim.crash();
     crashes++;
     trace("crash " + victim.id);
@@ -346,6 +402,28 @@ final class Simulation implements TestMember.ApplyListener {
       return;
     }
     restart(dead.get(random.nextInt(dead.size())));
+  }
+
+  /** Half of the time the leader (faults aimed at the leader find the most bugs). */
+  private TestMember pickVictim(List<TestMember> alive) {
+    TestMember leader = members.get(currentLeader());
+    if (leader != null && random.nextBoolean()) {
+      return leader;
+    }
+    return alive.get(random.nextInt(alive.size()));
+  }
+
+  /** A process restart: the member loses what it did not persist; messages in flight survive. */
+  private void rebootRandomMember() {
+    List<TestMember> alive = aliveMembers();
+    if (alive.isEmpty()) {
+      return;
+    }
+    TestMember victim = pickVictim(alive);
+    victim.crash();
+    crashes++;
+    trace("reboot " + victim.id);
+    restart(victim);
   }
 
   private void restart(TestMember member) {
@@ -804,17 +882,7 @@ final class Simulation implements TestMember.ApplyListener {
 
   /** The alive leader of the highest term, or 0. */
   private long currentLeader() {
-    long leader = 0;
-    long term = -1;
-    for (TestMember member : members.values()) {
-      if (member.alive
-          && member.node.status().role() == Role.LEADER
-          && member.node.status().term() > term) {
-        leader = member.id;
-        term = member.node.status().term();
-      }
-    }
-    return leader;
+    return TestMember.leaderOfHighestTerm(members.values());
   }
 
   private String roles() {

@@ -14,7 +14,7 @@ import org.junit.jupiter.api.Test;
  * {@code -Dsim.seeds=1 -Dsim.firstSeed=<seed> -Dsim.trace=true}.
  */
 class SimulationTest {
-  private static final int DEFAULT_SEED_COUNT = 120;
+  private static final int DEFAULT_SEED_COUNT = 500;
 
   @Test
   void seedRangeKeepsSafetyAndLiveness() {

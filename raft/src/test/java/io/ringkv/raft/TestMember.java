@@ -24,6 +24,15 @@ final class TestMember {
     void snapshotInstalled(TestMember member, Snapshot snapshot);
   }
 
+  /** Where a simulated crash interrupts the handling of a Ready. */
+  enum CrashPoint {
+    NONE,
+    /** After the early messages went out, before anything was written. */
+    BEFORE_PERSIST,
+    /** After persisting and sending everything, before applying. */
+    AFTER_SEND
+  }
+
   final long id;
   final Config config;
   final MemoryRaftStorage storage;
@@ -122,25 +131,20 @@ final class TestMember {
   }
 
   /**
-   * Handles one Ready if there is one; returns false if there was none. {@code crashBeforePersist}
-   * models a crash after the early messages went out but before anything was written.
+   * Handles one Ready if there is one; returns false if there was none. {@code crashPoints}
+   * chooses, seeing the Ready, whether a crash interrupts its handling and where.
    */
   boolean handleReady(
       Consumer<Message> network,
       ApplyListener listener,
-      boolean crashBeforePersist,
-      Consumer<Long> snapshotSent) {
+      java.util.function.Function<Ready, CrashPoint> crashPoints) {
     if (!alive || !node.hasReady()) {
       return false;
     }
     Ready ready = node.ready();
-    for (Message message : ready.messages()) {
-      network.accept(message);
-      if (message.type() == MessageType.SNAPSHOT) {
-        snapshotSent.accept(message.to());
-      }
-    }
-    if (crashBeforePersist) {
+    CrashPoint crashPoint = crashPoints.apply(ready);
+    ready.messages().forEach(network);
+    if (crashPoint == CrashPoint.BEFORE_PERSIST) {
       crash();
       return true;
     }
@@ -153,6 +157,10 @@ final class TestMember {
     storage.append(ready.entries());
     ready.hardState().ifPresent(storage::setHardState);
     ready.persistedMessages().forEach(network);
+    if (crashPoint == CrashPoint.AFTER_SEND) {
+      crash();
+      return true;
+    }
     serveReads(listener);
     for (Entry entry : ready.committedEntries()) {
       apply(entry, listener);
@@ -205,7 +213,18 @@ final class TestMember {
     }
   }
 
-  Role role() {
-    return alive ? node.status().role() : Role.FOLLOWER;
+  /** The alive member that is leader of the highest term among {@code members}, or 0. */
+  static long leaderOfHighestTerm(Iterable<TestMember> members) {
+    long leader = 0;
+    long term = -1;
+    for (TestMember member : members) {
+      if (member.alive
+          && member.node.status().role() == Role.LEADER
+          && member.node.status().term() > term) {
+        leader = member.id;
+        term = member.node.status().term();
+      }
+    }
+    return leader;
   }
 }
