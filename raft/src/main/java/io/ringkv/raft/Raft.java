@@ -1,0 +1,960 @@
+package io.ringkv.raft;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.random.RandomGenerator;
+
+/**
+ * The Raft state machine of one member. Design notes:
+ *
+ * <ul>
+ *   <li>Pure and single-threaded: it never sends, writes or sleeps. Inputs are ticks and messages;
+ *       outputs accumulate in {@link #messages} and the log, drained by {@link RawNode#ready()}.
+ *   <li>Role-dependent behaviour is swapped on role change ({@link #stepForRole}, {@link
+ *       #tickForRole}), as in etcd's raft; term handling common to all roles runs first in {@link
+ *       #step}.
+ *   <li>A leader counts its own entries towards commit only once the application reports them
+ *       persisted ({@link #onPersisted}), so messages it sends may go out before persistence.
+ *   <li>Commit advances only by counting replicas of an entry of the leader's own term (figure 8).
+ * </ul>
+ */
+final class Raft {
+  interface StepFunction {
+    void step(Message message);
+  }
+
+  final long id;
+  final Config config;
+  final RaftLog log;
+  final ProgressTracker tracker;
+  private final RandomGenerator random;
+
+  long term;
+  long vote;
+  long leaderId;
+  Role role = Role.FOLLOWER;
+
+  /** Target of a leadership transfer in progress, 0 if none. */
+  long leadTransferee;
+
+  /** Index of the newest conf change in the log; a new one waits until it is applied. */
+  long pendingConfIndex;
+
+  /** Payload bytes of entries appended by this leader and not yet committed. */
+  long uncommittedSizeBytes;
+
+  int electionElapsedTicks;
+  int heartbeatElapsedTicks;
+  int randomizedElectionTimeoutTicks;
+
+  final List<Message> messages = new ArrayList<>();
+  final List<ReadState> readStates = new ArrayList<>();
+  final ReadIndexQueue readIndexQueue = new ReadIndexQueue();
+
+  /** ReadIndex requests that arrived before this leader committed an entry of its term. */
+  final List<Message> readsAwaitingTermCommit = new ArrayList<>();
+
+  long droppedMessageCount;
+
+  /**
+   * Set once this leader sent TIMEOUT_NOW: the target's forced election ignores leases, so lease
+   * reads fall back to the quorum check for the rest of the term.
+   */
+  boolean leaseRevokedByTransfer;
+
+  private StepFunction stepForRole;
+  private Runnable tickForRole;
+
+  Raft(Config config, RaftLogReader storage, RandomGenerator random) {
+    this.id = config.id();
+    this.config = config;
+    this.random = random;
+    this.log = new RaftLog(storage, config.maxCommittedSizeBytesPerReady());
+    this.tracker = new ProgressTracker(config.maxInflightMessages(), config.maxInflightBytes());
+    RaftLogReader.InitialState initial = storage.initialState();
+    HardState hardState = initial.hardState();
+    tracker.applyConfig(initial.confState(), log.lastIndex());
+    if (!hardState.isEmpty()) {
+      Invariants.check(
+          hardState.commit() >= log.committed && hardState.commit() <= log.lastIndex(),
+          "hard state commit %d out of range [%d,%d]",
+          hardState.commit(),
+          log.committed,
+          log.lastIndex());
+      log.committed = hardState.commit();
+      term = hardState.term();
+      vote = hardState.vote();
+    }
+    if (config.appliedIndex() > 0) {
+      log.appliedTo(Math.min(config.appliedIndex(), log.committed));
+    }
+    becomeFollower(term, 0);
+  }
+
+  // ---------------------------------------------------------------- state
+
+  HardState hardState() {
+    long persistedVote = config.unsafe(UnsafeTestingMode.FORGET_VOTE_ON_RESTART) ? 0 : vote;
+    return new HardState(term, persistedVote, log.committed);
+  }
+
+  boolean promotable() {
+    Progress self = tracker.progress.get(id);
+    return self != null && !self.learner && log.unstable.snapshot == null;
+  }
+
+  boolean committedEntryInCurrentTerm() {
+    return log.termOrZero(log.committed) == term;
+  }
+
+  private void send(Message message) {
+    Invariants.check(message.to() != id, "message to self: %s", message);
+    messages.add(message);
+  }
+
+  // ---------------------------------------------------------------- role changes
+
+  private void reset(long newTerm) {
+    if (term != newTerm) {
+      term = newTerm;
+      vote = 0;
+    }
+    leaderId = 0;
+    electionElapsedTicks = 0;
+    heartbeatElapsedTicks = 0;
+    randomizedElectionTimeoutTicks =
+        config.electionTimeoutTicks() + random.nextInt(config.electionTimeoutTicks());
+    leadTransferee = 0;
+    tracker.resetVotes();
+    long lastIndex = log.lastIndex();
+    long persisted = log.persistedLastIndex();
+    tracker.progress.forEach((memberId, member) -> {
+      Progress fresh =
+          tracker.newProgress(memberId == id ? persisted : 0, lastIndex + 1, member.learner);
+      tracker.progress.put(memberId, fresh);
+    });
+    pendingConfIndex = 0;
+    uncommittedSizeBytes = 0;
+    readIndexQueue.clear();
+    readsAwaitingTermCommit.clear();
+    leaseRevokedByTransfer = false;
+  }
+
+  void becomeFollower(long newTerm, long newLeaderId) {
+    reset(newTerm);
+    leaderId = newLeaderId;
+    role = Role.FOLLOWER;
+    stepForRole = this::stepFollower;
+    tickForRole = this::tickElection;
+  }
+
+  private void becomePreCandidate() {
+    Invariants.check(role != Role.LEADER, "leader cannot become pre-candidate");
+    // Unlike a real candidate, the term and vote stay: a failed pre-election disturbs nobody.
+    tracker.resetVotes();
+    leaderId = 0;
+    role = Role.PRE_CANDIDATE;
+    stepForRole = this::stepCandidate;
+    tickForRole = this::tickElection;
+  }
+
+  private void becomeCandidate() {
+    Invariants.check(role != Role.LEADER, "leader cannot become candidate");
+    reset(term + 1);
+    vote = id;
+    role = Role.CANDIDATE;
+    stepForRole = this::stepCandidate;
+    tickForRole = this::tickElection;
+  }
+
+  private void becomeLeader() {
+    Invariants.check(role != Role.FOLLOWER, "follower cannot become leader directly");
+    reset(term);
+    leaderId = id;
+    role = Role.LEADER;
+    stepForRole = this::stepLeader;
+    tickForRole = this::tickHeartbeat;
+    tracker.progress.get(id).becomeReplicate();
+    // Conservatively treat any conf change still in the log as pending.
+    pendingConfIndex = log.lastIndex();
+    // The empty entry of the new term lets the leader commit (and thus learn) earlier entries.
+    // The figure-8 testing mode leaves it out, as the paper's figure does.
+    if (!config.unsafe(UnsafeTestingMode.COMMIT_PREVIOUS_TERM_BY_COUNTING)) {
+      appendEntries(List.of(new Entry(term, log.lastIndex() + 1, EntryType.NORMAL, new byte[0])));
+    }
+  }
+
+  // ---------------------------------------------------------------- ticks
+
+  void tick() {
+    tickForRole.run();
+  }
+
+  private void tickElection() {
+    electionElapsedTicks++;
+    if (promotable() && electionElapsedTicks >= randomizedElectionTimeoutTicks) {
+      electionElapsedTicks = 0;
+      campaignIfAllowed(false);
+    }
+  }
+
+  private void tickHeartbeat() {
+    heartbeatElapsedTicks++;
+    electionElapsedTicks++;
+    if (electionElapsedTicks >= config.electionTimeoutTicks()) {
+      electionElapsedTicks = 0;
+      if (config.checkQuorum()) {
+        checkQuorum();
+        if (role != Role.LEADER) {
+          return;
+        }
+      }
+      // A transfer that did not finish within an election timeout is abandoned.
+      leadTransferee = 0;
+    }
+    if (heartbeatElapsedTicks >= config.heartbeatTimeoutTicks()) {
+      heartbeatElapsedTicks = 0;
+      broadcastHeartbeat();
+    }
+  }
+
+  private void checkQuorum() {
+    boolean active = tracker.quorumActive(id);
+    tracker.progress.forEach((memberId, member) -> member.recentActive = memberId == id);
+    if (!active) {
+      becomeFollower(term, 0);
+    }
+  }
+
+  // ---------------------------------------------------------------- elections
+
+  /** Starts an election unless this member may not (leader, learner, or unapplied conf change). */
+  void campaignIfAllowed(boolean transfer) {
+    if (role == Role.LEADER || !promotable()) {
+      return;
+    }
+    if (hasUnappliedConfChange()) {
+      return;
+    }
+    if (config.preVote() && !transfer) {
+      campaign(true, false);
+    } else {
+      campaign(false, transfer);
+    }
+  }
+
+  private boolean hasUnappliedConfChange() {
+    if (log.applied >= log.committed) {
+      return false;
+    }
+    long low = Math.max(log.applied + 1, log.firstIndex());
+    for (Entry entry : log.slice(low, log.committed + 1, Long.MAX_VALUE)) {
+      if (entry.type() == EntryType.CONF_CHANGE) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private void campaign(boolean preVote, boolean transfer) {
+    long voteTerm;
+    MessageType voteType;
+    if (preVote) {
+      becomePreCandidate();
+      voteType = MessageType.PRE_VOTE;
+      voteTerm = term + 1;
+    } else {
+      becomeCandidate();
+      voteType = MessageType.VOTE;
+      voteTerm = term;
+    }
+    if (recordVoteAndCheck(id, true)) {
+      return;
+    }
+    long lastIndex = log.lastIndex();
+    long lastTerm = log.lastTerm();
+    for (long voter : voters()) {
+      if (voter == id) {
+        continue;
+      }
+      Message request = Message.of(voteType, voter, id, voteTerm).withLog(lastTerm, lastIndex);
+      send(transfer ? request.withContext(Message.CAMPAIGN_TRANSFER) : request);
+    }
+  }
+
+  private Set<Long> voters() {
+    Set<Long> voters = new java.util.TreeSet<>(tracker.config.voters());
+    voters.addAll(tracker.config.votersOutgoing());
+    return voters;
+  }
+
+  /** Records a vote; returns true if the election ended in a win and the role changed. */
+  private boolean recordVoteAndCheck(long from, boolean granted) {
+    tracker.recordVote(from, granted);
+    switch (tracker.tallyVotes()) {
+      case WON -> {
+        if (role == Role.PRE_CANDIDATE) {
+          campaign(false, false);
+        } else {
+          becomeLeader();
+          broadcastAppend();
+        }
+        return true;
+      }
+      case LOST -> {
+        becomeFollower(term, 0);
+        return true;
+      }
+      default -> {
+        return false;
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- step
+
+  void step(Message message) {
+    if (message.term() > term) {
+      if (!stepHigherTerm(message)) {
+        return;
+      }
+    } else if (message.term() != 0 && message.term() < term) {
+      stepLowerTerm(message);
+      return;
+    }
+    switch (message.type()) {
+      case VOTE, PRE_VOTE -> handleVoteRequest(message);
+      default -> stepForRole.step(message);
+    }
+  }
+
+  /** Term handling for a message from a higher term; returns false if it is to be ignored. */
+  private boolean stepHigherTerm(Message message) {
+    boolean voteRequest =
+        message.type() == MessageType.VOTE || message.type() == MessageType.PRE_VOTE;
+    if (voteRequest) {
+      boolean force = java.util.Arrays.equals(message.context(), Message.CAMPAIGN_TRANSFER);
+      boolean inLease =
+          config.checkQuorum()
+              && leaderId != 0
+              && electionElapsedTicks < config.electionTimeoutTicks();
+      if (!force && inLease) {
+        // We heard from a live leader recently: a disruptive (possibly removed) member is ignored.
+        return false;
+      }
+    }
+    switch (message.type()) {
+      case PRE_VOTE -> {
+        // A pre-vote never changes our term.
+      }
+      case PRE_VOTE_RESPONSE -> {
+        if (message.reject()) {
+          becomeFollower(message.term(), 0);
+        }
+      }
+      case APPEND, HEARTBEAT, SNAPSHOT -> becomeFollower(message.term(), message.from());
+      default -> becomeFollower(message.term(), 0);
+    }
+    return true;
+  }
+
+  private void stepLowerTerm(Message message) {
+    MessageType type = message.type();
+    if ((config.checkQuorum() || config.preVote())
+        && (type == MessageType.APPEND || type == MessageType.HEARTBEAT)) {
+      // A stale leader (possibly cut off and rejoined) learns the newer term and steps down; with
+      // CheckQuorum or PreVote our own term might otherwise never reach it.
+      send(Message.of(MessageType.APPEND_RESPONSE, message.from(), id, term));
+    } else if (type == MessageType.PRE_VOTE) {
+      send(Message.of(MessageType.PRE_VOTE_RESPONSE, message.from(), id, term).withReject(true, 0));
+    }
+  }
+
+  private void handleVoteRequest(Message message) {
+    boolean preVote = message.type() == MessageType.PRE_VOTE;
+    MessageType responseType = preVote ? MessageType.PRE_VOTE_RESPONSE : MessageType.VOTE_RESPONSE;
+    boolean canVote =
+        vote == message.from()
+            || (vote == 0 && leaderId == 0)
+            || (preVote && message.term() > term);
+    if (canVote && log.isUpToDate(message.index(), message.logTerm())) {
+      // A granted pre-vote carries the candidate's future term, so the candidate does not
+      // mistake it for a stale reply.
+      send(Message.of(responseType, message.from(), id, message.term()));
+      if (!preVote) {
+        electionElapsedTicks = 0;
+        vote = message.from();
+      }
+    } else {
+      send(Message.of(responseType, message.from(), id, term).withReject(true, 0));
+    }
+  }
+
+  // ---------------------------------------------------------------- follower
+
+  private void stepFollower(Message message) {
+    switch (message.type()) {
+      case PROPOSE -> {
+        // Local proposals do not arrive here (see propose); a forwarded one reached a member that
+        // is no longer leader. Forwarding it again could loop, so it is dropped.
+        droppedMessageCount++;
+      }
+      case APPEND -> {
+        electionElapsedTicks = 0;
+        leaderId = message.from();
+        handleAppend(message);
+      }
+      case HEARTBEAT -> {
+        electionElapsedTicks = 0;
+        leaderId = message.from();
+        handleHeartbeat(message);
+      }
+      case SNAPSHOT -> {
+        electionElapsedTicks = 0;
+        leaderId = message.from();
+        handleSnapshot(message);
+      }
+      case TRANSFER_LEADER, READ_INDEX -> {
+        if (leaderId == 0 || (message.type() == MessageType.READ_INDEX && message.from() != id)) {
+          droppedMessageCount++;
+          return;
+        }
+        send(message.withTo(leaderId));
+      }
+      case TIMEOUT_NOW -> campaignIfAllowed(true);
+      case READ_INDEX_RESPONSE -> readStates.add(new ReadState(message.index(), message.context()));
+      default -> {
+        // Responses meant for another role are stale.
+      }
+    }
+  }
+
+  private void handleAppend(Message message) {
+    if (message.index() < log.committed) {
+      send(
+          Message.of(MessageType.APPEND_RESPONSE, message.from(), id, term)
+              .withLog(0, log.committed));
+      return;
+    }
+    long lastNewIndex =
+        log.maybeAppend(message.index(), message.logTerm(), message.commit(), message.entries());
+    if (lastNewIndex >= 0) {
+      send(
+          Message.of(MessageType.APPEND_RESPONSE, message.from(), id, term)
+              .withLog(0, lastNewIndex));
+      return;
+    }
+    // Reject with a hint: the highest index whose term is at most the leader's term at
+    // message.index(); the leader can skip a whole conflicting term in one round trip.
+    long hintIndex =
+        log.findConflictByTerm(Math.min(message.index(), log.lastIndex()), message.logTerm());
+    long hintTerm = log.termOrZero(hintIndex);
+    send(
+        Message.of(MessageType.APPEND_RESPONSE, message.from(), id, term)
+            .withLog(hintTerm, message.index())
+            .withReject(true, hintIndex));
+  }
+
+  private void handleHeartbeat(Message message) {
+    log.commitTo(message.commit());
+    send(
+        Message.of(MessageType.HEARTBEAT_RESPONSE, message.from(), id, term)
+            .withContext(message.context()));
+  }
+
+  private void handleSnapshot(Message message) {
+    if (restore(message.snapshot())) {
+      send(
+          Message.of(MessageType.APPEND_RESPONSE, message.from(), id, term)
+              .withLog(0, log.lastIndex()));
+    } else {
+      send(
+          Message.of(MessageType.APPEND_RESPONSE, message.from(), id, term)
+              .withLog(0, log.committed));
+    }
+  }
+
+  /** Installs a snapshot from the leader; returns false if it was old or already matched. */
+  boolean restore(Snapshot snapshot) {
+    SnapshotMetadata metadata = snapshot.metadata();
+    if (metadata.index() <= log.committed) {
+      return false;
+    }
+    if (log.matchTerm(metadata.index(), metadata.term())) {
+      // Our log already holds the snapshot's last entry: fast-forward the commit index instead.
+      log.commitTo(metadata.index());
+      return false;
+    }
+    log.restore(snapshot);
+    tracker.progress.clear();
+    tracker.applyConfig(metadata.confState(), log.lastIndex());
+    return true;
+  }
+
+  // ---------------------------------------------------------------- candidate
+
+  private void stepCandidate(Message message) {
+    MessageType expectedResponse =
+        role == Role.PRE_CANDIDATE ? MessageType.PRE_VOTE_RESPONSE : MessageType.VOTE_RESPONSE;
+    switch (message.type()) {
+      case PROPOSE -> droppedMessageCount++;
+      case APPEND -> {
+        becomeFollower(message.term(), message.from());
+        handleAppend(message);
+      }
+      case HEARTBEAT -> {
+        becomeFollower(message.term(), message.from());
+        handleHeartbeat(message);
+      }
+      case SNAPSHOT -> {
+        becomeFollower(message.term(), message.from());
+        handleSnapshot(message);
+      }
+      case VOTE_RESPONSE, PRE_VOTE_RESPONSE -> {
+        if (message.type() == expectedResponse) {
+          recordVoteAndCheck(message.from(), !message.reject());
+        }
+      }
+      default -> {
+        // A candidate has no leader to forward to and ignores the rest.
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- leader
+
+  private void stepLeader(Message message) {
+    switch (message.type()) {
+      case PROPOSE -> {
+        try {
+          propose(message.entries());
+        } catch (ProposalDroppedException e) {
+          droppedMessageCount++;
+        }
+      }
+      case READ_INDEX -> handleReadIndex(message);
+      case TRANSFER_LEADER -> handleTransferLeader(message.from());
+      case APPEND_RESPONSE -> handleAppendResponse(message);
+      case HEARTBEAT_RESPONSE -> handleHeartbeatResponse(message);
+      default -> {
+        // Other messages of our own term are stale.
+      }
+    }
+  }
+
+  /**
+   * Appends proposed entries (their term and index are placeholders and get set here). Local
+   * callers see a {@link ProposalDroppedException}; forwarded proposals are dropped silently.
+   */
+  void propose(List<Entry> proposed) {
+    if (role != Role.LEADER) {
+      if (role == Role.FOLLOWER && leaderId != 0 && !config.disableProposalForwarding()) {
+        send(
+            new Message(
+                MessageType.PROPOSE,
+                leaderId,
+                id,
+                0,
+                0,
+                0,
+                proposed,
+                0,
+                Snapshot.EMPTY,
+                false,
+                0,
+                new byte[0]));
+        return;
+      }
+      throw new ProposalDroppedException(
+          leaderId == 0
+              ? ProposalDroppedException.Reason.NO_LEADER
+              : ProposalDroppedException.Reason.NOT_LEADER_FORWARDING_DISABLED,
+          "member " + id + " is " + role + " in term " + term);
+    }
+    if (!tracker.progress.containsKey(id)) {
+      throw new ProposalDroppedException(
+          ProposalDroppedException.Reason.NOT_A_MEMBER, "leader was removed from the group");
+    }
+    if (leadTransferee != 0) {
+      throw new ProposalDroppedException(
+          ProposalDroppedException.Reason.LEADER_TRANSFER_IN_PROGRESS,
+          "transferring leadership to " + leadTransferee);
+    }
+    for (Entry entry : proposed) {
+      if (entry.type() == EntryType.CONF_CHANGE) {
+        checkConfChangeAllowed(ConfChange.decode(entry.data()));
+      }
+    }
+    long lastIndex = log.lastIndex();
+    List<Entry> entries = new ArrayList<>(proposed.size());
+    for (Entry entry : proposed) {
+      entries.add(new Entry(term, ++lastIndex, entry.type(), entry.data()));
+    }
+    long payloadBytes = 0;
+    for (Entry entry : entries) {
+      payloadBytes += entry.data().length;
+    }
+    long limit = config.maxUncommittedEntriesBytes();
+    if (limit > 0 && uncommittedSizeBytes > 0 && uncommittedSizeBytes + payloadBytes > limit) {
+      throw new ProposalDroppedException(
+          ProposalDroppedException.Reason.UNCOMMITTED_BYTES_LIMIT,
+          uncommittedSizeBytes + " bytes uncommitted, limit " + limit);
+    }
+    for (Entry entry : entries) {
+      if (entry.type() == EntryType.CONF_CHANGE) {
+        pendingConfIndex = entry.index();
+      }
+    }
+    appendEntries(entries);
+    broadcastAppend();
+  }
+
+  private void checkConfChangeAllowed(ConfChange change) {
+    if (pendingConfIndex > log.applied) {
+      throw new ProposalDroppedException(
+          ProposalDroppedException.Reason.CONF_CHANGE_PENDING,
+          "conf change at " + pendingConfIndex + " not applied yet (applied " + log.applied + ")");
+    }
+    boolean joint = tracker.config.isJoint();
+    if (joint && !change.isLeaveJoint()) {
+      throw new ProposalDroppedException(
+          ProposalDroppedException.Reason.INVALID_CONF_CHANGE, "must leave the joint config first");
+    }
+    if (!joint && change.isLeaveJoint()) {
+      throw new ProposalDroppedException(
+          ProposalDroppedException.Reason.INVALID_CONF_CHANGE, "not in a joint config");
+    }
+    try {
+      MembershipChanger.apply(tracker.config, change);
+    } catch (IllegalArgumentException e) {
+      throw new ProposalDroppedException(
+          ProposalDroppedException.Reason.INVALID_CONF_CHANGE, e.getMessage());
+    }
+  }
+
+  private void appendEntries(List<Entry> entries) {
+    for (Entry entry : entries) {
+      uncommittedSizeBytes += entry.data().length;
+    }
+    log.append(entries);
+    // The leader's own progress advances only once the entries are persisted (onPersisted).
+  }
+
+  void broadcastAppend() {
+    for (long memberId : tracker.progress.keySet()) {
+      if (memberId != id) {
+        sendAppend(memberId, true);
+      }
+    }
+  }
+
+  /** Sends the next append (or a snapshot); returns whether anything was sent. */
+  private boolean sendAppend(long to, boolean sendIfEmpty) {
+    Progress member = tracker.progress.get(to);
+    if (member == null || member.isPaused()) {
+      return false;
+    }
+    long previousIndex = member.next - 1;
+    long previousTerm;
+    List<Entry> entries;
+    try {
+      previousTerm = log.term(previousIndex);
+      entries = log.entriesFrom(member.next, config.maxSizeBytesPerAppend());
+    } catch (LogCompactedException e) {
+      return sendSnapshot(to, member);
+    }
+    if (entries.isEmpty() && !sendIfEmpty) {
+      return false;
+    }
+    long sizeBytes = 0;
+    for (Entry entry : entries) {
+      sizeBytes += entry.sizeBytes();
+    }
+    send(
+        Message.of(MessageType.APPEND, to, id, term)
+            .withLog(previousTerm, previousIndex)
+            .withEntries(entries)
+            .withCommit(log.committed));
+    long lastIndex = entries.isEmpty() ? previousIndex : entries.get(entries.size() - 1).index();
+    member.sentEntries(entries.size(), lastIndex, sizeBytes);
+    return true;
+  }
+
+  private boolean sendSnapshot(long to, Progress member) {
+    if (!member.recentActive) {
+      return false; // no point shipping a snapshot to a member we have not heard from
+    }
+    Snapshot snapshot = log.snapshot();
+    if (snapshot.isEmpty()) {
+      return false;
+    }
+    member.becomeSnapshot(snapshot.metadata().index());
+    send(Message.of(MessageType.SNAPSHOT, to, id, term).withSnapshot(snapshot));
+    return true;
+  }
+
+  private void broadcastHeartbeat() {
+    byte[] context = readIndexQueue.lastContext();
+    for (long memberId : tracker.progress.keySet()) {
+      if (memberId != id) {
+        sendHeartbeat(memberId, context);
+      }
+    }
+  }
+
+  private void sendHeartbeat(long to, byte[] context) {
+    // Never tell a member to commit past what it is known to hold.
+    long commit = Math.min(tracker.progress.get(to).match, log.committed);
+    Message heartbeat = Message.of(MessageType.HEARTBEAT, to, id, term).withCommit(commit);
+    send(context == null ? heartbeat : heartbeat.withContext(context));
+  }
+
+  private void handleAppendResponse(Message message) {
+    Progress member = tracker.progress.get(message.from());
+    if (member == null) {
+      return;
+    }
+    member.recentActive = true;
+    if (message.reject()) {
+      long nextProbeIndex = message.rejectHint();
+      if (message.logTerm() > 0) {
+        // Skip every entry of ours whose term is above the follower's term at the hint.
+        nextProbeIndex = log.findConflictByTerm(message.rejectHint(), message.logTerm());
+      }
+      if (member.maybeDecreaseTo(message.index(), nextProbeIndex)) {
+        if (member.state == Progress.State.REPLICATE) {
+          member.becomeProbe();
+        }
+        sendAppend(message.from(), true);
+      }
+      return;
+    }
+    boolean wasPaused = member.isPaused();
+    if (!member.maybeUpdate(message.index())
+        && !(member.match == message.index() && member.state == Progress.State.PROBE)) {
+      return;
+    }
+    switch (member.state) {
+      case PROBE -> member.becomeReplicate();
+      case SNAPSHOT -> {
+        if (member.match + 1 >= log.firstIndex()) {
+          member.becomeProbe();
+          member.becomeReplicate();
+        }
+      }
+      case REPLICATE -> member.inflights.freeLessOrEqual(message.index());
+    }
+    if (maybeCommit()) {
+      broadcastAppend();
+    } else if (wasPaused || member.state == Progress.State.REPLICATE) {
+      // Keep the pipeline full: send while the window has room and there is something to send.
+      while (sendAppend(message.from(), false)) {
+        // loop
+      }
+    }
+    if (message.from() == leadTransferee && member.match == log.lastIndex()) {
+      sendTimeoutNow(leadTransferee);
+    }
+  }
+
+  private void handleHeartbeatResponse(Message message) {
+    Progress member = tracker.progress.get(message.from());
+    if (member == null) {
+      return;
+    }
+    member.recentActive = true;
+    member.probeSent = false;
+    if (member.state == Progress.State.REPLICATE && member.inflights.full()) {
+      member.inflights.freeFirstOne();
+    }
+    if (member.match < log.lastIndex()) {
+      sendAppend(message.from(), true);
+    }
+    if (message.context().length == 0) {
+      return;
+    }
+    Set<Long> acks = readIndexQueue.recordAck(message.from(), message.context());
+    if (acks == null || !quorumOf(acks)) {
+      return;
+    }
+    for (ReadIndexQueue.Pending confirmed : readIndexQueue.confirmUpTo(message.context())) {
+      respondToRead(confirmed.request(), confirmed.index());
+    }
+  }
+
+  private boolean quorumOf(Set<Long> members) {
+    Map<Long, Boolean> votes = new HashMap<>();
+    for (long member : members) {
+      votes.put(member, true);
+    }
+    return Quorum.jointVoteResult(tracker.config.voters(), tracker.config.votersOutgoing(), votes)
+        == Quorum.VoteResult.WON;
+  }
+
+  /** Advances the commit index from the members' acknowledgements; true if it moved. */
+  boolean maybeCommit() {
+    boolean ignoreTerm = config.unsafe(UnsafeTestingMode.COMMIT_PREVIOUS_TERM_BY_COUNTING);
+    boolean moved = log.maybeCommit(tracker.committed(), term, ignoreTerm);
+    if (moved && committedEntryInCurrentTerm() && !readsAwaitingTermCommit.isEmpty()) {
+      List<Message> waiting = new ArrayList<>(readsAwaitingTermCommit);
+      readsAwaitingTermCommit.clear();
+      for (Message read : waiting) {
+        confirmRead(read);
+      }
+    }
+    return moved;
+  }
+
+  private void handleReadIndex(Message message) {
+    if (tracker.isSingleVoter(id)) {
+      respondToRead(message, log.committed);
+      return;
+    }
+    // A new leader does not know the commit index of its predecessors until it commits an entry
+    // of its own term: reads wait until then.
+    if (!committedEntryInCurrentTerm()) {
+      if (readsAwaitingTermCommit.size() < ReadIndexQueue.MAX_PENDING_REQUESTS) {
+        readsAwaitingTermCommit.add(message);
+      } else {
+        droppedMessageCount++;
+      }
+      return;
+    }
+    confirmRead(message);
+  }
+
+  private void confirmRead(Message message) {
+    boolean skipQuorumCheck =
+        (config.readOnlyMode() == Config.ReadOnlyMode.LEASE_BASED && !leaseRevokedByTransfer)
+            || config.unsafe(UnsafeTestingMode.READ_INDEX_WITHOUT_QUORUM_CHECK);
+    if (skipQuorumCheck) {
+      respondToRead(message, log.committed);
+      return;
+    }
+    if (!readIndexQueue.add(log.committed, message)) {
+      droppedMessageCount++;
+      return;
+    }
+    readIndexQueue.recordAck(id, message.context());
+    for (long memberId : tracker.progress.keySet()) {
+      if (memberId != id) {
+        sendHeartbeat(memberId, message.context());
+      }
+    }
+  }
+
+  private void respondToRead(Message request, long index) {
+    if (request.from() == 0 || request.from() == id) {
+      readStates.add(new ReadState(index, request.context()));
+    } else {
+      send(
+          Message.of(MessageType.READ_INDEX_RESPONSE, request.from(), id, term)
+              .withLog(0, index)
+              .withContext(request.context()));
+    }
+  }
+
+  private void handleTransferLeader(long target) {
+    Progress member = tracker.progress.get(target);
+    if (member == null || member.learner || target == id) {
+      return;
+    }
+    if (leadTransferee == target) {
+      return;
+    }
+    leadTransferee = target;
+    // The transfer must finish within an election timeout, counted from now.
+    electionElapsedTicks = 0;
+    if (member.match == log.lastIndex()) {
+      sendTimeoutNow(target);
+    } else {
+      sendAppend(target, true);
+    }
+  }
+
+  private void sendTimeoutNow(long target) {
+    leaseRevokedByTransfer = true;
+    send(Message.of(MessageType.TIMEOUT_NOW, target, id, term));
+  }
+
+  // ---------------------------------------------------------------- local reports
+
+  /** The application persisted entries up to the log's persisted index: count them for self. */
+  void onPersisted() {
+    if (role != Role.LEADER) {
+      return;
+    }
+    Progress self = tracker.progress.get(id);
+    if (self != null && self.maybeUpdate(log.persistedLastIndex()) && maybeCommit()) {
+      broadcastAppend();
+    }
+  }
+
+  void reduceUncommittedSize(List<Entry> applied) {
+    if (role != Role.LEADER) {
+      return;
+    }
+    long bytes = 0;
+    for (Entry entry : applied) {
+      bytes += entry.data().length;
+    }
+    uncommittedSizeBytes = Math.max(0, uncommittedSizeBytes - bytes);
+  }
+
+  void reportSnapshot(long memberId, boolean succeeded) {
+    Progress member = tracker.progress.get(memberId);
+    if (role != Role.LEADER || member == null || member.state != Progress.State.SNAPSHOT) {
+      return;
+    }
+    if (!succeeded) {
+      member.pendingSnapshotIndex = 0;
+    }
+    member.becomeProbe();
+    // Wait for a heartbeat response before probing again.
+    member.probeSent = true;
+  }
+
+  void reportUnreachable(long memberId) {
+    Progress member = tracker.progress.get(memberId);
+    if (role == Role.LEADER && member != null && member.state == Progress.State.REPLICATE) {
+      member.becomeProbe();
+    }
+  }
+
+  /** Switches to a new configuration computed from an applied conf change. */
+  ConfState applyConfChange(ConfChange change) {
+    ConfState next = MembershipChanger.apply(tracker.config, change);
+    tracker.applyConfig(next, log.lastIndex());
+    if (role == Role.LEADER) {
+      if (!tracker.progress.containsKey(id) || tracker.progress.get(id).learner) {
+        // A leader removed or demoted steps down; the others elect a new leader.
+        becomeFollower(term, 0);
+        return next;
+      }
+      if (!tracker.progress.containsKey(leadTransferee)) {
+        leadTransferee = 0;
+      }
+      // A smaller quorum may commit more now, and new members need appends.
+      maybeCommit();
+      broadcastAppend();
+    }
+    return next;
+  }
+
+  /** When the joint config entered with autoLeave is applied, the leader proposes leaving it. */
+  void maybeAutoLeave() {
+    if (role == Role.LEADER
+        && tracker.config.autoLeave()
+        && log.applied >= pendingConfIndex
+        && leadTransferee == 0) {
+      try {
+        propose(List.of(new Entry(1, 1, EntryType.CONF_CHANGE, ConfChange.leaveJoint().encode())));
+      } catch (ProposalDroppedException e) {
+        droppedMessageCount++;
+      }
+    }
+  }
+}

@@ -1,0 +1,230 @@
+package io.ringkv.raft;
+
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.function.Consumer;
+
+/**
+ * One member as a node application would run it: a {@link RawNode} over a {@link MemoryRaftStorage}
+ * that plays the disk, and a single-register state machine. The Ready loop follows the order {@link
+ * Ready} documents: send early messages, persist snapshot, entries and hard state, send the
+ * persisted-only messages, apply committed entries, then advance.
+ *
+ * <p>A crash keeps only the storage; a restart rebuilds the core and the state machine from it.
+ */
+final class TestMember {
+  /** What applying entries did, for the checkers. */
+  interface ApplyListener {
+    void applied(TestMember member, Entry entry);
+
+    void readServed(TestMember member, ReadState readState, long value, long writeIndex);
+
+    void snapshotInstalled(TestMember member, Snapshot snapshot);
+  }
+
+  /** Where a simulated crash interrupts the handling of a Ready. */
+  enum CrashPoint {
+    NONE,
+    /** After the early messages went out, before anything was written. */
+    BEFORE_PERSIST,
+    /** After persisting and sending everything, before applying. */
+    AFTER_SEND
+  }
+
+  final long id;
+  final Config config;
+  final MemoryRaftStorage storage;
+  private final SplittableRandom random;
+  RawNode node;
+  boolean alive;
+
+  // State machine (volatile: rebuilt from the snapshot and the log after a restart).
+  long registerValue;
+  long registerWriteIndex;
+  long appliedIndex;
+  ConfState confState;
+
+  /** ReadStates received but not yet served (waiting for apply). */
+  final List<ReadState> pendingReads = new ArrayList<>();
+
+  /** Snapshot when this many entries were applied since the last one (0 = never). */
+  long snapshotEveryEntries;
+
+  /** How many entries to keep in the log behind a snapshot when compacting. */
+  long compactionLagEntries = 5;
+
+  TestMember(long id, Config config, MemoryRaftStorage storage, long seed) {
+    this.id = id;
+    this.config = config;
+    this.storage = storage;
+    this.random = new SplittableRandom(seed);
+    restart();
+  }
+
+  /** A storage bootstrapped with a snapshot at index 1 holding the initial configuration. */
+  static MemoryRaftStorage bootstrapStorage(ConfState initial) {
+    MemoryRaftStorage storage = new MemoryRaftStorage(initial);
+    storage.applySnapshot(new Snapshot(new SnapshotMetadata(1, 1, initial), encodeState(0, 0)));
+    storage.setHardState(new HardState(1, 0, 1));
+    return storage;
+  }
+
+  void crash() {
+    alive = false;
+    node = null;
+    pendingReads.clear();
+  }
+
+  void restart() {
+    Snapshot snapshot = storage.snapshot();
+    restoreStateMachine(snapshot);
+    confState = storage.initialState().confState();
+    long applied = snapshot.metadata().index();
+    Config restartConfig = withAppliedIndex(config, applied);
+    node = new RawNode(restartConfig, storage, new SplittableRandom(random.nextLong()));
+    alive = true;
+  }
+
+  private static Config withAppliedIndex(Config config, long applied) {
+    return new Config(
+        config.id(),
+        config.electionTimeoutTicks(),
+        config.heartbeatTimeoutTicks(),
+        applied,
+        config.maxSizeBytesPerAppend(),
+        config.maxInflightMessages(),
+        config.maxInflightBytes(),
+        config.maxUncommittedEntriesBytes(),
+        config.maxCommittedSizeBytesPerReady(),
+        config.preVote(),
+        config.checkQuorum(),
+        config.readOnlyMode(),
+        config.disableProposalForwarding(),
+        config.unsafeTestingModes());
+  }
+
+  private void restoreStateMachine(Snapshot snapshot) {
+    if (snapshot.isEmpty()) {
+      registerValue = 0;
+      registerWriteIndex = 0;
+      appliedIndex = 0;
+      return;
+    }
+    ByteBuffer state = ByteBuffer.wrap(snapshot.data());
+    registerValue = state.getLong();
+    registerWriteIndex = state.getLong();
+    appliedIndex = snapshot.metadata().index();
+  }
+
+  static byte[] encodeState(long value, long writeIndex) {
+    return ByteBuffer.allocate(16).putLong(value).putLong(writeIndex).array();
+  }
+
+  static byte[] encodeWrite(long value) {
+    return ByteBuffer.allocate(8).putLong(value).array();
+  }
+
+  static long decodeWrite(byte[] data) {
+    return ByteBuffer.wrap(data).getLong();
+  }
+
+  /**
+   * Handles one Ready if there is one; returns false if there was none. {@code crashPoints}
+   * chooses, seeing the Ready, whether a crash interrupts its handling and where.
+   */
+  boolean handleReady(
+      Consumer<Message> network,
+      ApplyListener listener,
+      java.util.function.Function<Ready, CrashPoint> crashPoints) {
+    if (!alive || !node.hasReady()) {
+      return false;
+    }
+    Ready ready = node.ready();
+    CrashPoint crashPoint = crashPoints.apply(ready);
+    ready.messages().forEach(network);
+    if (crashPoint == CrashPoint.BEFORE_PERSIST) {
+      crash();
+      return true;
+    }
+    if (!ready.snapshot().isEmpty()) {
+      storage.applySnapshot(ready.snapshot());
+      restoreStateMachine(ready.snapshot());
+      confState = ready.snapshot().metadata().confState();
+      listener.snapshotInstalled(this, ready.snapshot());
+    }
+    storage.append(ready.entries());
+    ready.hardState().ifPresent(storage::setHardState);
+    ready.persistedMessages().forEach(network);
+    if (crashPoint == CrashPoint.AFTER_SEND) {
+      crash();
+      return true;
+    }
+    serveReads(listener);
+    for (Entry entry : ready.committedEntries()) {
+      apply(entry, listener);
+      serveReads(listener);
+    }
+    pendingReads.addAll(ready.readStates());
+    serveReads(listener);
+    node.advance(ready);
+    maybeSnapshot();
+    return true;
+  }
+
+  private void apply(Entry entry, ApplyListener listener) {
+    if (entry.index() <= appliedIndex) {
+      return; // already part of the restored snapshot
+    }
+    Invariants.check(entry.index() == appliedIndex + 1, "apply gap at %d", entry.index());
+    if (entry.type() == EntryType.CONF_CHANGE) {
+      confState = node.applyConfChange(ConfChange.decode(entry.data()));
+    } else if (entry.data().length > 0) {
+      registerValue = decodeWrite(entry.data());
+      registerWriteIndex = entry.index();
+    }
+    appliedIndex = entry.index();
+    listener.applied(this, entry);
+  }
+
+  private void serveReads(ApplyListener listener) {
+    pendingReads.removeIf(read -> {
+      if (read.index() > appliedIndex) {
+        return false;
+      }
+      listener.readServed(this, read, registerValue, registerWriteIndex);
+      return true;
+    });
+  }
+
+  private void maybeSnapshot() {
+    long snapshotIndex = storage.snapshot().metadata().index();
+    if (snapshotEveryEntries <= 0 || appliedIndex - snapshotIndex < snapshotEveryEntries) {
+      return;
+    }
+    if (appliedIndex > storage.lastIndex()) {
+      return;
+    }
+    storage.createSnapshot(appliedIndex, confState, encodeState(registerValue, registerWriteIndex));
+    long compactTo = appliedIndex - compactionLagEntries;
+    if (compactTo > storage.firstIndex()) {
+      storage.compact(compactTo);
+    }
+  }
+
+  /** The alive member that is leader of the highest term among {@code members}, or 0. */
+  static long leaderOfHighestTerm(Iterable<TestMember> members) {
+    long leader = 0;
+    long term = -1;
+    for (TestMember member : members) {
+      if (member.alive
+          && member.node.status().role() == Role.LEADER
+          && member.node.status().term() > term) {
+        leader = member.id;
+        term = member.node.status().term();
+      }
+    }
+    return leader;
+  }
+}
