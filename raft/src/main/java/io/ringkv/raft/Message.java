@@ -219,7 +219,7 @@ public record Message(
       out.append(" REJECT hint=").append(rejectHint);
     }
     if (context.length > 0) {
-      out.append(" ctx=").append(new String(context, java.nio.charset.StandardCharsets.ISO_8859_1));
+      out.append(" ctx=").append(java.util.HexFormat.of().formatHex(context));
     }
     return out.toString();
   }

@@ -65,6 +65,9 @@ final class Raft {
    */
   boolean leaseRevokedByTransfer;
 
+  /** A TIMEOUT_NOW arrived while a conf change awaited apply: campaign once it is applied. */
+  boolean timeoutNowPending;
+
   private StepFunction stepForRole;
   private Runnable tickForRole;
 
@@ -141,6 +144,7 @@ final class Raft {
     readIndexQueue.clear();
     readsAwaitingTermCommit.clear();
     leaseRevokedByTransfer = false;
+    timeoutNowPending = false;
   }
 
   void becomeFollower(long newTerm, long newLeaderId) {
@@ -214,6 +218,9 @@ final class Raft {
       }
       // A transfer that did not finish within an election timeout is abandoned.
       leadTransferee = 0;
+      if (!tracker.isVoter(id)) {
+        handOffLeadership(); // a removed leader tries again
+      }
     }
     if (heartbeatElapsedTicks >= config.heartbeatTimeoutTicks()) {
       heartbeatElapsedTicks = 0;
@@ -239,6 +246,7 @@ final class Raft {
     if (hasUnappliedConfChange()) {
       return;
     }
+    timeoutNowPending = false;
     if (config.preVote() && !transfer) {
       campaign(true, false);
     } else {
@@ -363,10 +371,10 @@ final class Raft {
 
   private void stepLowerTerm(Message message) {
     MessageType type = message.type();
-    if ((config.checkQuorum() || config.preVote())
-        && (type == MessageType.APPEND || type == MessageType.HEARTBEAT)) {
-      // A stale leader (possibly cut off and rejoined) learns the newer term and steps down; with
-      // CheckQuorum or PreVote our own term might otherwise never reach it.
+    if (type == MessageType.APPEND || type == MessageType.HEARTBEAT) {
+      // A stale leader learns the newer term and steps down. Staying silent (as etcd does without
+      // CheckQuorum and PreVote) can wedge a group: a member that does not yet know it is a voter
+      // never campaigns, so no vote request would ever carry the newer term to the stale leader.
       send(Message.of(MessageType.APPEND_RESPONSE, message.from(), id, term));
     } else if (type == MessageType.PRE_VOTE) {
       send(Message.of(MessageType.PRE_VOTE_RESPONSE, message.from(), id, term).withReject(true, 0));
@@ -424,7 +432,12 @@ final class Raft {
         }
         send(message.withTo(leaderId));
       }
-      case TIMEOUT_NOW -> campaignIfAllowed(true);
+      case TIMEOUT_NOW -> {
+        // The leader chose us; if a committed conf change is still to be applied, campaign
+        // right after applying it (see afterApply).
+        timeoutNowPending = true;
+        campaignIfAllowed(true);
+      }
       case READ_INDEX_RESPONSE -> readStates.add(new ReadState(message.index(), message.context()));
       default -> {
         // Responses meant for another role are stale.
@@ -929,23 +942,52 @@ final class Raft {
     ConfState next = MembershipChanger.apply(tracker.config, change);
     tracker.applyConfig(next, log.lastIndex());
     if (role == Role.LEADER) {
-      if (!tracker.progress.containsKey(id) || tracker.progress.get(id).learner) {
-        // A leader removed or demoted steps down; the others elect a new leader.
-        becomeFollower(term, 0);
-        return next;
-      }
       if (!tracker.progress.containsKey(leadTransferee)) {
         leadTransferee = 0;
       }
       // A smaller quorum may commit more now, and new members need appends.
       maybeCommit();
       broadcastAppend();
+      if (!tracker.isVoter(id)) {
+        handOffLeadership();
+      }
     }
     return next;
   }
 
+  /**
+   * A leader that is no longer a voter keeps leading only until it has handed over to the most
+   * up-to-date voter (which first learns the commit index, and so the new configuration). Simply
+   * stepping down could wedge the group: its own log may hold uncommitted entries that make it
+   * refuse every remaining candidate, while it may no longer campaign itself.
+   */
+  private void handOffLeadership() {
+    long target = 0;
+    long targetMatch = -1;
+    for (long voter : voters()) {
+      Progress member = tracker.progress.get(voter);
+      if (voter != id && member != null && member.match > targetMatch) {
+        target = voter;
+        targetMatch = member.match;
+      }
+    }
+    if (target == 0) {
+      becomeFollower(term, 0);
+      return;
+    }
+    handleTransferLeader(target);
+  }
+
+  /** Called after the application applied a Ready's committed entries. */
+  void afterApply() {
+    if (timeoutNowPending && role == Role.FOLLOWER) {
+      campaignIfAllowed(true);
+    }
+    maybeAutoLeave();
+  }
+
   /** When the joint config entered with autoLeave is applied, the leader proposes leaving it. */
-  void maybeAutoLeave() {
+  private void maybeAutoLeave() {
     if (role == Role.LEADER
         && tracker.config.autoLeave()
         && log.applied >= pendingConfIndex

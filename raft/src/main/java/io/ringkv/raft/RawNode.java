@@ -172,7 +172,7 @@ public final class RawNode {
       raft.reduceUncommittedSize(applied);
     }
     raft.onPersisted();
-    raft.maybeAutoLeave();
+    raft.afterApply();
   }
 
   public Status status() {

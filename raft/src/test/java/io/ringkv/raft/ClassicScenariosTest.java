@@ -147,6 +147,21 @@ class ClassicScenariosTest {
   }
 
   @Test
+  void removedLeaderHandsLeadershipToAnUpToDateVoter() {
+    ScriptedCluster cluster = new ScriptedCluster(3, builder -> builder);
+    cluster.campaign(1);
+    cluster.node(1).proposeConfChange(ConfChange.removeMember(1));
+    cluster.stabilize();
+    cluster.tickAll(5);
+    long leader = cluster.leader();
+    assertThat(leader).isIn(2L, 3L);
+    assertThat(cluster.status(leader).confState().voters()).containsExactly(2L, 3L);
+    cluster.propose(leader, 5);
+    assertThat(cluster.appliedValues(2)).containsExactly(5L);
+    assertThat(cluster.appliedValues(3)).containsExactly(5L);
+  }
+
+  @Test
   void laggingFollowerBehindTheCompactedLogGetsASnapshot() {
     ScriptedCluster cluster = new ScriptedCluster(3, builder -> builder);
     cluster.members.values().forEach(member -> member.snapshotEveryEntries = 10);

@@ -127,6 +127,10 @@ final class Simulation implements TestMember.ApplyListener {
     this.rebootPerTenThousandTicks = new int[] {0, 30, 200}[random.nextInt(3)];
     this.criticalCrashPerThousand = new int[] {0, 50, 200}[random.nextInt(3)];
     long maxSizeBytesPerAppend = new long[] {1, 200, 4096}[random.nextInt(3)];
+    // Per group, as deployments configure all members alike (a member without PreVote that keeps
+    // bumping terms can starve members with PreVote).
+    boolean preVote = random.nextBoolean();
+    boolean checkQuorum = random.nextBoolean();
     Set<Long> voters = new TreeSet<>();
     for (long id = 1; id <= options.voterCount(); id++) {
       voters.add(id);
@@ -144,8 +148,8 @@ final class Simulation implements TestMember.ApplyListener {
               .heartbeatTimeoutTicks(HEARTBEAT_TIMEOUT_TICKS)
               .maxSizeBytesPerAppend(maxSizeBytesPerAppend)
               .maxInflightMessages(4)
-              .preVote(random.nextBoolean())
-              .checkQuorum(random.nextBoolean());
+              .preVote(preVote)
+              .checkQuorum(checkQuorum);
       if (!options.unsafeModes().isEmpty()) {
         config.allowUnsafeTestingModes();
         options.unsafeModes().forEach(config::unsafeTestingMode);
