@@ -195,6 +195,28 @@ final class Raft {
 
   void tick() {
     tickForRole.run();
+    checkInvariants();
+  }
+
+  /** Invariants that hold between any two inputs; a violation stops this replica loudly. */
+  void checkInvariants() {
+    Invariants.check(
+        log.applied <= log.committed && log.committed <= log.lastIndex(),
+        "member %d: applied %d <= committed %d <= last %d violated",
+        id,
+        log.applied,
+        log.committed,
+        log.lastIndex());
+    Invariants.check(
+        (role == Role.LEADER) == (leaderId == id),
+        "member %d: role %s but leader %d",
+        id,
+        role,
+        leaderId);
+    Invariants.check(
+        role != Role.CANDIDATE || vote == id, "member %d: candidate without its own vote", id);
+    Invariants.check(
+        leadTransferee == 0 || role == Role.LEADER, "member %d: transfer outside leadership", id);
   }
 
   private void tickElection() {
@@ -337,6 +359,7 @@ final class Raft {
       case VOTE, PRE_VOTE -> handleVoteRequest(message);
       default -> stepForRole.step(message);
     }
+    checkInvariants();
   }
 
   /** Term handling for a message from a higher term; returns false if it is to be ignored. */

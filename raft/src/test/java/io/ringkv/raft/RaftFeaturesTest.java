@@ -289,6 +289,30 @@ class RaftFeaturesTest {
   }
 
   @Test
+  void pipelineIsBoundedByMaxInflightBytes() {
+    // Each append holds one 100-byte command (117 bytes with the entry header); 300 bytes in
+    // flight allow three appends before the window is full.
+    ScriptedCluster cluster =
+        new ScriptedCluster(
+            3,
+            builder ->
+                builder.maxInflightMessages(100).maxSizeBytesPerAppend(117).maxInflightBytes(300));
+    cluster.campaign(1);
+    cluster.propose(1, 0);
+    cluster.cut(2, 1);
+    cluster.sent.clear();
+    for (int i = 0; i < 10; i++) {
+      cluster.node(1).propose(new byte[100]);
+      cluster.stabilize();
+    }
+    long appendsToTwo =
+        cluster.sent.stream()
+            .filter(m -> m.type() == MessageType.APPEND && m.to() == 2 && !m.entries().isEmpty())
+            .count();
+    assertThat(appendsToTwo).isEqualTo(3);
+  }
+
+  @Test
   void proposalsBeyondTheUncommittedBytesLimitAreRejected() {
     ScriptedCluster cluster =
         new ScriptedCluster(3, builder -> builder.maxUncommittedEntriesBytes(100));

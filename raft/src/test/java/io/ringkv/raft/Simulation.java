@@ -27,6 +27,11 @@ import java.util.TreeSet;
  * two members apply different entries at one index); committed entries never change; and
  * linearizable reads (read index at least the global commit index when the read was issued, and the
  * value returned is the last committed write at or below the index served).
+ *
+ * <p>A read is served as soon as the member has applied its read index: right after applying the
+ * entry at that index when the ReadState arrives first (then the index served equals the read
+ * index), otherwise at the member's applied index, which is later; both are linearizable, and the
+ * check always compares with the last committed write at or below the index actually served.
  */
 final class Simulation implements TestMember.ApplyListener {
 
