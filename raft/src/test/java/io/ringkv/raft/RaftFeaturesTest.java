@@ -271,6 +271,23 @@ class RaftFeaturesTest {
   }
 
   @Test
+  void confChangeRoundTripsAndRejectsCorruptData() {
+    ConfChange change =
+        new ConfChange(
+            ConfChange.Transition.JOINT_EXPLICIT,
+            List.of(
+                new ConfChange.Operation(ConfChange.OperationType.ADD_VOTER, 4),
+                new ConfChange.Operation(ConfChange.OperationType.REMOVE_MEMBER, 2)));
+    assertThat(ConfChange.decode(change.encode())).isEqualTo(change);
+    byte[] corrupt = change.encode();
+    corrupt[1] = 9;
+    assertThatThrownBy(() -> ConfChange.decode(corrupt))
+        .isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> ConfChange.decode(new byte[3]))
+        .isInstanceOf(IllegalArgumentException.class);
+  }
+
+  @Test
   void pipelineIsBoundedByMaxInflightMessages() {
     ScriptedCluster cluster =
         new ScriptedCluster(3, builder -> builder.maxInflightMessages(3).maxSizeBytesPerAppend(1));
