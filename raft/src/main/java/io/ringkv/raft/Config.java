@@ -53,8 +53,10 @@ public record Config(
     /** A heartbeat round acknowledged by a quorum after the request arrived (always safe). */
     SAFE,
     /**
-     * Trust the leader lease kept by CheckQuorum: no extra round, but only safe while clocks of
-     * members tick at bounded relative rates.
+     * Serve from a leader lease: a quorum acknowledged a heartbeat sent less than an election
+     * timeout ago, and with CheckQuorum none of them helps elect another leader within an election
+     * timeout of hearing from this one. No extra round trip, but only safe while members' ticks run
+     * at nearly the same rate; without a current lease the leader falls back to SAFE.
      */
     LEASE_BASED
   }

@@ -26,6 +26,9 @@ final class Raft {
     void step(Message message);
   }
 
+  /** Lease reads end this many ticks early, for members whose ticks run slightly fast. */
+  static final int LEASE_CLOCK_DRIFT_MARGIN_TICKS = 1;
+
   final long id;
   final Config config;
   final RaftLog log;
@@ -47,6 +50,10 @@ final class Raft {
   long uncommittedSizeBytes;
 
   int electionElapsedTicks;
+
+  /** Ticks since this core was created: the clock of leases. */
+  long ticksSinceStart;
+
   int heartbeatElapsedTicks;
   int randomizedElectionTimeoutTicks;
 
@@ -194,6 +201,7 @@ final class Raft {
   // ---------------------------------------------------------------- ticks
 
   void tick() {
+    ticksSinceStart++;
     tickForRole.run();
     checkInvariants();
   }
@@ -368,11 +376,7 @@ final class Raft {
         message.type() == MessageType.VOTE || message.type() == MessageType.PRE_VOTE;
     if (voteRequest) {
       boolean force = java.util.Arrays.equals(message.context(), Message.CAMPAIGN_TRANSFER);
-      boolean inLease =
-          config.checkQuorum()
-              && leaderId != 0
-              && electionElapsedTicks < config.electionTimeoutTicks();
-      if (!force && inLease) {
+      if (!force && inLease()) {
         // We heard from a live leader recently: a disruptive (possibly removed) member is ignored.
         return false;
       }
@@ -496,9 +500,52 @@ final class Raft {
 
   private void handleHeartbeat(Message message) {
     log.commitTo(message.commit());
+    // Echo the leader's send tick: the leader's lease counts from it.
     send(
         Message.of(MessageType.HEARTBEAT_RESPONSE, message.from(), id, term)
+            .withLog(0, message.index())
             .withContext(message.context()));
+  }
+
+  /**
+   * Whether this member still trusts a leader it heard from within an election timeout, and so
+   * refuses to help elect another (CheckQuorum). With lease reads, a member that just started
+   * refuses for one election timeout too: it may have acknowledged a leader before it restarted,
+   * and that leader's lease counts on it.
+   */
+  private boolean inLease() {
+    if (!config.checkQuorum()) {
+      return false;
+    }
+    int timeout = config.electionTimeoutTicks();
+    boolean restartLease =
+        config.readOnlyMode() == Config.ReadOnlyMode.LEASE_BASED && ticksSinceStart < timeout;
+    return (leaderId != 0 && electionElapsedTicks < timeout) || restartLease;
+  }
+
+  /**
+   * Whether this leader holds a lease now: a quorum acknowledged heartbeats sent at or after tick
+   * {@code t}, so none of them helps elect another leader before {@code t + electionTimeoutTicks}
+   * (see {@link #inLease}); a margin of {@link #LEASE_CLOCK_DRIFT_MARGIN_TICKS} covers members
+   * whose ticks run slightly fast.
+   */
+  private boolean holdsLease() {
+    if (leaseRevokedByTransfer) {
+      return false;
+    }
+    long acknowledgedTick =
+        Quorum.jointCommittedIndex(
+            tracker.config.voters(),
+            tracker.config.votersOutgoing(),
+            memberId -> {
+              if (memberId == id) {
+                return ticksSinceStart;
+              }
+              Progress member = tracker.progress.get(memberId);
+              return member == null ? -1 : member.leaseAcknowledgedTick;
+            });
+    return ticksSinceStart
+        < acknowledgedTick + config.electionTimeoutTicks() - LEASE_CLOCK_DRIFT_MARGIN_TICKS;
   }
 
   private void handleSnapshot(Message message) {
@@ -744,7 +791,10 @@ final class Raft {
   private void sendHeartbeat(long to, byte[] context) {
     // Never tell a member to commit past what it is known to hold.
     long commit = Math.min(tracker.progress.get(to).match, log.committed);
-    Message heartbeat = Message.of(MessageType.HEARTBEAT, to, id, term).withCommit(commit);
+    Message heartbeat =
+        Message.of(MessageType.HEARTBEAT, to, id, term)
+            .withCommit(commit)
+            .withLog(0, ticksSinceStart);
     send(context == null ? heartbeat : heartbeat.withContext(context));
   }
 
@@ -803,6 +853,7 @@ final class Raft {
     }
     member.recentActive = true;
     member.probeSent = false;
+    member.leaseAcknowledgedTick = Math.max(member.leaseAcknowledgedTick, message.index());
     if (member.state == Progress.State.REPLICATE && member.inflights.full()) {
       member.inflights.freeFirstOne();
     }
@@ -864,7 +915,7 @@ final class Raft {
 
   private void confirmRead(Message message) {
     boolean skipQuorumCheck =
-        (config.readOnlyMode() == Config.ReadOnlyMode.LEASE_BASED && !leaseRevokedByTransfer)
+        (config.readOnlyMode() == Config.ReadOnlyMode.LEASE_BASED && holdsLease())
             || config.unsafe(UnsafeTestingMode.READ_INDEX_WITHOUT_QUORUM_CHECK);
     if (skipQuorumCheck) {
       respondToRead(message, log.committed);

@@ -136,6 +136,10 @@ final class Simulation implements TestMember.ApplyListener {
     // bumping terms can starve members with PreVote).
     boolean preVote = random.nextBoolean();
     boolean checkQuorum = random.nextBoolean();
+    Config.ReadOnlyMode readOnlyMode =
+        checkQuorum && random.nextBoolean()
+            ? Config.ReadOnlyMode.LEASE_BASED
+            : Config.ReadOnlyMode.SAFE;
     Set<Long> voters = new TreeSet<>();
     for (long id = 1; id <= options.voterCount(); id++) {
       voters.add(id);
@@ -149,6 +153,7 @@ final class Simulation implements TestMember.ApplyListener {
               : new MemoryRaftStorage(ConfState.EMPTY);
       Config.Builder config =
           Config.builder(id)
+              .readOnlyMode(readOnlyMode)
               .electionTimeoutTicks(ELECTION_TIMEOUT_TICKS)
               .heartbeatTimeoutTicks(HEARTBEAT_TIMEOUT_TICKS)
               .maxSizeBytesPerAppend(maxSizeBytesPerAppend)
