@@ -279,6 +279,77 @@ class RaftFeaturesTest {
   }
 
   @Test
+  void conflictingTermIsSkippedInOneRoundTrip() {
+    ScriptedCluster cluster = new ScriptedCluster(3, builder -> builder.checkQuorum(false));
+    cluster.campaign(1);
+    cluster.isolate(1);
+    for (long value = 1; value <= 20; value++) {
+      cluster.propose(1, value); // uncommitted entries of the old term on 1 only
+    }
+    cluster.tick(2, 30); // 2 and 3 elect a new leader
+    long leader = cluster.leader();
+    assertThat(leader).isIn(2L, 3L);
+    for (long value = 100; value <= 130; value++) {
+      cluster.propose(leader, value);
+    }
+    // A second new leader starts with next = its last index + 1 for member 1: far past the point
+    // where the logs agree.
+    long nextLeader = leader == 2 ? 3 : 2;
+    cluster.node(leader).transferLeader(nextLeader);
+    cluster.stabilize();
+    assertThat(cluster.leader()).isEqualTo(nextLeader);
+    leader = nextLeader;
+    cluster.heal();
+    cluster.sent.clear();
+    cluster.tick(leader, 2);
+    long rejections =
+        cluster.sent.stream()
+            .filter(m -> m.type() == MessageType.APPEND_RESPONSE && m.from() == 1 && m.reject())
+            .count();
+    // One entry at a time would take 20 rejections; the term hint skips them all at once.
+    assertThat(rejections).isBetween(1L, 2L);
+    assertThat(cluster.members.get(1L).registerValue).isEqualTo(130);
+  }
+
+  @Test
+  void followerForwardsProposalsToTheLeader() {
+    ScriptedCluster cluster = new ScriptedCluster(3, builder -> builder);
+    cluster.campaign(1);
+    cluster.propose(2, 42);
+    assertThat(cluster.appliedValues(1)).containsExactly(42L);
+    cluster.isolate(1);
+    cluster.tick(2, 30);
+    long leader = cluster.leader();
+    cluster.heal();
+    cluster.tickAll(3);
+    assertThat(cluster.leader()).isEqualTo(leader);
+    RawNode noLeader = new ScriptedCluster(3, builder -> builder).node(1);
+    assertThatThrownBy(() -> noLeader.propose(new byte[1]))
+        .isInstanceOf(ProposalDroppedException.class)
+        .extracting(error -> ((ProposalDroppedException) error).reason())
+        .isEqualTo(ProposalDroppedException.Reason.NO_LEADER);
+  }
+
+  @Test
+  void failedSnapshotSendFallsBackToProbing() {
+    ScriptedCluster cluster = new ScriptedCluster(3, builder -> builder);
+    cluster.members.values().forEach(member -> member.snapshotEveryEntries = 5);
+    cluster.campaign(1);
+    cluster.isolate(3);
+    for (long value = 1; value <= 20; value++) {
+      cluster.propose(1, value);
+    }
+    cluster.heal();
+    cluster.dropFilter = message -> message.type() == MessageType.SNAPSHOT;
+    cluster.tick(1, 1);
+    assertThat(cluster.dropped).anyMatch(message -> message.type() == MessageType.SNAPSHOT);
+    cluster.node(1).reportSnapshot(3, false);
+    cluster.dropFilter = message -> false;
+    cluster.tick(1, 3); // a heartbeat response unpauses the probe, which needs a snapshot again
+    assertThat(cluster.members.get(3L).registerValue).isEqualTo(20);
+  }
+
+  @Test
   void confChangeRoundTripsAndRejectsCorruptData() {
     ConfChange change =
         new ConfChange(
