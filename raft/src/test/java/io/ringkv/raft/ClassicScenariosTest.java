@@ -163,13 +163,7 @@ class ClassicScenariosTest {
 
   @Test
   void laggingFollowerBehindTheCompactedLogGetsASnapshot() {
-    ScriptedCluster cluster = new ScriptedCluster(3, builder -> builder);
-    cluster.members.values().forEach(member -> member.snapshotEveryEntries = 10);
-    cluster.campaign(1);
-    cluster.isolate(3);
-    for (long value = 1; value <= 40; value++) {
-      cluster.propose(1, value);
-    }
+    ScriptedCluster cluster = ScriptedCluster.withLaggingMember3(10, 40);
     assertThat(cluster.members.get(1L).storage.firstIndex()).isGreaterThan(2);
     cluster.heal();
     cluster.tickAll(5);

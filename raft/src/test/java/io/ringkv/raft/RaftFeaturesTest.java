@@ -332,13 +332,7 @@ class RaftFeaturesTest {
 
   @Test
   void failedSnapshotSendFallsBackToProbing() {
-    ScriptedCluster cluster = new ScriptedCluster(3, builder -> builder);
-    cluster.members.values().forEach(member -> member.snapshotEveryEntries = 5);
-    cluster.campaign(1);
-    cluster.isolate(3);
-    for (long value = 1; value <= 20; value++) {
-      cluster.propose(1, value);
-    }
+    ScriptedCluster cluster = ScriptedCluster.withLaggingMember3(5, 20);
     cluster.heal();
     cluster.dropFilter = message -> message.type() == MessageType.SNAPSHOT;
     cluster.tick(1, 1);
