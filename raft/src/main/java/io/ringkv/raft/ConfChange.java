@@ -42,6 +42,8 @@ public record ConfChange(Transition transition, List<Operation> operations) {
   }
 
   private static final byte FORMAT_VERSION = 1;
+  private static final int HEADER_SIZE_BYTES = 1 + 1 + 4;
+  private static final int OPERATION_SIZE_BYTES = 1 + 8;
 
   public ConfChange {
     Invariants.check(transition != null, "transition must not be null");
@@ -111,7 +113,8 @@ public record ConfChange(Transition transition, List<Operation> operations) {
   }
 
   public byte[] encode() {
-    ByteBuffer buffer = ByteBuffer.allocate(2 + 4 + operations.size() * 9);
+    ByteBuffer buffer =
+        ByteBuffer.allocate(HEADER_SIZE_BYTES + operations.size() * OPERATION_SIZE_BYTES);
     buffer.put(FORMAT_VERSION).put((byte) transition.ordinal()).putInt(operations.size());
     for (Operation operation : operations) {
       buffer.put((byte) operation.type().ordinal()).putLong(operation.memberId());
@@ -119,19 +122,38 @@ public record ConfChange(Transition transition, List<Operation> operations) {
     return buffer.array();
   }
 
+  /**
+   * Decodes {@link #encode()}'s output.
+   *
+   * @throws IllegalArgumentException if the data is not a conf change of a known format
+   */
   public static ConfChange decode(byte[] data) {
+    if (data.length < HEADER_SIZE_BYTES) {
+      throw new IllegalArgumentException("conf change of " + data.length + " bytes is truncated");
+    }
     ByteBuffer buffer = ByteBuffer.wrap(data);
     byte version = buffer.get();
     if (version != FORMAT_VERSION) {
       throw new IllegalArgumentException("unknown conf change format " + version);
     }
-    Transition transition = Transition.values()[buffer.get()];
+    Transition transition = Transition.values()[codeIn(buffer.get(), Transition.values().length)];
     int count = buffer.getInt();
-    Invariants.check(count >= 0 && count * 9 == buffer.remaining(), "corrupt conf change");
+    if (count < 0 || (long) count * OPERATION_SIZE_BYTES != buffer.remaining()) {
+      throw new IllegalArgumentException("corrupt conf change: " + count + " operations");
+    }
     List<Operation> operations = new ArrayList<>(count);
     for (int i = 0; i < count; i++) {
-      operations.add(new Operation(OperationType.values()[buffer.get()], buffer.getLong()));
+      OperationType type =
+          OperationType.values()[codeIn(buffer.get(), OperationType.values().length)];
+      operations.add(new Operation(type, buffer.getLong()));
     }
     return new ConfChange(transition, operations);
+  }
+
+  private static int codeIn(byte code, int count) {
+    if (code < 0 || code >= count) {
+      throw new IllegalArgumentException("corrupt conf change: unknown code " + code);
+    }
+    return code;
   }
 }

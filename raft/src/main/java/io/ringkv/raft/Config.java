@@ -30,7 +30,9 @@ import java.util.Set;
  * @param disableProposalForwarding whether followers drop proposals instead of forwarding them to
  *     the leader
  * @param unsafeTestingModes deliberately broken behaviours, only for tests that prove the
- *     simulation finds bugs; refused unless {@code allowUnsafeTestingModes} is set
+ *     simulation finds bugs; refused unless {@code unsafeTestingModesAllowed}
+ * @param unsafeTestingModesAllowed set only by tests, through {@link
+ *     Builder#allowUnsafeTestingModes()}
  */
 public record Config(
     long id,
@@ -46,15 +48,18 @@ public record Config(
     boolean checkQuorum,
     ReadOnlyMode readOnlyMode,
     boolean disableProposalForwarding,
-    Set<UnsafeTestingMode> unsafeTestingModes) {
+    Set<UnsafeTestingMode> unsafeTestingModes,
+    boolean unsafeTestingModesAllowed) {
 
   /** How a leader confirms it may serve a read at its commit index. */
   public enum ReadOnlyMode {
     /** A heartbeat round acknowledged by a quorum after the request arrived (always safe). */
     SAFE,
     /**
-     * Trust the leader lease kept by CheckQuorum: no extra round, but only safe while clocks of
-     * members tick at bounded relative rates.
+     * Serve from a leader lease: a quorum acknowledged a heartbeat sent less than an election
+     * timeout ago, and with CheckQuorum none of them helps elect another leader within an election
+     * timeout of hearing from this one. No extra round trip, but only safe while members' ticks run
+     * at nearly the same rate; without a current lease the leader falls back to SAFE.
      */
     LEASE_BASED
   }
@@ -62,6 +67,11 @@ public record Config(
   public Config {
     Invariants.check(readOnlyMode != null, "readOnlyMode must not be null");
     unsafeTestingModes = Set.copyOf(unsafeTestingModes);
+    require(
+        unsafeTestingModes.isEmpty() || unsafeTestingModesAllowed,
+        "unsafe testing modes "
+            + unsafeTestingModes
+            + " break Raft's safety and are refused outside tests");
     require(id >= 1, "id must be >= 1, got " + id);
     require(heartbeatTimeoutTicks >= 1, "heartbeatTimeoutTicks must be >= 1");
     require(
@@ -90,6 +100,26 @@ public record Config(
     if (!condition) {
       throw new IllegalArgumentException(message);
     }
+  }
+
+  /** This configuration for a restart after the application applied up to {@code index}. */
+  public Config withAppliedIndex(long index) {
+    return new Config(
+        id,
+        electionTimeoutTicks,
+        heartbeatTimeoutTicks,
+        index,
+        maxSizeBytesPerAppend,
+        maxInflightMessages,
+        maxInflightBytes,
+        maxUncommittedEntriesBytes,
+        maxCommittedSizeBytesPerReady,
+        preVote,
+        checkQuorum,
+        readOnlyMode,
+        disableProposalForwarding,
+        unsafeTestingModes,
+        unsafeTestingModesAllowed);
   }
 
   public boolean unsafe(UnsafeTestingMode mode) {
@@ -196,12 +226,6 @@ public record Config(
     }
 
     public Config build() {
-      if (!unsafeTestingModes.isEmpty() && !allowUnsafeTestingModes) {
-        throw new IllegalArgumentException(
-            "unsafe testing modes "
-                + unsafeTestingModes
-                + " break Raft's safety and are refused outside tests");
-      }
       return new Config(
           id,
           electionTimeoutTicks,
@@ -216,7 +240,8 @@ public record Config(
           checkQuorum,
           readOnlyMode,
           disableProposalForwarding,
-          unsafeTestingModes);
+          unsafeTestingModes,
+          allowUnsafeTestingModes);
     }
   }
 }

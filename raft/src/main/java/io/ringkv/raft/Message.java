@@ -13,7 +13,8 @@ import java.util.List;
  * @param logTerm APPEND: term of the entry at {@code index}; votes: candidate's last log term;
  *     rejected APPEND_RESPONSE: term of the entry at {@code rejectHint}
  * @param index APPEND: index preceding the entries; votes: candidate's last index; APPEND_RESPONSE:
- *     last index accepted (or the rejected index); READ_INDEX_RESPONSE: read index
+ *     last index accepted (or the rejected index); READ_INDEX_RESPONSE: read index; HEARTBEAT: the
+ *     leader's tick count when sent, echoed by HEARTBEAT_RESPONSE (the clock of leader leases)
  * @param entries APPEND and PROPOSE payload
  * @param commit sender's commit index (APPEND, HEARTBEAT)
  * @param snapshot SNAPSHOT payload
@@ -219,7 +220,7 @@ public record Message(
       out.append(" REJECT hint=").append(rejectHint);
     }
     if (context.length > 0) {
-      out.append(" ctx=").append(new String(context, java.nio.charset.StandardCharsets.ISO_8859_1));
+      out.append(" ctx=").append(java.util.HexFormat.of().formatHex(context));
     }
     return out.toString();
   }

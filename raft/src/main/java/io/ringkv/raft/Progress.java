@@ -26,6 +26,12 @@ final class Progress {
   boolean probeSent;
 
   boolean learner;
+
+  /**
+   * The leader's tick at which it sent the newest heartbeat this member acknowledged (-1: none).
+   */
+  long leaseAcknowledgedTick = -1;
+
   final Inflights inflights;
 
   Progress(long match, long next, Inflights inflights, boolean learner) {

@@ -30,7 +30,8 @@ final class ProgressTracker {
     TreeSet<Long> members = members(newConfig);
     progress.keySet().retainAll(members);
     for (long id : members) {
-      boolean learner = newConfig.learners().contains(id) || newConfig.learnersNext().contains(id);
+      // A member in learnersNext still votes in the outgoing half until the joint config is left.
+      boolean learner = newConfig.learners().contains(id);
       Progress existing = progress.get(id);
       if (existing == null) {
         Progress fresh = newProgress(0, lastIndex + 1, learner);

@@ -26,6 +26,9 @@ final class Raft {
     void step(Message message);
   }
 
+  /** Lease reads end this many ticks early, for members whose ticks run slightly fast. */
+  static final int LEASE_CLOCK_DRIFT_MARGIN_TICKS = 1;
+
   final long id;
   final Config config;
   final RaftLog log;
@@ -47,6 +50,10 @@ final class Raft {
   long uncommittedSizeBytes;
 
   int electionElapsedTicks;
+
+  /** Ticks since this core was created: the clock of leases. */
+  long ticksSinceStart;
+
   int heartbeatElapsedTicks;
   int randomizedElectionTimeoutTicks;
 
@@ -64,6 +71,9 @@ final class Raft {
    * reads fall back to the quorum check for the rest of the term.
    */
   boolean leaseRevokedByTransfer;
+
+  /** A TIMEOUT_NOW arrived while a conf change awaited apply: campaign once it is applied. */
+  boolean timeoutNowPending;
 
   private StepFunction stepForRole;
   private Runnable tickForRole;
@@ -141,6 +151,7 @@ final class Raft {
     readIndexQueue.clear();
     readsAwaitingTermCommit.clear();
     leaseRevokedByTransfer = false;
+    timeoutNowPending = false;
   }
 
   void becomeFollower(long newTerm, long newLeaderId) {
@@ -190,7 +201,30 @@ final class Raft {
   // ---------------------------------------------------------------- ticks
 
   void tick() {
+    ticksSinceStart++;
     tickForRole.run();
+    checkInvariants();
+  }
+
+  /** Invariants that hold between any two inputs; a violation stops this replica loudly. */
+  void checkInvariants() {
+    Invariants.check(
+        log.applied <= log.committed && log.committed <= log.lastIndex(),
+        "member %d: applied %d <= committed %d <= last %d violated",
+        id,
+        log.applied,
+        log.committed,
+        log.lastIndex());
+    Invariants.check(
+        (role == Role.LEADER) == (leaderId == id),
+        "member %d: role %s but leader %d",
+        id,
+        role,
+        leaderId);
+    Invariants.check(
+        role != Role.CANDIDATE || vote == id, "member %d: candidate without its own vote", id);
+    Invariants.check(
+        leadTransferee == 0 || role == Role.LEADER, "member %d: transfer outside leadership", id);
   }
 
   private void tickElection() {
@@ -214,6 +248,9 @@ final class Raft {
       }
       // A transfer that did not finish within an election timeout is abandoned.
       leadTransferee = 0;
+      if (!tracker.isVoter(id)) {
+        handOffLeadership(); // a removed leader tries again
+      }
     }
     if (heartbeatElapsedTicks >= config.heartbeatTimeoutTicks()) {
       heartbeatElapsedTicks = 0;
@@ -239,6 +276,7 @@ final class Raft {
     if (hasUnappliedConfChange()) {
       return;
     }
+    timeoutNowPending = false;
     if (config.preVote() && !transfer) {
       campaign(true, false);
     } else {
@@ -329,6 +367,7 @@ final class Raft {
       case VOTE, PRE_VOTE -> handleVoteRequest(message);
       default -> stepForRole.step(message);
     }
+    checkInvariants();
   }
 
   /** Term handling for a message from a higher term; returns false if it is to be ignored. */
@@ -337,11 +376,7 @@ final class Raft {
         message.type() == MessageType.VOTE || message.type() == MessageType.PRE_VOTE;
     if (voteRequest) {
       boolean force = java.util.Arrays.equals(message.context(), Message.CAMPAIGN_TRANSFER);
-      boolean inLease =
-          config.checkQuorum()
-              && leaderId != 0
-              && electionElapsedTicks < config.electionTimeoutTicks();
-      if (!force && inLease) {
+      if (!force && inLease()) {
         // We heard from a live leader recently: a disruptive (possibly removed) member is ignored.
         return false;
       }
@@ -363,10 +398,10 @@ final class Raft {
 
   private void stepLowerTerm(Message message) {
     MessageType type = message.type();
-    if ((config.checkQuorum() || config.preVote())
-        && (type == MessageType.APPEND || type == MessageType.HEARTBEAT)) {
-      // A stale leader (possibly cut off and rejoined) learns the newer term and steps down; with
-      // CheckQuorum or PreVote our own term might otherwise never reach it.
+    if (type == MessageType.APPEND || type == MessageType.HEARTBEAT) {
+      // A stale leader learns the newer term and steps down. Staying silent (as etcd does without
+      // CheckQuorum and PreVote) can wedge a group: a member that does not yet know it is a voter
+      // never campaigns, so no vote request would ever carry the newer term to the stale leader.
       send(Message.of(MessageType.APPEND_RESPONSE, message.from(), id, term));
     } else if (type == MessageType.PRE_VOTE) {
       send(Message.of(MessageType.PRE_VOTE_RESPONSE, message.from(), id, term).withReject(true, 0));
@@ -424,7 +459,12 @@ final class Raft {
         }
         send(message.withTo(leaderId));
       }
-      case TIMEOUT_NOW -> campaignIfAllowed(true);
+      case TIMEOUT_NOW -> {
+        // The leader chose us; if a committed conf change is still to be applied, campaign
+        // right after applying it (see afterApply).
+        timeoutNowPending = true;
+        campaignIfAllowed(true);
+      }
       case READ_INDEX_RESPONSE -> readStates.add(new ReadState(message.index(), message.context()));
       default -> {
         // Responses meant for another role are stale.
@@ -460,9 +500,52 @@ final class Raft {
 
   private void handleHeartbeat(Message message) {
     log.commitTo(message.commit());
+    // Echo the leader's send tick: the leader's lease counts from it.
     send(
         Message.of(MessageType.HEARTBEAT_RESPONSE, message.from(), id, term)
+            .withLog(0, message.index())
             .withContext(message.context()));
+  }
+
+  /**
+   * Whether this member still trusts a leader it heard from within an election timeout, and so
+   * refuses to help elect another (CheckQuorum). With lease reads, a member that just started
+   * refuses for one election timeout too: it may have acknowledged a leader before it restarted,
+   * and that leader's lease counts on it.
+   */
+  private boolean inLease() {
+    if (!config.checkQuorum()) {
+      return false;
+    }
+    int timeout = config.electionTimeoutTicks();
+    boolean restartLease =
+        config.readOnlyMode() == Config.ReadOnlyMode.LEASE_BASED && ticksSinceStart < timeout;
+    return (leaderId != 0 && electionElapsedTicks < timeout) || restartLease;
+  }
+
+  /**
+   * Whether this leader holds a lease now: a quorum acknowledged heartbeats sent at or after tick
+   * {@code t}, so none of them helps elect another leader before {@code t + electionTimeoutTicks}
+   * (see {@link #inLease}); a margin of {@link #LEASE_CLOCK_DRIFT_MARGIN_TICKS} covers members
+   * whose ticks run slightly fast.
+   */
+  private boolean holdsLease() {
+    if (leaseRevokedByTransfer) {
+      return false;
+    }
+    long acknowledgedTick =
+        Quorum.jointCommittedIndex(
+            tracker.config.voters(),
+            tracker.config.votersOutgoing(),
+            memberId -> {
+              if (memberId == id) {
+                return ticksSinceStart;
+              }
+              Progress member = tracker.progress.get(memberId);
+              return member == null ? -1 : member.leaseAcknowledgedTick;
+            });
+    return ticksSinceStart
+        < acknowledgedTick + config.electionTimeoutTicks() - LEASE_CLOCK_DRIFT_MARGIN_TICKS;
   }
 
   private void handleSnapshot(Message message) {
@@ -708,7 +791,10 @@ final class Raft {
   private void sendHeartbeat(long to, byte[] context) {
     // Never tell a member to commit past what it is known to hold.
     long commit = Math.min(tracker.progress.get(to).match, log.committed);
-    Message heartbeat = Message.of(MessageType.HEARTBEAT, to, id, term).withCommit(commit);
+    Message heartbeat =
+        Message.of(MessageType.HEARTBEAT, to, id, term)
+            .withCommit(commit)
+            .withLog(0, ticksSinceStart);
     send(context == null ? heartbeat : heartbeat.withContext(context));
   }
 
@@ -767,6 +853,7 @@ final class Raft {
     }
     member.recentActive = true;
     member.probeSent = false;
+    member.leaseAcknowledgedTick = Math.max(member.leaseAcknowledgedTick, message.index());
     if (member.state == Progress.State.REPLICATE && member.inflights.full()) {
       member.inflights.freeFirstOne();
     }
@@ -828,7 +915,7 @@ final class Raft {
 
   private void confirmRead(Message message) {
     boolean skipQuorumCheck =
-        (config.readOnlyMode() == Config.ReadOnlyMode.LEASE_BASED && !leaseRevokedByTransfer)
+        (config.readOnlyMode() == Config.ReadOnlyMode.LEASE_BASED && holdsLease())
             || config.unsafe(UnsafeTestingMode.READ_INDEX_WITHOUT_QUORUM_CHECK);
     if (skipQuorumCheck) {
       respondToRead(message, log.committed);
@@ -929,23 +1016,52 @@ final class Raft {
     ConfState next = MembershipChanger.apply(tracker.config, change);
     tracker.applyConfig(next, log.lastIndex());
     if (role == Role.LEADER) {
-      if (!tracker.progress.containsKey(id) || tracker.progress.get(id).learner) {
-        // A leader removed or demoted steps down; the others elect a new leader.
-        becomeFollower(term, 0);
-        return next;
-      }
       if (!tracker.progress.containsKey(leadTransferee)) {
         leadTransferee = 0;
       }
       // A smaller quorum may commit more now, and new members need appends.
       maybeCommit();
       broadcastAppend();
+      if (!tracker.isVoter(id)) {
+        handOffLeadership();
+      }
     }
     return next;
   }
 
+  /**
+   * A leader that is no longer a voter keeps leading only until it has handed over to the most
+   * up-to-date voter (which first learns the commit index, and so the new configuration). Simply
+   * stepping down could wedge the group: its own log may hold uncommitted entries that make it
+   * refuse every remaining candidate, while it may no longer campaign itself.
+   */
+  private void handOffLeadership() {
+    long target = 0;
+    long targetMatch = -1;
+    for (long voter : voters()) {
+      Progress member = tracker.progress.get(voter);
+      if (voter != id && member != null && member.match > targetMatch) {
+        target = voter;
+        targetMatch = member.match;
+      }
+    }
+    if (target == 0) {
+      becomeFollower(term, 0);
+      return;
+    }
+    handleTransferLeader(target);
+  }
+
+  /** Called after the application applied a Ready's committed entries. */
+  void afterApply() {
+    if (timeoutNowPending && role == Role.FOLLOWER) {
+      campaignIfAllowed(true);
+    }
+    maybeAutoLeave();
+  }
+
   /** When the joint config entered with autoLeave is applied, the leader proposes leaving it. */
-  void maybeAutoLeave() {
+  private void maybeAutoLeave() {
     if (role == Role.LEADER
         && tracker.config.autoLeave()
         && log.applied >= pendingConfIndex

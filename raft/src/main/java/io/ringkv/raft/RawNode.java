@@ -88,7 +88,9 @@ public final class RawNode {
    * (the caller retries after a timeout).
    */
   public void readIndex(byte[] context) {
-    Invariants.check(context.length > 0, "read context must not be empty");
+    if (context.length == 0) {
+      throw new IllegalArgumentException("read context must not be empty");
+    }
     raft.step(Message.of(MessageType.READ_INDEX, raft.id, raft.id, 0).withContext(context.clone()));
   }
 
@@ -172,7 +174,7 @@ public final class RawNode {
       raft.reduceUncommittedSize(applied);
     }
     raft.onPersisted();
-    raft.maybeAutoLeave();
+    raft.afterApply();
   }
 
   public Status status() {

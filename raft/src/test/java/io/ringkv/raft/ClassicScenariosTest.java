@@ -147,14 +147,23 @@ class ClassicScenariosTest {
   }
 
   @Test
-  void laggingFollowerBehindTheCompactedLogGetsASnapshot() {
+  void removedLeaderHandsLeadershipToAnUpToDateVoter() {
     ScriptedCluster cluster = new ScriptedCluster(3, builder -> builder);
-    cluster.members.values().forEach(member -> member.snapshotEveryEntries = 10);
     cluster.campaign(1);
-    cluster.isolate(3);
-    for (long value = 1; value <= 40; value++) {
-      cluster.propose(1, value);
-    }
+    cluster.node(1).proposeConfChange(ConfChange.removeMember(1));
+    cluster.stabilize();
+    cluster.tickAll(5);
+    long leader = cluster.leader();
+    assertThat(leader).isIn(2L, 3L);
+    assertThat(cluster.status(leader).confState().voters()).containsExactly(2L, 3L);
+    cluster.propose(leader, 5);
+    assertThat(cluster.appliedValues(2)).containsExactly(5L);
+    assertThat(cluster.appliedValues(3)).containsExactly(5L);
+  }
+
+  @Test
+  void laggingFollowerBehindTheCompactedLogGetsASnapshot() {
+    ScriptedCluster cluster = ScriptedCluster.withLaggingMember3(10, 40);
     assertThat(cluster.members.get(1L).storage.firstIndex()).isGreaterThan(2);
     cluster.heal();
     cluster.tickAll(5);

@@ -118,11 +118,19 @@ class RaftFeaturesTest {
         .hasMessageContaining("requires checkQuorum");
     ScriptedCluster cluster =
         new ScriptedCluster(3, builder -> builder.readOnlyMode(Config.ReadOnlyMode.LEASE_BASED));
-    cluster.campaign(1);
-    cluster.isolate(1);
-    cluster.node(1).readIndex(context("lease"));
+    // With leases, members refuse votes for an election timeout after starting: let one elapse.
+    cluster.tickAll(30);
+    long leader = cluster.leader();
+    assertThat(leader).isNotZero();
+    cluster.tick(leader, 2); // heartbeats acknowledged: the lease runs from their send tick
+    cluster.isolate(leader);
+    cluster.node(leader).readIndex(context("lease"));
     cluster.stabilize();
     assertThat(cluster.servedReads).hasSize(1); // served from the lease, no round trip
+    cluster.tick(leader, 10); // the lease runs out without acknowledgements
+    cluster.node(leader).readIndex(context("expired"));
+    cluster.stabilize();
+    assertThat(cluster.servedReads).hasSize(1);
   }
 
   @Test
@@ -271,6 +279,88 @@ class RaftFeaturesTest {
   }
 
   @Test
+  void conflictingTermIsSkippedInOneRoundTrip() {
+    ScriptedCluster cluster = new ScriptedCluster(3, builder -> builder.checkQuorum(false));
+    cluster.campaign(1);
+    cluster.isolate(1);
+    for (long value = 1; value <= 20; value++) {
+      cluster.propose(1, value); // uncommitted entries of the old term on 1 only
+    }
+    cluster.tick(2, 30); // 2 and 3 elect a new leader
+    long leader = cluster.leader();
+    assertThat(leader).isIn(2L, 3L);
+    for (long value = 100; value <= 130; value++) {
+      cluster.propose(leader, value);
+    }
+    // A second new leader starts with next = its last index + 1 for member 1: far past the point
+    // where the logs agree.
+    long nextLeader = leader == 2 ? 3 : 2;
+    cluster.node(leader).transferLeader(nextLeader);
+    cluster.stabilize();
+    assertThat(cluster.leader()).isEqualTo(nextLeader);
+    leader = nextLeader;
+    cluster.heal();
+    cluster.sent.clear();
+    cluster.tick(leader, 2);
+    long rejections =
+        cluster.sent.stream()
+            .filter(m -> m.type() == MessageType.APPEND_RESPONSE && m.from() == 1 && m.reject())
+            .count();
+    // One entry at a time would take 20 rejections; the term hint skips them all at once.
+    assertThat(rejections).isBetween(1L, 2L);
+    assertThat(cluster.members.get(1L).registerValue).isEqualTo(130);
+  }
+
+  @Test
+  void followerForwardsProposalsToTheLeader() {
+    ScriptedCluster cluster = new ScriptedCluster(3, builder -> builder);
+    cluster.campaign(1);
+    cluster.propose(2, 42);
+    assertThat(cluster.appliedValues(1)).containsExactly(42L);
+    cluster.isolate(1);
+    cluster.tick(2, 30);
+    long leader = cluster.leader();
+    cluster.heal();
+    cluster.tickAll(3);
+    assertThat(cluster.leader()).isEqualTo(leader);
+    RawNode noLeader = new ScriptedCluster(3, builder -> builder).node(1);
+    assertThatThrownBy(() -> noLeader.propose(new byte[1]))
+        .isInstanceOf(ProposalDroppedException.class)
+        .extracting(error -> ((ProposalDroppedException) error).reason())
+        .isEqualTo(ProposalDroppedException.Reason.NO_LEADER);
+  }
+
+  @Test
+  void failedSnapshotSendFallsBackToProbing() {
+    ScriptedCluster cluster = ScriptedCluster.withLaggingMember3(5, 20);
+    cluster.heal();
+    cluster.dropFilter = message -> message.type() == MessageType.SNAPSHOT;
+    cluster.tick(1, 1);
+    assertThat(cluster.dropped).anyMatch(message -> message.type() == MessageType.SNAPSHOT);
+    cluster.node(1).reportSnapshot(3, false);
+    cluster.dropFilter = message -> false;
+    cluster.tick(1, 3); // a heartbeat response unpauses the probe, which needs a snapshot again
+    assertThat(cluster.members.get(3L).registerValue).isEqualTo(20);
+  }
+
+  @Test
+  void confChangeRoundTripsAndRejectsCorruptData() {
+    ConfChange change =
+        new ConfChange(
+            ConfChange.Transition.JOINT_EXPLICIT,
+            List.of(
+                new ConfChange.Operation(ConfChange.OperationType.ADD_VOTER, 4),
+                new ConfChange.Operation(ConfChange.OperationType.REMOVE_MEMBER, 2)));
+    assertThat(ConfChange.decode(change.encode())).isEqualTo(change);
+    byte[] corrupt = change.encode();
+    corrupt[1] = 9;
+    assertThatThrownBy(() -> ConfChange.decode(corrupt))
+        .isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> ConfChange.decode(new byte[3]))
+        .isInstanceOf(IllegalArgumentException.class);
+  }
+
+  @Test
   void pipelineIsBoundedByMaxInflightMessages() {
     ScriptedCluster cluster =
         new ScriptedCluster(3, builder -> builder.maxInflightMessages(3).maxSizeBytesPerAppend(1));
@@ -280,6 +370,30 @@ class RaftFeaturesTest {
     cluster.sent.clear();
     for (long value = 1; value <= 10; value++) {
       cluster.propose(1, value);
+    }
+    long appendsToTwo =
+        cluster.sent.stream()
+            .filter(m -> m.type() == MessageType.APPEND && m.to() == 2 && !m.entries().isEmpty())
+            .count();
+    assertThat(appendsToTwo).isEqualTo(3);
+  }
+
+  @Test
+  void pipelineIsBoundedByMaxInflightBytes() {
+    // Each append holds one 100-byte command (117 bytes with the entry header); 300 bytes in
+    // flight allow three appends before the window is full.
+    ScriptedCluster cluster =
+        new ScriptedCluster(
+            3,
+            builder ->
+                builder.maxInflightMessages(100).maxSizeBytesPerAppend(117).maxInflightBytes(300));
+    cluster.campaign(1);
+    cluster.propose(1, 0);
+    cluster.cut(2, 1);
+    cluster.sent.clear();
+    for (int i = 0; i < 10; i++) {
+      cluster.node(1).propose(new byte[100]);
+      cluster.stabilize();
     }
     long appendsToTwo =
         cluster.sent.stream()

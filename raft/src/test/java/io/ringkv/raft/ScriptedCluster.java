@@ -44,6 +44,21 @@ final class ScriptedCluster implements TestMember.ApplyListener {
     }
   }
 
+  /**
+   * Three voters led by 1 that snapshot every {@code snapshotEveryEntries} entries; member 3 is
+   * isolated while writes {@code 1..writeCount} commit, so it falls behind the compacted log.
+   */
+  static ScriptedCluster withLaggingMember3(int snapshotEveryEntries, int writeCount) {
+    ScriptedCluster cluster = new ScriptedCluster(3, builder -> builder);
+    cluster.members.values().forEach(member -> member.snapshotEveryEntries = snapshotEveryEntries);
+    cluster.campaign(1);
+    cluster.isolate(3);
+    for (long value = 1; value <= writeCount; value++) {
+      cluster.propose(1, value);
+    }
+    return cluster;
+  }
+
   TestMember add(long id, MemoryRaftStorage storage, UnaryOperator<Config.Builder> configure) {
     Config config =
         configure

@@ -27,6 +27,11 @@ import java.util.TreeSet;
  * two members apply different entries at one index); committed entries never change; and
  * linearizable reads (read index at least the global commit index when the read was issued, and the
  * value returned is the last committed write at or below the index served).
+ *
+ * <p>A read is served as soon as the member has applied its read index: right after applying the
+ * entry at that index when the ReadState arrives first (then the index served equals the read
+ * index), otherwise at the member's applied index, which is later; both are linearizable, and the
+ * check always compares with the last committed write at or below the index actually served.
  */
 final class Simulation implements TestMember.ApplyListener {
 
@@ -127,6 +132,14 @@ final class Simulation implements TestMember.ApplyListener {
     this.rebootPerTenThousandTicks = new int[] {0, 30, 200}[random.nextInt(3)];
     this.criticalCrashPerThousand = new int[] {0, 50, 200}[random.nextInt(3)];
     long maxSizeBytesPerAppend = new long[] {1, 200, 4096}[random.nextInt(3)];
+    // Per group, as deployments configure all members alike (a member without PreVote that keeps
+    // bumping terms can starve members with PreVote).
+    boolean preVote = random.nextBoolean();
+    boolean checkQuorum = random.nextBoolean();
+    Config.ReadOnlyMode readOnlyMode =
+        checkQuorum && random.nextBoolean()
+            ? Config.ReadOnlyMode.LEASE_BASED
+            : Config.ReadOnlyMode.SAFE;
     Set<Long> voters = new TreeSet<>();
     for (long id = 1; id <= options.voterCount(); id++) {
       voters.add(id);
@@ -140,12 +153,13 @@ final class Simulation implements TestMember.ApplyListener {
               : new MemoryRaftStorage(ConfState.EMPTY);
       Config.Builder config =
           Config.builder(id)
+              .readOnlyMode(readOnlyMode)
               .electionTimeoutTicks(ELECTION_TIMEOUT_TICKS)
               .heartbeatTimeoutTicks(HEARTBEAT_TIMEOUT_TICKS)
               .maxSizeBytesPerAppend(maxSizeBytesPerAppend)
               .maxInflightMessages(4)
-              .preVote(random.nextBoolean())
-              .checkQuorum(random.nextBoolean());
+              .preVote(preVote)
+              .checkQuorum(checkQuorum);
       if (!options.unsafeModes().isEmpty()) {
         config.allowUnsafeTestingModes();
         options.unsafeModes().forEach(config::unsafeTestingMode);

@@ -11,7 +11,8 @@ import org.junit.jupiter.api.Test;
  *
  * <p>{@code -Dsim.seeds=N -Dsim.firstSeed=S} choose the range (default: a CI-sized range); {@code
  * -Dsim.trace=true} prints every event of each run, so a failing seed can be replayed alone with
- * {@code -Dsim.seeds=1 -Dsim.firstSeed=<seed> -Dsim.trace=true}.
+ * {@code -Dsim.seeds=1 -Dsim.firstSeed=<seed> -Dsim.trace=true}. {@code -Dsim.unsafe=<mode>} runs a
+ * deliberately broken core ({@link UnsafeTestingMode}) to measure how often the checkers catch it.
  */
 class SimulationTest {
   private static final int DEFAULT_SEED_COUNT = 500;
@@ -20,11 +21,17 @@ class SimulationTest {
   void seedRangeKeepsSafetyAndLiveness() {
     int seedCount = Integer.getInteger("sim.seeds", DEFAULT_SEED_COUNT);
     long firstSeed = Long.getLong("sim.firstSeed", 1L);
+    // -Dsim.unsafe=<UnsafeTestingMode> runs a deliberately broken core, to measure detection.
+    String unsafeMode = System.getProperty("sim.unsafe");
     long started = System.nanoTime();
     int failures = 0;
     Simulation.Result firstFailure = null;
     for (long seed = firstSeed; seed < firstSeed + seedCount; seed++) {
-      Simulation.Result result = Simulation.run(seed, Simulation.Options.standard(seed));
+      Simulation.Options options = Simulation.Options.standard(seed);
+      if (unsafeMode != null) {
+        options = options.withUnsafe(UnsafeTestingMode.valueOf(unsafeMode));
+      }
+      Simulation.Result result = Simulation.run(seed, options);
       if (Boolean.getBoolean("sim.verbose")) {
         System.out.println("seed " + seed + ": " + result.stats());
       }

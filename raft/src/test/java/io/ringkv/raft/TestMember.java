@@ -82,27 +82,9 @@ final class TestMember {
     restoreStateMachine(snapshot);
     confState = storage.initialState().confState();
     long applied = snapshot.metadata().index();
-    Config restartConfig = withAppliedIndex(config, applied);
+    Config restartConfig = config.withAppliedIndex(applied);
     node = new RawNode(restartConfig, storage, new SplittableRandom(random.nextLong()));
     alive = true;
-  }
-
-  private static Config withAppliedIndex(Config config, long applied) {
-    return new Config(
-        config.id(),
-        config.electionTimeoutTicks(),
-        config.heartbeatTimeoutTicks(),
-        applied,
-        config.maxSizeBytesPerAppend(),
-        config.maxInflightMessages(),
-        config.maxInflightBytes(),
-        config.maxUncommittedEntriesBytes(),
-        config.maxCommittedSizeBytesPerReady(),
-        config.preVote(),
-        config.checkQuorum(),
-        config.readOnlyMode(),
-        config.disableProposalForwarding(),
-        config.unsafeTestingModes());
   }
 
   private void restoreStateMachine(Snapshot snapshot) {

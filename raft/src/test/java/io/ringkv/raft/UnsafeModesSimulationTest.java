@@ -15,13 +15,15 @@ import org.junit.jupiter.params.provider.EnumSource;
 class UnsafeModesSimulationTest {
   /**
    * Each broken variant must be caught within this many seeds (from seed 1; the search stops at the
-   * first violation). Figure 8 needs a long chain of leader changes and is the rarest.
+   * first violation). Measured detection rates: stale reads in most seeds, a double vote in about 1
+   * seed of 20, figure 8 (a long chain of leader changes and crashes) in about 1 of 1,500. The
+   * bounds leave a wide margin; a seed takes under 10 ms.
    */
   private static int seedsToFindViolationMax(UnsafeTestingMode mode) {
     return switch (mode) {
-      case READ_INDEX_WITHOUT_QUORUM_CHECK -> 40;
-      case FORGET_VOTE_ON_RESTART -> 100;
-      case COMMIT_PREVIOUS_TERM_BY_COUNTING -> 300;
+      case READ_INDEX_WITHOUT_QUORUM_CHECK -> 50;
+      case FORGET_VOTE_ON_RESTART -> 200;
+      case COMMIT_PREVIOUS_TERM_BY_COUNTING -> 6000;
     };
   }
 
