@@ -74,8 +74,11 @@ public final class BlockingRingKvClient {
         false);
   }
 
-  /** Waits for {@code future}, rethrowing its {@link RingKvException} as is. */
-  static <T> T await(CompletableFuture<T> future) {
+  /**
+   * Waits for a future of a {@link RingKvClient} call, rethrowing its {@link RingKvException} (or
+   * other runtime exception) as is rather than wrapped.
+   */
+  public static <T> T await(CompletableFuture<T> future) {
     try {
       return future.get();
     } catch (ExecutionException | CompletionException e) {

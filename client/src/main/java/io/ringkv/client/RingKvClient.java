@@ -595,6 +595,37 @@ public final class RingKvClient implements AutoCloseable {
           false);
     }
 
+    /**
+     * Whether the node at {@code address} offers the KV service: a serializable Get of a probe key,
+     * where any answer but UNIMPLEMENTED (found, not found, NOT_LEADER ...) means yes. Fails when
+     * the node does not answer.
+     */
+    public CompletableFuture<Boolean> kvServiceOffered(String address) {
+      GetRequest probe =
+          GetRequest.newBuilder()
+              .setKey(ByteString.copyFromUtf8("ringkv-client-probe"))
+              .setConsistency(io.ringkv.proto.v1.ReadConsistency.SERIALIZABLE)
+              .build();
+      return client
+          .callNode(address, KVGrpc.getGetMethod(), probe)
+          .handle((response, error) -> {
+            if (error == null) {
+              return true;
+            }
+            io.grpc.Status.Code code = io.grpc.Status.fromThrowable(error).getCode();
+            if (code == io.grpc.Status.Code.UNIMPLEMENTED) {
+              return false;
+            }
+            if (code == io.grpc.Status.Code.UNAVAILABLE
+                || code == io.grpc.Status.Code.DEADLINE_EXCEEDED) {
+              throw new java.util.concurrent.CompletionException(
+                  CallFailure.classify(error, address)
+                      .toException(false, false, true, "KV probe of " + address));
+            }
+            return true;
+          });
+    }
+
     /** Asks {@code partition}'s leader to hand leadership to node {@code toNodeId}. */
     public CompletableFuture<TransferLeaderResponse> transferLeader(int partition, long toNodeId) {
       TransferLeaderRequest request =

@@ -12,8 +12,6 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * The client's cache of the partition map, and the answer to "where should this key go".
@@ -25,7 +23,7 @@ import org.slf4j.LoggerFactory;
  * which forward to the right leader themselves.
  */
 final class Router {
-  private static final Logger log = LoggerFactory.getLogger(Router.class);
+  private static final System.Logger log = System.getLogger(Router.class.getName());
 
   private final List<String> seeds;
   private final Transport transport;
@@ -108,7 +106,8 @@ final class Router {
                 PartitionMap.of(partitions, members))
         .handle((fresh, error) -> {
           if (error != null) {
-            log.debug("partition map from {} failed: {}", address, error.toString());
+            log.log(
+                System.Logger.Level.DEBUG, "partition map from {0} failed: {1}", address, error);
             return fetchFrom(sources, index + 1);
           }
           return CompletableFuture.completedFuture(fresh);
