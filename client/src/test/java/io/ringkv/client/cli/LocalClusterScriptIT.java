@@ -1,0 +1,140 @@
+package io.ringkv.client.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * Proves the operator's path end to end against real node processes: {@code deploy/local-cluster.sh
+ * start 3} brings up three nodes on 127.0.0.11-13 and returns once they answer; {@code bin/ringctl
+ * cluster status} and {@code --output json cluster partitions} report them; {@code ringctl get}
+ * says clearly that the KV service is missing (exit 2); {@code stop} leaves no recorded process
+ * alive. Also: an endpoint with no node gives "no node reachable".
+ *
+ * <p>ringctl runs from this test's classpath (RINGCTL_CLASSPATH) so the script does not rebuild the
+ * module under test; the server jar is built by the script when missing.
+ */
+@Timeout(value = 240, unit = TimeUnit.SECONDS)
+class LocalClusterScriptIT {
+  static final Path ROOT = Path.of(System.getProperty("ringkv.repo.root", "..")).toAbsolutePath();
+
+  record Result(int exitCode, String stdout, String stderr) {}
+
+  static Result run(Duration timeout, String... command) throws IOException, InterruptedException {
+    ProcessBuilder builder = new ProcessBuilder(command).directory(ROOT.toFile());
+    builder.environment().put("RINGCTL_CLASSPATH", System.getProperty("java.class.path"));
+    Path out = Files.createTempFile("ringkv-it", ".out");
+    Path err = Files.createTempFile("ringkv-it", ".err");
+    try {
+      Process process = builder.redirectOutput(out.toFile()).redirectError(err.toFile()).start();
+      if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+        process.destroyForcibly();
+        throw new AssertionError(String.join(" ", command) + " did not finish in " + timeout);
+      }
+      return new Result(
+          process.exitValue(),
+          Files.readString(out, StandardCharsets.UTF_8),
+          Files.readString(err, StandardCharsets.UTF_8));
+    } finally {
+      Files.deleteIfExists(out);
+      Files.deleteIfExists(err);
+    }
+  }
+
+  static List<Long> recordedPids() throws IOException {
+    List<Long> pids = new ArrayList<>();
+    Path run = ROOT.resolve("run");
+    if (!Files.isDirectory(run)) {
+      return pids;
+    }
+    try (Stream<Path> nodes = Files.list(run)) {
+      for (Path node : nodes.toList()) {
+        Path pid = node.resolve("pid");
+        if (Files.exists(pid)) {
+          pids.add(Long.parseLong(Files.readString(pid).trim()));
+        }
+      }
+    }
+    return pids;
+  }
+
+  @Test
+  void startInspectAndStopAThreeNodeCluster() throws Exception {
+    String script = ROOT.resolve("deploy/local-cluster.sh").toString();
+    String ringctl = ROOT.resolve("bin/ringctl").toString();
+    List<Long> pids = new ArrayList<>();
+    try {
+      Result start = run(Duration.ofSeconds(180), script, "start", "3");
+      assertThat(start.exitCode()).as(start.stderr()).isZero();
+      assertThat(start.stdout()).contains("3 nodes up");
+      pids.addAll(recordedPids());
+      assertThat(pids).hasSize(3);
+
+      Result status = run(Duration.ofSeconds(30), ringctl, "cluster", "status");
+      assertThat(status.exitCode()).as(status.stderr()).isZero();
+      assertThat(status.stdout())
+          .contains("cluster ringkv-local")
+          .contains("partitions 64")
+          .contains("127.0.0.11:7379")
+          .contains("127.0.0.12:7379")
+          .contains("127.0.0.13:7379");
+      assertThat(status.stdout().lines().filter(line -> line.contains(":7379")))
+          .hasSize(3)
+          .allMatch(line -> line.contains(" yes "));
+
+      Result partitions =
+          run(Duration.ofSeconds(30), ringctl, "--output", "json", "cluster", "partitions");
+      assertThat(partitions.exitCode()).as(partitions.stderr()).isZero();
+      assertThat(partitions.stdout())
+          .startsWith("{\"map_epoch\":")
+          .contains("\"partition_count\":64")
+          .contains("\"id\":63")
+          .contains("\"hash_end\":\"18446744073709551615\"");
+
+      Result get = run(Duration.ofSeconds(30), ringctl, "get", "k");
+      if (status.stdout().contains("kv service missing")) {
+        assertThat(get.exitCode()).isEqualTo(2);
+        assertThat(get.stderr()).contains("UNIMPLEMENTED").contains("get of key 'k'");
+      } else {
+        // Once the KV service exists a fresh cluster simply has no key k.
+        assertThat(get.exitCode()).as(get.stderr()).isEqualTo(1);
+        assertThat(get.stderr()).contains("key 'k' not found");
+      }
+    } finally {
+      Result stop = run(Duration.ofSeconds(60), script, "stop");
+      assertThat(stop.exitCode()).as(stop.stderr()).isZero();
+    }
+    assertThat(recordedPids()).isEmpty();
+    for (long pid : pids) {
+      assertThat(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false))
+          .as("node pid %d after stop", pid)
+          .isFalse();
+    }
+  }
+
+  @Test
+  void anEndpointWithNoNodeSaysSo() throws Exception {
+    Result result =
+        run(
+            Duration.ofSeconds(30),
+            ROOT.resolve("bin/ringctl").toString(),
+            "--endpoints",
+            "127.0.0.99:7379",
+            "--timeout-ms",
+            "1500",
+            "cluster",
+            "status");
+    assertThat(result.exitCode()).isEqualTo(2);
+    assertThat(result.stderr()).contains("no node reachable at 127.0.0.99:7379");
+  }
+}
