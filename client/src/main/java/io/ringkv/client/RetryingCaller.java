@@ -80,7 +80,13 @@ final class RetryingCaller {
     if (call.routingKey() == null) {
       attempt(state);
     } else {
-      router.ensureMap().whenComplete((map, error) -> attempt(state));
+      // Wait for a first map no longer than the call may take; without one, seeds will do.
+      long remainingNanos = Math.max(0, call.deadlineNanos() - nanoClock.getAsLong());
+      router
+          .ensureMap()
+          .copy()
+          .completeOnTimeout(null, remainingNanos, TimeUnit.NANOSECONDS)
+          .whenComplete((map, error) -> attempt(state));
     }
     return state.result;
   }

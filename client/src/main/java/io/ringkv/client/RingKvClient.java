@@ -67,6 +67,27 @@ public final class RingKvClient implements AutoCloseable {
   /** Largest key the client sends; the node may enforce a smaller one (key-size-bytes-max). */
   public static final int KEY_SIZE_BYTES_MAX = 64 * 1024;
 
+  /** Deadline of a call, retries included, unless the builder or {@link #withDeadline} says. */
+  public static final Duration DEFAULT_DEADLINE = Duration.ofSeconds(10);
+
+  /** Longest single attempt, so that one stuck node cannot use up a whole deadline. */
+  public static final Duration DEFAULT_ATTEMPT_TIMEOUT = Duration.ofSeconds(3);
+
+  public static final Duration DEFAULT_BACKOFF_INITIAL = Duration.ofMillis(20);
+  public static final Duration DEFAULT_BACKOFF_MAX = Duration.ofSeconds(1);
+  public static final Duration DEFAULT_MAP_REFRESH_TIMEOUT = Duration.ofSeconds(2);
+
+  /** Pairs per scan page; below the node's default scan-limit-max of 10 000. */
+  public static final int DEFAULT_SCAN_PAGE_SIZE = 500;
+
+  public static final int DEFAULT_IDLE_SESSIONS_MAX = 256;
+
+  /** Largest response accepted; above the node's default request-size-bytes-max of 4 MiB. */
+  public static final int DEFAULT_MESSAGE_SIZE_BYTES_MAX = 16 * 1024 * 1024;
+
+  /** Smallest message size limit the builder accepts. */
+  static final int MESSAGE_SIZE_BYTES_MIN = 1024;
+
   private final Core core;
   private final long deadlineNanos;
 
@@ -381,14 +402,14 @@ public final class RingKvClient implements AutoCloseable {
    */
   public static final class Builder {
     private List<String> endpoints = List.of();
-    private Duration deadline = Duration.ofSeconds(10);
-    private Duration attemptTimeout = Duration.ofSeconds(3);
-    private Duration backoffInitial = Duration.ofMillis(20);
-    private Duration backoffMax = Duration.ofSeconds(1);
-    private Duration mapRefreshTimeout = Duration.ofSeconds(2);
-    private int scanPageSize = 500;
-    private int idleSessionsMax = 256;
-    private int messageSizeBytesMax = 16 * 1024 * 1024;
+    private Duration deadline = DEFAULT_DEADLINE;
+    private Duration attemptTimeout = DEFAULT_ATTEMPT_TIMEOUT;
+    private Duration backoffInitial = DEFAULT_BACKOFF_INITIAL;
+    private Duration backoffMax = DEFAULT_BACKOFF_MAX;
+    private Duration mapRefreshTimeout = DEFAULT_MAP_REFRESH_TIMEOUT;
+    private int scanPageSize = DEFAULT_SCAN_PAGE_SIZE;
+    private int idleSessionsMax = DEFAULT_IDLE_SESSIONS_MAX;
+    private int messageSizeBytesMax = DEFAULT_MESSAGE_SIZE_BYTES_MAX;
     private RandomGenerator random;
     private LongSupplier nanoClock = System::nanoTime;
     private ScheduledExecutorService scheduler;
@@ -503,9 +524,12 @@ public final class RingKvClient implements AutoCloseable {
         throw new IllegalArgumentException(
             "idle sessions max must be >= 1, got " + idleSessionsMax);
       }
-      if (messageSizeBytesMax < 1024) {
+      if (messageSizeBytesMax < MESSAGE_SIZE_BYTES_MIN) {
         throw new IllegalArgumentException(
-            "message size max must be >= 1024 bytes, got " + messageSizeBytesMax);
+            "message size max must be >= "
+                + MESSAGE_SIZE_BYTES_MIN
+                + " bytes, got "
+                + messageSizeBytesMax);
       }
       if (nanoClock == null) {
         throw new IllegalArgumentException("nano clock must not be null");
