@@ -55,8 +55,10 @@ live_pid() {
   [ -f "$file" ] || return 0
   pid=$(cat "$file")
   [ -d "/proc/$pid" ] || return 0
-  # Guard against a recycled pid: the process must be a ringkv node of this checkout.
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'io.ringkv.server.NodeMain' || return 0
+  # Guard against a recycled pid: the process must be a ringkv node, or bin/ringkv just before it
+  # execs the JVM (same pid).
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null \
+    | grep -Eq "io\.ringkv\.server\.NodeMain|$root_dir/bin/ringkv " || return 0
   echo "$pid"
 }
 
@@ -204,7 +206,7 @@ cmd_status() {
     printf '%-5s %-15s %-8s %-8s %s\n' "$i" "$(node_host "$i")" "$pid" "$state" "${code:-none}"
   done
   echo
-  "$root_dir/bin/ringctl" --endpoints "$endpoints" --timeout-ms 3000 cluster status || true
+  "$root_dir/bin/ringctl" --endpoints "$endpoints" --timeout-ms 2000 cluster status || true
 }
 
 signal_node() {

@@ -110,6 +110,9 @@ class LocalClusterScriptIT {
         assertThat(get.exitCode()).as(get.stderr()).isEqualTo(1);
         assertThat(get.stderr()).contains("key 'k' not found");
       }
+
+      faultCommandsActOnOneNode(script);
+      pids.addAll(recordedPids()); // node 3 runs under a new pid after its restart
     } finally {
       Result stop = run(Duration.ofSeconds(60), script, "stop");
       assertThat(stop.exitCode()).as(stop.stderr()).isZero();
@@ -120,6 +123,41 @@ class LocalClusterScriptIT {
           .as("node pid %d after stop", pid)
           .isFalse();
     }
+  }
+
+  /** pause/resume/kill/restart change exactly the named node, as {@code status} shows. */
+  private static void faultCommandsActOnOneNode(String script) throws Exception {
+    assertThat(run(Duration.ofSeconds(10), script, "pause", "2").exitCode()).isZero();
+    assertThat(nodeLine(run(Duration.ofSeconds(30), script, "status"), 2)).contains("paused");
+    assertThat(run(Duration.ofSeconds(10), script, "resume", "2").exitCode()).isZero();
+    assertThat(nodeLine(run(Duration.ofSeconds(30), script, "status"), 2)).contains("running");
+
+    long killed = Long.parseLong(Files.readString(ROOT.resolve("run/node-3/pid")).trim());
+    assertThat(run(Duration.ofSeconds(10), script, "kill", "3").exitCode()).isZero();
+    ProcessHandle.of(killed).ifPresent(p -> p.onExit().orTimeout(10, TimeUnit.SECONDS).join());
+    Result afterKill = run(Duration.ofSeconds(30), script, "status");
+    assertThat(nodeLine(afterKill, 3)).contains("down");
+    assertThat(nodeLine(afterKill, 1)).contains("running").endsWith("200");
+
+    Result restart = run(Duration.ofSeconds(120), script, "restart", "3");
+    assertThat(restart.exitCode()).as(restart.stderr()).isZero();
+    assertThat(nodeLine(run(Duration.ofSeconds(30), script, "status"), 3))
+        .contains("running")
+        .endsWith("200");
+    Result bad = run(Duration.ofSeconds(10), script, "kill", "9");
+    assertThat(bad.exitCode()).isEqualTo(2);
+    assertThat(bad.stderr()).contains("no node 9");
+  }
+
+  private static String nodeLine(Result status, int node) {
+    return status
+        .stdout()
+        .lines()
+        .filter(line -> line.startsWith(node + " "))
+        .findFirst()
+        .orElseThrow(
+            () -> new AssertionError("no line for node " + node + " in\n" + status.stdout()))
+        .strip();
   }
 
   @Test
