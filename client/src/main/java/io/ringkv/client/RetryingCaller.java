@@ -1,6 +1,9 @@
 package io.ringkv.client;
 
+import com.google.protobuf.Descriptors.FieldDescriptor;
+import com.google.protobuf.Message;
 import io.grpc.MethodDescriptor;
+import io.ringkv.proto.v1.ResponseHeader;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
@@ -34,6 +37,7 @@ final class RetryingCaller {
       Req request,
       byte[] routingKey,
       boolean write,
+      boolean servedByLeader,
       long deadlineNanos) {}
 
   private final Router router;
@@ -116,7 +120,12 @@ final class RetryingCaller {
             Math.min(remainingNanos, attemptTimeoutNanos))
         .whenComplete((response, error) -> {
           if (error == null) {
+            if (state.call.routingKey() != null && state.call.servedByLeader()) {
+              router.onServed(state.call.routingKey(), headerOf(response));
+            }
             state.result.complete(response);
+          } else if (!CallFailure.isGrpcError(error)) {
+            state.result.completeExceptionally(error); // the client is closed, or a bug
           } else {
             onFailure(state, CallFailure.classify(error, target));
           }
@@ -171,6 +180,17 @@ final class RetryingCaller {
       state.result.completeExceptionally(
           new IllegalStateException("the ringkv client is closed", e));
     }
+  }
+
+  /** The response's {@code header} field, which every KV response has; null for others. */
+  private static ResponseHeader headerOf(Object response) {
+    if (response instanceof Message message) {
+      FieldDescriptor field = message.getDescriptorForType().findFieldByName("header");
+      if (field != null && message.getField(field) instanceof ResponseHeader header) {
+        return header;
+      }
+    }
+    return null;
   }
 
   private <Req, Resp> void finishAtDeadline(State<Req, Resp> state) {

@@ -277,8 +277,16 @@ public final class RingKvClient implements AutoCloseable {
       byte[] routingKey,
       boolean write) {
     long deadline = core.nanoClock().getAsLong() + deadlineNanos;
+    // Linearizable reads and writes are served by the partition leader; their headers say who.
+    boolean servedByLeader =
+        routingKey != null
+            && (write
+                || !(request instanceof GetRequest get)
+                || get.getConsistency() == io.ringkv.proto.v1.ReadConsistency.LINEARIZABLE);
     return core.caller()
-        .call(new RetryingCaller.Call<>(operation, method, request, routingKey, write, deadline));
+        .call(
+            new RetryingCaller.Call<>(
+                operation, method, request, routingKey, write, servedByLeader, deadline));
   }
 
   /** One attempt to one address, for calls about that node itself (cluster status). */

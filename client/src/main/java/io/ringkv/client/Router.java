@@ -4,8 +4,10 @@ import io.ringkv.proto.v1.ClusterGrpc;
 import io.ringkv.proto.v1.ErrorDetail;
 import io.ringkv.proto.v1.MembersRequest;
 import io.ringkv.proto.v1.MembersResponse;
+import io.ringkv.proto.v1.PartitionInfo;
 import io.ringkv.proto.v1.PartitionsRequest;
 import io.ringkv.proto.v1.PartitionsResponse;
+import io.ringkv.proto.v1.ResponseHeader;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -130,6 +132,32 @@ final class Router {
     }
     result.addAll(seeds);
     return new ArrayList<>(result);
+  }
+
+  /**
+   * Learns from the header of a response that a partition leader served (a linearizable read or a
+   * write): a newer map epoch means the map is stale; a serving node other than the cached leader
+   * means leadership moved (nodes forward to the leader, so no NOT_LEADER would tell us). Only a
+   * replica of the partition is believed, so a node that fills in its own id when it merely
+   * forwarded cannot mislead the cache beyond its replicas.
+   */
+  void onServed(byte[] key, ResponseHeader header) {
+    PartitionMap current = map.get();
+    if (current == null || header == null) {
+      return;
+    }
+    if (header.getMapEpoch() > current.epoch()) {
+      refresh();
+      return;
+    }
+    int partition = current.partitionOf(key);
+    PartitionInfo info = current.partition(partition);
+    long servedBy = header.getNodeId();
+    if (servedBy != 0
+        && servedBy != info.getLeaderNodeId()
+        && info.getReplicasList().contains(servedBy)) {
+      map.compareAndSet(current, current.withLeader(partition, servedBy));
+    }
   }
 
   /**

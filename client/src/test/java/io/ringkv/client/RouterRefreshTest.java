@@ -11,6 +11,7 @@ import io.ringkv.proto.v1.MembersRequest;
 import io.ringkv.proto.v1.MembersResponse;
 import io.ringkv.proto.v1.PartitionsRequest;
 import io.ringkv.proto.v1.PartitionsResponse;
+import io.ringkv.proto.v1.ResponseHeader;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
@@ -23,7 +24,8 @@ import org.junit.jupiter.api.Test;
 /**
  * Proves the routing cache's refresh over real gRPC: many concurrent refresh requests while one is
  * running share it (single flight); a NOT_LEADER with a newer epoch refreshes, one with a hint in
- * the same epoch only moves that partition's leader.
+ * the same epoch only moves that partition's leader; a response header naming another replica as
+ * the server moves the cached leader, and one with a newer epoch refreshes.
  */
 class RouterRefreshTest {
   /** Serves the map of PartitionMapTest, holding Partitions answers until released. */
@@ -99,6 +101,29 @@ class RouterRefreshTest {
       assertThat(router.refresh().get(5, TimeUnit.SECONDS).epoch()).isEqualTo(5);
     } finally {
       server.shutdownNow();
+    }
+  }
+
+  @Test
+  void responseHeadersMoveTheCachedLeader() {
+    try (RingKvClient client = RingKvClient.builder().endpoints("127.0.0.1:1").build()) {
+      Router router = client.router();
+      router.install(PartitionMap.of(PartitionMapTest.partitions(4), PartitionMapTest.members()));
+      byte[] key = null;
+      for (int i = 0; key == null; i++) {
+        byte[] candidate = ("k" + i).getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        if (router.current().partitionOf(candidate) == 0) {
+          key = candidate; // partition 0: replicas 1, 2, 3, leader 1
+        }
+      }
+      router.onServed(key, ResponseHeader.newBuilder().setNodeId(9).setMapEpoch(4).build());
+      assertThat(router.current().partition(0).getLeaderNodeId()).isEqualTo(1); // not a replica
+      router.onServed(key, ResponseHeader.newBuilder().setNodeId(2).setMapEpoch(4).build());
+      assertThat(router.current().partition(0).getLeaderNodeId()).isEqualTo(2);
+      assertThat(router.current().leaderFor(key)).isEqualTo(PartitionMapTest.address(2));
+      assertThat(router.refreshCount()).isZero();
+      router.onServed(key, ResponseHeader.newBuilder().setNodeId(2).setMapEpoch(5).build());
+      assertThat(router.refreshCount()).isEqualTo(1);
     }
   }
 }
