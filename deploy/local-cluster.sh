@@ -11,13 +11,16 @@
 #   deploy/local-cluster.sh restart I   stop node I if it runs, start it again on its data
 #
 # Settings from the environment: RINGKV_START_TIMEOUT_SECONDS (60), RINGKV_STOP_TIMEOUT_SECONDS (10),
-# RINGKV_PARTITIONS (64), RINGKV_CLUSTER_ID (ringkv-local), RINGKV_JAVA_OPTS (a small heap each).
+# RINGKV_PARTITIONS (64), RINGKV_CLUSTER_ID (ringkv-local), RINGKV_JAVA_OPTS (a small heap each),
+# RINGKV_RUN_DIR (./run) and RINGKV_ADDRESS_BASE (10: node i on 127.0.0.(10+i)); tests use the last two
+# to run a second cluster beside a developer's.
 # Only processes whose pid this script recorded are ever signalled.
 set -eu
 root_dir=$(CDPATH='' cd -- "$(dirname -- "$0")/.." && pwd)
 . "$root_dir/bin/jdk-env.sh"
 
-run_dir="$root_dir/run"
+run_dir=${RINGKV_RUN_DIR:-$root_dir/run}
+address_base=${RINGKV_ADDRESS_BASE:-10}
 start_timeout_seconds=${RINGKV_START_TIMEOUT_SECONDS:-60}
 stop_timeout_seconds=${RINGKV_STOP_TIMEOUT_SECONDS:-10}
 partitions=${RINGKV_PARTITIONS:-64}
@@ -31,7 +34,8 @@ die() {
   exit 2
 }
 
-node_host() { echo "127.0.0.$((10 + $1))"; }
+case "$address_base" in '' | *[!0-9]*) echo "local-cluster: RINGKV_ADDRESS_BASE must be a number" >&2; exit 2 ;; esac
+node_host() { echo "127.0.0.$((address_base + $1))"; }
 node_dir() { echo "$run_dir/node-$1"; }
 pid_file() { echo "$(node_dir "$1")/pid"; }
 
@@ -138,6 +142,7 @@ cmd_start() {
   case "$count" in '' | *[!0-9]*) die "node count must be a number, got '$count'" ;; esac
   [ "$count" -ge 1 ] && [ "$count" -le "$node_count_max" ] \
     || die "node count must be in 1..$node_count_max, got $count"
+  [ $((address_base + count)) -le 254 ] || die "addresses 127.0.0.$((address_base + 1))..$((address_base + count)) leave 127.0.0.0/24"
   for i in $(node_ids); do
     [ -z "$(live_pid "$i")" ] || die "node $i is already running (pid $(live_pid "$i")); stop first"
   done
@@ -239,7 +244,7 @@ case "$command" in
   resume) signal_node CONT "${1:-}" ;;
   restart) cmd_restart "${1:-}" ;;
   *)
-    sed -n '2,16s/^# \{0,1\}//p' "$0" >&2
+    sed -n '2,18s/^# \{0,1\}//p' "$0" >&2
     exit 2
     ;;
 esac

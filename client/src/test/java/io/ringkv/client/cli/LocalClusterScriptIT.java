@@ -28,11 +28,22 @@ import org.junit.jupiter.api.Timeout;
 class LocalClusterScriptIT {
   static final Path ROOT = Path.of(System.getProperty("ringkv.repo.root", "..")).toAbsolutePath();
 
+  /**
+   * The test's cluster lives beside a developer's (run/, 127.0.0.11-13): its own run directory and
+   * nodes on 127.0.0.21-23.
+   */
+  static final Path RUN_DIR = ROOT.resolve("client/target/it-run");
+
+  static final String ADDRESS_BASE = "20";
+  static final String ENDPOINTS = "127.0.0.21:7379,127.0.0.22:7379,127.0.0.23:7379";
+
   record Result(int exitCode, String stdout, String stderr) {}
 
   static Result run(Duration timeout, String... command) throws IOException, InterruptedException {
     ProcessBuilder builder = new ProcessBuilder(command).directory(ROOT.toFile());
     builder.environment().put("RINGCTL_CLASSPATH", System.getProperty("java.class.path"));
+    builder.environment().put("RINGKV_RUN_DIR", RUN_DIR.toString());
+    builder.environment().put("RINGKV_ADDRESS_BASE", ADDRESS_BASE);
     Path out = Files.createTempFile("ringkv-it", ".out");
     Path err = Files.createTempFile("ringkv-it", ".err");
     try {
@@ -53,7 +64,7 @@ class LocalClusterScriptIT {
 
   static List<Long> recordedPids() throws IOException {
     List<Long> pids = new ArrayList<>();
-    Path run = ROOT.resolve("run");
+    Path run = RUN_DIR;
     if (!Files.isDirectory(run)) {
       return pids;
     }
@@ -73,6 +84,7 @@ class LocalClusterScriptIT {
     String script = ROOT.resolve("deploy/local-cluster.sh").toString();
     String ringctl = ROOT.resolve("bin/ringctl").toString();
     List<Long> pids = new ArrayList<>();
+    deleteRecursively(RUN_DIR); // a fresh cluster each run
     try {
       Result start = run(Duration.ofSeconds(180), script, "start", "3");
       assertThat(start.exitCode()).as(start.stderr()).isZero();
@@ -80,20 +92,29 @@ class LocalClusterScriptIT {
       pids.addAll(recordedPids());
       assertThat(pids).hasSize(3);
 
-      Result status = run(Duration.ofSeconds(30), ringctl, "cluster", "status");
+      Result status =
+          run(Duration.ofSeconds(30), ringctl, "--endpoints", ENDPOINTS, "cluster", "status");
       assertThat(status.exitCode()).as(status.stderr()).isZero();
       assertThat(status.stdout())
           .contains("cluster ringkv-local")
           .contains("partitions 64")
-          .contains("127.0.0.11:7379")
-          .contains("127.0.0.12:7379")
-          .contains("127.0.0.13:7379");
+          .contains("127.0.0.21:7379")
+          .contains("127.0.0.22:7379")
+          .contains("127.0.0.23:7379");
       assertThat(status.stdout().lines().filter(line -> line.contains(":7379")))
           .hasSize(3)
           .allMatch(line -> line.contains(" yes "));
 
       Result partitions =
-          run(Duration.ofSeconds(30), ringctl, "--output", "json", "cluster", "partitions");
+          run(
+              Duration.ofSeconds(30),
+              ringctl,
+              "--endpoints",
+              ENDPOINTS,
+              "--output",
+              "json",
+              "cluster",
+              "partitions");
       assertThat(partitions.exitCode()).as(partitions.stderr()).isZero();
       assertThat(partitions.stdout())
           .startsWith("{\"map_epoch\":")
@@ -101,7 +122,7 @@ class LocalClusterScriptIT {
           .contains("\"id\":63")
           .contains("\"hash_end\":\"18446744073709551615\"");
 
-      Result get = run(Duration.ofSeconds(30), ringctl, "get", "k");
+      Result get = run(Duration.ofSeconds(30), ringctl, "--endpoints", ENDPOINTS, "get", "k");
       if (status.stdout().contains("kv service missing")) {
         assertThat(get.exitCode()).isEqualTo(2);
         assertThat(get.stderr()).contains("UNIMPLEMENTED").contains("get of key 'k'");
@@ -132,7 +153,7 @@ class LocalClusterScriptIT {
     assertThat(run(Duration.ofSeconds(10), script, "resume", "2").exitCode()).isZero();
     assertThat(nodeLine(run(Duration.ofSeconds(30), script, "status"), 2)).contains("running");
 
-    long killed = Long.parseLong(Files.readString(ROOT.resolve("run/node-3/pid")).trim());
+    long killed = Long.parseLong(Files.readString(RUN_DIR.resolve("node-3/pid")).trim());
     assertThat(run(Duration.ofSeconds(10), script, "kill", "3").exitCode()).isZero();
     ProcessHandle.of(killed).ifPresent(p -> p.onExit().orTimeout(10, TimeUnit.SECONDS).join());
     Result afterKill = run(Duration.ofSeconds(30), script, "status");
@@ -174,5 +195,16 @@ class LocalClusterScriptIT {
             "status");
     assertThat(result.exitCode()).isEqualTo(2);
     assertThat(result.stderr()).contains("no node reachable at 127.0.0.99:7379");
+  }
+
+  static void deleteRecursively(Path dir) throws IOException {
+    if (!Files.exists(dir)) {
+      return;
+    }
+    try (Stream<Path> paths = Files.walk(dir)) {
+      for (Path path : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.delete(path);
+      }
+    }
   }
 }
