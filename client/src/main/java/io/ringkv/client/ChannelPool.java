@@ -1,0 +1,57 @@
+package io.ringkv.client;
+
+import io.grpc.ClientInterceptor;
+import io.grpc.ManagedChannel;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+
+/** One plaintext gRPC channel per node address, created on first use, all closed together. */
+final class ChannelPool implements AutoCloseable {
+  private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
+  private final List<ClientInterceptor> interceptors;
+  private final int messageSizeBytesMax;
+  private volatile boolean closed;
+
+  ChannelPool(List<ClientInterceptor> interceptors, int messageSizeBytesMax) {
+    this.interceptors = List.copyOf(interceptors);
+    this.messageSizeBytesMax = messageSizeBytesMax;
+  }
+
+  ManagedChannel channel(String address) {
+    if (closed) {
+      throw new IllegalStateException("the ringkv client is closed");
+    }
+    return channels.computeIfAbsent(address, this::open);
+  }
+
+  private ManagedChannel open(String address) {
+    Endpoints.HostPort hostPort = Endpoints.parse(address);
+    return NettyChannelBuilder.forAddress(hostPort.host(), hostPort.port())
+        .usePlaintext()
+        .maxInboundMessageSize(messageSizeBytesMax)
+        .intercept(interceptors)
+        .build();
+  }
+
+  @Override
+  public void close() {
+    closed = true;
+    List<ManagedChannel> open = new ArrayList<>(channels.values());
+    channels.clear();
+    open.forEach(ManagedChannel::shutdown);
+    for (ManagedChannel channel : open) {
+      try {
+        if (!channel.awaitTermination(2, TimeUnit.SECONDS)) {
+          channel.shutdownNow();
+        }
+      } catch (InterruptedException e) {
+        channel.shutdownNow();
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+}

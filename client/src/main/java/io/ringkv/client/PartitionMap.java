@@ -1,0 +1,129 @@
+package io.ringkv.client;
+
+import io.ringkv.proto.v1.Member;
+import io.ringkv.proto.v1.MembersResponse;
+import io.ringkv.proto.v1.PartitionInfo;
+import io.ringkv.proto.v1.PartitionsResponse;
+import io.ringkv.routing.KeyHasher;
+import io.ringkv.routing.PartitionLayout;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * An immutable snapshot of the cluster's partition map and member addresses, as one node told it.
+ * It answers "which nodes should serve this key, best first": the partition's leader when known,
+ * then its other replicas. Keys go to partitions through {@link KeyHasher} and {@link
+ * PartitionLayout}, the same code the server uses.
+ */
+final class PartitionMap {
+  private final long epoch;
+  private final PartitionLayout layout;
+  private final PartitionInfo[] partitions;
+  private final Map<Long, String> addressByNode;
+
+  private PartitionMap(
+      long epoch, PartitionLayout layout, PartitionInfo[] partitions, Map<Long, String> addresses) {
+    this.epoch = epoch;
+    this.layout = layout;
+    this.partitions = partitions;
+    this.addressByNode = addresses;
+  }
+
+  /**
+   * Builds a map from a full Partitions answer and a Members answer.
+   *
+   * @throws IllegalArgumentException if the answer is not a complete map consistent with {@link
+   *     PartitionLayout} (a node answering garbage must not send requests astray)
+   */
+  static PartitionMap of(PartitionsResponse partitionsResponse, MembersResponse membersResponse) {
+    PartitionLayout layout = PartitionLayout.of(partitionsResponse.getPartitionCount());
+    PartitionInfo[] byId = new PartitionInfo[layout.partitionCount()];
+    for (PartitionInfo info : partitionsResponse.getPartitionsList()) {
+      int id = info.getId();
+      if (id < 0 || id >= byId.length) {
+        throw new IllegalArgumentException("partition " + id + " outside [0, " + byId.length + ")");
+      }
+      if (info.getHashStart() != layout.rangeStart(id)
+          || info.getHashEnd() != layout.rangeEnd(id)) {
+        throw new IllegalArgumentException(
+            "partition "
+                + id
+                + " range ["
+                + Long.toUnsignedString(info.getHashStart())
+                + ", "
+                + Long.toUnsignedString(info.getHashEnd())
+                + "] does not match a layout of "
+                + layout.partitionCount()
+                + " partitions");
+      }
+      byId[id] = info;
+    }
+    for (int id = 0; id < byId.length; id++) {
+      if (byId[id] == null) {
+        throw new IllegalArgumentException("partition map lacks partition " + id);
+      }
+    }
+    Map<Long, String> addresses = new HashMap<>();
+    for (Member member : membersResponse.getMembersList()) {
+      if (!member.getClientAddress().isEmpty()) {
+        addresses.put(member.getNodeId(), member.getClientAddress());
+      }
+    }
+    return new PartitionMap(partitionsResponse.getMapEpoch(), layout, byId, Map.copyOf(addresses));
+  }
+
+  long epoch() {
+    return epoch;
+  }
+
+  int partitionOf(byte[] key) {
+    return layout.partitionOfKey(key);
+  }
+
+  PartitionInfo partition(int id) {
+    return partitions[id];
+  }
+
+  /** Client addresses for {@code key}'s partition: the leader first (when known), then replicas. */
+  List<String> candidatesFor(byte[] key) {
+    PartitionInfo info = partitions[partitionOf(key)];
+    LinkedHashSet<String> result = new LinkedHashSet<>();
+    String leader = addressByNode.get(info.getLeaderNodeId());
+    if (info.getLeaderNodeId() != 0 && leader != null) {
+      result.add(leader);
+    }
+    for (long replica : info.getReplicasList()) {
+      String address = addressByNode.get(replica);
+      if (address != null) {
+        result.add(address);
+      }
+    }
+    return new ArrayList<>(result);
+  }
+
+  /** The leader's client address of {@code key}'s partition, or null when unknown. */
+  String leaderFor(byte[] key) {
+    long leader = partitions[partitionOf(key)].getLeaderNodeId();
+    return leader == 0 ? null : addressByNode.get(leader);
+  }
+
+  List<String> memberAddresses() {
+    List<String> result = new ArrayList<>(addressByNode.values());
+    result.sort(null);
+    return result;
+  }
+
+  /** This map with {@code partition}'s leader replaced by the node at {@code leaderAddress}. */
+  PartitionMap withLeader(int partition, long leaderNodeId) {
+    if (partition < 0 || partition >= partitions.length) {
+      return this;
+    }
+    PartitionInfo[] copy = Arrays.copyOf(partitions, partitions.length);
+    copy[partition] = copy[partition].toBuilder().setLeaderNodeId(leaderNodeId).build();
+    return new PartitionMap(epoch, layout, copy, addressByNode);
+  }
+}

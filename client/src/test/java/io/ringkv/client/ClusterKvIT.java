@@ -1,0 +1,222 @@
+package io.ringkv.client;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.grpc.CallOptions;
+import io.grpc.Channel;
+import io.grpc.ClientCall;
+import io.grpc.ClientInterceptor;
+import io.grpc.ForwardingClientCall;
+import io.grpc.ForwardingClientCallListener;
+import io.grpc.Metadata;
+import io.grpc.MethodDescriptor;
+import io.grpc.Status;
+import io.ringkv.proto.v1.KVGrpc;
+import io.ringkv.proto.v1.PartitionInfo;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Disabled;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * The client against a real three-node cluster started with deploy/local-cluster.sh: requests go
+ * straight to partition leaders; the cache follows a leader change; a write whose response is lost
+ * is retried and applied once; a scan pages across partitions in key order; a paused (SIGSTOP) node
+ * costs no more than the deadline.
+ */
+@Disabled("needs the KV service")
+@Timeout(value = 300, unit = TimeUnit.SECONDS)
+class ClusterKvIT {
+  static final Path ROOT = Path.of(System.getProperty("ringkv.repo.root", "..")).toAbsolutePath();
+  static final String[] ENDPOINTS = {"127.0.0.11:7379", "127.0.0.12:7379", "127.0.0.13:7379"};
+
+  static void script(String... args) throws Exception {
+    List<String> command = new ArrayList<>();
+    command.add(ROOT.resolve("deploy/local-cluster.sh").toString());
+    command.addAll(List.of(args));
+    Process process = new ProcessBuilder(command).directory(ROOT.toFile()).inheritIO().start();
+    assertThat(process.waitFor(180, TimeUnit.SECONDS)).as("%s finished", command).isTrue();
+    assertThat(process.exitValue()).as("%s exit", command).isZero();
+  }
+
+  @BeforeAll
+  static void startCluster() throws Exception {
+    script("start", "3");
+  }
+
+  @AfterAll
+  static void stopCluster() throws Exception {
+    script("stop");
+  }
+
+  static byte[] bytes(String text) {
+    return text.getBytes(StandardCharsets.UTF_8);
+  }
+
+  /** Records which address each KV call went to (the channel's authority). */
+  static final class TargetRecorder implements ClientInterceptor {
+    final Map<String, AtomicInteger> putsByAuthority = new ConcurrentHashMap<>();
+
+    @Override
+    public <Q, R> ClientCall<Q, R> interceptCall(
+        MethodDescriptor<Q, R> method, CallOptions options, Channel next) {
+      if (method.equals(KVGrpc.getPutMethod())) {
+        putsByAuthority
+            .computeIfAbsent(next.authority(), a -> new AtomicInteger())
+            .incrementAndGet();
+      }
+      return next.newCall(method, options);
+    }
+  }
+
+  /** Lets the first Put reach the node, then replaces its answer with UNAVAILABLE. */
+  static final class LoseFirstPutResponse implements ClientInterceptor {
+    final AtomicBoolean lost = new AtomicBoolean();
+
+    @Override
+    public <Q, R> ClientCall<Q, R> interceptCall(
+        MethodDescriptor<Q, R> method, CallOptions options, Channel next) {
+      ClientCall<Q, R> call = next.newCall(method, options);
+      if (!method.equals(KVGrpc.getPutMethod()) || !lost.compareAndSet(false, true)) {
+        return call;
+      }
+      return new ForwardingClientCall.SimpleForwardingClientCall<>(call) {
+        @Override
+        public void start(Listener<R> listener, Metadata headers) {
+          super.start(
+              new ForwardingClientCallListener.SimpleForwardingClientCallListener<>(listener) {
+                @Override
+                public void onMessage(R message) {}
+
+                @Override
+                public void onClose(Status status, Metadata trailers) {
+                  super.onClose(
+                      Status.UNAVAILABLE.withDescription("response lost by the test"),
+                      new Metadata());
+                }
+              },
+              headers);
+        }
+      };
+    }
+  }
+
+  @Test
+  void writesGoStraightToPartitionLeaders() throws Exception {
+    TargetRecorder recorder = new TargetRecorder();
+    try (RingKvClient client =
+        RingKvClient.builder().endpoints(ENDPOINTS).interceptor(recorder).build()) {
+      client.blocking().put("warm-up", "x");
+      client.router().refresh().get(10, TimeUnit.SECONDS);
+      PartitionMap map = client.router().current();
+      for (int i = 0; i < 30; i++) {
+        byte[] key = bytes("leader-" + i);
+        String leader = map.leaderFor(key);
+        assertThat(leader).as("leader of partition %d", map.partitionOf(key)).isNotNull();
+        int before = recorder.putsByAuthority.getOrDefault(leader, new AtomicInteger()).get();
+        client.blocking().put(key, bytes("v"));
+        assertThat(recorder.putsByAuthority.get(leader).get()).isEqualTo(before + 1);
+      }
+    }
+  }
+
+  @Test
+  void aLeaderChangeIsFollowedByARefresh() throws Exception {
+    try (RingKvClient client = RingKvClient.builder().endpoints(ENDPOINTS).build()) {
+      byte[] key = bytes("moving-leader");
+      client.blocking().put(key, bytes("1"));
+      PartitionMap map = client.router().refresh().get(10, TimeUnit.SECONDS);
+      int partition = map.partitionOf(key);
+      PartitionInfo info = map.partition(partition);
+      long target =
+          info.getReplicasList().stream()
+              .filter(node -> node != info.getLeaderNodeId())
+              .findFirst()
+              .orElseThrow();
+      BlockingRingKvClient.await(client.cluster().transferLeader(partition, target));
+      // The cached leader is now stale: the next write still succeeds (forwarded, or redirected by
+      // NOT_LEADER), and the cache learns the new leader from the answer.
+      client.blocking().put(key, bytes("2"));
+      assertThat(client.blocking().get(key)).get().extracting(Entry::valueUtf8).isEqualTo("2");
+      assertThat(client.router().current().partition(partition).getLeaderNodeId())
+          .isEqualTo(target);
+    }
+  }
+
+  @Test
+  void aWriteWhoseResponseIsLostIsAppliedOnce() {
+    LoseFirstPutResponse lose = new LoseFirstPutResponse();
+    try (RingKvClient client =
+        RingKvClient.builder().endpoints(ENDPOINTS).interceptor(lose).build()) {
+      byte[] key = bytes("once-" + System.nanoTime());
+      client.blocking().put(key, bytes("v"));
+      assertThat(lose.lost).isTrue();
+      // Applied twice, the key's version would be 2.
+      assertThat(client.blocking().get(key)).get().extracting(Entry::version).isEqualTo(1L);
+    }
+  }
+
+  @Test
+  void aScanPagesAcrossPartitionsInKeyOrder() {
+    try (RingKvClient client = RingKvClient.builder().endpoints(ENDPOINTS).build()) {
+      List<String> written = new ArrayList<>();
+      for (int i = 0; i < 200; i++) {
+        String key = String.format("scan/%04d", i);
+        client.blocking().put(key, "v" + i);
+        written.add(key);
+      }
+      List<String> scanned =
+          client
+              .blocking()
+              .scan(ScanQuery.prefix(bytes("scan/")).withPageSize(7))
+              .map(Entry::keyUtf8)
+              .toList();
+      assertThat(scanned).containsExactlyElementsOf(written);
+      PartitionMap map = client.router().current();
+      assertThat(written.stream().map(k -> map.partitionOf(bytes(k))).distinct().count())
+          .isGreaterThan(10);
+    }
+  }
+
+  @Test
+  void aPausedLeaderCostsAtMostTheDeadline() throws Exception {
+    try (RingKvClient client =
+        RingKvClient.builder()
+            .endpoints(ENDPOINTS)
+            .deadline(Duration.ofSeconds(3))
+            .attemptTimeout(Duration.ofMillis(500))
+            .build()) {
+      byte[] key = bytes("paused");
+      client.blocking().put(key, bytes("v"));
+      PartitionMap map = client.router().refresh().get(10, TimeUnit.SECONDS);
+      String leader = map.leaderFor(key);
+      int node = Integer.parseInt(leader.substring("127.0.0.".length(), leader.indexOf(':'))) - 10;
+      script("pause", Integer.toString(node));
+      try {
+        long started = System.nanoTime();
+        try {
+          assertThat(client.blocking().get(key)).isPresent(); // served once a new leader is elected
+        } catch (DeadlineExceededException | UnavailableException expected) {
+          // also acceptable: no new leader within the deadline
+        }
+        assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofSeconds(5));
+        assertThatThrownBy(() -> client.withDeadline(Duration.ofMillis(1)).blocking().get(key))
+            .isInstanceOf(DeadlineExceededException.class);
+      } finally {
+        script("resume", Integer.toString(node));
+      }
+    }
+  }
+}

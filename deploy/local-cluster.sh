@@ -1,0 +1,250 @@
+#!/bin/sh
+# A ringkv cluster on this machine, one process per node, node i on its own loopback address
+# 127.0.0.(10+i) with the usual ports (client 7379, peer 7380, metrics/health 7390), so faults can
+# be aimed at one node. Data, logs and pid files live under ./run/node-i/ at the repository root.
+#
+#   deploy/local-cluster.sh start [N]   start N nodes (default 3) and wait until the cluster answers
+#   deploy/local-cluster.sh stop        stop the nodes this script started (SIGTERM, then SIGKILL)
+#   deploy/local-cluster.sh status      each node's pid, state and health, then `ringctl cluster status`
+#   deploy/local-cluster.sh kill I      SIGKILL node I
+#   deploy/local-cluster.sh pause I     SIGSTOP node I       resume I   SIGCONT node I
+#   deploy/local-cluster.sh restart I   stop node I if it runs, start it again on its data
+#
+# Settings from the environment: RINGKV_START_TIMEOUT_SECONDS (60), RINGKV_STOP_TIMEOUT_SECONDS (10),
+# RINGKV_PARTITIONS (64), RINGKV_CLUSTER_ID (ringkv-local), RINGKV_JAVA_OPTS (a small heap each),
+# RINGKV_RUN_DIR (./run) and RINGKV_ADDRESS_BASE (10: node i on 127.0.0.(10+i)); tests use the last two
+# to run a second cluster beside a developer's.
+# Only processes whose pid this script recorded are ever signalled.
+set -eu
+root_dir=$(CDPATH='' cd -- "$(dirname -- "$0")/.." && pwd)
+. "$root_dir/bin/jdk-env.sh"
+
+run_dir=${RINGKV_RUN_DIR:-$root_dir/run}
+address_base=${RINGKV_ADDRESS_BASE:-10}
+start_timeout_seconds=${RINGKV_START_TIMEOUT_SECONDS:-60}
+stop_timeout_seconds=${RINGKV_STOP_TIMEOUT_SECONDS:-10}
+partitions=${RINGKV_PARTITIONS:-64}
+cluster_id=${RINGKV_CLUSTER_ID:-ringkv-local}
+node_count_max=20
+RINGKV_JAVA_OPTS=${RINGKV_JAVA_OPTS:--Xms64m -Xmx384m -XX:+UseSerialGC}
+export RINGKV_JAVA_OPTS
+
+die() {
+  echo "local-cluster: $*" >&2
+  exit 2
+}
+
+case "$address_base" in '' | *[!0-9]*) echo "local-cluster: RINGKV_ADDRESS_BASE must be a number" >&2; exit 2 ;; esac
+node_host() { echo "127.0.0.$((address_base + $1))"; }
+node_dir() { echo "$run_dir/node-$1"; }
+pid_file() { echo "$(node_dir "$1")/pid"; }
+
+# Node ids this cluster has (from run/members, written by start).
+node_ids() {
+  [ -f "$run_dir/members" ] || return 0
+  tr ',' '\n' <"$run_dir/members" | sed -n 's/^\([0-9][0-9]*\)@.*/\1/p'
+}
+
+check_index() {
+  case "${1:-}" in
+    '' | *[!0-9]*) die "node index must be a number, got '${1:-}'" ;;
+  esac
+  [ -f "$run_dir/members" ] || die "no cluster under $run_dir (run start first)"
+  node_ids | grep -qx "$1" || die "no node $1 in this cluster (nodes: $(node_ids | tr '\n' ' '))"
+}
+
+# Prints the recorded pid of node $1 if that process is alive and is a ringkv node.
+live_pid() {
+  file=$(pid_file "$1")
+  [ -f "$file" ] || return 0
+  pid=$(cat "$file")
+  [ -d "/proc/$pid" ] || return 0
+  # Guard against a recycled pid: the process must be a ringkv node, or bin/ringkv just before it
+  # execs the JVM (same pid).
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null \
+    | grep -Eq "io\.ringkv\.server\.NodeMain|$root_dir/bin/ringkv " || return 0
+  echo "$pid"
+}
+
+process_state() {
+  sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$1/status" 2>/dev/null
+}
+
+health_code() {
+  curl -s -o /dev/null -m 2 -w '%{http_code}' "http://$(node_host "$1"):7390/health" 2>/dev/null || true
+}
+
+log_tail() {
+  echo "---- last lines of $(node_dir "$1")/node.log ----" >&2
+  tail -n 30 "$(node_dir "$1")/node.log" >&2 2>/dev/null || true
+}
+
+build_server() {
+  # bin/ringkv builds the server jar when missing or stale; --help does only that.
+  "$root_dir/bin/ringkv" --help >/dev/null || die "could not build the server"
+}
+
+launch() {
+  i=$1
+  dir=$(node_dir "$i")
+  mkdir -p "$dir/data"
+  host=$(node_host "$i")
+  "$root_dir/bin/ringkv" --data-dir "$dir/data" --node-id "$i" --host "$host" \
+    --members "$(cat "$run_dir/members")" --partitions "$partitions" --cluster-id "$cluster_id" \
+    >>"$dir/node.log" 2>&1 </dev/null &
+  echo $! >"$(pid_file "$i")"
+}
+
+# Waits until every node in "$@" answers /health with 200, failing on a dead node or at the deadline.
+wait_healthy() {
+  deadline=$(($(date +%s) + start_timeout_seconds))
+  for i in "$@"; do
+    while [ "$(health_code "$i")" != 200 ]; do
+      if [ -z "$(live_pid "$i")" ]; then
+        log_tail "$i"
+        die "node $i exited during start-up"
+      fi
+      if [ "$(date +%s)" -ge "$deadline" ]; then
+        log_tail "$i"
+        die "node $i ($(node_host "$i")) not healthy after ${start_timeout_seconds}s"
+      fi
+      sleep 0.2
+    done
+  done
+}
+
+# Waits until `ringctl cluster status` sees every member answering and, once the KV service exists,
+# until a linearizable read is served (so every partition has a leader for that key).
+wait_answering() {
+  deadline=$(($(date +%s) + start_timeout_seconds))
+  while :; do
+    if out=$("$root_dir/bin/ringctl" --endpoints "$endpoints" cluster status 2>&1); then
+      case "$out" in
+        *"kv service serving"*)
+          code=0
+          "$root_dir/bin/ringctl" --endpoints "$endpoints" get ringkv-local-cluster-ready \
+            >/dev/null 2>&1 || code=$?
+          [ "$code" -le 1 ] && return 0
+          ;;
+        *) return 0 ;;
+      esac
+    fi
+    if [ "$(date +%s)" -ge "$deadline" ]; then
+      echo "$out" >&2
+      die "cluster did not answer within ${start_timeout_seconds}s"
+    fi
+    sleep 0.5
+  done
+}
+
+cmd_start() {
+  count=${1:-3}
+  case "$count" in '' | *[!0-9]*) die "node count must be a number, got '$count'" ;; esac
+  [ "$count" -ge 1 ] && [ "$count" -le "$node_count_max" ] \
+    || die "node count must be in 1..$node_count_max, got $count"
+  [ $((address_base + count)) -le 254 ] || die "addresses 127.0.0.$((address_base + 1))..$((address_base + count)) leave 127.0.0.0/24"
+  for i in $(node_ids); do
+    [ -z "$(live_pid "$i")" ] || die "node $i is already running (pid $(live_pid "$i")); stop first"
+  done
+  mkdir -p "$run_dir"
+  members=""
+  endpoints=""
+  i=1
+  while [ "$i" -le "$count" ]; do
+    members="$members${members:+,}$i@$(node_host "$i"):7379:7380"
+    endpoints="$endpoints${endpoints:+,}$(node_host "$i"):7379"
+    i=$((i + 1))
+  done
+  if [ -f "$run_dir/members" ] && [ "$(cat "$run_dir/members")" != "$members" ]; then
+    die "$run_dir holds a cluster of other members ($(cat "$run_dir/members")); remove $run_dir to start anew"
+  fi
+  echo "$members" >"$run_dir/members"
+  build_server
+  for i in $(node_ids); do
+    launch "$i"
+  done
+  # shellcheck disable=SC2046 # node ids are numbers
+  wait_healthy $(node_ids)
+  wait_answering
+  echo "local-cluster: $count nodes up ($endpoints), data and logs under $run_dir"
+}
+
+stop_node() {
+  i=$1
+  pid=$(live_pid "$i")
+  if [ -n "$pid" ]; then
+    kill -CONT "$pid" 2>/dev/null || true # a paused node cannot handle SIGTERM
+    kill -TERM "$pid" 2>/dev/null || true
+    waited=0
+    while [ -d "/proc/$pid" ] && [ "$waited" -lt $((stop_timeout_seconds * 10)) ]; do
+      sleep 0.1
+      waited=$((waited + 1))
+    done
+    if [ -d "/proc/$pid" ]; then
+      echo "local-cluster: node $i (pid $pid) ignored SIGTERM for ${stop_timeout_seconds}s, sending SIGKILL" >&2
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  fi
+  rm -f "$(pid_file "$i")"
+}
+
+cmd_stop() {
+  for i in $(node_ids); do
+    stop_node "$i"
+  done
+  echo "local-cluster: stopped"
+}
+
+cmd_status() {
+  [ -f "$run_dir/members" ] || die "no cluster under $run_dir"
+  printf '%-5s %-15s %-8s %-8s %s\n' NODE ADDRESS PID STATE HEALTH
+  endpoints=""
+  for i in $(node_ids); do
+    endpoints="$endpoints${endpoints:+,}$(node_host "$i"):7379"
+    pid=$(live_pid "$i")
+    if [ -z "$pid" ]; then
+      printf '%-5s %-15s %-8s %-8s %s\n' "$i" "$(node_host "$i")" - down -
+      continue
+    fi
+    case $(process_state "$pid") in T) state=paused ;; *) state=running ;; esac
+    code=$(health_code "$i")
+    printf '%-5s %-15s %-8s %-8s %s\n' "$i" "$(node_host "$i")" "$pid" "$state" "${code:-none}"
+  done
+  echo
+  "$root_dir/bin/ringctl" --endpoints "$endpoints" --timeout-ms 2000 cluster status || true
+}
+
+signal_node() {
+  check_index "$2"
+  pid=$(live_pid "$2")
+  [ -n "$pid" ] || die "node $2 is not running"
+  kill "-$1" "$pid"
+}
+
+cmd_restart() {
+  check_index "$1"
+  stop_node "$1"
+  build_server
+  launch "$1"
+  wait_healthy "$1"
+  echo "local-cluster: node $1 restarted (pid $(cat "$(pid_file "$1")"))"
+}
+
+command=${1:-}
+[ $# -gt 0 ] && shift
+case "$command" in
+  start) cmd_start "$@" ;;
+  stop) cmd_stop ;;
+  status) cmd_status ;;
+  kill)
+    signal_node KILL "${1:-}"
+    rm -f "$(pid_file "$1")"
+    ;;
+  pause) signal_node STOP "${1:-}" ;;
+  resume) signal_node CONT "${1:-}" ;;
+  restart) cmd_restart "${1:-}" ;;
+  *)
+    sed -n '2,18s/^# \{0,1\}//p' "$0" >&2
+    exit 2
+    ;;
+esac
