@@ -69,6 +69,9 @@ public final class TestRunner {
   private final PrintWriter out;
   private final AtomicReference<String> harnessError = new AtomicReference<>();
 
+  /** The history; made once the cluster is up, so {@code :time} 0 is the start of the load. */
+  private HistoryRecorder recorder;
+
   private TestRunner(TestOptions options, PrintWriter out) {
     this.options = options;
     this.out = out;
@@ -94,26 +97,25 @@ public final class TestRunner {
         options.testName(), options.seed(), runId, runDir);
     ClusterSpec spec = options.clusterSpec(runDir, runId);
     Workload workload = workload();
-    List<Op> history;
     RunOutcome outcome;
-    try (HistoryRecorder recorder =
-        new HistoryRecorder(runDir.resolve("history.edn"), System::nanoTime)) {
-      try {
-        outcome = runCluster(spec, runId, workload, recorder);
-      } catch (IOException | RuntimeException e) {
-        harnessError.compareAndSet(null, "the run failed: " + e);
-        outcome = new RunOutcome(0, 0);
+    try {
+      outcome = runCluster(spec, runId, workload, runDir.resolve("history.edn"));
+    } catch (IOException | RuntimeException e) {
+      harnessError.compareAndSet(null, "the run failed: " + e);
+      outcome = new RunOutcome(0, 0);
+    } finally {
+      if (recorder != null) {
+        recorder.close();
       }
-      history = recorder.ops();
     }
+    List<Op> history = recorder == null ? List.of() : recorder.ops();
     deleteDataDirs(spec);
     return finish(runDir, workload, history, outcome);
   }
 
   private record RunOutcome(long durationNanos, int faultCount) {}
 
-  private RunOutcome runCluster(
-      ClusterSpec spec, String runId, Workload workload, HistoryRecorder recorder)
+  private RunOutcome runCluster(ClusterSpec spec, String runId, Workload workload, Path historyFile)
       throws IOException, InterruptedException {
     out.printf(
         "starting %d nodes at %s..%s%n",
@@ -121,6 +123,7 @@ public final class TestRunner {
     List<ManagedChannel> channels = new ArrayList<>();
     try (LocalCluster cluster = LocalCluster.start(spec);
         Firewall firewall = new Firewall(runId)) {
+      recorder = new HistoryRecorder(historyFile, System::nanoTime);
       for (int id = 1; id <= spec.nodeCount(); id++) {
         channels.add(
             NettyChannelBuilder.forAddress(spec.address(id), ClusterSpec.CLIENT_PORT)
@@ -144,7 +147,7 @@ public final class TestRunner {
       Thread nemesisThread =
           schedule == null ? null : Thread.ofPlatform().name("nemesis").start(schedule);
       out.printf("running %s for %s%n", workload.name(), options.timeLimit());
-      runClients(workload, recorder, channels);
+      runClients(workload, channels);
       if (nemesisThread != null) {
         schedule.finish();
         nemesisThread.join();
@@ -152,7 +155,7 @@ public final class TestRunner {
       }
       healEverything(cluster, firewall);
       if (harnessError.get() == null) {
-        finalPhase(workload, recorder, channels);
+        finalPhase(workload, channels);
       }
       return new RunOutcome(recorder.elapsedNanos(), schedule == null ? 0 : schedule.faultCount());
     } finally {
@@ -179,8 +182,7 @@ public final class TestRunner {
     };
   }
 
-  private void runClients(
-      Workload workload, HistoryRecorder recorder, List<ManagedChannel> channels)
+  private void runClients(Workload workload, List<ManagedChannel> channels)
       throws InterruptedException {
     long deadlineNanos = recorder.elapsedNanos() + options.timeLimit().toNanos();
     double meanGapNanos = options.concurrency() * 1e9 / options.rate();
@@ -193,9 +195,8 @@ public final class TestRunner {
       threads.add(
           Thread.ofPlatform()
               .name("client-" + thread)
-              .start(() ->
-                  clientLoop(
-                      workload, recorder, client, random, thread, meanGapNanos, deadlineNanos)));
+              .start(
+                  () -> clientLoop(workload, client, random, thread, meanGapNanos, deadlineNanos)));
     }
     for (Thread thread : threads) {
       thread.join();
@@ -204,7 +205,6 @@ public final class TestRunner {
 
   private void clientLoop(
       Workload workload,
-      HistoryRecorder recorder,
       KvClientAdapter client,
       Random random,
       int thread,
@@ -223,7 +223,7 @@ public final class TestRunner {
         Thread.currentThread().interrupt();
         return;
       }
-      Outcome outcome = invoke(workload, recorder, client, process, workload.next(random));
+      Outcome outcome = invoke(workload, client, process, workload.next(random));
       if (outcome.type() == OpType.INFO) {
         process += options.concurrency();
       }
@@ -231,11 +231,7 @@ public final class TestRunner {
   }
 
   private Outcome invoke(
-      Workload workload,
-      HistoryRecorder recorder,
-      KvClientAdapter client,
-      long process,
-      Invocation invocation) {
+      Workload workload, KvClientAdapter client, long process, Invocation invocation) {
     recorder.invoke(process, invocation.f(), invocation.value());
     Outcome outcome;
     try {
@@ -267,8 +263,7 @@ public final class TestRunner {
   }
 
   /** Final reads, each retried until it succeeds or attempts run out, by fresh processes. */
-  private void finalPhase(
-      Workload workload, HistoryRecorder recorder, List<ManagedChannel> channels)
+  private void finalPhase(Workload workload, List<ManagedChannel> channels)
       throws InterruptedException {
     List<Workload.FinalRead> reads = workload.finalReads(channels.size());
     out.printf("healed; %d final reads%n", reads.size());
@@ -277,7 +272,7 @@ public final class TestRunner {
       KvClientAdapter client =
           new GrpcKvClient(channels.get(read.nodeId() - 1), options.opTimeout());
       for (int attempt = 0; attempt < FINAL_READ_ATTEMPTS_MAX; attempt++) {
-        Outcome outcome = invoke(workload, recorder, client, process++, read.invocation());
+        Outcome outcome = invoke(workload, client, process++, read.invocation());
         if (outcome.type() == OpType.OK || harnessError.get() != null) {
           break;
         }
