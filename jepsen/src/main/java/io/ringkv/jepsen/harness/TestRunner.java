@@ -122,7 +122,7 @@ public final class TestRunner {
         spec.nodeCount(), spec.address(1), spec.address(spec.nodeCount()));
     List<ManagedChannel> channels = new ArrayList<>();
     try (LocalCluster cluster = LocalCluster.start(spec);
-        Firewall firewall = new Firewall(runId)) {
+        Firewall firewall = new Firewall(runId).healOnShutdown()) {
       recorder = new HistoryRecorder(historyFile, System::nanoTime);
       for (int id = 1; id <= spec.nodeCount(); id++) {
         channels.add(

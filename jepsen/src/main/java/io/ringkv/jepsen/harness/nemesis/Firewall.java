@@ -27,6 +27,7 @@ public final class Firewall implements AutoCloseable {
 
   private final String comment;
   private final List<List<String>> added = new ArrayList<>();
+  private Thread shutdownHook;
 
   /** A firewall for run {@code runId} (letters, digits, {@code _.-}). */
   public Firewall(String runId) {
@@ -114,9 +115,42 @@ public final class Firewall implements AutoCloseable {
     }
   }
 
+  /**
+   * Also heals when the JVM exits early (Ctrl-C), so an interrupted run leaves no rules behind;
+   * {@link #close()} deregisters the hook.
+   */
+  public synchronized Firewall healOnShutdown() {
+    if (shutdownHook == null) {
+      shutdownHook = new Thread(this::healQuietly, "ringkv-jepsen-heal-network");
+      Runtime.getRuntime().addShutdownHook(shutdownHook);
+    }
+    return this;
+  }
+
+  private void healQuietly() {
+    try {
+      healAll();
+    } catch (IOException e) {
+      System.err.println("ringkv-jepsen: could not heal the network: " + e.getMessage());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /** Heals every rule this firewall added and drops its shutdown hook, if any. */
   @Override
   public void close() throws IOException, InterruptedException {
     healAll();
+    synchronized (this) {
+      if (shutdownHook != null) {
+        try {
+          Runtime.getRuntime().removeShutdownHook(shutdownHook);
+        } catch (IllegalStateException alreadyShuttingDown) {
+          // the hook is running; it heals the same rules
+        }
+        shutdownHook = null;
+      }
+    }
   }
 
   /** The rules in the INPUT chain carrying run {@code runId}'s comment, as {@code -S} lines. */
