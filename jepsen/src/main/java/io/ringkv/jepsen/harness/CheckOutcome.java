@@ -12,7 +12,7 @@ public record CheckOutcome(String checker, Verdict verdict, Map<Object, Object> 
   public CheckOutcome {
     Objects.requireNonNull(checker, "checker");
     Objects.requireNonNull(verdict, "verdict");
-    edn = Map.copyOf(edn);
+    edn = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(edn));
     Objects.requireNonNull(text, "text");
   }
 }

@@ -72,9 +72,17 @@ public final class TestRunner {
   /** The history; made once the cluster is up, so {@code :time} 0 is the start of the load. */
   private HistoryRecorder recorder;
 
-  private TestRunner(TestOptions options, PrintWriter out) {
+  private final ClientFactory clients;
+
+  /** Where the clients' adapters come from: gRPC to the node, unless a test says otherwise. */
+  interface ClientFactory {
+    KvClientAdapter create(LocalCluster cluster, int nodeId, ManagedChannel channel);
+  }
+
+  private TestRunner(TestOptions options, PrintWriter out, ClientFactory clients) {
     this.options = options;
     this.out = out;
+    this.clients = clients;
   }
 
   /** What a run produced: its folder, overall verdict, exit status and any harness error. */
@@ -83,7 +91,13 @@ public final class TestRunner {
   /** Runs the test described by {@code options}, printing progress to {@code out}. */
   public static RunResult run(TestOptions options, PrintWriter out)
       throws IOException, InterruptedException {
-    return new TestRunner(options, out).run();
+    return run(
+        options, out, (cluster, nodeId, channel) -> new GrpcKvClient(channel, options.opTimeout()));
+  }
+
+  static RunResult run(TestOptions options, PrintWriter out, ClientFactory clients)
+      throws IOException, InterruptedException {
+    return new TestRunner(options, out, clients).run();
   }
 
   private RunResult run() throws IOException, InterruptedException {
@@ -147,7 +161,7 @@ public final class TestRunner {
       Thread nemesisThread =
           schedule == null ? null : Thread.ofPlatform().name("nemesis").start(schedule);
       out.printf("running %s for %s%n", workload.name(), options.timeLimit());
-      runClients(workload, channels);
+      runClients(cluster, workload, channels);
       if (nemesisThread != null) {
         schedule.finish();
         nemesisThread.join();
@@ -155,7 +169,7 @@ public final class TestRunner {
       }
       healEverything(cluster, firewall);
       if (harnessError.get() == null) {
-        finalPhase(workload, channels);
+        finalPhase(cluster, workload, channels);
       }
       return new RunOutcome(recorder.elapsedNanos(), schedule == null ? 0 : schedule.faultCount());
     } finally {
@@ -182,7 +196,7 @@ public final class TestRunner {
     };
   }
 
-  private void runClients(Workload workload, List<ManagedChannel> channels)
+  private void runClients(LocalCluster cluster, Workload workload, List<ManagedChannel> channels)
       throws InterruptedException {
     long deadlineNanos = recorder.elapsedNanos() + options.timeLimit().toNanos();
     double meanGapNanos = options.concurrency() * 1e9 / options.rate();
@@ -190,7 +204,8 @@ public final class TestRunner {
     for (int t = 0; t < options.concurrency(); t++) {
       int thread = t;
       KvClientAdapter client =
-          new GrpcKvClient(channels.get(thread % channels.size()), options.opTimeout());
+          clients.create(
+              cluster, thread % channels.size() + 1, channels.get(thread % channels.size()));
       Random random = new Random(options.seed() * 31 + thread);
       threads.add(
           Thread.ofPlatform()
@@ -263,14 +278,14 @@ public final class TestRunner {
   }
 
   /** Final reads, each retried until it succeeds or attempts run out, by fresh processes. */
-  private void finalPhase(Workload workload, List<ManagedChannel> channels)
+  private void finalPhase(LocalCluster cluster, Workload workload, List<ManagedChannel> channels)
       throws InterruptedException {
     List<Workload.FinalRead> reads = workload.finalReads(channels.size());
     out.printf("healed; %d final reads%n", reads.size());
     long process = 1_000_000L; // above every client process number of the main phase
     for (Workload.FinalRead read : reads) {
       KvClientAdapter client =
-          new GrpcKvClient(channels.get(read.nodeId() - 1), options.opTimeout());
+          clients.create(cluster, read.nodeId(), channels.get(read.nodeId() - 1));
       for (int attempt = 0; attempt < FINAL_READ_ATTEMPTS_MAX; attempt++) {
         Outcome outcome = invoke(workload, client, process++, read.invocation());
         if (outcome.type() == OpType.OK || harnessError.get() != null) {

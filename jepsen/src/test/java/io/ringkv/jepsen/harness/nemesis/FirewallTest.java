@@ -13,14 +13,14 @@ import org.junit.jupiter.api.Timeout;
 
 /**
  * Proves the iptables nemesis really cuts a link between two loopback aliases: a TCP connect from a
- * socket bound to 127.0.0.51 to a listener on 127.0.0.52 works, fails while the two are cut, and
+ * socket bound to 127.0.0.61 to a listener on 127.0.0.62 works, fails while the two are cut, and
  * works again once healed; healing deletes exactly the rules this firewall added (counted by their
  * run comment), and a crashed run's rules are found and removed by that comment alone. Skipped,
  * saying why, when not root or iptables is missing.
  */
 class FirewallTest {
-  private static final String A = "127.0.0.51";
-  private static final String B = "127.0.0.52";
+  private static final String A = "127.0.0.61";
+  private static final String B = "127.0.0.62";
   private static final int CONNECT_TIMEOUT_MILLIS = 500;
 
   @Test

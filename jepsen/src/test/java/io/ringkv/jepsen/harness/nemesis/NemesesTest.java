@@ -17,9 +17,9 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Proves each nemesis against three real nodes on 127.0.0.49..51... (base 48): a partition adds
- * DROP rules between node addresses and its stop removes every one; kill leaves its targets dead
- * and stop restarts them healthy; pause stops a node (SIGSTOP) and stop resumes it; a leader-aimed
+ * Proves each nemesis against three real nodes on 127.0.0.49..51 (base 48): a partition adds DROP
+ * rules between node addresses and its stop removes every one; kill leaves its targets dead and
+ * stop restarts them healthy; pause stops a node (SIGSTOP) and stop resumes it; a leader-aimed
  * fault with no leader known falls back to a random node and says so. Seed printed on failure.
  */
 class NemesesTest {
