@@ -1,5 +1,6 @@
 package io.ringkv.jepsen.harness;
 
+import io.ringkv.jepsen.Invariants;
 import io.ringkv.jepsen.history.HistoryWriter;
 import io.ringkv.jepsen.history.Keyword;
 import io.ringkv.jepsen.history.Op;
@@ -29,6 +30,7 @@ public final class HistoryRecorder implements AutoCloseable {
   private final LongSupplier nanoClock;
   private final long startNanos;
   private final List<Op> ops = new ArrayList<>();
+  private long lastTimeNanos;
 
   /** A recorder writing to {@code file}, reading time from {@code nanoClock}. */
   public HistoryRecorder(Path file, LongSupplier nanoClock) throws IOException {
@@ -67,6 +69,12 @@ public final class HistoryRecorder implements AutoCloseable {
       extra.put(ERROR, error);
     }
     Op op = new Op(ops.size(), process, type, f, value, elapsedNanos(), extra);
+    Invariants.check(
+        op.timeNanos() >= lastTimeNanos,
+        "history time went back: %d after %d",
+        op.timeNanos(),
+        lastTimeNanos);
+    lastTimeNanos = op.timeNanos();
     ops.add(op);
     try {
       writer.append(op);

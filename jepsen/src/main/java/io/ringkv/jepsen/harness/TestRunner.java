@@ -59,7 +59,7 @@ public final class TestRunner {
   public static final int EXIT_UNKNOWN = 2;
 
   /** How often a final read is tried before the phase gives up on it. */
-  private static final int FINAL_READ_ATTEMPTS_MAX = 10;
+  private static final int FINAL_READ_ATTEMPTS_MAX = 20;
 
   private static final Duration LEADER_PROBE_DEADLINE = Duration.ofSeconds(1);
   private static final DateTimeFormatter RUN_DIR_FORMAT =
@@ -168,6 +168,7 @@ public final class TestRunner {
         schedule.heal();
       }
       healEverything(cluster, firewall);
+      reconnect(channels);
       if (harnessError.get() == null) {
         finalPhase(cluster, workload, channels);
       }
@@ -274,6 +275,13 @@ public final class TestRunner {
     }
     for (int id = 1; id <= cluster.nodeCount(); id++) {
       cluster.awaitHealthy(id);
+    }
+  }
+
+  /** After healing, channels to restarted nodes reconnect now, not after their backoff. */
+  private static void reconnect(List<ManagedChannel> channels) {
+    for (ManagedChannel channel : channels) {
+      channel.resetConnectBackoff();
     }
   }
 

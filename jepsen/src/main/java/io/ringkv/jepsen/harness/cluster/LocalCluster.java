@@ -1,5 +1,6 @@
 package io.ringkv.jepsen.harness.cluster;
 
+import io.ringkv.jepsen.Invariants;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
@@ -283,6 +284,7 @@ public final class LocalCluster implements AutoCloseable {
     if (previous != null) {
       node.history.addAll(previous.history);
     }
+    Invariants.check(!node.history.contains(process.pid()), "pid %d started twice", process.pid());
     node.history.add(process.pid());
     nodes[nodeId] = node;
   }

@@ -1,5 +1,6 @@
 package io.ringkv.jepsen.harness.nemesis;
 
+import io.ringkv.jepsen.Invariants;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -110,6 +111,7 @@ public final class Firewall implements AutoCloseable {
         }
       }
     }
+    Invariants.check(added.isEmpty(), "rules left after healing: %s", added);
     if (failure != null) {
       throw failure;
     }
