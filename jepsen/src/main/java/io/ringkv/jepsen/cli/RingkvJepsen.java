@@ -6,15 +6,20 @@ import picocli.CommandLine.Command;
 
 /**
  * The {@code ringkv-jepsen} command line. Subcommands: {@code check} (check a recorded history) and
- * {@code timings} (time the checker on reference histories). The test harness will join as another
- * subcommand.
+ * {@code timings} (time the checker on reference histories) and {@code test} (start a local
+ * cluster, run a workload under a nemesis, check and report).
  */
 @Command(
     name = "ringkv-jepsen",
     mixinStandardHelpOptions = true,
     version = "ringkv-jepsen 0.1.0",
     description = "ringkv's Jepsen-style suite.",
-    subcommands = {CheckCommand.class, TimingsCommand.class, CommandLine.HelpCommand.class})
+    subcommands = {
+      CheckCommand.class,
+      TimingsCommand.class,
+      io.ringkv.jepsen.harness.TestCommand.class,
+      CommandLine.HelpCommand.class
+    })
 public final class RingkvJepsen implements Runnable {
   /** Exit status of a history that is linearizable. */
   public static final int EXIT_VALID = 0;

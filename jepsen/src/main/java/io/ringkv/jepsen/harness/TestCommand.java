@@ -1,0 +1,154 @@
+package io.ringkv.jepsen.harness;
+
+import io.ringkv.jepsen.harness.cluster.ClusterSpec;
+import io.ringkv.jepsen.harness.cluster.LocalCluster;
+import io.ringkv.jepsen.harness.nemesis.Firewall;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code ringkv-jepsen test}: runs a Jepsen-style test against a local cluster it starts. */
+@Command(
+    name = "test",
+    mixinStandardHelpOptions = true,
+    description = {
+      "Starts a local ringkv cluster on loopback aliases, runs a workload under a nemesis, checks"
+          + " the history and writes jepsen/store/<test>/<timestamp>/.",
+      "Exit status: 0 valid, 1 invalid, 2 unknown or harness error."
+    })
+public final class TestCommand implements Callable<Integer> {
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  @Option(
+      names = "--workload",
+      defaultValue = "register",
+      description = "register or set (default: ${DEFAULT-VALUE})")
+  String workload;
+
+  @Option(
+      names = "--nemesis",
+      defaultValue = "none",
+      description = "none, partition, kill, pause or all (default: ${DEFAULT-VALUE})")
+  String nemesis;
+
+  @Option(names = "--nodes", defaultValue = "5", description = "nodes (default: ${DEFAULT-VALUE})")
+  int nodes;
+
+  @Option(
+      names = "--time-limit",
+      defaultValue = "60",
+      description = "seconds of client load (default: ${DEFAULT-VALUE})")
+  long timeLimitSeconds;
+
+  @Option(
+      names = "--concurrency",
+      defaultValue = "10",
+      description = "client processes (default: ${DEFAULT-VALUE})")
+  int concurrency;
+
+  @Option(
+      names = "--rate",
+      defaultValue = "200",
+      description =
+          "client operations per second, all clients together (default: ${DEFAULT-VALUE})")
+  double rate;
+
+  @Option(
+      names = "--keys",
+      defaultValue = "8",
+      description = "register keys (default: ${DEFAULT-VALUE})")
+  int keys;
+
+  @Option(names = "--seed", description = "random seed (default: the time); printed to replay")
+  Long seed;
+
+  @Option(
+      names = "--address-base",
+      defaultValue = "" + ClusterSpec.ADDRESS_BASE_DEFAULT,
+      description = "node i listens on 127.0.0.(base+i) (default: ${DEFAULT-VALUE})")
+  int addressBase;
+
+  @Option(
+      names = "--partitions",
+      defaultValue = "16",
+      description = "partitions of the cluster, a power of two (default: ${DEFAULT-VALUE})")
+  int partitions;
+
+  @Option(
+      names = "--op-timeout-ms",
+      defaultValue = "2000",
+      description = "deadline of each client call (default: ${DEFAULT-VALUE})")
+  long opTimeoutMillis;
+
+  @Option(
+      names = "--fault-seconds",
+      defaultValue = "10",
+      description = "how long each fault lasts (default: ${DEFAULT-VALUE})")
+  long faultSeconds;
+
+  @Option(
+      names = "--healed-seconds",
+      defaultValue = "10",
+      description = "how long the cluster stays healed between faults (default: ${DEFAULT-VALUE})")
+  long healedSeconds;
+
+  @Option(
+      names = "--health-timeout",
+      defaultValue = "60",
+      description = "seconds a node may take to answer /health (default: ${DEFAULT-VALUE})")
+  long healthTimeoutSeconds;
+
+  @Option(
+      names = "--check-time-limit",
+      defaultValue = "600",
+      description =
+          "seconds the checkers may take before the verdict is unknown (default: ${DEFAULT-VALUE})")
+  long checkTimeLimitSeconds;
+
+  @Option(names = "--store", description = "store folder (default: <repository>/jepsen/store)")
+  Path store;
+
+  @Option(
+      names = "--remove-rules-of",
+      paramLabel = "RUN_ID",
+      description =
+          "only delete the iptables rules a crashed run left (its run-id file), then exit")
+  String removeRulesOf;
+
+  @Override
+  public Integer call() throws IOException, InterruptedException {
+    PrintWriter out = spec.commandLine().getOut();
+    if (removeRulesOf != null) {
+      int removed = Firewall.removeRulesOf(removeRulesOf);
+      out.printf("removed %d iptables rules of run %s%n", removed, removeRulesOf);
+      return TestRunner.EXIT_VALID;
+    }
+    Path root = LocalCluster.findRepositoryRoot(Path.of(""));
+    long actualSeed = seed != null ? seed : System.nanoTime();
+    TestOptions options =
+        new TestOptions(
+            workload,
+            nemesis,
+            nodes,
+            Duration.ofSeconds(timeLimitSeconds),
+            concurrency,
+            rate,
+            keys,
+            actualSeed,
+            addressBase,
+            partitions,
+            Duration.ofMillis(opTimeoutMillis),
+            Duration.ofSeconds(faultSeconds),
+            Duration.ofSeconds(healedSeconds),
+            Duration.ofSeconds(healthTimeoutSeconds),
+            Duration.ofSeconds(checkTimeLimitSeconds),
+            root,
+            store != null ? store : root.resolve("jepsen").resolve("store"));
+    return TestRunner.run(options, out).exitStatus();
+  }
+}

@@ -1,0 +1,88 @@
+package io.ringkv.jepsen.harness.cluster;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * What cluster to start: {@code nodeCount} nodes, node {@code i} (1-based) on {@code
+ * 127.0.0.(addressBase + i)} with the standard ports, its data and log under {@code
+ * storeDir/n<i>/}, the server built in the repository at {@code repositoryRoot}.
+ */
+public record ClusterSpec(
+    Path repositoryRoot,
+    Path storeDir,
+    int nodeCount,
+    int addressBase,
+    int partitions,
+    int replicationFactor,
+    String clusterId,
+    Duration healthTimeout) {
+  /** Most nodes a local cluster may have (each needs its own loopback address). */
+  public static final int NODE_COUNT_MAX = 9;
+
+  /** The default first address is 127.0.0.(10 + 1), as DESIGN.md's local cluster. */
+  public static final int ADDRESS_BASE_DEFAULT = 10;
+
+  public static final int CLIENT_PORT = 7379;
+  public static final int PEER_PORT = 7380;
+  public static final int METRICS_PORT = 7390;
+
+  public ClusterSpec {
+    Objects.requireNonNull(repositoryRoot, "repositoryRoot");
+    Objects.requireNonNull(storeDir, "storeDir");
+    Objects.requireNonNull(clusterId, "clusterId");
+    Objects.requireNonNull(healthTimeout, "healthTimeout");
+    if (nodeCount < 1 || nodeCount > NODE_COUNT_MAX) {
+      throw new IllegalArgumentException(
+          "nodes must be between 1 and " + NODE_COUNT_MAX + ", not " + nodeCount);
+    }
+    if (addressBase < 1 || addressBase + nodeCount > 254) {
+      throw new IllegalArgumentException(
+          "address base " + addressBase + " leaves 127.0.0.x outside 2..254");
+    }
+    if (partitions < 1 || Integer.bitCount(partitions) != 1) {
+      throw new IllegalArgumentException("partitions must be a power of two, not " + partitions);
+    }
+    if (replicationFactor < 1 || replicationFactor > nodeCount) {
+      throw new IllegalArgumentException(
+          "replication factor must be between 1 and the node count, not " + replicationFactor);
+    }
+  }
+
+  /** The loopback address of node {@code nodeId} (1-based). */
+  public String address(int nodeId) {
+    checkNode(nodeId);
+    return "127.0.0." + (addressBase + nodeId);
+  }
+
+  /** The {@code --members} value naming every node. */
+  public String membersFlag() {
+    StringBuilder sb = new StringBuilder();
+    for (int id = 1; id <= nodeCount; id++) {
+      if (id > 1) {
+        sb.append(',');
+      }
+      sb.append(id)
+          .append('@')
+          .append(address(id))
+          .append(':')
+          .append(CLIENT_PORT)
+          .append(':')
+          .append(PEER_PORT);
+    }
+    return sb.toString();
+  }
+
+  /** The directory holding node {@code nodeId}'s data directory and log. */
+  public Path nodeDir(int nodeId) {
+    checkNode(nodeId);
+    return storeDir.resolve("n" + nodeId);
+  }
+
+  void checkNode(int nodeId) {
+    if (nodeId < 1 || nodeId > nodeCount) {
+      throw new IllegalArgumentException("no node " + nodeId + " in a cluster of " + nodeCount);
+    }
+  }
+}
