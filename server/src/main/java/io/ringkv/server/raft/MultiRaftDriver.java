@@ -740,6 +740,8 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
     private final Map<Long, List<Integer>> groupsPerPeer = new HashMap<>();
     private final List<Runnable> afterSend = new ArrayList<>();
 
+    private final Map<Long, Long> sizes = new HashMap<>();
+
     void add(long toNodeId, int partition, Message message) {
       GroupRaftMessage grouped =
           GroupRaftMessage.newBuilder()
@@ -747,13 +749,16 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
               .setMessage(RaftMessageCodec.encode(message))
               .build();
       RaftBatch.Builder batch = batches.computeIfAbsent(toNodeId, id -> RaftBatch.newBuilder());
-      if (batch.getMessagesCount() > 0
-          && (long) batch.build().getSerializedSize() + grouped.getSerializedSize()
-              > settings.peerBatchSizeBytesMax()) {
+      // Running size (plus tag and length prefix per element) instead of re-serializing.
+      long size = grouped.getSerializedSize() + 6L;
+      long total = sizes.getOrDefault(toNodeId, 0L);
+      if (batch.getMessagesCount() > 0 && total + size > settings.peerBatchSizeBytesMax()) {
         send(toNodeId, batch.build());
         batch.clear();
+        total = 0;
       }
       batch.addMessages(grouped);
+      sizes.put(toNodeId, total + size);
       groupsPerPeer.computeIfAbsent(toNodeId, id -> new ArrayList<>()).add(partition);
     }
 
