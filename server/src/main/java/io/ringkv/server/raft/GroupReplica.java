@@ -28,6 +28,13 @@ final class GroupReplica {
   final Map<Long, List<CompletableFuture<Long>>> readsAwaitingIndex = new HashMap<>();
   final List<ParkedReads> parkedReads = new ArrayList<>();
   long appliedIndex;
+
+  /** The store's applied index when the replica was opened. */
+  final long appliedAtOpen;
+
+  /** The last log index known to be durable on this node (written by a finished group commit). */
+  long durableIndex;
+
   long knownLeader;
   Role knownRole = Role.FOLLOWER;
 
@@ -46,5 +53,7 @@ final class GroupReplica {
     this.store = store;
     this.stateMachine = stateMachine;
     this.appliedIndex = store.appliedState().index();
+    this.appliedAtOpen = appliedIndex;
+    this.durableIndex = log.lastIndex();
   }
 }

@@ -453,7 +453,18 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
     }
   }
 
-  private record GroupReady(GroupReplica replica, Ready ready) {}
+  private static final class GroupReady {
+    final GroupReplica replica;
+    final Ready ready;
+
+    /** Committed entries already applied before this iteration's group commit. */
+    int appliedEarly;
+
+    GroupReady(GroupReplica replica, Ready ready) {
+      this.replica = replica;
+      this.ready = ready;
+    }
+  }
 
   private void processReadies() {
     List<GroupReady> readies = new ArrayList<>();
@@ -482,6 +493,11 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
             }
           });
     }
+    // Committed entries this node already holds durably (from earlier iterations) need not wait
+    // for this iteration's fsync: applying them now saves the leader one fsync per write.
+    for (GroupReady item : readies) {
+      guarded(item.replica, () -> applyEarly(item));
+    }
     if (!writes.isEmpty()) {
       long started = System.nanoTime();
       engine.groupCommitter().commit(writes);
@@ -497,13 +513,40 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
       guarded(
           item.replica,
           () -> {
-            applyCommitted(item.replica, item.ready.committedEntries());
+            List<Entry> committed = item.ready.committedEntries();
+            applyCommitted(item.replica, committed.subList(item.appliedEarly, committed.size()));
+            noteDurable(item.replica, item.ready);
             serveReads(item.replica, item.ready.readStates());
             item.replica.raw.advance(item.ready);
             maybeCompact(item.replica);
           });
     }
     observeRoles();
+  }
+
+  private void applyEarly(GroupReady item) {
+    if (!item.ready.snapshot().isEmpty()) {
+      return;
+    }
+    List<Entry> committed = item.ready.committedEntries();
+    int durable = 0;
+    while (durable < committed.size()
+        && committed.get(durable).index() <= item.replica.durableIndex) {
+      durable++;
+    }
+    applyCommitted(item.replica, committed.subList(0, durable));
+    item.appliedEarly = durable;
+  }
+
+  /** Records how far this group's log is durable after the iteration's group commit. */
+  private static void noteDurable(GroupReplica replica, Ready ready) {
+    if (!ready.snapshot().isEmpty()) {
+      replica.durableIndex = ready.snapshot().metadata().index();
+    }
+    if (!ready.entries().isEmpty()) {
+      // Appending may also truncate a conflicting suffix: the last entry written is the end.
+      replica.durableIndex = ready.entries().getLast().index();
+    }
   }
 
   /** What this group must write durably, installing a received snapshot first. */
@@ -562,6 +605,21 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
   }
 
   private void applyCommitted(GroupReplica replica, List<Entry> committed) {
+    if (committed.isEmpty()) {
+      return;
+    }
+    // After a crash, the store may have applied entries past the persisted commit index (they
+    // were applied early, see applyEarly): such entries come again and are skipped, once.
+    int skip = 0;
+    while (skip < committed.size() && committed.get(skip).index() <= replica.appliedIndex) {
+      Invariants.check(
+          committed.get(skip).index() <= replica.appliedAtOpen,
+          "partition %d: entry %d delivered again after it was applied",
+          replica.partition,
+          committed.get(skip).index());
+      skip++;
+    }
+    committed = committed.subList(skip, committed.size());
     if (committed.isEmpty()) {
       return;
     }
