@@ -48,8 +48,9 @@ import org.junit.jupiter.api.io.TempDir;
  * the stopped node, restarted, catches up, by snapshot after log compaction (a tiny compaction
  * threshold forces it) and then serves every acknowledged write from its own replica; a write
  * retried through another node with the same session applies once; leader transfer works;
- * cross-partition Txn and garbage sent to a peer port are refused while the nodes stay up. The
- * client's node choices come from a seeded random source (seed printed).
+ * cross-partition Txn and garbage sent to a peer port are refused while the nodes stay up; with two
+ * nodes gone a write fails UNAVAILABLE within its deadline. The client's node choices come from a
+ * seeded random source (seed printed).
  */
 class ThreeNodeClusterTest {
   private static final String[] HOSTS = {"127.0.0.11", "127.0.0.12", "127.0.0.13"};
@@ -190,6 +191,21 @@ class ThreeNodeClusterTest {
     writeWithRetry(random, List.of(2), "after-garbage", "ok", sessionId, ++sequence[0]);
     assertThat(get(2, "after-garbage", ReadConsistency.LINEARIZABLE).getValue().toStringUtf8())
         .isEqualTo("ok");
+
+    // Without a quorum a write fails UNAVAILABLE within its deadline instead of hanging.
+    nodes[0].close();
+    nodes[0] = null;
+    nodes[1].close();
+    nodes[1] = null;
+    long started = System.nanoTime();
+    assertThatThrownBy(() ->
+            kv[2]
+                .withDeadlineAfter(3, TimeUnit.SECONDS)
+                .put(SingleNodeKvTest.put("no-quorum", "x")))
+        .isInstanceOfSatisfying(
+            StatusRuntimeException.class,
+            e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE));
+    assertThat(System.nanoTime() - started).isLessThan(TimeUnit.SECONDS.toNanos(3));
   }
 
   private TxnRequest crossPartitionTxn() {
