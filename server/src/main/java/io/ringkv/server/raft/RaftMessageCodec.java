@@ -66,8 +66,22 @@ public final class RaftMessageCodec {
       }
       Snapshot snapshot = wire.hasSnapshot() ? decodeSnapshot(wire.getSnapshot()) : Snapshot.EMPTY;
       require(wire.getTo() > 0 && wire.getFrom() > 0, "member ids must be > 0");
+      MessageType type = coreType(wire.getType());
+      if (type == MessageType.APPEND) {
+        // The core trusts an append's shape; check it here so a bad peer cannot trip its
+        // invariants.
+        for (int i = 0; i < entries.size(); i++) {
+          Entry entry = entries.get(i);
+          require(entry.index() == wire.getIndex() + 1 + i, "append entries not contiguous");
+          require(entry.term() <= wire.getTerm(), "append entry term above the message term");
+          require(i == 0 || entry.term() >= entries.get(i - 1).term(), "append terms go back");
+        }
+        require(
+            entries.isEmpty() || entries.get(0).term() >= wire.getLogTerm(),
+            "entry term below log_term");
+      }
       return new Message(
-          coreType(wire.getType()),
+          type,
           wire.getTo(),
           wire.getFrom(),
           nonNegative(wire.getTerm(), "term"),

@@ -55,6 +55,26 @@ class RaftMessageCodecTest {
                     .addEntries(io.ringkv.proto.internal.RaftEntry.newBuilder().setIndex(0))
                     .build()))
         .isInstanceOf(RaftMessageCodec.MalformedMessageException.class);
+    RaftMessage append =
+        RaftMessageCodec.encode(
+            new Message(
+                MessageType.APPEND,
+                2,
+                1,
+                5,
+                4,
+                10,
+                List.of(new Entry(5, 11, EntryType.NORMAL, new byte[0])),
+                11,
+                Snapshot.EMPTY,
+                false,
+                0,
+                new byte[0]));
+    assertThat(RaftMessageCodec.decode(append).entries()).hasSize(1);
+    assertThatThrownBy(() -> RaftMessageCodec.decode(append.toBuilder().setIndex(11).build()))
+        .isInstanceOf(RaftMessageCodec.MalformedMessageException.class);
+    assertThatThrownBy(() -> RaftMessageCodec.decode(append.toBuilder().setTerm(4).build()))
+        .isInstanceOf(RaftMessageCodec.MalformedMessageException.class);
     assertThatThrownBy(() -> RaftMessageCodec.decode(RaftMessage.getDefaultInstance()))
         .isInstanceOf(RaftMessageCodec.MalformedMessageException.class);
   }
@@ -63,12 +83,17 @@ class RaftMessageCodecTest {
     List<Entry> entries = new ArrayList<>();
     int count = random.nextInt(4);
     long firstIndex = 1 + random.nextLong(1_000_000);
+    long term = 1000 + random.nextLong(Long.MAX_VALUE - 1000);
+    long logTerm = random.nextLong(1000);
+    long entryTerm = Math.max(1, logTerm);
     for (int i = 0; i < count; i++) {
       byte[] data = new byte[random.nextInt(40)];
       random.nextBytes(data);
+      // Shaped like a real append (contiguous after index, terms between logTerm and term).
+      entryTerm += random.nextInt(3);
       entries.add(
           new Entry(
-              1 + random.nextLong(1000),
+              entryTerm,
               firstIndex + i,
               random.nextBoolean() ? EntryType.NORMAL : EntryType.CONF_CHANGE,
               data));
@@ -95,9 +120,9 @@ class RaftMessageCodecTest {
         type,
         1 + random.nextLong(Long.MAX_VALUE - 1),
         1 + random.nextLong(Long.MAX_VALUE - 1),
-        random.nextLong(Long.MAX_VALUE),
-        random.nextLong(Long.MAX_VALUE),
-        random.nextLong(Long.MAX_VALUE),
+        term,
+        logTerm,
+        firstIndex - 1,
         entries,
         random.nextLong(Long.MAX_VALUE),
         snapshot,
