@@ -80,6 +80,11 @@ final class KvService extends KVGrpc.KVImplBase {
   private final LongPredicate peerConnected;
   private final Map<Integer, Long> leaderHints = new ConcurrentHashMap<>();
 
+  /** Answers calls whose proposal completed, and runs the blocking routing path when needed. */
+  private final java.util.concurrent.ExecutorService callExecutor =
+      java.util.concurrent.Executors.newCachedThreadPool(
+          Thread.ofPlatform().name("ringkv-kv-call-", 0).daemon().factory());
+
   KvService(
       long nodeId,
       PartitionLayout layout,
@@ -95,6 +100,11 @@ final class KvService extends KVGrpc.KVImplBase {
     this.peers = peers;
     this.replicas = replicas;
     this.peerConnected = peerConnected;
+  }
+
+  /** Stops the call executor (after the gRPC server stopped taking calls). */
+  void shutdown() {
+    callExecutor.shutdownNow();
   }
 
   // ---------------------------------------------------------------- RPCs
@@ -123,7 +133,7 @@ final class KvService extends KVGrpc.KVImplBase {
 
   @Override
   public void put(PutRequest request, StreamObserver<PutResponse> observer) {
-    respond(
+    respondWrite(
         observer,
         () -> {
           byte[] key = checkKey(request.getKey());
@@ -132,7 +142,7 @@ final class KvService extends KVGrpc.KVImplBase {
           int partition = layout.partitionOfKey(key);
           Command command =
               Command.newBuilder().setSession(request.getSession()).setPut(request).build();
-          return write(
+          return new PreparedWrite<>(
               partition,
               command,
               stub -> stub.put(request),
@@ -142,7 +152,7 @@ final class KvService extends KVGrpc.KVImplBase {
 
   @Override
   public void delete(DeleteRequest request, StreamObserver<DeleteResponse> observer) {
-    respond(
+    respondWrite(
         observer,
         () -> {
           byte[] key = checkKey(request.getKey());
@@ -150,7 +160,7 @@ final class KvService extends KVGrpc.KVImplBase {
           int partition = layout.partitionOfKey(key);
           Command command =
               Command.newBuilder().setSession(request.getSession()).setDelete(request).build();
-          return write(
+          return new PreparedWrite<>(
               partition,
               command,
               stub -> stub.delete(request),
@@ -160,14 +170,14 @@ final class KvService extends KVGrpc.KVImplBase {
 
   @Override
   public void txn(TxnRequest request, StreamObserver<TxnResponse> observer) {
-    respond(
+    respondWrite(
         observer,
         () -> {
           int partition = checkTxn(request);
           checkSession(request.getSession());
           Command command =
               Command.newBuilder().setSession(request.getSession()).setTxn(request).build();
-          return write(
+          return new PreparedWrite<>(
               partition,
               command,
               stub -> stub.txn(request),
@@ -188,6 +198,79 @@ final class KvService extends KVGrpc.KVImplBase {
 
   private interface ResultMapper<T> {
     T map(CommandResult result, ResponseHeader header);
+  }
+
+  /** A validated write, ready to propose or forward. */
+  private record PreparedWrite<T>(
+      int partition,
+      Command command,
+      Function<KVGrpc.KVBlockingStub, T> forward,
+      ResultMapper<T> mapper) {}
+
+  /**
+   * Serves a write. When this node leads the partition, the proposal's future answers the call (no
+   * thread waits for it); otherwise, or when leadership moved meanwhile, the blocking routing path
+   * takes over on the call executor.
+   */
+  private <T> void respondWrite(
+      StreamObserver<T> observer, java.util.function.Supplier<PreparedWrite<T>> validation) {
+    PreparedWrite<T> write;
+    try {
+      write = validation.get();
+    } catch (StatusRuntimeException e) {
+      observer.onError(e);
+      return;
+    }
+    GroupStatus status = driver.status(write.partition());
+    java.util.concurrent.Executor executor = Context.current().fixedContextExecutor(callExecutor);
+    Runnable blocking =
+        () ->
+            respond(
+                observer,
+                () -> write(write.partition(), write.command(), write.forward(), write.mapper()));
+    if (status == null || status.role() != Role.LEADER) {
+      blocking.run();
+      return;
+    }
+    long remaining = Math.max(0, deadlineNanos() - System.nanoTime());
+    driver
+        .propose(write.partition(), write.command())
+        .orTimeout(remaining, TimeUnit.NANOSECONDS)
+        .whenCompleteAsync(
+            (outcome, error) -> {
+              Throwable cause =
+                  error instanceof java.util.concurrent.CompletionException
+                      ? error.getCause()
+                      : error;
+              if (cause == null) {
+                respond(
+                    observer,
+                    () -> {
+                      CommandResult result = outcome.result();
+                      if (result.hasError()) {
+                        throw commandError(result.getError(), write.partition());
+                      }
+                      return write.mapper().map(result, header(write.partition(), outcome.term()));
+                    });
+              } else if (cause instanceof DriverException driverException
+                  && driverException.kind() == DriverException.Kind.NOT_LEADER) {
+                blocking.run(); // not proposed: safe to route again
+              } else if (cause instanceof DriverException driverException) {
+                observer.onError(driverError(driverException));
+              } else if (cause instanceof TimeoutException) {
+                observer.onError(
+                    Status.UNAVAILABLE
+                        .withDescription(
+                            "partition "
+                                + write.partition()
+                                + ": not applied within the deadline (outcome unknown)")
+                        .asRuntimeException());
+              } else {
+                observer.onError(
+                    Status.INTERNAL.withDescription(cause.toString()).asRuntimeException());
+              }
+            },
+            executor);
   }
 
   private <T> T write(

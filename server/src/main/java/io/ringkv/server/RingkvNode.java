@@ -56,6 +56,7 @@ public final class RingkvNode implements AutoCloseable {
   private StorageEngine engine;
   private MultiRaftDriver driver;
   private PeerChannels peerChannels;
+  private KvService kvService;
   private Server grpcServer;
 
   private RingkvNode(NodeConfig config) {
@@ -148,6 +149,15 @@ public final class RingkvNode implements AutoCloseable {
         config.members().stream().collect(Collectors.toMap(Member::nodeId, m -> m));
     peerChannels = new PeerChannels(config.nodeId(), config.clientAddress().host(), members);
 
+    kvService =
+        new KvService(
+            config.nodeId(),
+            config.partitionLayout(),
+            config.limits(),
+            driver,
+            peerChannels,
+            replicas,
+            transport::isConnected);
     grpcServer =
         NettyServerBuilder.forAddress(config.clientAddress().toSocketAddress())
             .maxInboundMessageSize(config.limits().requestSizeBytesMax())
@@ -155,15 +165,7 @@ public final class RingkvNode implements AutoCloseable {
             .addService(ProtoReflectionServiceV1.newInstance())
             .addService(health.getHealthService())
             .intercept(new ForwardingHeaders())
-            .addService(
-                new KvService(
-                    config.nodeId(),
-                    config.partitionLayout(),
-                    config.limits(),
-                    driver,
-                    peerChannels,
-                    replicas,
-                    transport::isConnected))
+            .addService(kvService)
             .addService(
                 new ClusterService(config, replicas, driver, peerChannels, transport::isConnected))
             .build()
@@ -224,6 +226,9 @@ public final class RingkvNode implements AutoCloseable {
         grpcServer.shutdownNow();
         Thread.currentThread().interrupt();
       }
+    }
+    if (kvService != null) {
+      kvService.shutdown();
     }
     if (peerChannels != null) {
       peerChannels.close();
