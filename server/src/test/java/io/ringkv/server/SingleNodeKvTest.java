@@ -200,6 +200,75 @@ class SingleNodeKvTest {
         .isGreaterThan(once.getRevision());
   }
 
+  @Test
+  void proposalsBeyondTheInflightLimitAreRefusedWithResourceExhausted() throws Exception {
+    String host = "127.0.0.33";
+    NodeConfig config =
+        ConfigLoader.load(
+            new String[] {
+              "--data-dir",
+              dataDir.toString(),
+              "--host",
+              host,
+              "--client-addr",
+              ":" + freePort(host),
+              "--peer-addr",
+              ":" + freePort(host),
+              "--metrics-addr",
+              ":" + freePort(host),
+              "--partitions",
+              "1",
+              "--raft-tick-millis",
+              "20",
+              "--inflight-proposals-per-partition-max",
+              "1"
+            });
+    RingkvNode node = RingkvNode.start(config);
+    toClose.add(node);
+    KVGrpc.KVBlockingStub blocking = stub(node);
+    blocking.put(put("warm", "up")); // waits for the single replica's election
+    KVGrpc.KVStub async = KVGrpc.newStub(blocking.getChannel());
+    int calls = 200;
+    java.util.concurrent.CountDownLatch done = new java.util.concurrent.CountDownLatch(calls);
+    java.util.concurrent.atomic.AtomicInteger ok = new java.util.concurrent.atomic.AtomicInteger();
+    java.util.Queue<Throwable> errors = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    for (int i = 0; i < calls; i++) {
+      async
+          .withDeadlineAfter(20, TimeUnit.SECONDS)
+          .put(
+              put("flood-" + i, "v"),
+              new io.grpc.stub.StreamObserver<>() {
+                @Override
+                public void onNext(PutResponse response) {
+                  ok.incrementAndGet();
+                }
+
+                @Override
+                public void onError(Throwable error) {
+                  errors.add(error);
+                  done.countDown();
+                }
+
+                @Override
+                public void onCompleted() {
+                  done.countDown();
+                }
+              });
+    }
+    assertThat(done.await(30, TimeUnit.SECONDS)).isTrue();
+    // 200 puts arrive within a few driver iterations while one proposal is pending: most are
+    // refused, every refusal names the limit, and whatever was accepted applied.
+    assertThat(errors).isNotEmpty();
+    for (Throwable error : errors) {
+      assertThat(((StatusRuntimeException) error).getStatus().getCode())
+          .isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+      assertThat(KvErrors.detailOf(error).getLimitName())
+          .isEqualTo("inflight-proposals-per-partition-max");
+    }
+    assertThat(ok.get() + errors.size()).isEqualTo(calls);
+    assertThat(ok.get()).isGreaterThan(0);
+  }
+
   static TxnRequest casOn(String key, long modRevision, String newValue) {
     return TxnRequest.newBuilder()
         .addCompare(
