@@ -77,6 +77,12 @@ import org.slf4j.LoggerFactory;
  * travels in one frame: partitions larger than {@code snapshotSizeBytesMax} cannot be sent
  * (reported to the core as failed, logged; chunking is not built yet).
  *
+ * <p>Crash windows: committed entries this node already holds durably are applied before the
+ * iteration's fsync, and a received snapshot is installed before the log records it, so after a
+ * crash the store may be ahead of the persisted commit index. Such entries come again after restart
+ * and are skipped (only up to the applied index found at open; anything else delivered twice is a
+ * broken invariant).
+ *
  * <p>A replica whose processing throws (a broken invariant, a storage failure) is stopped and
  * logged loudly; the other partitions keep running.
  */

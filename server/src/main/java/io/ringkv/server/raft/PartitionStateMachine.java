@@ -53,8 +53,6 @@ import java.util.Optional;
  * treated as new. Storage offers no session delete, so expired records are ignored, not removed.
  */
 final class PartitionStateMachine {
-  static final long SESSION_TTL_MILLIS_DEFAULT = 10 * 60 * 1000L;
-
   /** The outcome of one applied command entry. */
   record Applied(long index, long proposerNodeId, long requestId, CommandResult result) {}
 
