@@ -208,6 +208,11 @@ public final class RaftLogStore implements RaftLogReader {
         throw new LogUnavailableException(index, bounds.lastIndex());
       }
       LogState after = new LogState(index, term(index), bounds.lastIndex());
+      // Publish the new bounds before the range delete becomes visible: a reader that finds an
+      // entry missing re-reads the bounds, and must then see it as compacted, never as a hole.
+      synchronized (this) {
+        state = after;
+      }
       try (WriteBatch batch = new WriteBatch()) {
         batch.deleteRange(
             store.raftLog, Keys.log(groupId, bounds.firstIndex()), Keys.log(groupId, index + 1));
@@ -215,9 +220,6 @@ public final class RaftLogStore implements RaftLogReader {
         store.write(batch, false);
       } catch (RocksDBException e) {
         throw store.failure("compact group " + groupId, e);
-      }
-      synchronized (this) {
-        state = after;
       }
     } finally {
       commitLock.unlock();
