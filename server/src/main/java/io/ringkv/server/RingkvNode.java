@@ -4,32 +4,39 @@ import io.grpc.Server;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
-import io.micrometer.core.instrument.Counter;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
-import io.ringkv.proto.internal.Heartbeats;
-import io.ringkv.proto.internal.RaftBatch;
 import io.ringkv.server.config.Member;
 import io.ringkv.server.config.NodeConfig;
 import io.ringkv.server.metrics.MetricsHttpServer;
-import io.ringkv.server.transport.PeerMessageHandler;
+import io.ringkv.server.raft.DriverSettings;
+import io.ringkv.server.raft.MultiRaftDriver;
+import io.ringkv.server.ring.Placement;
 import io.ringkv.server.transport.PeerTransport;
 import io.ringkv.server.transport.PeerTransportSettings;
+import io.ringkv.storage.StorageEngine;
+import io.ringkv.storage.StorageOptions;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.time.Clock;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A running ringkv node: metrics/health HTTP, the peer transport, and the gRPC server with
- * reflection, the standard health service and the Cluster service.
+ * A running ringkv node: metrics/health HTTP, storage, the multi-Raft driver, the peer transport,
+ * and the gRPC server with reflection, the standard health service, KV and Cluster.
  *
- * <p>Start-up order: metrics first (so a node that fails later is still observable), then the peer
- * transport, then the client gRPC server; the node reports SERVING (gRPC health and /health) only
- * once all three are up, and NOT_SERVING as the first step of closing. Storage and the multi-Raft
- * driver are not wired in yet: peer Raft traffic is counted and dropped.
+ * <p>Start-up order: metrics first (so a node that fails later is still observable), then storage
+ * and the driver's replicas (bootstrapped from the placement on first start), the peer transport,
+ * the driver loop, then the client gRPC server; the node reports SERVING (gRPC health and /health)
+ * only once all are up, and NOT_SERVING as the first step of closing. Closing runs the other way.
  */
 public final class RingkvNode implements AutoCloseable {
   public static final String VERSION = "0.1.0-SNAPSHOT";
@@ -46,6 +53,10 @@ public final class RingkvNode implements AutoCloseable {
   private final HealthStatusManager health = new HealthStatusManager();
   private MetricsHttpServer metricsServer;
   private PeerTransport transport;
+  private StorageEngine engine;
+  private MultiRaftDriver driver;
+  private PeerChannels peerChannels;
+  private KvService kvService;
   private Server grpcServer;
 
   private RingkvNode(NodeConfig config) {
@@ -84,25 +95,79 @@ public final class RingkvNode implements AutoCloseable {
             .withLimits(
                 config.limits().peerFrameSizeBytesMax(), config.limits().peerSendQueueFramesMax());
     long seed = System.nanoTime() ^ config.nodeId();
-    log.info("peer transport jitter seed {}", seed);
-    transport =
-        new PeerTransport(
-                peerSettings,
-                new UnroutedPeerTraffic(registry),
-                registry,
-                new SplittableRandom(seed))
-            .start();
+    log.info("peer transport and Raft jitter seed {}", seed);
+    SplittableRandom random = new SplittableRandom(seed);
+
+    Files.createDirectories(config.dataDir());
+    engine =
+        StorageEngine.open(
+            StorageOptions.builder(
+                    config.dataDir().resolve("store"), config.clusterId(), config.nodeId())
+                .keySizeBytesMax(config.limits().keySizeBytesMax())
+                .valueSizeBytesMax(config.limits().valueSizeBytesMax())
+                .meterRegistry(registry)
+                .build());
+    List<List<Long>> replicas = placement(config);
+    Map<Integer, List<Long>> local = new HashMap<>();
+    for (int partition = 0; partition < replicas.size(); partition++) {
+      if (replicas.get(partition).contains(config.nodeId())) {
+        local.put(partition, replicas.get(partition));
+      }
+    }
+    java.nio.file.Path snapshots = config.dataDir().resolve("snapshots");
+    Files.createDirectories(snapshots);
+    int frameMax = config.limits().peerFrameSizeBytesMax();
+    DriverSettings driverSettings =
+        new DriverSettings(
+            config.nodeId(),
+            config.raftTickMillis(),
+            DriverSettings.ELECTION_TIMEOUT_TICKS_DEFAULT,
+            1,
+            config.logCompactionEntries(),
+            config.limits().inflightProposalsPerPartitionMax(),
+            frameMax - io.ringkv.server.config.Limits.PEER_FRAME_OVERHEAD_BYTES,
+            frameMax / 2,
+            io.ringkv.server.raft.DriverSettings.SESSION_TTL_MILLIS_DEFAULT,
+            DriverSettings.INBOX_TASKS_MAX_DEFAULT,
+            snapshots);
+    driver =
+        new MultiRaftDriver(
+            driverSettings,
+            engine,
+            local,
+            replicas.size(),
+            Clock.systemUTC(),
+            random.split(),
+            registry);
+
+    transport = new PeerTransport(peerSettings, driver, registry, random.split()).start();
     for (Member peer : config.peers()) {
       transport.setPeer(peer.nodeId(), peer.peerAddress().toSocketAddress());
     }
+    driver.start(transport::sendRaftBatch);
+    Map<Long, Member> members =
+        config.members().stream().collect(Collectors.toMap(Member::nodeId, m -> m));
+    peerChannels = new PeerChannels(config.nodeId(), config.clientAddress().host(), members);
 
+    kvService =
+        new KvService(
+            config.nodeId(),
+            config.partitionLayout(),
+            config.limits(),
+            driver,
+            peerChannels,
+            replicas,
+            transport::isConnected);
     grpcServer =
         NettyServerBuilder.forAddress(config.clientAddress().toSocketAddress())
             .maxInboundMessageSize(config.limits().requestSizeBytesMax())
             .addStreamTracerFactory(new GrpcCallMetrics(registry))
             .addService(ProtoReflectionServiceV1.newInstance())
             .addService(health.getHealthService())
-            .addService(new StaticClusterService(config, transport))
+            .intercept(new ForwardingHeaders())
+            .addService(kvService)
+            .addService(
+                new ClusterService(config, replicas, driver, peerChannels, transport::isConnected))
             .build()
             .start();
     serving.set(true);
@@ -162,8 +227,20 @@ public final class RingkvNode implements AutoCloseable {
         Thread.currentThread().interrupt();
       }
     }
+    if (kvService != null) {
+      kvService.shutdown();
+    }
+    if (peerChannels != null) {
+      peerChannels.close();
+    }
+    if (driver != null) {
+      driver.close();
+    }
     if (transport != null) {
       transport.close();
+    }
+    if (engine != null) {
+      engine.close();
     }
     if (metricsServer != null) {
       metricsServer.close();
@@ -172,25 +249,11 @@ public final class RingkvNode implements AutoCloseable {
     log.info("node {} stopped", config.nodeId());
   }
 
-  /** Until the multi-Raft driver exists, peer Raft traffic has nowhere to go: count and drop. */
-  private static final class UnroutedPeerTraffic implements PeerMessageHandler {
-    private final Counter unrouted;
-
-    UnroutedPeerTraffic(PrometheusMeterRegistry registry) {
-      this.unrouted =
-          Counter.builder("ringkv.peer.frames.unrouted")
-              .description("peer frames dropped because no Raft driver runs yet")
-              .register(registry);
-    }
-
-    @Override
-    public void onRaftBatch(long fromNodeId, RaftBatch batch) {
-      unrouted.increment();
-    }
-
-    @Override
-    public void onHeartbeats(long fromNodeId, Heartbeats heartbeats) {
-      unrouted.increment();
-    }
+  static List<List<Long>> placement(NodeConfig config) {
+    return new Placement(
+            config.members().stream().map(Member::nodeId).collect(Collectors.toSet()),
+            config.virtualTokensPerNode(),
+            config.replicationFactor())
+        .assign(config.partitionLayout());
   }
 }

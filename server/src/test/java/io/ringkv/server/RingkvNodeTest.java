@@ -100,7 +100,7 @@ class RingkvNodeTest {
     assertThatThrownBy(() -> cluster.transferLeader(TransferLeaderRequest.getDefaultInstance()))
         .isInstanceOfSatisfying(
             StatusRuntimeException.class,
-            e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNIMPLEMENTED));
+            e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT));
 
     InetSocketAddress metrics = node.metricsAddress();
     node.close();

@@ -203,7 +203,9 @@ public final class ConfigLoader {
         partitionCount,
         replicationFactor,
         virtualTokens,
-        limits(values));
+        limits(values),
+        (int) integer(values, Setting.RAFT_TICK_MILLIS),
+        integer(values, Setting.LOG_COMPACTION_ENTRIES));
   }
 
   private static Limits limits(Map<Setting, String> values) {

@@ -23,7 +23,9 @@ public record NodeConfig(
     int partitionCount,
     int replicationFactor,
     int virtualTokensPerNode,
-    Limits limits) {
+    Limits limits,
+    int raftTickMillis,
+    long logCompactionEntries) {
   public NodeConfig {
     members = List.copyOf(members);
   }

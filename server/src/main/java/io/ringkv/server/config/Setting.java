@@ -74,6 +74,14 @@ public enum Setting {
       Limits.DEFAULTS.peerFrameSizeBytesMax(),
       64 * 1024,
       Integer.MAX_VALUE - 8),
+  RAFT_TICK_MILLIS(
+      "raft-tick-millis", "period of the Raft timer; election timeout is 10 ticks", 100, 1, 60_000),
+  LOG_COMPACTION_ENTRIES(
+      "log-compaction-entries",
+      "a partition's Raft log is compacted once it holds more applied entries than this",
+      10_000,
+      2,
+      100_000_000),
   PEER_SEND_QUEUE_FRAMES_MAX(
       "peer-send-queue-frames-max",
       "frames queued per disconnected peer",

@@ -1,0 +1,90 @@
+package io.ringkv.server;
+
+import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.stub.MetadataUtils;
+import io.ringkv.proto.v1.KVGrpc;
+import io.ringkv.server.config.Member;
+import java.net.InetSocketAddress;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One gRPC channel per peer's client address, for forwarding. Channels bind this node's own host as
+ * their source address, so per-node firewall rules also cut forwarded traffic.
+ */
+final class PeerChannels implements AutoCloseable {
+  private final long selfNodeId;
+  private final String selfHost;
+  private final Map<Long, Member> members;
+  private final Map<Long, ManagedChannel> channels = new ConcurrentHashMap<>();
+
+  PeerChannels(long selfNodeId, String selfHost, Map<Long, Member> members) {
+    this.selfNodeId = selfNodeId;
+    this.selfHost = selfHost;
+    this.members = Map.copyOf(members);
+  }
+
+  /** A KV stub to {@code nodeId} whose calls carry the forwarded marker. */
+  KVGrpc.KVBlockingStub kv(long nodeId, Integer scanPartition) {
+    Metadata headers = new Metadata();
+    headers.put(ForwardingHeaders.FORWARDED, Long.toString(selfNodeId));
+    if (scanPartition != null) {
+      headers.put(ForwardingHeaders.SCAN_PARTITION, Integer.toString(scanPartition));
+    }
+    return KVGrpc.newBlockingStub(channel(nodeId))
+        .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(headers));
+  }
+
+  /** A Cluster stub to {@code nodeId} whose calls carry the forwarded marker. */
+  io.ringkv.proto.v1.ClusterGrpc.ClusterBlockingStub cluster(long nodeId) {
+    Metadata headers = new Metadata();
+    headers.put(ForwardingHeaders.FORWARDED, Long.toString(selfNodeId));
+    return io.ringkv.proto.v1.ClusterGrpc.newBlockingStub(channel(nodeId))
+        .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(headers));
+  }
+
+  String clientAddress(long nodeId) {
+    Member member = members.get(nodeId);
+    return member == null ? "" : member.clientAddress().toString();
+  }
+
+  private ManagedChannel channel(long nodeId) {
+    return channels.computeIfAbsent(
+        nodeId,
+        id -> {
+          Member member = members.get(id);
+          if (member == null) {
+            throw new IllegalArgumentException("unknown node " + id);
+          }
+          return NettyChannelBuilder.forAddress(member.clientAddress().toSocketAddress())
+              .usePlaintext()
+              .localSocketPicker(
+                  new NettyChannelBuilder.LocalSocketPicker() {
+                    @Override
+                    public java.net.SocketAddress createSocketAddress(
+                        java.net.SocketAddress remote, io.grpc.Attributes attributes) {
+                      return new InetSocketAddress(selfHost, 0);
+                    }
+                  })
+              .build();
+        });
+  }
+
+  @Override
+  public void close() {
+    for (ManagedChannel channel : channels.values()) {
+      channel.shutdownNow();
+    }
+    for (ManagedChannel channel : channels.values()) {
+      try {
+        channel.awaitTermination(5, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+    }
+  }
+}

@@ -1,0 +1,55 @@
+package io.ringkv.server.raft;
+
+import io.ringkv.raft.Invariants;
+import java.nio.file.Path;
+
+/**
+ * Settings of the multi-Raft driver, validated on construction.
+ *
+ * @param nodeId this node (the Raft member id in every group)
+ * @param tickMillis the period of the one timer that ticks every group
+ * @param electionTimeoutTicks Raft election timeout (randomized in [n, 2n) by the core)
+ * @param heartbeatTimeoutTicks leader heartbeat period
+ * @param logCompactionEntries compact a group's log once it holds more applied entries than this;
+ *     half of them are kept so briefly lagging followers still catch up from the log
+ * @param inflightProposalsPerPartitionMax pending proposals per partition leader before new ones
+ *     are refused (RESOURCE_EXHAUSTED)
+ * @param snapshotSizeBytesMax largest snapshot sent inside one peer frame
+ * @param peerBatchSizeBytesMax a RaftBatch frame is cut when it grows past this
+ * @param sessionTtlMillis client sessions idle longer than this (in entry time) expire
+ * @param inboxTasksMax bounded queue of work handed to the driver thread
+ * @param snapshotDirectory scratch space for snapshots being sent or installed
+ */
+public record DriverSettings(
+    long nodeId,
+    int tickMillis,
+    int electionTimeoutTicks,
+    int heartbeatTimeoutTicks,
+    long logCompactionEntries,
+    int inflightProposalsPerPartitionMax,
+    long snapshotSizeBytesMax,
+    long peerBatchSizeBytesMax,
+    long sessionTtlMillis,
+    int inboxTasksMax,
+    Path snapshotDirectory) {
+  public static final int TICK_MILLIS_DEFAULT = 100;
+  public static final int ELECTION_TIMEOUT_TICKS_DEFAULT = 10;
+  public static final long LOG_COMPACTION_ENTRIES_DEFAULT = 10_000;
+  public static final int INBOX_TASKS_MAX_DEFAULT = 100_000;
+  public static final long SESSION_TTL_MILLIS_DEFAULT = 10 * 60 * 1000L;
+
+  public DriverSettings {
+    Invariants.check(nodeId > 0, "nodeId must be > 0");
+    Invariants.check(tickMillis >= 1, "tickMillis must be >= 1");
+    Invariants.check(
+        electionTimeoutTicks > heartbeatTimeoutTicks && heartbeatTimeoutTicks >= 1,
+        "electionTimeoutTicks must exceed heartbeatTimeoutTicks >= 1");
+    Invariants.check(logCompactionEntries >= 2, "logCompactionEntries must be >= 2");
+    Invariants.check(inflightProposalsPerPartitionMax >= 1, "inflight limit must be >= 1");
+    Invariants.check(
+        snapshotSizeBytesMax >= 1024 && peerBatchSizeBytesMax >= 1024, "frame budgets too small");
+    Invariants.check(sessionTtlMillis > 0, "sessionTtlMillis must be > 0");
+    Invariants.check(inboxTasksMax >= 1, "inboxTasksMax must be >= 1");
+    Invariants.check(snapshotDirectory != null, "snapshotDirectory must be set");
+  }
+}

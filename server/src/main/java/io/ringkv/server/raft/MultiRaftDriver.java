@@ -1,0 +1,988 @@
+package io.ringkv.server.raft;
+
+import com.google.protobuf.ByteString;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.ringkv.proto.internal.Command;
+import io.ringkv.proto.internal.GroupRaftMessage;
+import io.ringkv.proto.internal.Heartbeats;
+import io.ringkv.proto.internal.RaftBatch;
+import io.ringkv.proto.internal.SnapshotFile;
+import io.ringkv.proto.internal.SnapshotPayload;
+import io.ringkv.raft.ConfChange;
+import io.ringkv.raft.ConfState;
+import io.ringkv.raft.Config;
+import io.ringkv.raft.Entry;
+import io.ringkv.raft.EntryType;
+import io.ringkv.raft.Invariants;
+import io.ringkv.raft.Message;
+import io.ringkv.raft.MessageType;
+import io.ringkv.raft.ProposalDroppedException;
+import io.ringkv.raft.RawNode;
+import io.ringkv.raft.ReadState;
+import io.ringkv.raft.Ready;
+import io.ringkv.raft.Role;
+import io.ringkv.raft.Snapshot;
+import io.ringkv.raft.SnapshotMetadata;
+import io.ringkv.raft.Status;
+import io.ringkv.server.transport.PeerMessageHandler;
+import io.ringkv.storage.LogWrite;
+import io.ringkv.storage.PartitionStore;
+import io.ringkv.storage.RaftLogStore;
+import io.ringkv.storage.SnapshotFiles;
+import io.ringkv.storage.StorageEngine;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReferenceArray;
+import java.util.random.RandomGenerator;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Drives every local replica of every partition from ONE thread.
+ *
+ * <p>Design notes. Other threads never touch a {@link RawNode}: gRPC handlers and the peer
+ * transport hand work to a bounded inbox and get futures back. One iteration of the loop: run the
+ * inbox (peer messages, proposals, reads), tick every group if the single timer is due, issue one
+ * ReadIndex per group for all reads queued this iteration, then take every group's Ready; send the
+ * pre-persistence messages; install received snapshots; persist all groups' entries and hard states
+ * with ONE {@code groupCommitter().commit} (one RocksDB write, one fsync); send the persisted
+ * messages; apply each group's committed entries as one ApplyBatch; answer proposals and reads;
+ * advance. Outgoing messages are gathered per peer node into RaftBatch frames (at most one per
+ * phase and peer, split only past the frame budget), so the heartbeats of all groups two nodes
+ * share travel in one frame per tick.
+ *
+ * <p>Snapshots: the log is compacted behind the applied index (keeping half the threshold). When
+ * the core sends a snapshot, the driver exports the partition's current state (at its applied
+ * index, which is at or past the snapshot record's index) into the message and rewrites the
+ * metadata to that applied index and term, so data and metadata always agree. The whole snapshot
+ * travels in one frame: partitions larger than {@code snapshotSizeBytesMax} cannot be sent
+ * (reported to the core as failed, logged; chunking is not built yet).
+ *
+ * <p>Crash windows: committed entries this node already holds durably are applied before the
+ * iteration's fsync, and a received snapshot is installed before the log records it, so after a
+ * crash the store may be ahead of the persisted commit index. Such entries come again after restart
+ * and are skipped (only up to the applied index found at open; anything else delivered twice is a
+ * broken invariant).
+ *
+ * <p>A replica whose processing throws (a broken invariant, a storage failure) is stopped and
+ * logged loudly; the other partitions keep running.
+ */
+public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(MultiRaftDriver.class);
+
+  /** Sends one frame to a peer node without blocking; false when it was dropped. */
+  public interface PeerSender {
+    boolean sendRaftBatch(long toNodeId, RaftBatch batch);
+  }
+
+  private final DriverSettings settings;
+  private final StorageEngine engine;
+  private final Clock clock;
+  private final RandomGenerator random;
+  private final Map<Integer, GroupReplica> groups = new LinkedHashMap<>();
+  private final AtomicReferenceArray<GroupStatus> statuses;
+  private final LinkedBlockingQueue<Runnable> inbox;
+  private final Thread thread;
+  private volatile boolean running = true;
+  private PeerSender sender;
+  private long nextRequestId;
+  private long nextReadContext;
+
+  private final Counter leaderChanges;
+  private final Counter droppedInbound;
+  private final Counter malformedInbound;
+  private final Counter framesDropped;
+  private final Timer fsyncTimer;
+  private final DistributionSummary commitWrites;
+  private final Timer proposalToApply;
+  private final Timer applyTimer;
+  private final Counter snapshotsSent;
+  private final Counter snapshotsInstalled;
+
+  /**
+   * Opens every local replica (bootstrapping a new group's configuration to {@code voters} on first
+   * start) and prepares the loop; {@link #start} runs it.
+   *
+   * @param replicas partition -> voters, for the partitions this node holds a replica of
+   * @param partitionCount total partitions (for the status table)
+   */
+  public MultiRaftDriver(
+      DriverSettings settings,
+      StorageEngine engine,
+      Map<Integer, List<Long>> replicas,
+      int partitionCount,
+      Clock clock,
+      RandomGenerator random,
+      MeterRegistry registry) {
+    this.settings = settings;
+    this.engine = engine;
+    this.clock = clock;
+    this.random = random;
+    this.statuses = new AtomicReferenceArray<>(partitionCount);
+    this.inbox = new LinkedBlockingQueue<>(settings.inboxTasksMax());
+    this.nextRequestId = random.nextLong() & Long.MAX_VALUE; // unique across restarts
+    this.leaderChanges = counter(registry, "ringkv.raft.leader.changes", "leader changes seen");
+    this.droppedInbound =
+        counter(registry, "ringkv.driver.inbox.dropped", "work dropped: driver inbox full");
+    this.malformedInbound =
+        counter(registry, "ringkv.driver.peer.malformed", "malformed peer Raft messages dropped");
+    this.framesDropped =
+        counter(registry, "ringkv.driver.frames.dropped", "outgoing RaftBatch frames dropped");
+    this.snapshotsSent = counter(registry, "ringkv.raft.snapshots.sent", "snapshots sent");
+    this.snapshotsInstalled =
+        counter(registry, "ringkv.raft.snapshots.installed", "snapshots installed");
+    this.fsyncTimer =
+        Timer.builder("ringkv.driver.commit.latency")
+            .description("group commit (one write + fsync for all groups) latency")
+            .publishPercentileHistogram()
+            .register(registry);
+    this.commitWrites =
+        DistributionSummary.builder("ringkv.driver.commit.groups")
+            .description("groups persisted per group commit")
+            .register(registry);
+    this.proposalToApply =
+        Timer.builder("ringkv.raft.proposal.latency")
+            .description("proposal to applied (commit plus apply) on the leader")
+            .publishPercentileHistogram()
+            .register(registry);
+    this.applyTimer =
+        Timer.builder("ringkv.driver.apply.latency")
+            .description("commit to apply: applying one group's committed entries")
+            .register(registry);
+    openGroups(replicas);
+    for (int partition : groups.keySet()) {
+      registerGauges(registry, partition);
+    }
+    this.thread = new Thread(this::loop, "ringkv-raft-driver");
+    this.thread.setDaemon(true);
+  }
+
+  private static Counter counter(MeterRegistry registry, String name, String description) {
+    return Counter.builder(name).description(description).register(registry);
+  }
+
+  private void registerGauges(MeterRegistry registry, int partition) {
+    String tag = Integer.toString(partition);
+    Gauge.builder("ringkv.partition.role", () -> roleCode(statuses.get(partition)))
+        .description("0 follower, 1 pre-candidate, 2 candidate, 3 leader")
+        .tag("partition", tag)
+        .register(registry);
+    Gauge.builder("ringkv.partition.term", () -> value(partition, GroupStatus::term))
+        .tag("partition", tag)
+        .register(registry);
+    Gauge.builder("ringkv.partition.commit.index", () -> value(partition, GroupStatus::commitIndex))
+        .tag("partition", tag)
+        .register(registry);
+    Gauge.builder(
+            "ringkv.partition.applied.index", () -> value(partition, GroupStatus::appliedIndex))
+        .tag("partition", tag)
+        .register(registry);
+  }
+
+  private double value(int partition, java.util.function.ToLongFunction<GroupStatus> field) {
+    GroupStatus status = statuses.get(partition);
+    return status == null ? 0 : field.applyAsLong(status);
+  }
+
+  private static double roleCode(GroupStatus status) {
+    return status == null ? 0 : status.role().ordinal();
+  }
+
+  private void openGroups(Map<Integer, List<Long>> replicas) {
+    List<LogWrite> bootstrap = new ArrayList<>();
+    for (Map.Entry<Integer, List<Long>> placed : replicas.entrySet()) {
+      RaftLogStore raftLog = engine.raftLog(placed.getKey());
+      if (raftLog.initialState().confState().voters().isEmpty()
+          && raftLog.lastIndex() == 0
+          && raftLog.snapshot().isEmpty()) {
+        // Every replica writes the same initial configuration: the placement's voters.
+        bootstrap.add(
+            new LogWrite(
+                placed.getKey(),
+                null,
+                List.of(),
+                null,
+                ConfState.ofVoters(new java.util.HashSet<>(placed.getValue()))));
+      }
+    }
+    if (!bootstrap.isEmpty()) {
+      engine.groupCommitter().commit(bootstrap);
+      log.info("bootstrapped {} partition replicas", bootstrap.size());
+    }
+    for (int partition : replicas.keySet()) {
+      RaftLogStore raftLog = engine.raftLog(partition);
+      PartitionStore store = engine.partition(partition);
+      Invariants.check(
+          !store.needsSnapshot(),
+          "partition %d: an interrupted snapshot install left it incomplete",
+          partition);
+      Config config =
+          Config.builder(settings.nodeId())
+              .electionTimeoutTicks(settings.electionTimeoutTicks())
+              .heartbeatTimeoutTicks(settings.heartbeatTimeoutTicks())
+              .appliedIndex(store.appliedState().index())
+              .preVote(true)
+              .checkQuorum(true)
+              .maxCommittedSizeBytesPerReady(settings.peerBatchSizeBytesMax())
+              .build();
+      RawNode raw = new RawNode(config, raftLog, random);
+      GroupReplica replica =
+          new GroupReplica(
+              partition,
+              raw,
+              raftLog,
+              store,
+              new PartitionStateMachine(store, settings.sessionTtlMillis()));
+      groups.put(partition, replica);
+      publish(replica);
+    }
+  }
+
+  /** Starts the loop; frames to peers go through {@code peerSender}. */
+  public MultiRaftDriver start(PeerSender peerSender) {
+    this.sender = peerSender;
+    thread.start();
+    return this;
+  }
+
+  // ---------------------------------------------------------------- API for other threads
+
+  public boolean hosts(int partition) {
+    return groups.containsKey(partition);
+  }
+
+  /** The last published status of the local replica of {@code partition}, or null. */
+  public GroupStatus status(int partition) {
+    return partition >= 0 && partition < statuses.length() ? statuses.get(partition) : null;
+  }
+
+  public PartitionStore store(int partition) {
+    GroupReplica replica = groups.get(partition);
+    if (replica == null) {
+      throw new DriverException(DriverException.Kind.NOT_HOSTED, partition, 0, "not hosted");
+    }
+    return replica.store;
+  }
+
+  /**
+   * Proposes {@code command} (its proposer, request id and time are filled in here). Completes with
+   * the applied result, or fails with {@link DriverException}.
+   */
+  public CompletableFuture<ProposalOutcome> propose(int partition, Command command) {
+    CompletableFuture<ProposalOutcome> future = new CompletableFuture<>();
+    submit(partition, future, replica -> proposeNow(replica, command, future));
+    return future;
+  }
+
+  /**
+   * Confirms leadership for a linearizable read; completes with the term once the local state
+   * machine has applied up to the read index, so a read of the local store is linearizable.
+   */
+  public CompletableFuture<Long> readIndex(int partition) {
+    CompletableFuture<Long> future = new CompletableFuture<>();
+    submit(
+        partition,
+        future,
+        replica -> {
+          if (replica.raw.status().role() != Role.LEADER) {
+            future.completeExceptionally(notLeader(replica));
+          } else {
+            replica.queuedReads.add(future);
+          }
+        });
+    return future;
+  }
+
+  /** Asks the local leader of {@code partition} to hand leadership to {@code target}. */
+  public CompletableFuture<Void> transferLeader(int partition, long target) {
+    CompletableFuture<Void> future = new CompletableFuture<>();
+    submit(
+        partition,
+        future,
+        replica -> {
+          if (replica.raw.status().role() != Role.LEADER) {
+            future.completeExceptionally(notLeader(replica));
+          } else {
+            replica.raw.transferLeader(target);
+            future.complete(null);
+          }
+        });
+    return future;
+  }
+
+  private void submit(
+      int partition, CompletableFuture<?> future, java.util.function.Consumer<GroupReplica> work) {
+    GroupReplica replica = groups.get(partition);
+    if (replica == null) {
+      future.completeExceptionally(
+          new DriverException(DriverException.Kind.NOT_HOSTED, partition, 0, "not hosted here"));
+      return;
+    }
+    Runnable task =
+        () -> {
+          if (replica.failure != null) {
+            future.completeExceptionally(
+                new DriverException(
+                    DriverException.Kind.UNAVAILABLE, partition, 0, "replica stopped on failure"));
+          } else {
+            work.accept(replica);
+          }
+        };
+    if (!running || !inbox.offer(task)) {
+      droppedInbound.increment();
+      future.completeExceptionally(
+          new DriverException(
+              DriverException.Kind.OVERLOADED, partition, 0, "node driver queue full or closed"));
+    }
+  }
+
+  @Override
+  public void onRaftBatch(long fromNodeId, RaftBatch batch) {
+    if (!inbox.offer(() -> deliver(fromNodeId, batch))) {
+      droppedInbound.increment();
+    }
+  }
+
+  @Override
+  public void onHeartbeats(long fromNodeId, Heartbeats heartbeats) {
+    // This driver sends heartbeats inside RaftBatch frames; a Heartbeats frame is not expected.
+    malformedInbound.increment();
+  }
+
+  // ---------------------------------------------------------------- the loop
+
+  private void loop() {
+    long tickNanos = TimeUnit.MILLISECONDS.toNanos(settings.tickMillis());
+    long nextTick = System.nanoTime() + tickNanos;
+    while (running) {
+      try {
+        long waitNanos = nextTick - System.nanoTime();
+        Runnable first = waitNanos > 0 ? inbox.poll(waitNanos, TimeUnit.NANOSECONDS) : inbox.poll();
+        if (first != null) {
+          first.run();
+          drainInbox();
+        }
+        long now = System.nanoTime();
+        if (now - nextTick >= 0) {
+          tickAll();
+          nextTick = now - nextTick > tickNanos ? now + tickNanos : nextTick + tickNanos;
+        }
+        issueReads();
+        processReadies();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        break;
+      } catch (RuntimeException | Error e) {
+        // Per-group failures are contained below; anything reaching here is a driver bug.
+        log.error("driver iteration failed", e);
+      }
+    }
+    failEverything();
+  }
+
+  private void drainInbox() {
+    // Bounded per iteration so a flood of requests cannot starve ticks and persistence.
+    for (int count = 0; count < settings.inboxTasksMax(); count++) {
+      Runnable task = inbox.poll();
+      if (task == null) {
+        return;
+      }
+      task.run();
+    }
+  }
+
+  private void deliver(long fromNodeId, RaftBatch batch) {
+    for (GroupRaftMessage grouped : batch.getMessagesList()) {
+      long groupId = grouped.getGroupId();
+      GroupReplica replica = groupId < Integer.MAX_VALUE ? groups.get((int) groupId) : null;
+      Message message;
+      try {
+        message = RaftMessageCodec.decode(grouped.getMessage());
+      } catch (RaftMessageCodec.MalformedMessageException e) {
+        malformedInbound.increment();
+        continue;
+      }
+      if (replica == null
+          || replica.failure != null
+          || message.to() != settings.nodeId()
+          || message.from() != fromNodeId) {
+        malformedInbound.increment();
+        continue;
+      }
+      guarded(replica, () -> replica.raw.step(message));
+    }
+  }
+
+  private void tickAll() {
+    for (GroupReplica replica : groups.values()) {
+      if (replica.failure == null) {
+        guarded(replica, replica.raw::tick);
+      }
+      // Forget futures whose callers gave up (deadline), so nothing grows without bound.
+      replica.pending.values().removeIf(pending -> pending.future().isDone());
+      replica.readsAwaitingIndex.values().removeIf(list -> list.stream().allMatch(f -> f.isDone()));
+    }
+  }
+
+  private void issueReads() {
+    for (GroupReplica replica : groups.values()) {
+      if (replica.queuedReads.isEmpty() || replica.failure != null) {
+        continue;
+      }
+      // One ReadIndex round for every read queued on this group in this iteration.
+      long context = ++nextReadContext;
+      List<CompletableFuture<Long>> reads = new ArrayList<>(replica.queuedReads);
+      replica.queuedReads.clear();
+      replica.readsAwaitingIndex.put(context, reads);
+      guarded(
+          replica,
+          () -> replica.raw.readIndex(ByteBuffer.allocate(Long.BYTES).putLong(context).array()));
+    }
+  }
+
+  private static final class GroupReady {
+    final GroupReplica replica;
+    final Ready ready;
+
+    /** Committed entries already applied before this iteration's group commit. */
+    int appliedEarly;
+
+    GroupReady(GroupReplica replica, Ready ready) {
+      this.replica = replica;
+      this.ready = ready;
+    }
+  }
+
+  private void processReadies() {
+    List<GroupReady> readies = new ArrayList<>();
+    for (GroupReplica replica : groups.values()) {
+      if (replica.failure == null && replica.raw.hasReady()) {
+        guarded(replica, () -> readies.add(new GroupReady(replica, replica.raw.ready())));
+      }
+    }
+    if (readies.isEmpty()) {
+      observeRoles();
+      return;
+    }
+    Outbox early = new Outbox();
+    for (GroupReady item : readies) {
+      guarded(item.replica, () -> addMessages(early, item.replica, item.ready.messages()));
+    }
+    early.flush();
+    List<LogWrite> writes = new ArrayList<>();
+    for (GroupReady item : readies) {
+      guarded(
+          item.replica,
+          () -> {
+            LogWrite write = persistencePlan(item.replica, item.ready);
+            if (write != null) {
+              writes.add(write);
+            }
+          });
+    }
+    // Committed entries this node already holds durably (from earlier iterations) need not wait
+    // for this iteration's fsync: applying them now saves the leader one fsync per write.
+    for (GroupReady item : readies) {
+      guarded(item.replica, () -> applyEarly(item));
+    }
+    if (!writes.isEmpty()) {
+      long started = System.nanoTime();
+      engine.groupCommitter().commit(writes);
+      fsyncTimer.record(System.nanoTime() - started, TimeUnit.NANOSECONDS);
+      commitWrites.record(writes.size());
+    }
+    Outbox late = new Outbox();
+    for (GroupReady item : readies) {
+      guarded(item.replica, () -> addMessages(late, item.replica, item.ready.persistedMessages()));
+    }
+    late.flush();
+    for (GroupReady item : readies) {
+      guarded(
+          item.replica,
+          () -> {
+            List<Entry> committed = item.ready.committedEntries();
+            applyCommitted(item.replica, committed.subList(item.appliedEarly, committed.size()));
+            noteDurable(item.replica, item.ready);
+            serveReads(item.replica, item.ready.readStates());
+            item.replica.raw.advance(item.ready);
+            maybeCompact(item.replica);
+          });
+    }
+    observeRoles();
+  }
+
+  private void applyEarly(GroupReady item) {
+    if (!item.ready.snapshot().isEmpty()) {
+      return;
+    }
+    List<Entry> committed = item.ready.committedEntries();
+    int durable = 0;
+    while (durable < committed.size()
+        && committed.get(durable).index() <= item.replica.durableIndex) {
+      durable++;
+    }
+    applyCommitted(item.replica, committed.subList(0, durable));
+    item.appliedEarly = durable;
+  }
+
+  /** Records how far this group's log is durable after the iteration's group commit. */
+  private static void noteDurable(GroupReplica replica, Ready ready) {
+    if (!ready.snapshot().isEmpty()) {
+      replica.durableIndex = ready.snapshot().metadata().index();
+    }
+    if (!ready.entries().isEmpty()) {
+      // Appending may also truncate a conflicting suffix: the last entry written is the end.
+      replica.durableIndex = ready.entries().getLast().index();
+    }
+  }
+
+  /** What this group must write durably, installing a received snapshot first. */
+  private LogWrite persistencePlan(GroupReplica replica, Ready ready) {
+    SnapshotMetadata snapshot = null;
+    ConfState confState = null;
+    if (!ready.snapshot().isEmpty()) {
+      installSnapshot(replica, ready.snapshot());
+      snapshot = ready.snapshot().metadata();
+      confState = snapshot.confState();
+    }
+    if (!ready.mustPersist()) {
+      return null;
+    }
+    return new LogWrite(
+        replica.partition, snapshot, ready.entries(), ready.hardState().orElse(null), confState);
+  }
+
+  // ---------------------------------------------------------------- proposals and apply
+
+  private void proposeNow(
+      GroupReplica replica, Command command, CompletableFuture<ProposalOutcome> future) {
+    Status status = replica.raw.status();
+    if (status.role() != Role.LEADER) {
+      future.completeExceptionally(notLeader(replica));
+      return;
+    }
+    if (replica.pending.size() >= settings.inflightProposalsPerPartitionMax()) {
+      future.completeExceptionally(
+          new DriverException(
+              DriverException.Kind.OVERLOADED,
+              replica.partition,
+              settings.nodeId(),
+              "inflight-proposals-per-partition-max ("
+                  + settings.inflightProposalsPerPartitionMax()
+                  + ") reached"));
+      return;
+    }
+    long requestId = nextRequestId++;
+    byte[] data =
+        command.toBuilder()
+            .setProposerNodeId(settings.nodeId())
+            .setRequestId(requestId)
+            .setProposedAtMillis(clock.millis())
+            .build()
+            .toByteArray();
+    try {
+      replica.raw.propose(data);
+    } catch (ProposalDroppedException e) {
+      future.completeExceptionally(
+          new DriverException(
+              DriverException.Kind.UNAVAILABLE, replica.partition, 0, "proposal dropped: " + e));
+      return;
+    }
+    replica.pending.put(requestId, new GroupReplica.Pending(future, System.nanoTime()));
+  }
+
+  private void applyCommitted(GroupReplica replica, List<Entry> committed) {
+    if (committed.isEmpty()) {
+      return;
+    }
+    // After a crash, the store may have applied entries past the persisted commit index (they
+    // were applied early, see applyEarly): such entries come again and are skipped, once.
+    int skip = 0;
+    while (skip < committed.size() && committed.get(skip).index() <= replica.appliedIndex) {
+      Invariants.check(
+          committed.get(skip).index() <= replica.appliedAtOpen,
+          "partition %d: entry %d delivered again after it was applied",
+          replica.partition,
+          committed.get(skip).index());
+      skip++;
+    }
+    committed = committed.subList(skip, committed.size());
+    if (committed.isEmpty()) {
+      return;
+    }
+    long started = System.nanoTime();
+    ConfState confState = null;
+    for (Entry entry : committed) {
+      Invariants.check(
+          entry.index() == replica.appliedIndex + 1,
+          "partition %d: committed entry %d after applied %d",
+          replica.partition,
+          entry.index(),
+          replica.appliedIndex);
+      replica.appliedIndex = entry.index();
+      if (entry.type() == EntryType.CONF_CHANGE) {
+        confState = replica.raw.applyConfChange(ConfChange.decode(entry.data()));
+      }
+    }
+    List<PartitionStateMachine.Applied> results = replica.stateMachine.apply(committed, confState);
+    long term = committed.getLast().term();
+    for (PartitionStateMachine.Applied applied : results) {
+      if (applied.proposerNodeId() != settings.nodeId()) {
+        continue;
+      }
+      GroupReplica.Pending pending = replica.pending.remove(applied.requestId());
+      if (pending != null) {
+        proposalToApply.record(System.nanoTime() - pending.proposedAtNanos(), TimeUnit.NANOSECONDS);
+        pending.future().complete(new ProposalOutcome(applied.result(), term, applied.index()));
+      }
+    }
+    applyTimer.record(System.nanoTime() - started, TimeUnit.NANOSECONDS);
+    releaseParkedReads(replica);
+  }
+
+  private void serveReads(GroupReplica replica, List<ReadState> readStates) {
+    long term = replica.raw.status().term();
+    for (ReadState state : readStates) {
+      long context = ByteBuffer.wrap(state.context()).getLong();
+      List<CompletableFuture<Long>> reads = replica.readsAwaitingIndex.remove(context);
+      if (reads == null) {
+        continue;
+      }
+      if (state.index() <= replica.appliedIndex) {
+        reads.forEach(read -> read.complete(term));
+      } else {
+        replica.parkedReads.add(new GroupReplica.ParkedReads(state.index(), reads));
+      }
+    }
+  }
+
+  private void releaseParkedReads(GroupReplica replica) {
+    long term = replica.raw.status().term();
+    Iterator<GroupReplica.ParkedReads> parked = replica.parkedReads.iterator();
+    while (parked.hasNext()) {
+      GroupReplica.ParkedReads reads = parked.next();
+      if (reads.index() <= replica.appliedIndex) {
+        reads.futures().forEach(read -> read.complete(term));
+        parked.remove();
+      }
+    }
+  }
+
+  private void maybeCompact(GroupReplica replica) {
+    RaftLogStore raftLog = replica.log;
+    long firstIndex = raftLog.firstIndex();
+    if (replica.appliedIndex - firstIndex + 1 <= settings.logCompactionEntries()) {
+      return;
+    }
+    long compactTo = replica.appliedIndex - settings.logCompactionEntries() / 2;
+    if (compactTo < firstIndex || compactTo > raftLog.lastIndex()) {
+      return;
+    }
+    SnapshotMetadata metadata =
+        new SnapshotMetadata(compactTo, raftLog.term(compactTo), replica.raw.status().confState());
+    raftLog.saveSnapshot(metadata);
+    raftLog.compact(compactTo);
+    log.debug("partition {}: log compacted through {}", replica.partition, compactTo);
+  }
+
+  // ---------------------------------------------------------------- roles and failures
+
+  private void observeRoles() {
+    for (GroupReplica replica : groups.values()) {
+      if (replica.failure != null) {
+        continue;
+      }
+      Status status = replica.raw.status();
+      if (status.leaderId() != replica.knownLeader) {
+        if (status.leaderId() != 0) {
+          leaderChanges.increment();
+          log.info(
+              "partition {}: leader is now node {} (term {})",
+              replica.partition,
+              status.leaderId(),
+              status.term());
+        }
+        replica.knownLeader = status.leaderId();
+      }
+      if (replica.knownRole == Role.LEADER && status.role() != Role.LEADER) {
+        failWaiting(replica, "leadership lost while the request was pending");
+      }
+      replica.knownRole = status.role();
+      publish(replica);
+    }
+  }
+
+  private void publish(GroupReplica replica) {
+    Status status = replica.raw.status();
+    statuses.set(
+        replica.partition,
+        new GroupStatus(
+            replica.partition,
+            status.role(),
+            status.term(),
+            status.leaderId(),
+            status.commitIndex(),
+            replica.appliedIndex,
+            List.copyOf(status.confState().voters())));
+  }
+
+  private void failWaiting(GroupReplica replica, String reason) {
+    DriverException failure =
+        new DriverException(
+            DriverException.Kind.UNAVAILABLE,
+            replica.partition,
+            replica.raw.status().leaderId(),
+            reason + " (outcome unknown)");
+    replica.pending.values().forEach(pending -> pending.future().completeExceptionally(failure));
+    replica.pending.clear();
+    replica.queuedReads.forEach(read -> read.completeExceptionally(failure));
+    replica.queuedReads.clear();
+    replica
+        .readsAwaitingIndex
+        .values()
+        .forEach(l -> l.forEach(r -> r.completeExceptionally(failure)));
+    replica.readsAwaitingIndex.clear();
+    replica.parkedReads.forEach(p -> p.futures().forEach(r -> r.completeExceptionally(failure)));
+    replica.parkedReads.clear();
+  }
+
+  private void guarded(GroupReplica replica, Runnable work) {
+    if (replica.failure != null) {
+      return;
+    }
+    try {
+      work.run();
+    } catch (RuntimeException e) {
+      replica.failure = e;
+      log.error("partition {}: replica stopped after a failure", replica.partition, e);
+      failWaiting(replica, "replica stopped: " + e.getMessage());
+    }
+  }
+
+  private void failEverything() {
+    for (GroupReplica replica : groups.values()) {
+      failWaiting(replica, "node stopping");
+    }
+    Runnable task;
+    while ((task = inbox.poll()) != null) {
+      task.run();
+    }
+  }
+
+  private DriverException notLeader(GroupReplica replica) {
+    return new DriverException(
+        DriverException.Kind.NOT_LEADER,
+        replica.partition,
+        replica.raw.status().leaderId(),
+        "node " + settings.nodeId() + " does not lead partition " + replica.partition);
+  }
+
+  // ---------------------------------------------------------------- outgoing messages
+
+  /** Messages gathered per peer node, flushed as RaftBatch frames. */
+  private final class Outbox {
+    private final Map<Long, RaftBatch.Builder> batches = new HashMap<>();
+    private final Map<Long, List<Integer>> groupsPerPeer = new HashMap<>();
+    private final List<Runnable> afterSend = new ArrayList<>();
+
+    private final Map<Long, Long> sizes = new HashMap<>();
+
+    void add(long toNodeId, int partition, Message message) {
+      GroupRaftMessage grouped =
+          GroupRaftMessage.newBuilder()
+              .setGroupId(partition)
+              .setMessage(RaftMessageCodec.encode(message))
+              .build();
+      RaftBatch.Builder batch = batches.computeIfAbsent(toNodeId, id -> RaftBatch.newBuilder());
+      // Running size (plus tag and length prefix per element) instead of re-serializing.
+      long size = grouped.getSerializedSize() + 6L;
+      long total = sizes.getOrDefault(toNodeId, 0L);
+      if (batch.getMessagesCount() > 0 && total + size > settings.peerBatchSizeBytesMax()) {
+        send(toNodeId, batch.build());
+        batch.clear();
+        total = 0;
+      }
+      batch.addMessages(grouped);
+      sizes.put(toNodeId, total + size);
+      groupsPerPeer.computeIfAbsent(toNodeId, id -> new ArrayList<>()).add(partition);
+    }
+
+    void flush() {
+      for (Map.Entry<Long, RaftBatch.Builder> entry : batches.entrySet()) {
+        if (entry.getValue().getMessagesCount() > 0) {
+          send(entry.getKey(), entry.getValue().build());
+        }
+      }
+      afterSend.forEach(Runnable::run);
+    }
+
+    private void send(long toNodeId, RaftBatch batch) {
+      if (!sender.sendRaftBatch(toNodeId, batch)) {
+        framesDropped.increment();
+        for (int partition : groupsPerPeer.getOrDefault(toNodeId, List.of())) {
+          GroupReplica replica = groups.get(partition);
+          guarded(replica, () -> replica.raw.reportUnreachable(toNodeId));
+        }
+      }
+    }
+  }
+
+  private void addMessages(Outbox outbox, GroupReplica replica, List<Message> messages) {
+    for (Message message : messages) {
+      if (message.type() == MessageType.SNAPSHOT) {
+        Message withData = attachSnapshot(replica, message);
+        if (withData == null) {
+          replica.raw.reportSnapshot(message.to(), false);
+          continue;
+        }
+        outbox.add(message.to(), replica.partition, withData);
+        snapshotsSent.increment();
+        log.info(
+            "partition {}: snapshot at {} sent to node {}",
+            replica.partition,
+            withData.snapshot().metadata().index(),
+            message.to());
+        long to = message.to();
+        outbox.afterSend.add(() -> guarded(replica, () -> replica.raw.reportSnapshot(to, true)));
+      } else {
+        outbox.add(message.to(), replica.partition, message);
+      }
+    }
+  }
+
+  /** The snapshot message with the partition's exported state, or null if it cannot be sent. */
+  private Message attachSnapshot(GroupReplica replica, Message message) {
+    Path directory = scratch("send-" + replica.partition);
+    try {
+      SnapshotFiles files = replica.store.exportSnapshot(directory);
+      SnapshotPayload.Builder payload = SnapshotPayload.newBuilder();
+      List<String> names = new ArrayList<>();
+      names.add(SnapshotFiles.MANIFEST_NAME);
+      files.files().forEach(file -> names.add(file.name()));
+      long total = 0;
+      for (String name : names) {
+        byte[] content = Files.readAllBytes(directory.resolve(name));
+        total += content.length;
+        if (total > settings.snapshotSizeBytesMax()) {
+          log.warn(
+              "partition {}: snapshot larger than {} bytes cannot be sent in one frame",
+              replica.partition,
+              settings.snapshotSizeBytesMax());
+          return null;
+        }
+        payload.addFiles(
+            SnapshotFile.newBuilder().setName(name).setContent(ByteString.copyFrom(content)));
+      }
+      SnapshotMetadata metadata =
+          new SnapshotMetadata(
+              files.appliedState().index(),
+              files.appliedState().term(),
+              message.snapshot().metadata().confState());
+      Invariants.check(
+          metadata.index() >= message.snapshot().metadata().index(),
+          "partition %d: exported state %d behind snapshot record %d",
+          replica.partition,
+          metadata.index(),
+          message.snapshot().metadata().index());
+      return new Message(
+          message.type(),
+          message.to(),
+          message.from(),
+          message.term(),
+          message.logTerm(),
+          message.index(),
+          message.entries(),
+          message.commit(),
+          new Snapshot(metadata, payload.build().toByteArray()),
+          message.reject(),
+          message.rejectHint(),
+          message.context());
+    } catch (IOException e) {
+      log.warn("partition {}: snapshot export failed", replica.partition, e);
+      return null;
+    } finally {
+      deleteTree(directory);
+    }
+  }
+
+  private void installSnapshot(GroupReplica replica, Snapshot snapshot) {
+    Path directory = scratch("install-" + replica.partition);
+    try {
+      SnapshotPayload payload = SnapshotPayload.parseFrom(snapshot.data());
+      Files.createDirectories(directory);
+      for (SnapshotFile file : payload.getFilesList()) {
+        Path target = directory.resolve(file.getName()).normalize();
+        Invariants.check(
+            target.getParent().equals(directory), "snapshot file name escapes its directory");
+        Files.write(target, file.getContent().toByteArray());
+      }
+      long installed = replica.store.installSnapshot(directory).index();
+      Invariants.check(
+          installed == snapshot.metadata().index(),
+          "partition %d: installed state %d, snapshot says %d",
+          replica.partition,
+          installed,
+          snapshot.metadata().index());
+      replica.appliedIndex = installed;
+      snapshotsInstalled.increment();
+      log.info("partition {}: snapshot at {} installed", replica.partition, installed);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } finally {
+      deleteTree(directory);
+    }
+  }
+
+  private Path scratch(String name) {
+    return settings.snapshotDirectory().resolve(name + "-" + System.nanoTime());
+  }
+
+  private static void deleteTree(Path directory) {
+    if (!Files.exists(directory)) {
+      return;
+    }
+    try (var paths = Files.walk(directory)) {
+      for (Path path : paths.sorted(Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(path);
+      }
+    } catch (IOException e) {
+      log.warn("could not delete {}", directory, e);
+    }
+  }
+
+  @Override
+  public void close() {
+    running = false;
+    // Wake the loop without interrupting it: an interrupt could land inside a storage write.
+    inbox.offer(() -> {});
+    try {
+      thread.join(TimeUnit.SECONDS.toMillis(10));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /** Partitions hosted here, in order. */
+  public List<Integer> partitions() {
+    return Collections.unmodifiableList(new ArrayList<>(groups.keySet()));
+  }
+}

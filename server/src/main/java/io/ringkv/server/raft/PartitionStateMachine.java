@@ -1,0 +1,328 @@
+package io.ringkv.server.raft;
+
+import com.google.protobuf.ByteString;
+import com.google.protobuf.InvalidProtocolBufferException;
+import io.grpc.Status;
+import io.ringkv.proto.internal.Command;
+import io.ringkv.proto.internal.CommandError;
+import io.ringkv.proto.internal.CommandResult;
+import io.ringkv.proto.internal.SessionEntry;
+import io.ringkv.proto.v1.Compare;
+import io.ringkv.proto.v1.DeleteRequest;
+import io.ringkv.proto.v1.DeleteResponse;
+import io.ringkv.proto.v1.ErrorDetail;
+import io.ringkv.proto.v1.GetRequest;
+import io.ringkv.proto.v1.GetResponse;
+import io.ringkv.proto.v1.KeyValue;
+import io.ringkv.proto.v1.PutRequest;
+import io.ringkv.proto.v1.PutResponse;
+import io.ringkv.proto.v1.RequestOp;
+import io.ringkv.proto.v1.ResponseOp;
+import io.ringkv.proto.v1.TxnRequest;
+import io.ringkv.proto.v1.TxnResponse;
+import io.ringkv.proto.v1.WriteSession;
+import io.ringkv.raft.ConfState;
+import io.ringkv.raft.Entry;
+import io.ringkv.raft.Invariants;
+import io.ringkv.storage.ApplyBatch;
+import io.ringkv.storage.Mutation;
+import io.ringkv.storage.PartitionReadView;
+import io.ringkv.storage.PartitionStore;
+import io.ringkv.storage.SessionRecord;
+import io.ringkv.storage.StoredValue;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * One partition's replicated state machine: turns committed log entries into one atomic {@link
+ * ApplyBatch} and the client-visible result of each command.
+ *
+ * <p>Design notes. Everything here is a function of the log: revisions are log indexes (etcd-like
+ * create/mod revision and version), and the only clock is the proposer's millis carried in each
+ * command, so every replica computes the same mutations, results and session expiries. Later
+ * commands of one batch must see earlier ones, so values and sessions written by the batch are kept
+ * in overlays in front of one consistent read view. Sessions follow the session contract: a
+ * repeated (sid, seq) is answered with the stored result and not applied again, an older seq is
+ * refused, and a session whose last write is older than {@code sessionTtlMillis} (in entry time) is
+ * treated as new. Storage offers no session delete, so expired records are ignored, not removed.
+ */
+final class PartitionStateMachine {
+  /** The outcome of one applied command entry. */
+  record Applied(long index, long proposerNodeId, long requestId, CommandResult result) {}
+
+  private final PartitionStore store;
+  private final long sessionTtlMillis;
+
+  PartitionStateMachine(PartitionStore store, long sessionTtlMillis) {
+    Invariants.check(sessionTtlMillis > 0, "sessionTtlMillis must be > 0");
+    this.store = store;
+    this.sessionTtlMillis = sessionTtlMillis;
+  }
+
+  /**
+   * Applies {@code entries} (contiguous, the first right after the applied index) in one atomic
+   * batch, and returns the results of the command entries.
+   *
+   * @param confState the configuration after these entries, or null if unchanged
+   */
+  List<Applied> apply(List<Entry> entries, ConfState confState) {
+    Invariants.check(!entries.isEmpty(), "apply of no entries");
+    long appliedBefore = store.appliedState().index();
+    Invariants.check(
+        entries.getFirst().index() == appliedBefore + 1,
+        "group %d: entry %d applied after %d",
+        store.groupId(),
+        entries.getFirst().index(),
+        appliedBefore);
+    List<Applied> results = new ArrayList<>();
+    try (PartitionReadView view = store.readView()) {
+      Batch batch = new Batch(view);
+      long previous = appliedBefore;
+      for (Entry entry : entries) {
+        Invariants.check(entry.index() == previous + 1, "entries not contiguous");
+        previous = entry.index();
+        if (entry.type() != io.ringkv.raft.EntryType.NORMAL || entry.data().length == 0) {
+          continue; // leader no-ops and conf changes carry no command
+        }
+        Command command = parse(entry);
+        batch.timestampMillis = Math.max(batch.timestampMillis, command.getProposedAtMillis());
+        CommandResult result = batch.applyCommand(command, entry.index());
+        results.add(
+            new Applied(
+                entry.index(), command.getProposerNodeId(), command.getRequestId(), result));
+      }
+      Entry last = entries.getLast();
+      List<SessionRecord> sessions = new ArrayList<>(batch.sessions.values());
+      store.apply(
+          new ApplyBatch(
+              last.index(),
+              last.term(),
+              confState,
+              batch.timestampMillis,
+              batch.mutations,
+              sessions));
+    }
+    Invariants.check(
+        store.appliedState().index() == entries.getLast().index(),
+        "group %d: applied index did not move to %d",
+        store.groupId(),
+        entries.getLast().index());
+    return results;
+  }
+
+  private Command parse(Entry entry) {
+    try {
+      return Command.parseFrom(entry.data());
+    } catch (InvalidProtocolBufferException e) {
+      // Only this node's own code proposes; an unreadable entry is corruption, not bad input.
+      throw new Invariants.InvariantViolation(
+          "group " + store.groupId() + ": undecodable command at index " + entry.index());
+    }
+  }
+
+  /** The state of one apply batch: pending mutations and session records over a read view. */
+  private final class Batch {
+    private final PartitionReadView view;
+    private final Map<ByteBuffer, Optional<StoredValue>> values = new HashMap<>();
+    private final Map<Long, SessionRecord> sessions = new LinkedHashMap<>();
+    private final List<Mutation> mutations = new ArrayList<>();
+    long timestampMillis;
+
+    Batch(PartitionReadView view) {
+      this.view = view;
+    }
+
+    CommandResult applyCommand(Command command, long index) {
+      WriteSession session = command.getSession();
+      long sessionId = session.getSessionId();
+      long now = command.getProposedAtMillis();
+      if (sessionId != 0) {
+        SessionRecord record = liveSession(sessionId, now);
+        if (record != null && session.getSequence() == record.lastSequence()) {
+          return storedResult(record);
+        }
+        if (record != null && session.getSequence() < record.lastSequence()) {
+          return error(
+              Status.Code.FAILED_PRECONDITION,
+              "stale session sequence",
+              ErrorDetail.Reason.MALFORMED);
+        }
+      }
+      CommandResult result =
+          switch (command.getOpCase()) {
+            case PUT -> CommandResult.newBuilder().setPut(put(command.getPut(), index)).build();
+            case DELETE ->
+                CommandResult.newBuilder().setDelete(delete(command.getDelete(), index)).build();
+            case TXN -> CommandResult.newBuilder().setTxn(txn(command.getTxn(), index)).build();
+            case OP_NOT_SET ->
+                error(Status.Code.INVALID_ARGUMENT, "empty command", ErrorDetail.Reason.MALFORMED);
+          };
+      if (sessionId != 0) {
+        byte[] stored =
+            SessionEntry.newBuilder()
+                .setLastWriteMillis(now)
+                .setResult(result)
+                .build()
+                .toByteArray();
+        sessions.put(sessionId, new SessionRecord(sessionId, session.getSequence(), stored));
+      }
+      return result;
+    }
+
+    /** The session's record, or null when there is none or it expired (in entry time). */
+    private SessionRecord liveSession(long sessionId, long nowMillis) {
+      SessionRecord record = sessions.get(sessionId);
+      if (record == null) {
+        record = view.session(sessionId).orElse(null);
+      }
+      if (record == null) {
+        return null;
+      }
+      long lastWrite = sessionEntry(record).getLastWriteMillis();
+      return nowMillis - lastWrite > sessionTtlMillis ? null : record;
+    }
+
+    private SessionEntry sessionEntry(SessionRecord record) {
+      try {
+        return SessionEntry.parseFrom(record.response());
+      } catch (InvalidProtocolBufferException e) {
+        throw new Invariants.InvariantViolation(
+            "group " + store.groupId() + ": undecodable session " + record.sessionId());
+      }
+    }
+
+    private CommandResult storedResult(SessionRecord record) {
+      return sessionEntry(record).getResult();
+    }
+
+    private StoredValue read(byte[] key) {
+      return values.computeIfAbsent(ByteBuffer.wrap(key), k -> view.get(key)).orElse(null);
+    }
+
+    private PutResponse put(PutRequest request, long index) {
+      byte[] key = request.getKey().toByteArray();
+      byte[] value = request.getValue().toByteArray();
+      StoredValue previous = read(key);
+      StoredValue next =
+          previous == null
+              ? new StoredValue(value, index, index, 1)
+              : new StoredValue(value, previous.createRevision(), index, previous.version() + 1);
+      values.put(ByteBuffer.wrap(key), Optional.of(next));
+      mutations.add(new Mutation.Put(key, value, index));
+      PutResponse.Builder response = PutResponse.newBuilder().setRevision(index);
+      if (previous != null) {
+        response.setPrevFound(true);
+        if (request.getPrevKv()) {
+          response.setPrev(keyValue(key, previous));
+        }
+      }
+      return response.build();
+    }
+
+    private DeleteResponse delete(DeleteRequest request, long index) {
+      byte[] key = request.getKey().toByteArray();
+      StoredValue previous = read(key);
+      DeleteResponse.Builder response = DeleteResponse.newBuilder().setRevision(index);
+      if (previous != null) {
+        values.put(ByteBuffer.wrap(key), Optional.empty());
+        mutations.add(new Mutation.Delete(key, index));
+        response.setDeleted(true);
+        if (request.getPrevKv()) {
+          response.setPrev(keyValue(key, previous));
+        }
+      }
+      return response.build();
+    }
+
+    private GetResponse get(GetRequest request) {
+      StoredValue value = read(request.getKey().toByteArray());
+      GetResponse.Builder response = GetResponse.newBuilder();
+      if (value != null) {
+        response
+            .setFound(true)
+            .setValue(ByteString.copyFrom(value.value()))
+            .setCreateRevision(value.createRevision())
+            .setModRevision(value.modRevision())
+            .setVersion(value.version());
+      }
+      return response.build();
+    }
+
+    private TxnResponse txn(TxnRequest request, long index) {
+      boolean succeeded = true;
+      for (Compare compare : request.getCompareList()) {
+        succeeded &= holds(compare);
+      }
+      TxnResponse.Builder response =
+          TxnResponse.newBuilder().setSucceeded(succeeded).setRevision(index);
+      for (RequestOp op : succeeded ? request.getSuccessList() : request.getFailureList()) {
+        ResponseOp.Builder out = ResponseOp.newBuilder();
+        switch (op.getOpCase()) {
+          case GET -> out.setGet(get(op.getGet()));
+          case PUT -> out.setPut(put(op.getPut(), index));
+          case DELETE -> out.setDelete(delete(op.getDelete(), index));
+          case OP_NOT_SET -> {} // refused by validation before proposing; answered empty
+        }
+        response.addResponses(out);
+      }
+      return response.build();
+    }
+
+    private boolean holds(Compare compare) {
+      StoredValue value = read(compare.getKey().toByteArray());
+      int order;
+      switch (compare.getTarget()) {
+        case VALUE -> {
+          if (value == null) {
+            return false; // a missing key has no value to compare
+          }
+          order = Arrays.compareUnsigned(value.value(), compare.getValue().toByteArray());
+        }
+        case VERSION ->
+            order = Long.compare(value == null ? 0 : value.version(), compare.getVersion());
+        case MOD_REVISION ->
+            order = Long.compare(value == null ? 0 : value.modRevision(), compare.getModRevision());
+        case CREATE_REVISION ->
+            order =
+                Long.compare(
+                    value == null ? 0 : value.createRevision(), compare.getCreateRevision());
+        default -> {
+          return false;
+        }
+      }
+      return switch (compare.getResult()) {
+        case EQUAL -> order == 0;
+        case NOT_EQUAL -> order != 0;
+        case GREATER -> order > 0;
+        case LESS -> order < 0;
+        default -> false;
+      };
+    }
+  }
+
+  static KeyValue keyValue(byte[] key, StoredValue value) {
+    return KeyValue.newBuilder()
+        .setKey(ByteString.copyFrom(key))
+        .setValue(ByteString.copyFrom(value.value()))
+        .setCreateRevision(value.createRevision())
+        .setModRevision(value.modRevision())
+        .setVersion(value.version())
+        .build();
+  }
+
+  static CommandResult error(Status.Code code, String message, ErrorDetail.Reason reason) {
+    return CommandResult.newBuilder()
+        .setError(
+            CommandError.newBuilder()
+                .setGrpcCode(code.value())
+                .setMessage(message)
+                .setReason(reason.getNumber()))
+        .build();
+  }
+}
