@@ -64,6 +64,14 @@ public final class TestCommand implements Callable<Integer> {
       description = "register keys (default: ${DEFAULT-VALUE})")
   int keys;
 
+  @Option(
+      names = "--client",
+      defaultValue = TestRunner.CLIENT_DEFAULT,
+      description =
+          "java (the ringkv Java client: routing, retries, write sessions) or grpc (raw stubs to"
+              + " each process's node) (default: ${DEFAULT-VALUE})")
+  String client;
+
   @Option(names = "--seed", description = "random seed (default: the time); printed to replay")
   Long seed;
 
@@ -149,6 +157,11 @@ public final class TestCommand implements Callable<Integer> {
             Duration.ofSeconds(checkTimeLimitSeconds),
             root,
             store != null ? store : root.resolve("jepsen").resolve("store"));
-    return TestRunner.run(options, out).exitStatus();
+    if (!TestRunner.CLIENTS.contains(client)) {
+      throw new CommandLine.ParameterException(
+          spec.commandLine(), "unknown client '" + client + "'; known: " + TestRunner.CLIENTS);
+    }
+    out.printf("client: %s%n", client);
+    return TestRunner.run(options, out, TestRunner.clientFactory(client, options)).exitStatus();
   }
 }
