@@ -22,6 +22,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -36,7 +37,7 @@ import org.junit.jupiter.api.Timeout;
  * The client against a real three-node cluster started with deploy/local-cluster.sh: requests go
  * straight to partition leaders; the cache follows a leader change; a write whose response is lost
  * is retried and applied once; a scan pages across partitions in key order; a paused (SIGSTOP) node
- * costs no more than the deadline.
+ * costs no more than the deadline; put/get/cas/txn/delete give their documented results.
  */
 @Timeout(value = 300, unit = TimeUnit.SECONDS)
 class ClusterKvIT {
@@ -172,6 +173,45 @@ class ClusterKvIT {
       assertThat(client.blocking().get(key)).get().extracting(Entry::valueUtf8).isEqualTo("2");
       assertThat(client.router().current().partition(partition).getLeaderNodeId())
           .isEqualTo(target);
+    }
+  }
+
+  /** ClientOperationsTest's operations against real nodes instead of the in-memory stand-in. */
+  @Test
+  void readsAndWritesHaveTheirDocumentedResults() {
+    try (RingKvClient client = RingKvClient.builder().endpoints(ENDPOINTS).build()) {
+      BlockingRingKvClient kv = client.blocking();
+      String k = "ops-" + System.nanoTime();
+      String fresh = k + "-new";
+      assertThat(kv.get(k)).isEmpty();
+      PutResult first = kv.put(k, "v1");
+      Optional<Entry> read = kv.get(k);
+      assertThat(read).get().extracting(Entry::valueUtf8).isEqualTo("v1");
+      assertThat(read.get().version()).isEqualTo(1);
+      assertThat(read.get().modRevision()).isEqualTo(first.revision());
+
+      assertThat(kv.compareAndSet(bytes(k), bytes("nope"), bytes("v2"))).isFalse();
+      assertThat(kv.compareAndSet(bytes(k), bytes("v1"), bytes("v2"))).isTrue();
+      assertThat(kv.compareAndSet(bytes(fresh), null, bytes("x"))).isTrue();
+      assertThat(kv.compareAndSet(bytes(fresh), null, bytes("y"))).isFalse();
+
+      TxnResult txn =
+          kv.commit(
+              client
+                  .txn()
+                  .ifVersionEquals(bytes(k), 2)
+                  .thenPut(bytes(k), bytes("v3"))
+                  .thenGet(bytes(k)));
+      assertThat(txn.succeeded()).isTrue();
+      assertThat(((TxnResult.GetResult) txn.results().get(1)).entry())
+          .get()
+          .extracting(Entry::valueUtf8)
+          .isEqualTo("v3");
+
+      assertThat(kv.delete(k).deleted()).isTrue();
+      assertThat(kv.delete(k).deleted()).isFalse();
+      assertThat(kv.get(k)).isEmpty();
+      assertThat(client.sessions().inUseCount()).isZero();
     }
   }
 

@@ -4,25 +4,25 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.ringkv.jepsen.cli.RingkvJepsen;
 import io.ringkv.jepsen.history.HistoryReader;
+import io.ringkv.jepsen.history.Op;
+import io.ringkv.jepsen.history.OpType;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.stream.Stream;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.CsvSource;
-import io.ringkv.jepsen.history.Op;
-import io.ringkv.jepsen.history.OpType;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * Proves the whole {@code ringkv-jepsen test} path against three real nodes with no nemesis, for
  * both clients (the ringkv Java client and raw gRPC stubs) and both workloads: the run is valid
- * (exit 0) with a non-empty history of successful operations, and the run folder holds
- * history.edn, results.edn, report.html and the nodes' logs, and no data. Nodes on 127.0.0.71-73
- * (the default runs use .11-.15).
+ * (exit 0) with a non-empty history of successful operations, and the run folder holds history.edn,
+ * results.edn, report.html and the nodes' logs, and no data. Nodes on 127.0.0.71-73 (the default
+ * runs use .11-.15).
  */
 class TestRunnerEndToEndTest {
   @TempDir Path store;
