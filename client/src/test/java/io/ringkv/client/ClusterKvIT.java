@@ -140,8 +140,14 @@ class ClusterKvIT {
     try (RingKvClient client =
         RingKvClient.builder().endpoints(ENDPOINTS).interceptor(recorder).build()) {
       client.blocking().put("warm-up", "x");
-      client.router().refresh().get(10, TimeUnit.SECONDS);
-      PartitionMap map = client.router().current();
+      // Elections may still be settling (a partition briefly without a leader): wait, bounded,
+      // for a map in which every partition these keys use has one.
+      PartitionMap map = client.router().refresh().get(10, TimeUnit.SECONDS);
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+      while (!leadersKnown(map, 30) && System.nanoTime() < deadline) {
+        TimeUnit.MILLISECONDS.sleep(100); // poll interval of the bounded wait
+        map = client.router().refresh().get(10, TimeUnit.SECONDS);
+      }
       for (int i = 0; i < 30; i++) {
         byte[] key = bytes("leader-" + i);
         String leader = map.leaderFor(key);
@@ -151,6 +157,15 @@ class ClusterKvIT {
         assertThat(recorder.putsByAuthority.get(leader).get()).isEqualTo(before + 1);
       }
     }
+  }
+
+  private static boolean leadersKnown(PartitionMap map, int keys) {
+    for (int i = 0; i < keys; i++) {
+      if (map.leaderFor(bytes("leader-" + i)) == null) {
+        return false;
+      }
+    }
+    return true;
   }
 
   @Test

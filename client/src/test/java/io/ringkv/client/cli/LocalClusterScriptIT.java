@@ -38,6 +38,12 @@ class LocalClusterScriptIT {
   static final String ADDRESS_BASE = "20";
   static final String ENDPOINTS = "127.0.0.21:7379,127.0.0.22:7379,127.0.0.23:7379";
 
+  /**
+   * ringctl's deadline here: generous, since a scan visits all 64 partitions (a ReadIndex each) and
+   * the machine (2 cores) may be busy with other builds; the commands themselves are quick.
+   */
+  static final String TIMEOUT_MILLIS = "20000";
+
   record Result(int exitCode, String stdout, String stderr) {}
 
   static Result run(Duration timeout, String... command) throws IOException, InterruptedException {
@@ -94,7 +100,15 @@ class LocalClusterScriptIT {
       assertThat(pids).hasSize(3);
 
       Result status =
-          run(Duration.ofSeconds(30), ringctl, "--endpoints", ENDPOINTS, "cluster", "status");
+          run(
+              Duration.ofSeconds(30),
+              ringctl,
+              "--endpoints",
+              ENDPOINTS,
+              "--timeout-ms",
+              TIMEOUT_MILLIS,
+              "cluster",
+              "status");
       assertThat(status.exitCode()).as(status.stderr()).isZero();
       assertThat(status.stdout())
           .contains("cluster ringkv-local")
@@ -112,6 +126,8 @@ class LocalClusterScriptIT {
               ringctl,
               "--endpoints",
               ENDPOINTS,
+              "--timeout-ms",
+              TIMEOUT_MILLIS,
               "--output",
               "json",
               "cluster",
@@ -187,10 +203,8 @@ class LocalClusterScriptIT {
   }
 
   private static Result ringctl(String ringctl, String... args) throws Exception {
-    // A generous deadline: a scan visits all 64 partitions (a ReadIndex each) on a shared,
-    // possibly busy 2-core machine.
     List<String> command =
-        new ArrayList<>(List.of(ringctl, "--endpoints", ENDPOINTS, "--timeout-ms", "20000"));
+        new ArrayList<>(List.of(ringctl, "--endpoints", ENDPOINTS, "--timeout-ms", TIMEOUT_MILLIS));
     command.addAll(List.of(args));
     return run(Duration.ofSeconds(30), command.toArray(String[]::new));
   }
