@@ -85,6 +85,13 @@ final class KvService extends KVGrpc.KVImplBase {
       java.util.concurrent.Executors.newCachedThreadPool(
           Thread.ofPlatform().name("ringkv-kv-call-", 0).daemon().factory());
 
+  /**
+   * UNSAFE debug switch (setting debug-unsafe-stale-reads): linearizable reads are served by any
+   * replica from its applied state, without ReadIndex, so a partitioned or lagging replica answers
+   * stale data. Exists only so the Jepsen suite can show it catches such a bug.
+   */
+  private final boolean debugUnsafeStaleReads;
+
   KvService(
       long nodeId,
       PartitionLayout layout,
@@ -93,6 +100,19 @@ final class KvService extends KVGrpc.KVImplBase {
       PeerChannels peers,
       List<List<Long>> replicas,
       LongPredicate peerConnected) {
+    this(nodeId, layout, limits, driver, peers, replicas, peerConnected, false);
+  }
+
+  KvService(
+      long nodeId,
+      PartitionLayout layout,
+      Limits limits,
+      MultiRaftDriver driver,
+      PeerChannels peers,
+      List<List<Long>> replicas,
+      LongPredicate peerConnected,
+      boolean debugUnsafeStaleReads) {
+    this.debugUnsafeStaleReads = debugUnsafeStaleReads;
     this.nodeId = nodeId;
     this.layout = layout;
     this.limits = limits;
@@ -116,7 +136,7 @@ final class KvService extends KVGrpc.KVImplBase {
         () -> {
           byte[] key = checkKey(request.getKey());
           int partition = layout.partitionOfKey(key);
-          boolean linearizable = linearizable(request.getConsistency());
+          boolean linearizable = linearizable(request.getConsistency()) && !debugUnsafeStaleReads;
           return route(
               partition,
               linearizable,

@@ -149,6 +149,9 @@ public final class RingkvNode implements AutoCloseable {
         config.members().stream().collect(Collectors.toMap(Member::nodeId, m -> m));
     peerChannels = new PeerChannels(config.nodeId(), config.clientAddress().host(), members);
 
+    if (config.debugUnsafeStaleReads()) {
+      log.warn("UNSAFE debug-unsafe-stale-reads is on: linearizable reads may return stale data");
+    }
     kvService =
         new KvService(
             config.nodeId(),
@@ -157,7 +160,8 @@ public final class RingkvNode implements AutoCloseable {
             driver,
             peerChannels,
             replicas,
-            transport::isConnected);
+            transport::isConnected,
+            config.debugUnsafeStaleReads());
     grpcServer =
         NettyServerBuilder.forAddress(config.clientAddress().toSocketAddress())
             .maxInboundMessageSize(config.limits().requestSizeBytesMax())

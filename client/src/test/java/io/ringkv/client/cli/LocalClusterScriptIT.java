@@ -17,9 +17,10 @@ import org.junit.jupiter.api.Timeout;
 /**
  * Proves the operator's path end to end against real node processes: {@code deploy/local-cluster.sh
  * start 3} brings up three nodes on 127.0.0.11-13 and returns once they answer; {@code bin/ringctl
- * cluster status} and {@code --output json cluster partitions} report them; {@code ringctl get}
- * says clearly that the KV service is missing (exit 2); {@code stop} leaves no recorded process
- * alive. Also: an endpoint with no node gives "no node reachable".
+ * cluster status} and {@code --output json cluster partitions} report them; {@code ringctl}
+ * put/get/cas/scan/del work against the real KV service with exit codes 0 (done), 1 (no such key,
+ * compare false) and 2 (not served); {@code stop} leaves no recorded process alive. Also: an
+ * endpoint with no node gives "no node reachable".
  *
  * <p>ringctl runs from this test's classpath (RINGCTL_CLASSPATH) so the script does not rebuild the
  * module under test; the server jar is built by the script when missing.
@@ -36,6 +37,12 @@ class LocalClusterScriptIT {
 
   static final String ADDRESS_BASE = "20";
   static final String ENDPOINTS = "127.0.0.21:7379,127.0.0.22:7379,127.0.0.23:7379";
+
+  /**
+   * ringctl's deadline here: generous, since a scan visits all 64 partitions (a ReadIndex each) and
+   * the machine (2 cores) may be busy with other builds; the commands themselves are quick.
+   */
+  static final String TIMEOUT_MILLIS = "20000";
 
   record Result(int exitCode, String stdout, String stderr) {}
 
@@ -93,7 +100,15 @@ class LocalClusterScriptIT {
       assertThat(pids).hasSize(3);
 
       Result status =
-          run(Duration.ofSeconds(30), ringctl, "--endpoints", ENDPOINTS, "cluster", "status");
+          run(
+              Duration.ofSeconds(30),
+              ringctl,
+              "--endpoints",
+              ENDPOINTS,
+              "--timeout-ms",
+              TIMEOUT_MILLIS,
+              "cluster",
+              "status");
       assertThat(status.exitCode()).as(status.stderr()).isZero();
       assertThat(status.stdout())
           .contains("cluster ringkv-local")
@@ -111,6 +126,8 @@ class LocalClusterScriptIT {
               ringctl,
               "--endpoints",
               ENDPOINTS,
+              "--timeout-ms",
+              TIMEOUT_MILLIS,
               "--output",
               "json",
               "cluster",
@@ -122,15 +139,8 @@ class LocalClusterScriptIT {
           .contains("\"id\":63")
           .contains("\"hash_end\":\"18446744073709551615\"");
 
-      Result get = run(Duration.ofSeconds(30), ringctl, "--endpoints", ENDPOINTS, "get", "k");
-      if (status.stdout().contains("kv service missing")) {
-        assertThat(get.exitCode()).isEqualTo(2);
-        assertThat(get.stderr()).contains("UNIMPLEMENTED").contains("get of key 'k'");
-      } else {
-        // Once the KV service exists a fresh cluster simply has no key k.
-        assertThat(get.exitCode()).as(get.stderr()).isEqualTo(1);
-        assertThat(get.stderr()).contains("key 'k' not found");
-      }
+      assertThat(status.stdout()).contains("kv service serving");
+      keyCommandsGiveExitCodes(ringctl);
 
       faultCommandsActOnOneNode(script);
       pids.addAll(recordedPids()); // node 3 runs under a new pid after its restart
@@ -144,6 +154,59 @@ class LocalClusterScriptIT {
           .as("node pid %d after stop", pid)
           .isFalse();
     }
+  }
+
+  /** ringctl's key commands against the real KV service: 0 done, 1 no such key / compare false. */
+  private static void keyCommandsGiveExitCodes(String ringctl) throws Exception {
+    Result missing = ringctl(ringctl, "get", "k");
+    assertThat(missing.exitCode()).as(missing.stderr()).isEqualTo(1);
+    assertThat(missing.stderr()).contains("key 'k' not found");
+
+    assertThat(ringctl(ringctl, "put", "k", "v1").exitCode()).isZero();
+    Result get = ringctl(ringctl, "get", "k");
+    assertThat(get.exitCode()).as(get.stderr()).isZero();
+    assertThat(get.stdout().strip()).isEqualTo("v1");
+
+    Result casWrong = ringctl(ringctl, "cas", "k", "nope", "v2");
+    assertThat(casWrong.exitCode()).as(casWrong.stderr()).isEqualTo(1);
+    Result casRight = ringctl(ringctl, "cas", "k", "v1", "v2");
+    assertThat(casRight.exitCode()).as(casRight.stderr()).isZero();
+    assertThat(ringctl(ringctl, "get", "k").stdout().strip()).isEqualTo("v2");
+
+    for (String key : List.of("tour/c", "tour/a", "tour/b")) {
+      assertThat(ringctl(ringctl, "put", key, "x").exitCode()).isZero();
+    }
+    Result scan = ringctl(ringctl, "scan", "--prefix", "tour/");
+    assertThat(scan.exitCode()).as(scan.stderr()).isZero();
+    assertThat(scan.stdout().lines().map(String::strip).filter(l -> l.startsWith("tour/")))
+        .containsExactly("tour/a\tx", "tour/b\tx", "tour/c\tx");
+
+    Result del = ringctl(ringctl, "del", "k");
+    assertThat(del.exitCode()).as(del.stderr()).isZero();
+    Result delAgain = ringctl(ringctl, "del", "k");
+    assertThat(delAgain.exitCode()).as(delAgain.stderr()).isEqualTo(1);
+    assertThat(ringctl(ringctl, "get", "k").exitCode()).isEqualTo(1);
+
+    // 2: the request could not be served (here: nothing listens at the endpoint).
+    Result unreachable =
+        run(
+            Duration.ofSeconds(30),
+            ringctl,
+            "--endpoints",
+            "127.0.0.99:7379",
+            "--timeout-ms",
+            "1500",
+            "put",
+            "k",
+            "v");
+    assertThat(unreachable.exitCode()).isEqualTo(2);
+  }
+
+  private static Result ringctl(String ringctl, String... args) throws Exception {
+    List<String> command =
+        new ArrayList<>(List.of(ringctl, "--endpoints", ENDPOINTS, "--timeout-ms", TIMEOUT_MILLIS));
+    command.addAll(List.of(args));
+    return run(Duration.ofSeconds(30), command.toArray(String[]::new));
   }
 
   /** pause/resume/kill/restart change exactly the named node, as {@code status} shows. */

@@ -64,6 +64,21 @@ public final class TestCommand implements Callable<Integer> {
       description = "register keys (default: ${DEFAULT-VALUE})")
   int keys;
 
+  @Option(
+      names = "--client",
+      defaultValue = TestRunner.CLIENT_DEFAULT,
+      description =
+          "java (the ringkv Java client: routing, retries, write sessions) or grpc (raw stubs to"
+              + " each process's node) (default: ${DEFAULT-VALUE})")
+  String client;
+
+  @Option(
+      names = "--unsafe-stale-reads",
+      description =
+          "start the nodes with their UNSAFE debug switch: linearizable reads served by any"
+              + " replica without ReadIndex; the verdict should become invalid under partitions")
+  boolean unsafeStaleReads;
+
   @Option(names = "--seed", description = "random seed (default: the time); printed to replay")
   Long seed;
 
@@ -148,7 +163,17 @@ public final class TestCommand implements Callable<Integer> {
             Duration.ofSeconds(healthTimeoutSeconds),
             Duration.ofSeconds(checkTimeLimitSeconds),
             root,
-            store != null ? store : root.resolve("jepsen").resolve("store"));
-    return TestRunner.run(options, out).exitStatus();
+            store != null ? store : root.resolve("jepsen").resolve("store"),
+            unsafeStaleReads);
+    if (!TestRunner.CLIENTS.contains(client)) {
+      throw new CommandLine.ParameterException(
+          spec.commandLine(), "unknown client '" + client + "'; known: " + TestRunner.CLIENTS);
+    }
+    out.printf("client: %s%n", client);
+    if (unsafeStaleReads) {
+      out.println(
+          "UNSAFE: nodes serve linearizable reads without ReadIndex (--unsafe-stale-reads)");
+    }
+    return TestRunner.run(options, out, TestRunner.clientFactory(client, options)).exitStatus();
   }
 }

@@ -25,7 +25,8 @@ public record TestOptions(
     Duration healthTimeout,
     Duration checkTimeLimit,
     Path repositoryRoot,
-    Path storeRoot) {
+    Path storeRoot,
+    boolean unsafeStaleReads) {
   public static final List<String> WORKLOADS = List.of("register", "set");
 
   /** The most client threads a run may use. */
@@ -33,6 +34,53 @@ public record TestOptions(
 
   /** The longest run allowed; a longer one is a typo. */
   public static final Duration TIME_LIMIT_MAX = Duration.ofHours(24);
+
+  /**
+   * The node flags of {@code --unsafe-stale-reads}: the node's debug switch that serves
+   * linearizable reads from any replica without ReadIndex, and the flag that permits it.
+   */
+  public static final List<String> UNSAFE_STALE_READS_FLAGS =
+      List.of("--debug-unsafe-stale-reads", "true", "--allow-unsafe-debug", "true");
+
+  /** Options of a run against safe nodes. */
+  public TestOptions(
+      String workload,
+      String nemesis,
+      int nodes,
+      Duration timeLimit,
+      int concurrency,
+      double rate,
+      int keys,
+      long seed,
+      int addressBase,
+      int partitions,
+      Duration opTimeout,
+      Duration faultDuration,
+      Duration healedDuration,
+      Duration healthTimeout,
+      Duration checkTimeLimit,
+      Path repositoryRoot,
+      Path storeRoot) {
+    this(
+        workload,
+        nemesis,
+        nodes,
+        timeLimit,
+        concurrency,
+        rate,
+        keys,
+        seed,
+        addressBase,
+        partitions,
+        opTimeout,
+        faultDuration,
+        healedDuration,
+        healthTimeout,
+        checkTimeLimit,
+        repositoryRoot,
+        storeRoot,
+        false);
+  }
 
   public TestOptions {
     Objects.requireNonNull(repositoryRoot, "repositoryRoot");
@@ -80,7 +128,8 @@ public record TestOptions(
         partitions,
         Math.min(3, nodes),
         "ringkv-jepsen-" + runId,
-        healthTimeout);
+        healthTimeout,
+        unsafeStaleReads ? UNSAFE_STALE_READS_FLAGS : List.of());
   }
 
   /** The test's name, its folder under the store: e.g. {@code register-partition}. */

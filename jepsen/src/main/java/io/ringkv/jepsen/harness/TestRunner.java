@@ -6,6 +6,7 @@ import io.ringkv.jepsen.checker.CheckLimits;
 import io.ringkv.jepsen.checker.Verdict;
 import io.ringkv.jepsen.harness.client.ClusterProbe;
 import io.ringkv.jepsen.harness.client.GrpcKvClient;
+import io.ringkv.jepsen.harness.client.JavaKvClient;
 import io.ringkv.jepsen.harness.client.KvClientAdapter;
 import io.ringkv.jepsen.harness.client.Outcome;
 import io.ringkv.jepsen.harness.cluster.ClusterSpec;
@@ -91,8 +92,34 @@ public final class TestRunner {
   /** Runs the test described by {@code options}, printing progress to {@code out}. */
   public static RunResult run(TestOptions options, PrintWriter out)
       throws IOException, InterruptedException {
-    return run(
-        options, out, (cluster, nodeId, channel) -> new GrpcKvClient(channel, options.opTimeout()));
+    return run(options, out, clientFactory(CLIENT_DEFAULT, options));
+  }
+
+  /** The clients a run can use: {@code java} (the ringkv Java client) or raw {@code grpc}. */
+  public static final List<String> CLIENTS = List.of("java", "grpc");
+
+  public static final String CLIENT_DEFAULT = "java";
+
+  /**
+   * The adapters of client {@code name}: {@code java} gives each process a ringkv Java client over
+   * every node, its own node first (routing, retries and write sessions are the client's); {@code
+   * grpc} gives it raw stubs on the channel to its node (the node forwards to the leader).
+   */
+  static ClientFactory clientFactory(String name, TestOptions options) {
+    return switch (name) {
+      case "java" ->
+          (cluster, nodeId, channel) -> {
+            List<String> endpoints = new ArrayList<>();
+            for (int i = 0; i < options.nodes(); i++) {
+              int id = (nodeId - 1 + i) % options.nodes() + 1;
+              endpoints.add(cluster.spec().address(id) + ":" + ClusterSpec.CLIENT_PORT);
+            }
+            return new JavaKvClient(endpoints, options.opTimeout());
+          };
+      case "grpc" -> (cluster, nodeId, channel) -> new GrpcKvClient(channel, options.opTimeout());
+      default ->
+          throw new IllegalArgumentException("unknown client '" + name + "'; known: " + CLIENTS);
+    };
   }
 
   static RunResult run(TestOptions options, PrintWriter out, ClientFactory clients)
@@ -202,11 +229,13 @@ public final class TestRunner {
     long deadlineNanos = recorder.elapsedNanos() + options.timeLimit().toNanos();
     double meanGapNanos = options.concurrency() * 1e9 / options.rate();
     List<Thread> threads = new ArrayList<>();
+    List<KvClientAdapter> adapters = new ArrayList<>();
     for (int t = 0; t < options.concurrency(); t++) {
       int thread = t;
       KvClientAdapter client =
           clients.create(
               cluster, thread % channels.size() + 1, channels.get(thread % channels.size()));
+      adapters.add(client);
       Random random = new Random(options.seed() * 31 + thread);
       threads.add(
           Thread.ofPlatform()
@@ -217,6 +246,7 @@ public final class TestRunner {
     for (Thread thread : threads) {
       thread.join();
     }
+    adapters.forEach(KvClientAdapter::close);
   }
 
   private void clientLoop(
@@ -301,6 +331,7 @@ public final class TestRunner {
         }
         TimeUnit.MILLISECONDS.sleep(options.opTimeout().toMillis() / 4); // back off, as a client
       }
+      client.close();
       if (harnessError.get() != null) {
         return;
       }

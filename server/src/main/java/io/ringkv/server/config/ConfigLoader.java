@@ -205,7 +205,30 @@ public final class ConfigLoader {
         virtualTokens,
         limits(values),
         (int) integer(values, Setting.RAFT_TICK_MILLIS),
-        integer(values, Setting.LOG_COMPACTION_ENTRIES));
+        integer(values, Setting.LOG_COMPACTION_ENTRIES),
+        unsafeDebug(values, Setting.DEBUG_UNSAFE_STALE_READS));
+  }
+
+  /**
+   * A debug switch that breaks safety: refused unless allow-unsafe-debug is also true, so that a
+   * production configuration cannot turn it on by one stray line.
+   */
+  private static boolean unsafeDebug(Map<Setting, String> values, Setting setting) {
+    boolean on = bool(values, setting);
+    if (on && !bool(values, Setting.ALLOW_UNSAFE_DEBUG)) {
+      throw new ConfigException(
+          setting.settingName(),
+          "is unsafe (breaks linearizability) and refused unless allow-unsafe-debug is true");
+    }
+    return on;
+  }
+
+  private static boolean bool(Map<Setting, String> values, Setting setting) {
+    return switch (text(values, setting)) {
+      case "true" -> true;
+      case "false" -> false;
+      default -> throw new ConfigException(setting.settingName(), "must be true or false");
+    };
   }
 
   private static Limits limits(Map<Setting, String> values) {

@@ -9,6 +9,8 @@ import java.util.List;
  * already been checked, alone and against the others.
  *
  * @param members the initial members, this node included, sorted by node id
+ * @param debugUnsafeStaleReads UNSAFE testing switch: linearizable reads skip ReadIndex and are
+ *     served by any replica from its applied state (only with allow-unsafe-debug)
  */
 public record NodeConfig(
     String clusterId,
@@ -25,9 +27,46 @@ public record NodeConfig(
     int virtualTokensPerNode,
     Limits limits,
     int raftTickMillis,
-    long logCompactionEntries) {
+    long logCompactionEntries,
+    boolean debugUnsafeStaleReads) {
   public NodeConfig {
     members = List.copyOf(members);
+  }
+
+  /** A safe configuration (no debug switch). */
+  public NodeConfig(
+      String clusterId,
+      long nodeId,
+      Path dataDir,
+      HostPort clientAddress,
+      HostPort peerAddress,
+      HostPort metricsAddress,
+      HostPort advertiseClientAddress,
+      HostPort advertisePeerAddress,
+      List<Member> members,
+      int partitionCount,
+      int replicationFactor,
+      int virtualTokensPerNode,
+      Limits limits,
+      int raftTickMillis,
+      long logCompactionEntries) {
+    this(
+        clusterId,
+        nodeId,
+        dataDir,
+        clientAddress,
+        peerAddress,
+        metricsAddress,
+        advertiseClientAddress,
+        advertisePeerAddress,
+        members,
+        partitionCount,
+        replicationFactor,
+        virtualTokensPerNode,
+        limits,
+        raftTickMillis,
+        logCompactionEntries,
+        false);
   }
 
   public PartitionLayout partitionLayout() {

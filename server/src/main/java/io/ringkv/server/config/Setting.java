@@ -87,7 +87,14 @@ public enum Setting {
       "frames queued per disconnected peer",
       Limits.DEFAULTS.peerSendQueueFramesMax(),
       1,
-      1_000_000);
+      1_000_000),
+  DEBUG_UNSAFE_STALE_READS(
+      "debug-unsafe-stale-reads",
+      "false",
+      "UNSAFE, testing only: serve linearizable reads from the local replica without ReadIndex"
+          + " (stale reads; proves the Jepsen suite catches them); needs allow-unsafe-debug"),
+  ALLOW_UNSAFE_DEBUG(
+      "allow-unsafe-debug", "false", "permit debug-unsafe-* settings; never in production");
 
   public static final int CLIENT_PORT_DEFAULT = 7379;
   public static final int PEER_PORT_DEFAULT = 7380;

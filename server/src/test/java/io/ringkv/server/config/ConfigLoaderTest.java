@@ -231,6 +231,27 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void theUnsafeStaleReadSwitchIsOffByDefaultAndNeedsItsPermission() {
+    assertThat(load("--data-dir", "/d").debugUnsafeStaleReads()).isFalse();
+    expectError(
+        "debug-unsafe-stale-reads",
+        () -> load("--data-dir", "/d", "--debug-unsafe-stale-reads", "true"));
+    expectError(
+        "debug-unsafe-stale-reads",
+        () -> load("--data-dir", "/d", "--debug-unsafe-stale-reads", "yes"));
+    assertThat(
+            load(
+                    "--data-dir",
+                    "/d",
+                    "--debug-unsafe-stale-reads",
+                    "true",
+                    "--allow-unsafe-debug",
+                    "true")
+                .debugUnsafeStaleReads())
+        .isTrue();
+  }
+
+  @Test
   void usageListsEverySetting() {
     String usage = Setting.usage();
     for (Setting setting : Setting.values()) {

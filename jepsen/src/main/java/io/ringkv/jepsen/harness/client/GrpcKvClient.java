@@ -125,12 +125,15 @@ public final class GrpcKvClient implements KvClientAdapter {
       for (int page = 0; page < SCAN_PAGES_MAX; page++) {
         ScanRequest.Builder request =
             ScanRequest.newBuilder()
-                .setPrefix(bytes(prefix))
                 .setLimit(SCAN_PAGE_KEYS_MAX)
                 .setKeysOnly(true)
                 .setConsistency(ReadConsistency.LINEARIZABLE);
-        if (!start.isEmpty()) {
-          request.setStartKey(start);
+        if (start.isEmpty()) {
+          request.setPrefix(bytes(prefix));
+        } else {
+          // The node takes a prefix or a range, not both: a continuation is the rest of the
+          // prefix's range, from the page's next key to the first key past the prefix.
+          request.setStartKey(start).setEndKey(prefixEnd(bytes(prefix)));
         }
         ScanResponse response = stub().scan(request.build());
         for (KeyValue kv : response.getKvsList()) {
@@ -190,6 +193,18 @@ public final class GrpcKvClient implements KvClientAdapter {
       }
     }
     return Optional.empty();
+  }
+
+  /** The first key after every key starting with {@code prefix}; empty (unbounded) if none. */
+  static ByteString prefixEnd(ByteString prefix) {
+    byte[] end = prefix.toByteArray();
+    for (int i = end.length - 1; i >= 0; i--) {
+      if (end[i] != (byte) 0xff) {
+        end[i]++;
+        return ByteString.copyFrom(end, 0, i + 1);
+      }
+    }
+    return ByteString.EMPTY;
   }
 
   private static ByteString bytes(String s) {

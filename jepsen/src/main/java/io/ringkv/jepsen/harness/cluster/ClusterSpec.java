@@ -7,7 +7,8 @@ import java.util.Objects;
 /**
  * What cluster to start: {@code nodeCount} nodes, node {@code i} (1-based) on {@code
  * 127.0.0.(addressBase + i)} with the standard ports, its data and log under {@code
- * storeDir/n<i>/}, the server built in the repository at {@code repositoryRoot}.
+ * storeDir/n<i>/}, the server built in the repository at {@code repositoryRoot}; {@code
+ * extraNodeFlags} are appended to every node's command line (e.g. a debug switch).
  */
 public record ClusterSpec(
     Path repositoryRoot,
@@ -17,7 +18,8 @@ public record ClusterSpec(
     int partitions,
     int replicationFactor,
     String clusterId,
-    Duration healthTimeout) {
+    Duration healthTimeout,
+    java.util.List<String> extraNodeFlags) {
   /** Most nodes a local cluster may have (each needs its own loopback address). */
   public static final int NODE_COUNT_MAX = 9;
 
@@ -28,7 +30,30 @@ public record ClusterSpec(
   public static final int PEER_PORT = 7380;
   public static final int METRICS_PORT = 7390;
 
+  /** A cluster of nodes started with their usual flags only. */
+  public ClusterSpec(
+      Path repositoryRoot,
+      Path storeDir,
+      int nodeCount,
+      int addressBase,
+      int partitions,
+      int replicationFactor,
+      String clusterId,
+      Duration healthTimeout) {
+    this(
+        repositoryRoot,
+        storeDir,
+        nodeCount,
+        addressBase,
+        partitions,
+        replicationFactor,
+        clusterId,
+        healthTimeout,
+        java.util.List.of());
+  }
+
   public ClusterSpec {
+    extraNodeFlags = java.util.List.copyOf(extraNodeFlags);
     Objects.requireNonNull(repositoryRoot, "repositoryRoot");
     Objects.requireNonNull(storeDir, "storeDir");
     Objects.requireNonNull(clusterId, "clusterId");

@@ -272,6 +272,7 @@ public final class LocalCluster implements AutoCloseable {
             "--partitions", Integer.toString(spec.partitions()),
             "--replication-factor", Integer.toString(spec.replicationFactor()),
             "--cluster-id", spec.clusterId()));
+    command.addAll(spec.extraNodeFlags());
     Process process =
         new ProcessBuilder(command)
             .directory(nodeDir.toFile())
