@@ -38,6 +38,7 @@ public final class LoadDriver {
     int inflight = Integer.parseInt(options.getOrDefault("inflight", "64"));
     long rate = Long.parseLong(options.getOrDefault("rate", "0"));
     long durationSeconds = Long.parseLong(options.getOrDefault("duration", "20"));
+    long warmupSeconds = Long.parseLong(options.getOrDefault("warmup", "0"));
     int keys = Integer.parseInt(options.getOrDefault("keys", "10000"));
     int valueBytes = Integer.parseInt(options.getOrDefault("value-bytes", "100"));
     long seed = Long.parseLong(options.getOrDefault("seed", Long.toString(System.nanoTime())));
@@ -48,7 +49,7 @@ public final class LoadDriver {
         "load: target=%s op=%s inflight=%d rate=%d duration=%ds keys=%d value-bytes=%d seed=%d%n",
         system, op, inflight, rate, durationSeconds, keys, valueBytes, seed);
     try (KvTarget target = KvTarget.open(system, endpoints)) {
-      run(target, op, inflight, rate, durationSeconds, keys, valueBytes, seed);
+      run(target, op, inflight, rate, warmupSeconds, durationSeconds, keys, valueBytes, seed);
     }
   }
 
@@ -57,6 +58,7 @@ public final class LoadDriver {
       String op,
       int inflight,
       long rate,
+      long warmupSeconds,
       long durationSeconds,
       int keys,
       int valueBytes,
@@ -70,7 +72,10 @@ public final class LoadDriver {
     AtomicLong errors = new AtomicLong();
     Semaphore slots = new Semaphore(inflight);
     long start = System.nanoTime();
-    long end = start + TimeUnit.SECONDS.toNanos(durationSeconds);
+    // Requests due before recordFrom warm up the client, the JIT and connections and are not
+    // counted.
+    long recordFrom = start + TimeUnit.SECONDS.toNanos(warmupSeconds);
+    long end = recordFrom + TimeUnit.SECONDS.toNanos(durationSeconds);
     long intervalNanos = rate > 0 ? TimeUnit.SECONDS.toNanos(1) / rate : 0;
     long sent = 0;
     while (true) {
@@ -100,7 +105,9 @@ public final class LoadDriver {
       sent++;
       long from = intended;
       call.whenComplete((result, failure) -> {
-        if (failure == null) {
+        if (from < recordFrom) {
+          // warm-up: neither recorded nor counted
+        } else if (failure == null) {
           recorder.recordValue(Math.max(1, (System.nanoTime() - from) / 1000));
           ok.incrementAndGet();
         } else if (errors.getAndIncrement() == 0) {
@@ -111,10 +118,10 @@ public final class LoadDriver {
     }
     long sendEnd = System.nanoTime();
     boolean drained = slots.tryAcquire(inflight, DRAIN_TIMEOUT_SECONDS, TimeUnit.SECONDS);
-    double seconds = (sendEnd - start) / 1e9;
+    double seconds = (sendEnd - recordFrom) / 1e9;
     org.HdrHistogram.Histogram histogram = recorder.getIntervalHistogram();
     String name = "[" + op.toUpperCase(java.util.Locale.ROOT) + "]";
-    System.out.printf("[OVERALL], RunTime(ms), %d%n", (sendEnd - start) / 1_000_000);
+    System.out.printf("[OVERALL], RunTime(ms), %d%n", (sendEnd - recordFrom) / 1_000_000);
     System.out.printf("[OVERALL], Throughput(ops/sec), %.1f%n", ok.get() / seconds);
     System.out.printf("%s, Operations, %d%n", name, histogram.getTotalCount());
     System.out.printf(
