@@ -218,7 +218,8 @@ public final class LoadTool {
         .build();
   }
 
-  private static Map<String, String> parse(String[] args) {
+  /** {@code --name value} pairs into a map; shared with the side-by-side drivers. */
+  public static Map<String, String> parse(String[] args) {
     Map<String, String> options = new HashMap<>();
     for (int i = 0; i < args.length; i++) {
       if (!args[i].startsWith("--") || i + 1 >= args.length) {
