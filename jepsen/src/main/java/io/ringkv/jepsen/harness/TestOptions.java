@@ -42,46 +42,6 @@ public record TestOptions(
   public static final List<String> UNSAFE_STALE_READS_FLAGS =
       List.of("--debug-unsafe-stale-reads", "true", "--allow-unsafe-debug", "true");
 
-  /** Options of a run against safe nodes. */
-  public TestOptions(
-      String workload,
-      String nemesis,
-      int nodes,
-      Duration timeLimit,
-      int concurrency,
-      double rate,
-      int keys,
-      long seed,
-      int addressBase,
-      int partitions,
-      Duration opTimeout,
-      Duration faultDuration,
-      Duration healedDuration,
-      Duration healthTimeout,
-      Duration checkTimeLimit,
-      Path repositoryRoot,
-      Path storeRoot) {
-    this(
-        workload,
-        nemesis,
-        nodes,
-        timeLimit,
-        concurrency,
-        rate,
-        keys,
-        seed,
-        addressBase,
-        partitions,
-        opTimeout,
-        faultDuration,
-        healedDuration,
-        healthTimeout,
-        checkTimeLimit,
-        repositoryRoot,
-        storeRoot,
-        false);
-  }
-
   public TestOptions {
     Objects.requireNonNull(repositoryRoot, "repositoryRoot");
     Objects.requireNonNull(storeRoot, "storeRoot");

@@ -120,6 +120,7 @@ class ReportWriterTest {
         Duration.ofSeconds(30),
         Duration.ofSeconds(30),
         Path.of("."),
-        Path.of("store"));
+        Path.of("store"),
+        false);
   }
 }

@@ -59,7 +59,8 @@ class TestRunnerFaultsTest {
             Duration.ofSeconds(60),
             Duration.ofSeconds(30),
             LocalCluster.findRepositoryRoot(Path.of("")),
-            store);
+            store,
+            false);
     Map<String, String> shared = new HashMap<>();
     StringWriter out = new StringWriter();
     TestRunner.RunResult result =

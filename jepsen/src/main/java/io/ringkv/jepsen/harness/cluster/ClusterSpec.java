@@ -30,28 +30,6 @@ public record ClusterSpec(
   public static final int PEER_PORT = 7380;
   public static final int METRICS_PORT = 7390;
 
-  /** A cluster of nodes started with their usual flags only. */
-  public ClusterSpec(
-      Path repositoryRoot,
-      Path storeDir,
-      int nodeCount,
-      int addressBase,
-      int partitions,
-      int replicationFactor,
-      String clusterId,
-      Duration healthTimeout) {
-    this(
-        repositoryRoot,
-        storeDir,
-        nodeCount,
-        addressBase,
-        partitions,
-        replicationFactor,
-        clusterId,
-        healthTimeout,
-        java.util.List.of());
-  }
-
   public ClusterSpec {
     extraNodeFlags = java.util.List.copyOf(extraNodeFlags);
     Objects.requireNonNull(repositoryRoot, "repositoryRoot");

@@ -36,7 +36,8 @@ class LocalClusterTest {
             4,
             3,
             "harness-test",
-            Duration.ofSeconds(60));
+            Duration.ofSeconds(60),
+            List.of());
     List<Long> started;
     try (LocalCluster cluster = LocalCluster.start(spec)) {
       for (int id = 1; id <= 3; id++) {

@@ -41,7 +41,8 @@ class NemesesTest {
             4,
             3,
             "nemesis-test",
-            Duration.ofSeconds(60));
+            Duration.ofSeconds(60),
+            List.of());
     try (LocalCluster cluster = LocalCluster.start(spec);
         Firewall firewall = new Firewall(runId)) {
       Nemesis partition = Nemeses.create("partition", cluster, firewall, OptionalInt::empty);
