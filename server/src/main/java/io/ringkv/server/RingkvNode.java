@@ -54,6 +54,7 @@ public final class RingkvNode implements AutoCloseable {
   private MetricsHttpServer metricsServer;
   private PeerTransport transport;
   private StorageEngine engine;
+  private ChangefeedRetention changefeedRetention;
   private MultiRaftDriver driver;
   private PeerChannels peerChannels;
   private KvService kvService;
@@ -105,6 +106,8 @@ public final class RingkvNode implements AutoCloseable {
                     config.dataDir().resolve("store"), config.clusterId(), config.nodeId())
                 .keySizeBytesMax(config.limits().keySizeBytesMax())
                 .valueSizeBytesMax(config.limits().valueSizeBytesMax())
+                .changefeedRetentionAge(
+                    java.time.Duration.ofMillis(config.changefeedRetentionAgeMillis()))
                 .meterRegistry(registry)
                 .build());
     List<List<Long>> replicas = placement(config);
@@ -145,6 +148,9 @@ public final class RingkvNode implements AutoCloseable {
       transport.setPeer(peer.nodeId(), peer.peerAddress().toSocketAddress());
     }
     driver.start(transport::sendRaftBatch);
+    changefeedRetention =
+        ChangefeedRetention.start(
+            engine, driver::partitions, config.changefeedRetentionCheckIntervalMillis(), registry);
     Map<Long, Member> members =
         config.members().stream().collect(Collectors.toMap(Member::nodeId, m -> m));
     peerChannels = new PeerChannels(config.nodeId(), config.clientAddress().host(), members);
@@ -208,6 +214,16 @@ public final class RingkvNode implements AutoCloseable {
     return transport.localAddress();
   }
 
+  /** The node's storage (tests inspect what the schedules did to it). */
+  StorageEngine storageEngine() {
+    return engine;
+  }
+
+  /** Partitions with a replica on this node. */
+  List<Integer> hostedPartitions() {
+    return driver.partitions();
+  }
+
   /** Blocks until the gRPC server has terminated (after {@link #close()}). */
   public void awaitTermination() throws InterruptedException {
     grpcServer.awaitTermination();
@@ -236,6 +252,9 @@ public final class RingkvNode implements AutoCloseable {
     }
     if (peerChannels != null) {
       peerChannels.close();
+    }
+    if (changefeedRetention != null) {
+      changefeedRetention.close();
     }
     if (driver != null) {
       driver.close();

@@ -309,7 +309,7 @@ class ThreeNodeClusterTest {
                 .allMatch(info -> info.getLeaderNodeId() != 0));
   }
 
-  private static void awaitTrue(String what, BooleanSupplier condition) throws Exception {
+  static void awaitTrue(String what, BooleanSupplier condition) throws Exception {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(WAIT_SECONDS);
     while (!condition.getAsBoolean()) {
       if (System.nanoTime() > deadline) {

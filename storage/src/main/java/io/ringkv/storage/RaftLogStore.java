@@ -1,5 +1,6 @@
 package io.ringkv.storage;
 
+import io.micrometer.core.instrument.Counter;
 import io.ringkv.raft.ConfState;
 import io.ringkv.raft.Entry;
 import io.ringkv.raft.EntryType;
@@ -24,8 +25,13 @@ import org.rocksdb.WriteBatch;
  * <p>Writes go through the {@link GroupCommitter} (so many groups share one fsync); this class
  * plans each write against the log bounds, adds its operations to the shared batch, and publishes
  * the new bounds only after the batch is durable, so readers never see entries that could still be
- * lost. Bounds, hard state and configuration are cached; entries are read from RocksDB and their
- * checksums verified on every read.
+ * lost. Bounds, hard state and configuration are cached.
+ *
+ * <p>The tail of the log is also kept in memory ({@link RaftLogCache}, bounded by {@code
+ * logCacheEntriesMax} and {@code logCacheSizeBytesMax}): it is filled where the bounds are
+ * published, so it only ever holds durable entries, and {@link #term} and {@link #entries} answer
+ * from it without RocksDB. Older entries are read from RocksDB, their checksums verified on every
+ * read. Cache, bounds and snapshot record are guarded by this object's monitor.
  */
 public final class RaftLogStore implements RaftLogReader {
   private final Store store;
@@ -35,11 +41,27 @@ public final class RaftLogStore implements RaftLogReader {
   private HardState hardState;
   private ConfState confState;
   private SnapshotMetadata snapshot;
+  private final RaftLogCache cache;
+  private final Counter cacheHits;
+  private final Counter cacheMisses;
 
   RaftLogStore(Store store, long groupId, Lock commitLock) {
     this.store = store;
     this.groupId = groupId;
     this.commitLock = commitLock;
+    // Starts empty after a reopen: the first appends fill it, and reads fall back to RocksDB.
+    this.cache =
+        new RaftLogCache(store.options.logCacheEntriesMax(), store.options.logCacheSizeBytesMax());
+    this.cacheHits =
+        Counter.builder("ringkv.storage.log.cache.reads")
+            .tag("result", "hit")
+            .description("Raft log reads (term or entries) answered from the in-memory tail")
+            .register(store.options.meterRegistry());
+    this.cacheMisses =
+        Counter.builder("ringkv.storage.log.cache.reads")
+            .tag("result", "miss")
+            .description("Raft log reads (term or entries) that needed RocksDB")
+            .register(store.options.meterRegistry());
     this.hardState =
         RaftStateRecords.read(store, groupId, Keys.TAG_HARD_STATE, RaftStateRecords::hardState);
     this.confState =
@@ -110,7 +132,14 @@ public final class RaftLogStore implements RaftLogReader {
 
   @Override
   public long term(long index) {
-    LogState bounds = state();
+    LogState bounds;
+    synchronized (this) {
+      if (cache.contains(index)) {
+        cacheHits.increment();
+        return cache.get(index).term();
+      }
+      bounds = state;
+    }
     if (index < bounds.truncatedIndex()) {
       throw new LogCompactedException(index, bounds.firstIndex());
     }
@@ -120,6 +149,7 @@ public final class RaftLogStore implements RaftLogReader {
     if (index == bounds.truncatedIndex()) {
       return bounds.truncatedTerm();
     }
+    cacheMisses.increment();
     byte[] key = Keys.log(groupId, index);
     byte[] value = store.get(store.raftLog, key);
     if (value == null) {
@@ -138,31 +168,86 @@ public final class RaftLogStore implements RaftLogReader {
     if (highIndex > bounds.lastIndex() + 1) {
       throw new LogUnavailableException(highIndex - 1, bounds.lastIndex());
     }
-    List<Entry> entries = new ArrayList<>();
-    long[] sizeBytes = {0};
-    boolean[] full = {false};
+    Batch batch = new Batch(maxSizeBytes);
+    long next = fromCache(batch, lowIndex, highIndex);
+    if (next == highIndex || batch.full) {
+      cacheHits.increment();
+      return batch.entries;
+    }
+    cacheMisses.increment();
+    // The older part from RocksDB, up to where the cache begins; then the cache again, and RocksDB
+    // once more should the cache have moved on (eviction, compaction) in between.
+    long cachedFirst = cachedFirstIndex();
+    next =
+        fromDisk(
+            batch, next, cachedFirst > next && cachedFirst < highIndex ? cachedFirst : highIndex);
+    next = fromCache(batch, next, highIndex);
+    next = fromDisk(batch, next, highIndex);
+    return batch.entries;
+  }
+
+  /** Entries gathered for one {@link #entries} call, bounded by bytes but at least one. */
+  private static final class Batch {
+    final List<Entry> entries = new ArrayList<>();
+    final long sizeBytesMax;
+    long sizeBytes;
+    boolean full;
+
+    Batch(long sizeBytesMax) {
+      this.sizeBytesMax = sizeBytesMax;
+    }
+
+    /** Adds {@code entry} unless it would pass the byte bound; returns false once full. */
+    boolean offer(Entry entry) {
+      sizeBytes += entry.sizeBytes();
+      full = !entries.isEmpty() && sizeBytes > sizeBytesMax;
+      if (!full) {
+        entries.add(entry);
+      }
+      return !full;
+    }
+  }
+
+  private synchronized long cachedFirstIndex() {
+    return cache.isEmpty() ? Long.MAX_VALUE : cache.firstIndex();
+  }
+
+  /** Takes cached entries from {@code next} on; returns the index after the last one taken. */
+  private synchronized long fromCache(Batch batch, long next, long highIndex) {
+    while (!batch.full
+        && next < highIndex
+        && cache.contains(next)
+        && batch.offer(cache.get(next))) {
+      next++;
+    }
+    return next;
+  }
+
+  /** Reads {@code [next, end)} from RocksDB; returns the index after the last one taken. */
+  private long fromDisk(Batch batch, long next, long end) {
+    if (batch.full || next >= end) {
+      return next;
+    }
+    long[] expected = {next};
     store.scan(
         store.raftLog,
         null,
-        Keys.log(groupId, lowIndex),
-        Keys.log(groupId, highIndex),
+        Keys.log(groupId, next),
+        Keys.log(groupId, end),
         (key, value) -> {
-          long index = lowIndex + entries.size();
-          if (Keys.logIndex(key) != index) {
-            throw missing(index);
+          if (Keys.logIndex(key) != expected[0]) {
+            throw missing(expected[0]);
           }
-          Entry entry = decode(key, value, index);
-          sizeBytes[0] += entry.sizeBytes();
-          full[0] = !entries.isEmpty() && sizeBytes[0] > maxSizeBytes;
-          if (!full[0]) {
-            entries.add(entry);
+          if (!batch.offer(decode(key, value, expected[0]))) {
+            return false;
           }
-          return !full[0];
+          expected[0]++;
+          return true;
         });
-    if (!full[0] && entries.size() < highIndex - lowIndex) {
-      throw missing(lowIndex + entries.size());
+    if (!batch.full && expected[0] < end) {
+      throw missing(expected[0]);
     }
-    return entries;
+    return expected[0];
   }
 
   /**
@@ -212,6 +297,7 @@ public final class RaftLogStore implements RaftLogReader {
       // entry missing re-reads the bounds, and must then see it as compacted, never as a hole.
       synchronized (this) {
         state = after;
+        cache.dropThrough(index);
       }
       try (WriteBatch batch = new WriteBatch()) {
         batch.deleteRange(
@@ -337,7 +423,17 @@ public final class RaftLogStore implements RaftLogReader {
     if (write.snapshot() != null) {
       snapshot = write.snapshot();
       confState = write.snapshot().confState();
+      cache.clear();
     }
+    cache.append(write.entries());
+    Invariants.check(
+        cache.isEmpty()
+            || cache.lastIndex() == after.lastIndex() && cache.firstIndex() >= after.firstIndex(),
+        "group %d: log cache holds %d..%d, log is %s",
+        groupId,
+        cache.isEmpty() ? 0 : cache.firstIndex(),
+        cache.isEmpty() ? 0 : cache.lastIndex(),
+        after);
     if (write.hardState() != null) {
       hardState = write.hardState();
     }

@@ -27,6 +27,8 @@ public record StorageOptions(
     int commitBatchWritesMax,
     Duration changefeedRetentionAge,
     long changefeedRetentionBytesMax,
+    int logCacheEntriesMax,
+    long logCacheSizeBytesMax,
     boolean verifyChecksumsOnOpen,
     Clock clock,
     ThreadFactory committerThreadFactory,
@@ -40,6 +42,15 @@ public record StorageOptions(
   public static final int COMMIT_BATCH_WRITES_MAX_DEFAULT = 1024;
   public static final Duration CHANGEFEED_RETENTION_AGE_DEFAULT = Duration.ofHours(24);
   public static final long CHANGEFEED_RETENTION_BYTES_MAX_DEFAULT = 256L * 1024 * 1024;
+
+  /**
+   * Recent entries kept in memory per group: covers a leader's in-flight window many times over, so
+   * the Raft core's term and entry reads near the tail stay off RocksDB.
+   */
+  public static final int LOG_CACHE_ENTRIES_MAX_DEFAULT = 1024;
+
+  /** Bytes of recent entries kept in memory per group (64 partitions: at most 64 MiB). */
+  public static final long LOG_CACHE_SIZE_BYTES_MAX_DEFAULT = 1024L * 1024;
 
   public static Builder builder(Path path, String clusterId, long nodeId) {
     return new Builder(path, clusterId, nodeId);
@@ -58,6 +69,8 @@ public record StorageOptions(
     private int commitBatchWritesMax = COMMIT_BATCH_WRITES_MAX_DEFAULT;
     private Duration changefeedRetentionAge = CHANGEFEED_RETENTION_AGE_DEFAULT;
     private long changefeedRetentionBytesMax = CHANGEFEED_RETENTION_BYTES_MAX_DEFAULT;
+    private int logCacheEntriesMax = LOG_CACHE_ENTRIES_MAX_DEFAULT;
+    private long logCacheSizeBytesMax = LOG_CACHE_SIZE_BYTES_MAX_DEFAULT;
     private boolean verifyChecksumsOnOpen = true;
     private Clock clock = Clock.systemUTC();
     private ThreadFactory committerThreadFactory =
@@ -123,6 +136,21 @@ public record StorageOptions(
     }
 
     /**
+     * Most recent log entries each group keeps in memory for reads; 0 turns the cache off (every
+     * read goes to RocksDB).
+     */
+    public Builder logCacheEntriesMax(int value) {
+      logCacheEntriesMax = value;
+      return this;
+    }
+
+    /** Most bytes of recent log entries each group keeps in memory; 0 turns the cache off. */
+    public Builder logCacheSizeBytesMax(long value) {
+      logCacheSizeBytesMax = value;
+      return this;
+    }
+
+    /**
      * Whether opening reads every SST file to verify its block checksums. Costs a full read of the
      * store at start-up; finds damage before any request does.
      */
@@ -157,6 +185,8 @@ public record StorageOptions(
       positive("commitQueueWritesMax", commitQueueWritesMax);
       positive("commitBatchWritesMax", commitBatchWritesMax);
       positive("changefeedRetentionBytesMax", changefeedRetentionBytesMax);
+      notNegative("logCacheEntriesMax", logCacheEntriesMax);
+      notNegative("logCacheSizeBytesMax", logCacheSizeBytesMax);
       require(
           changefeedRetentionAge != null && changefeedRetentionAge.toMillis() > 0,
           "changefeedRetentionAge must be at least 1 ms, got " + changefeedRetentionAge);
@@ -186,6 +216,8 @@ public record StorageOptions(
           commitBatchWritesMax,
           changefeedRetentionAge,
           changefeedRetentionBytesMax,
+          logCacheEntriesMax,
+          logCacheSizeBytesMax,
           verifyChecksumsOnOpen,
           Objects.requireNonNull(clock, "clock"),
           Objects.requireNonNull(committerThreadFactory, "committerThreadFactory"),
@@ -194,6 +226,10 @@ public record StorageOptions(
 
     private static void positive(String name, long value) {
       require(value > 0, name + " must be > 0, got " + value);
+    }
+
+    private static void notNegative(String name, long value) {
+      require(value >= 0, name + " must be >= 0, got " + value);
     }
 
     private static void require(boolean condition, String message) {

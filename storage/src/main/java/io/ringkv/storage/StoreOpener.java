@@ -35,6 +35,10 @@ import org.rocksdb.WriteBatch;
  */
 final class StoreOpener {
   static final int FORMAT_VERSION = 1;
+
+  /** Share of a memtable's write buffer given to its bloom filter, where one is used. */
+  static final double MEMTABLE_BLOOM_SIZE_RATIO = 0.1;
+
   static final byte[] META_FORMAT_VERSION = "format_version".getBytes(StandardCharsets.UTF_8);
   static final byte[] META_CLUSTER_ID = "cluster_id".getBytes(StandardCharsets.UTF_8);
   static final byte[] META_NODE_ID = "node_id".getBytes(StandardCharsets.UTF_8);
@@ -89,6 +93,8 @@ final class StoreOpener {
     List<AutoCloseable> resources = new ArrayList<>();
     ColumnFamilyOptions familyOptions = new ColumnFamilyOptions();
     resources.add(familyOptions);
+    ColumnFamilyOptions dataOptions = dataFamilyOptions();
+    resources.add(dataOptions);
     DBOptions dbOptions =
         new DBOptions()
             .setCreateIfMissing(fresh)
@@ -112,7 +118,9 @@ final class StoreOpener {
     List<ColumnFamilyDescriptor> descriptors = new ArrayList<>();
     for (String name : Store.COLUMN_FAMILIES) {
       descriptors.add(
-          new ColumnFamilyDescriptor(name.getBytes(StandardCharsets.UTF_8), familyOptions));
+          new ColumnFamilyDescriptor(
+              name.getBytes(StandardCharsets.UTF_8),
+              name.equals(Store.CF_DATA) ? dataOptions : familyOptions));
     }
     descriptors.add(new ColumnFamilyDescriptor(RocksDB.DEFAULT_COLUMN_FAMILY, familyOptions));
     List<ColumnFamilyHandle> handles = new ArrayList<>();
@@ -126,6 +134,18 @@ final class StoreOpener {
       closeAll(resources);
       throw translate(path, "cannot open", e);
     }
+  }
+
+  /**
+   * The {@code data} family: the only one read by point gets on the hot path (applying a put first
+   * gets the key's previous version, and most of those keys are not in the active memtable), so a
+   * whole-key bloom filter in the memtable answers "not here" without a skiplist search. Memory
+   * only (10 % of the write buffer); nothing on disk changes, and iterators do not use it.
+   */
+  static ColumnFamilyOptions dataFamilyOptions() {
+    return new ColumnFamilyOptions()
+        .setMemtableWholeKeyFiltering(true)
+        .setMemtablePrefixBloomSizeRatio(MEMTABLE_BLOOM_SIZE_RATIO);
   }
 
   private static boolean isFresh(Path path) {

@@ -248,6 +248,9 @@ class RaftLogStoreTest {
       byte[] value = store.get(store.raftLog, key);
       value[value.length - 1] ^= 0x40; // one flipped bit in the payload
       store.db.put(store.raftLog, key, value);
+    }
+    // Reopened, so the entries are not in the in-memory log cache and are read (and checked) again.
+    try (StorageEngine engine = TestStores.open(directory)) {
       RaftLogStore log = engine.raftLog(1);
       assertThatThrownBy(() -> log.entries(1, 4, Long.MAX_VALUE))
           .isInstanceOf(CorruptDataException.class)

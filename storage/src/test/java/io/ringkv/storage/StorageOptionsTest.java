@@ -31,6 +31,19 @@ class StorageOptionsTest {
   }
 
   @Test
+  void logCacheBoundsMayBeZeroButNotNegative() {
+    StorageOptions off =
+        TestStores.options(path).logCacheEntriesMax(0).logCacheSizeBytesMax(0).build();
+    assertThat(off.logCacheEntriesMax()).isZero();
+    assertThat(TestStores.options(path).build().logCacheSizeBytesMax())
+        .isEqualTo(StorageOptions.LOG_CACHE_SIZE_BYTES_MAX_DEFAULT);
+    assertThatThrownBy(() -> TestStores.options(path).logCacheEntriesMax(-1).build())
+        .hasMessage("logCacheEntriesMax must be >= 0, got -1");
+    assertThatThrownBy(() -> TestStores.options(path).logCacheSizeBytesMax(-5).build())
+        .hasMessage("logCacheSizeBytesMax must be >= 0, got -5");
+  }
+
+  @Test
   void relationsBetweenLimitsAreChecked() {
     assertThatThrownBy(() ->
             TestStores.options(path)

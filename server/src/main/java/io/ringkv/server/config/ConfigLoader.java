@@ -206,7 +206,9 @@ public final class ConfigLoader {
         limits(values),
         (int) integer(values, Setting.RAFT_TICK_MILLIS),
         integer(values, Setting.LOG_COMPACTION_ENTRIES),
-        unsafeDebug(values, Setting.DEBUG_UNSAFE_STALE_READS));
+        unsafeDebug(values, Setting.DEBUG_UNSAFE_STALE_READS),
+        integer(values, Setting.CHANGEFEED_RETENTION_CHECK_INTERVAL_MILLIS),
+        integer(values, Setting.CHANGEFEED_RETENTION_AGE_MILLIS));
   }
 
   /**

@@ -11,6 +11,8 @@ import java.util.List;
  * @param members the initial members, this node included, sorted by node id
  * @param debugUnsafeStaleReads UNSAFE testing switch: linearizable reads skip ReadIndex and are
  *     served by any replica from its applied state (only with allow-unsafe-debug)
+ * @param changefeedRetentionCheckIntervalMillis period of the changefeed retention check
+ * @param changefeedRetentionAgeMillis change records older than this are dropped by retention
  */
 public record NodeConfig(
     String clusterId,
@@ -28,12 +30,14 @@ public record NodeConfig(
     Limits limits,
     int raftTickMillis,
     long logCompactionEntries,
-    boolean debugUnsafeStaleReads) {
+    boolean debugUnsafeStaleReads,
+    long changefeedRetentionCheckIntervalMillis,
+    long changefeedRetentionAgeMillis) {
   public NodeConfig {
     members = List.copyOf(members);
   }
 
-  /** A safe configuration (no debug switch). */
+  /** A safe configuration (no debug switch, default changefeed retention). */
   public NodeConfig(
       String clusterId,
       long nodeId,
@@ -66,7 +70,9 @@ public record NodeConfig(
         limits,
         raftTickMillis,
         logCompactionEntries,
-        false);
+        false,
+        Long.parseLong(Setting.CHANGEFEED_RETENTION_CHECK_INTERVAL_MILLIS.defaultValue()),
+        Long.parseLong(Setting.CHANGEFEED_RETENTION_AGE_MILLIS.defaultValue()));
   }
 
   public PartitionLayout partitionLayout() {

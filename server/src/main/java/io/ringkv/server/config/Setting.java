@@ -82,6 +82,18 @@ public enum Setting {
       10_000,
       2,
       100_000_000),
+  CHANGEFEED_RETENTION_CHECK_INTERVAL_MILLIS(
+      "changefeed-retention-check-interval-millis",
+      "10000",
+      "how often the node drops change records older than the retention age from every partition",
+      10,
+      3_600_000),
+  CHANGEFEED_RETENTION_AGE_MILLIS(
+      "changefeed-retention-age-millis",
+      Long.toString(io.ringkv.storage.StorageOptions.CHANGEFEED_RETENTION_AGE_DEFAULT.toMillis()),
+      "change records older than this are dropped (Watch cursors before them get 'compacted')",
+      100,
+      366L * 24 * 3_600_000),
   PEER_SEND_QUEUE_FRAMES_MAX(
       "peer-send-queue-frames-max",
       "frames queued per disconnected peer",

@@ -252,6 +252,23 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void changefeedRetentionSettingsHaveDefaultsAndBounds() {
+    NodeConfig defaults = load("--data-dir", "/d");
+    assertThat(defaults.changefeedRetentionCheckIntervalMillis()).isEqualTo(10_000);
+    assertThat(defaults.changefeedRetentionAgeMillis()).isEqualTo(24L * 3_600_000);
+    assertThat(
+            load("--data-dir", "/d", "--changefeed-retention-check-interval-millis", "250")
+                .changefeedRetentionCheckIntervalMillis())
+        .isEqualTo(250);
+    expectError(
+        "changefeed-retention-check-interval-millis",
+        () -> load("--data-dir", "/d", "--changefeed-retention-check-interval-millis", "0"));
+    expectError(
+        "changefeed-retention-age-millis",
+        () -> load("--data-dir", "/d", "--changefeed-retention-age-millis", "-1"));
+  }
+
+  @Test
   void usageListsEverySetting() {
     String usage = Setting.usage();
     for (Setting setting : Setting.values()) {
