@@ -144,6 +144,11 @@ public final class RingkvNode implements AutoCloseable {
     for (Member peer : config.peers()) {
       transport.setPeer(peer.nodeId(), peer.peerAddress().toSocketAddress());
     }
+    if (config.leaderBalanceIntervalMillis() > 0) {
+      driver.enableLeaderBalancing(
+          Math.max(1, config.leaderBalanceIntervalMillis() / config.raftTickMillis()),
+          transport::isConnected);
+    }
     driver.start(transport::sendRaftBatch);
     Map<Long, Member> members =
         config.members().stream().collect(Collectors.toMap(Member::nodeId, m -> m));
@@ -165,6 +170,8 @@ public final class RingkvNode implements AutoCloseable {
     grpcServer =
         NettyServerBuilder.forAddress(config.clientAddress().toSocketAddress())
             .maxInboundMessageSize(config.limits().requestSizeBytesMax())
+            // KV calls that never block run on the transport thread: no hand-off per request.
+            .callExecutor(KvService.DIRECT_EXECUTOR_SUPPLIER)
             .addStreamTracerFactory(new GrpcCallMetrics(registry))
             .addService(ProtoReflectionServiceV1.newInstance())
             .addService(health.getHealthService())
