@@ -309,7 +309,7 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
    * The replica that should lead {@code partition}: the voters sorted by id, taken round robin by
    * partition number, so with N nodes each leads about 1/N of the partitions it holds.
    */
-  static long preferredLeader(int partition, java.util.Collection<Long> voters) {
+  public static long preferredLeader(int partition, java.util.Collection<Long> voters) {
     List<Long> sorted = new ArrayList<>(voters);
     Collections.sort(sorted);
     return sorted.get(partition % sorted.size());
