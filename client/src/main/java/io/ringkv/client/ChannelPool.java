@@ -14,11 +14,14 @@ final class ChannelPool implements AutoCloseable {
   private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
   private final List<ClientInterceptor> interceptors;
   private final int messageSizeBytesMax;
+  private final boolean directCallbacks;
   private volatile boolean closed;
 
-  ChannelPool(List<ClientInterceptor> interceptors, int messageSizeBytesMax) {
+  ChannelPool(
+      List<ClientInterceptor> interceptors, int messageSizeBytesMax, boolean directCallbacks) {
     this.interceptors = List.copyOf(interceptors);
     this.messageSizeBytesMax = messageSizeBytesMax;
+    this.directCallbacks = directCallbacks;
   }
 
   ManagedChannel channel(String address) {
@@ -30,11 +33,15 @@ final class ChannelPool implements AutoCloseable {
 
   private ManagedChannel open(String address) {
     Endpoints.HostPort hostPort = Endpoints.parse(address);
-    return NettyChannelBuilder.forAddress(hostPort.host(), hostPort.port())
-        .usePlaintext()
-        .maxInboundMessageSize(messageSizeBytesMax)
-        .intercept(interceptors)
-        .build();
+    NettyChannelBuilder builder =
+        NettyChannelBuilder.forAddress(hostPort.host(), hostPort.port())
+            .usePlaintext()
+            .maxInboundMessageSize(messageSizeBytesMax)
+            .intercept(interceptors);
+    if (directCallbacks) {
+      builder.directExecutor();
+    }
+    return builder.build();
   }
 
   @Override

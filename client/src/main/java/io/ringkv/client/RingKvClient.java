@@ -421,6 +421,7 @@ public final class RingKvClient implements AutoCloseable {
     private RandomGenerator random;
     private LongSupplier nanoClock = System::nanoTime;
     private ScheduledExecutorService scheduler;
+    private boolean directCallbacks;
     private final List<ClientInterceptor> interceptors = new ArrayList<>();
 
     private Builder() {}
@@ -490,6 +491,17 @@ public final class RingKvClient implements AutoCloseable {
       return this;
     }
 
+    /**
+     * Completes calls on the gRPC transport thread instead of handing each response to a thread
+     * pool first: one thread hand-off less per call (default false). Continuations attached to this
+     * client's futures without an executor then run on that thread, so they must not block (never
+     * {@code join()} another call of this client inside one). The blocking facade is safe.
+     */
+    public Builder directCallbacks(boolean direct) {
+      this.directCallbacks = direct;
+      return this;
+    }
+
     /** Scheduler of retries; the client does not shut down a scheduler given here. */
     public Builder scheduler(ScheduledExecutorService scheduler) {
       this.scheduler = scheduler;
@@ -552,7 +564,7 @@ public final class RingKvClient implements AutoCloseable {
                 return thread;
               })
               : scheduler;
-      ChannelPool channels = new ChannelPool(interceptors, messageSizeBytesMax);
+      ChannelPool channels = new ChannelPool(interceptors, messageSizeBytesMax, directCallbacks);
       Transport transport = new Transport(channels);
       Router router = new Router(normalised, transport, refreshNanos);
       RetryingCaller caller =

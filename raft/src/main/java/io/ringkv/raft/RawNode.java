@@ -1,6 +1,7 @@
 package io.ringkv.raft;
 
 import java.util.ArrayList;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Optional;
 import java.util.random.RandomGenerator;
@@ -150,6 +151,41 @@ public final class RawNode {
     raft.readStates.clear();
     outstanding = ready;
     return ready;
+  }
+
+  /**
+   * While a Ready is outstanding (its log write still in progress): takes the messages produced
+   * since that may be sent before persistence (appends and heartbeats of a leader, read-index
+   * traffic, snapshots), so they need not wait for the write. The rest stays for the next Ready.
+   * Safe for the same reason {@link Ready#messages()} is: none of them claims anything durable.
+   */
+  public List<Message> takeMessagesBeforePersistence() {
+    if (raft.messages.isEmpty()) {
+      return List.of();
+    }
+    List<Message> early = new ArrayList<>();
+    Iterator<Message> pending = raft.messages.iterator();
+    while (pending.hasNext()) {
+      Message message = pending.next();
+      if (message.type().sendableBeforePersistence()) {
+        early.add(message);
+        pending.remove();
+      }
+    }
+    return early;
+  }
+
+  /**
+   * While a Ready is outstanding: takes the read states produced since (confirmed read indexes
+   * depend on no local persistence), so reads need not wait for the write.
+   */
+  public List<ReadState> takeReadStates() {
+    if (raft.readStates.isEmpty()) {
+      return List.of();
+    }
+    List<ReadState> states = List.copyOf(raft.readStates);
+    raft.readStates.clear();
+    return states;
   }
 
   /** The application handled {@code ready} (persisted, sent, applied): the core moves on. */

@@ -465,6 +465,43 @@ class RaftFeaturesTest {
   }
 
   @Test
+  void whileAReadyIsOutstandingAppendsAndReadStatesCanBeTakenEarly() {
+    ScriptedCluster cluster = new ScriptedCluster(3, builder -> builder);
+    cluster.campaign(1);
+    cluster.stabilize();
+    RawNode leader = cluster.node(1);
+    leader.propose(TestMember.encodeWrite(7));
+    Ready first = leader.ready(); // its write is "in progress" from here on
+    long firstLast = first.entries().getLast().index();
+    leader.propose(TestMember.encodeWrite(8));
+    leader.readIndex(context("during-write"));
+    assertThat(leader.hasReady()).isFalse();
+    List<Message> early = leader.takeMessagesBeforePersistence();
+    assertThat(early)
+        .filteredOn(m -> m.type() == MessageType.APPEND)
+        .extracting(Message::to)
+        .containsExactlyInAnyOrder(2L, 3L);
+    assertThat(early)
+        .filteredOn(m -> m.type() == MessageType.APPEND)
+        .allMatch(m -> m.entries().stream().anyMatch(e -> e.index() == firstLast + 1));
+    assertThat(early).allMatch(m -> m.type().sendableBeforePersistence());
+    assertThat(leader.takeMessagesBeforePersistence()).isEmpty(); // taken once
+    // The leader does not count itself for the second entry before its own write.
+    assertThat(leader.status().commitIndex()).isLessThan(firstLast + 1);
+    cluster.node(2).step(early.stream().filter(m -> m.to() == 2).findFirst().orElseThrow());
+    assertThat(leader.takeReadStates()).isEmpty(); // no quorum confirmed the read yet
+    MemoryRaftStorage storage = cluster.members.get(1L).storage;
+    storage.append(first.entries());
+    first.hardState().ifPresent(storage::setHardState);
+    leader.advance(first);
+    Ready second = leader.ready();
+    assertThat(second.entries()).extracting(Entry::index).containsExactly(firstLast + 1);
+    assertThat(second.messages())
+        .filteredOn(m -> m.type() == MessageType.APPEND)
+        .noneMatch(m -> m.entries().stream().anyMatch(e -> e.index() == firstLast + 1));
+  }
+
+  @Test
   void votesAndAcknowledgementsWaitForPersistenceButAppendsDoNot() {
     ScriptedCluster cluster = new ScriptedCluster(3, builder -> builder.preVote(false));
     RawNode candidate = cluster.node(1);

@@ -54,18 +54,23 @@ final class Simulation implements TestMember.ApplyListener {
       Set<UnsafeTestingMode> unsafeModes,
       int faultTicks,
       int livenessBoundTicks,
-      boolean trace) {
+      boolean trace,
+      boolean pipelinedWrites) {
+    /** Half the seeds (two of every four, so with 3 and with 5 voters) run pipelined writes. */
     static Options standard(long seed) {
       return new Options(
           seed % 2 == 0 ? 3 : 5,
           EnumSet.noneOf(UnsafeTestingMode.class),
           1500,
           400,
-          Boolean.getBoolean("sim.trace"));
+          Boolean.getBoolean("sim.trace"),
+          Math.floorMod(seed, 4) >= 2);
     }
 
+    /** A broken core, with writes handled in place (the detection bounds were measured so). */
     Options withUnsafe(UnsafeTestingMode mode) {
-      return new Options(voterCount, EnumSet.of(mode), faultTicks, livenessBoundTicks, trace);
+      return new Options(
+          voterCount, EnumSet.of(mode), faultTicks, livenessBoundTicks, trace, false);
     }
   }
 
@@ -166,6 +171,7 @@ final class Simulation implements TestMember.ApplyListener {
       }
       TestMember member = new TestMember(id, config.build(), storage, random.nextLong());
       member.snapshotEveryEntries = 20 + random.nextInt(40);
+      member.pipelined = options.pipelinedWrites();
       members.put(id, member);
       committedCheckFrom(member);
     }

@@ -13,6 +13,11 @@ import java.util.function.Consumer;
  * persisted-only messages, apply committed entries, then advance.
  *
  * <p>A crash keeps only the storage; a restart rebuilds the core and the state machine from it.
+ *
+ * <p>In pipelined mode (as the node's driver runs it) a Ready's write takes a while: its early
+ * messages go out at once, and only a later call persists it, sends the rest, applies and advances.
+ * Meanwhile the member keeps stepping messages, ticking and proposing, and sends what needs no
+ * persistence ({@link RawNode#takeMessagesBeforePersistence}, {@link RawNode#takeReadStates}).
  */
 final class TestMember {
   /** What applying entries did, for the checkers. */
@@ -55,11 +60,20 @@ final class TestMember {
   /** How many entries to keep in the log behind a snapshot when compacting. */
   long compactionLagEntries = 5;
 
+  /** Pipelined mode: the Ready whose write is still in progress, or null. */
+  boolean pipelined;
+
+  private Ready writing;
+
+  /** Decides when a pipelined write finishes (its own stream: other draws stay as they were). */
+  private final SplittableRandom pipelineRandom;
+
   TestMember(long id, Config config, MemoryRaftStorage storage, long seed) {
     this.id = id;
     this.config = config;
     this.storage = storage;
     this.random = new SplittableRandom(seed);
+    this.pipelineRandom = new SplittableRandom(seed ^ 0x5DEECE66DL);
     restart();
   }
 
@@ -74,6 +88,7 @@ final class TestMember {
   void crash() {
     alive = false;
     node = null;
+    writing = null;
     pendingReads.clear();
   }
 
@@ -83,6 +98,7 @@ final class TestMember {
     confState = storage.initialState().confState();
     long applied = snapshot.metadata().index();
     Config restartConfig = config.withAppliedIndex(applied);
+    writing = null;
     node = new RawNode(restartConfig, storage, new SplittableRandom(random.nextLong()));
     alive = true;
   }
@@ -120,15 +136,56 @@ final class TestMember {
       Consumer<Message> network,
       ApplyListener listener,
       java.util.function.Function<Ready, CrashPoint> crashPoints) {
-    if (!alive || !node.hasReady()) {
+    if (!alive) {
+      return false;
+    }
+    if (pipelined) {
+      return handlePipelined(network, listener, crashPoints);
+    }
+    if (!node.hasReady()) {
       return false;
     }
     Ready ready = node.ready();
     CrashPoint crashPoint = crashPoints.apply(ready);
     ready.messages().forEach(network);
+    finishReady(ready, crashPoint, network, listener);
+    return true;
+  }
+
+  private boolean handlePipelined(
+      Consumer<Message> network,
+      ApplyListener listener,
+      java.util.function.Function<Ready, CrashPoint> crashPoints) {
+    if (writing == null) {
+      if (!node.hasReady()) {
+        return false;
+      }
+      writing = node.ready();
+      writing.messages().forEach(network);
+      pendingReads.addAll(writing.readStates());
+      serveReads(listener);
+      return true;
+    }
+    List<Message> early = node.takeMessagesBeforePersistence();
+    early.forEach(network);
+    List<ReadState> readStates = node.takeReadStates();
+    pendingReads.addAll(readStates);
+    serveReads(listener);
+    if (pipelineRandom.nextInt(3) == 0) {
+      return !early.isEmpty() || !readStates.isEmpty(); // the write is still in progress
+    }
+    Ready ready = writing;
+    writing = null;
+    finishReady(ready, crashPoints.apply(ready), network, listener);
+    return true;
+  }
+
+  /** Persists {@code ready}, sends its persisted-only messages, applies, advances. */
+  private void finishReady(
+      Ready ready, CrashPoint crashPoint, Consumer<Message> network, ApplyListener listener) {
     if (crashPoint == CrashPoint.BEFORE_PERSIST) {
       crash();
-      return true;
+      return;
     }
     if (!ready.snapshot().isEmpty()) {
       storage.applySnapshot(ready.snapshot());
@@ -141,18 +198,19 @@ final class TestMember {
     ready.persistedMessages().forEach(network);
     if (crashPoint == CrashPoint.AFTER_SEND) {
       crash();
-      return true;
+      return;
     }
     serveReads(listener);
     for (Entry entry : ready.committedEntries()) {
       apply(entry, listener);
       serveReads(listener);
     }
-    pendingReads.addAll(ready.readStates());
+    if (!pipelined) {
+      pendingReads.addAll(ready.readStates()); // pipelined: taken when the Ready was
+    }
     serveReads(listener);
     node.advance(ready);
     maybeSnapshot();
-    return true;
   }
 
   private void apply(Entry entry, ApplyListener listener) {

@@ -42,8 +42,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Function;
@@ -60,7 +62,9 @@ import java.util.function.LongPredicate;
  * pauses, bounded by the call's deadline (or {@link #CALL_TIMEOUT_MILLIS_DEFAULT} without one), and
  * then fails UNAVAILABLE with NO_QUORUM. A write whose outcome is unknown (leadership lost,
  * deadline, forwarding failed mid-call) fails UNAVAILABLE: clients retry it with the same session.
- * Handlers block a gRPC executor thread while they wait; simple and correct, not the fastest.
+ * Get, Put, Delete and Txn run on the transport thread (see {@link #DIRECT_METHODS}): when this
+ * node leads the partition they only hand work to the driver, and the driver's future answers the
+ * call. Everything that may wait (routing, forwarding, scans) runs on the call executor.
  */
 final class KvService extends KVGrpc.KVImplBase {
   static final long CALL_TIMEOUT_MILLIS_DEFAULT = 10_000;
@@ -79,6 +83,26 @@ final class KvService extends KVGrpc.KVImplBase {
   private final List<List<Long>> replicas;
   private final LongPredicate peerConnected;
   private final Map<Integer, Long> leaderHints = new ConcurrentHashMap<>();
+
+  /** Runs the handlers of {@link #DIRECT_METHODS} on the transport thread, others as usual. */
+  static final io.grpc.ServerCallExecutorSupplier DIRECT_EXECUTOR_SUPPLIER =
+      new io.grpc.ServerCallExecutorSupplier() {
+        @Override
+        public <ReqT, RespT> Executor getExecutor(
+            io.grpc.ServerCall<ReqT, RespT> call, io.grpc.Metadata headers) {
+          return DIRECT_METHODS.contains(call.getMethodDescriptor().getFullMethodName())
+              ? Runnable::run
+              : null;
+        }
+      };
+
+  /** Methods whose handlers never block, so they may run on the transport thread. */
+  static final java.util.Set<String> DIRECT_METHODS =
+      java.util.Set.of(
+          KVGrpc.getGetMethod().getFullMethodName(),
+          KVGrpc.getPutMethod().getFullMethodName(),
+          KVGrpc.getDeleteMethod().getFullMethodName(),
+          KVGrpc.getTxnMethod().getFullMethodName());
 
   /** Answers calls whose proposal completed, and runs the blocking routing path when needed. */
   private final java.util.concurrent.ExecutorService callExecutor =
@@ -129,26 +153,105 @@ final class KvService extends KVGrpc.KVImplBase {
 
   // ---------------------------------------------------------------- RPCs
 
+  /**
+   * Serves a Get. When this node leads the partition (linearizable) or holds a replica
+   * (serializable), it is answered without any thread waiting: the ReadIndex future completes on
+   * the driver's apply thread, which reads the local store and answers. Otherwise the blocking
+   * routing path runs on the call executor.
+   */
   @Override
   public void get(GetRequest request, StreamObserver<GetResponse> observer) {
-    respond(
-        observer,
-        () -> {
-          byte[] key = checkKey(request.getKey());
-          int partition = layout.partitionOfKey(key);
-          boolean linearizable = linearizable(request.getConsistency()) && !debugUnsafeStaleReads;
-          return route(
-              partition,
-              linearizable,
-              deadline -> {
-                long term = readBarrier(partition, linearizable, deadline);
-                return getLocal(driver.store(partition), key)
-                    .setHeader(header(partition, term))
-                    .build();
-              },
-              stub -> stub.get(request),
-              true);
+    byte[] key;
+    int partition;
+    boolean linearizable;
+    try {
+      key = checkKey(request.getKey());
+      partition = layout.partitionOfKey(key);
+      linearizable = linearizable(request.getConsistency()) && !debugUnsafeStaleReads;
+    } catch (StatusRuntimeException e) {
+      observer.onError(e);
+      return;
+    }
+    Executor executor = Context.current().fixedContextExecutor(callExecutor);
+    Runnable blocking =
+        () ->
+            respond(
+                observer,
+                () ->
+                    route(
+                        partition,
+                        linearizable,
+                        deadline -> {
+                          long term = readBarrier(partition, linearizable, deadline);
+                          return getLocal(driver.store(partition), key)
+                              .setHeader(header(partition, term))
+                              .build();
+                        },
+                        stub -> stub.get(request),
+                        true));
+    GroupStatus status = driver.status(partition);
+    if (status != null && !linearizable) {
+      respond(
+          observer,
+          () ->
+              getLocal(driver.store(partition), key)
+                  .setHeader(header(partition, status.term()))
+                  .build());
+      return;
+    }
+    if (status == null || status.role() != Role.LEADER) {
+      executor.execute(blocking);
+      return;
+    }
+    long remaining = Math.max(0, deadlineNanos() - System.nanoTime());
+    driver
+        .readIndex(partition)
+        .orTimeout(remaining, TimeUnit.NANOSECONDS)
+        .whenComplete((term, error) -> {
+          if (error == null) {
+            respond(
+                observer,
+                () ->
+                    getLocal(driver.store(partition), key)
+                        .setHeader(header(partition, term))
+                        .build());
+          } else {
+            failFast(observer, error, partition, executor, blocking, "read");
+          }
         });
+  }
+
+  /**
+   * Answers a failed fast-path future: NOT_LEADER (nothing was done) goes to the blocking routing
+   * path, everything else becomes the call's status.
+   */
+  private void failFast(
+      StreamObserver<?> observer,
+      Throwable error,
+      int partition,
+      Executor executor,
+      Runnable blocking,
+      String what) {
+    Throwable cause = error instanceof CompletionException ? error.getCause() : error;
+    if (cause instanceof DriverException driverException
+        && driverException.kind() == DriverException.Kind.NOT_LEADER) {
+      executor.execute(blocking); // not proposed or read: safe to route again
+    } else if (cause instanceof DriverException driverException) {
+      observer.onError(driverError(driverException));
+    } else if (cause instanceof TimeoutException) {
+      observer.onError(
+          Status.UNAVAILABLE
+              .withDescription(
+                  "partition "
+                      + partition
+                      + ": "
+                      + what
+                      + " not done within the deadline"
+                      + (what.equals("write") ? " (outcome unknown)" : ""))
+              .asRuntimeException());
+    } else {
+      observer.onError(Status.INTERNAL.withDescription(String.valueOf(cause)).asRuntimeException());
+    }
   }
 
   @Override
@@ -207,7 +310,10 @@ final class KvService extends KVGrpc.KVImplBase {
 
   @Override
   public void scan(ScanRequest request, StreamObserver<ScanResponse> observer) {
-    respond(observer, () -> scan(request));
+    // Always blocking (one partition after the other): never on the transport thread.
+    Context.current()
+        .fixedContextExecutor(callExecutor)
+        .execute(() -> respond(observer, () -> scan(request)));
   }
 
   // ---------------------------------------------------------------- writes and reads
@@ -242,55 +348,35 @@ final class KvService extends KVGrpc.KVImplBase {
       return;
     }
     GroupStatus status = driver.status(write.partition());
-    java.util.concurrent.Executor executor = Context.current().fixedContextExecutor(callExecutor);
+    Executor executor = Context.current().fixedContextExecutor(callExecutor);
     Runnable blocking =
         () ->
             respond(
                 observer,
                 () -> write(write.partition(), write.command(), write.forward(), write.mapper()));
     if (status == null || status.role() != Role.LEADER) {
-      blocking.run();
+      executor.execute(blocking);
       return;
     }
     long remaining = Math.max(0, deadlineNanos() - System.nanoTime());
     driver
         .propose(write.partition(), write.command())
         .orTimeout(remaining, TimeUnit.NANOSECONDS)
-        .whenCompleteAsync(
-            (outcome, error) -> {
-              Throwable cause =
-                  error instanceof java.util.concurrent.CompletionException
-                      ? error.getCause()
-                      : error;
-              if (cause == null) {
-                respond(
-                    observer,
-                    () -> {
-                      CommandResult result = outcome.result();
-                      if (result.hasError()) {
-                        throw commandError(result.getError(), write.partition());
-                      }
-                      return write.mapper().map(result, header(write.partition(), outcome.term()));
-                    });
-              } else if (cause instanceof DriverException driverException
-                  && driverException.kind() == DriverException.Kind.NOT_LEADER) {
-                blocking.run(); // not proposed: safe to route again
-              } else if (cause instanceof DriverException driverException) {
-                observer.onError(driverError(driverException));
-              } else if (cause instanceof TimeoutException) {
-                observer.onError(
-                    Status.UNAVAILABLE
-                        .withDescription(
-                            "partition "
-                                + write.partition()
-                                + ": not applied within the deadline (outcome unknown)")
-                        .asRuntimeException());
-              } else {
-                observer.onError(
-                    Status.INTERNAL.withDescription(cause.toString()).asRuntimeException());
-              }
-            },
-            executor);
+        .whenComplete((outcome, error) -> {
+          if (error != null) {
+            failFast(observer, error, write.partition(), executor, blocking, "write");
+            return;
+          }
+          respond(
+              observer,
+              () -> {
+                CommandResult result = outcome.result();
+                if (result.hasError()) {
+                  throw commandError(result.getError(), write.partition());
+                }
+                return write.mapper().map(result, header(write.partition(), outcome.term()));
+              });
+        });
   }
 
   private <T> T write(

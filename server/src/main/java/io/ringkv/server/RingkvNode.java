@@ -147,6 +147,11 @@ public final class RingkvNode implements AutoCloseable {
     for (Member peer : config.peers()) {
       transport.setPeer(peer.nodeId(), peer.peerAddress().toSocketAddress());
     }
+    if (config.leaderBalanceIntervalMillis() > 0) {
+      driver.enableLeaderBalancing(
+          Math.max(1, config.leaderBalanceIntervalMillis() / config.raftTickMillis()),
+          transport::isConnected);
+    }
     driver.start(transport::sendRaftBatch);
     changefeedRetention =
         ChangefeedRetention.start(
@@ -171,6 +176,8 @@ public final class RingkvNode implements AutoCloseable {
     grpcServer =
         NettyServerBuilder.forAddress(config.clientAddress().toSocketAddress())
             .maxInboundMessageSize(config.limits().requestSizeBytesMax())
+            // KV calls that never block run on the transport thread: no hand-off per request.
+            .callExecutor(KvService.DIRECT_EXECUTOR_SUPPLIER)
             .addStreamTracerFactory(new GrpcCallMetrics(registry))
             .addService(ProtoReflectionServiceV1.newInstance())
             .addService(health.getHealthService())

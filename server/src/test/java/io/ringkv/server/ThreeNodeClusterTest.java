@@ -319,7 +319,34 @@ class ThreeNodeClusterTest {
     }
   }
 
-  private void startCluster() throws Exception {
+  @Test
+  void leadershipSettlesOnEachPartitionsPreferredReplica() throws Exception {
+    startCluster("--leader-balance-interval-millis", "300");
+    awaitLeaders(List.of(0, 1, 2));
+    // Elections pick leaders at random; balancing moves each partition to its preferred replica.
+    awaitTrue(
+        "every partition led by its preferred replica",
+        () -> {
+          for (PartitionInfo info :
+              cluster[0].partitions(PartitionsRequest.getDefaultInstance()).getPartitionsList()) {
+            long preferred =
+                io.ringkv.server.raft.MultiRaftDriver.preferredLeader(
+                    info.getPartition(), info.getReplicasList());
+            if (info.getLeaderNodeId() != preferred) {
+              return false;
+            }
+          }
+          return true;
+        });
+    int[] led = new int[3];
+    for (PartitionInfo info :
+        cluster[1].partitions(PartitionsRequest.getDefaultInstance()).getPartitionsList()) {
+      led[(int) info.getLeaderNodeId() - 1]++;
+    }
+    assertThat(led).as("partitions led per node").containsExactly(3, 3, 2);
+  }
+
+  private void startCluster(String... extraFlags) throws Exception {
     int[][] ports = new int[3][3];
     StringBuilder members = new StringBuilder();
     for (int i = 0; i < 3; i++) {
@@ -362,6 +389,10 @@ class ThreeNodeClusterTest {
             "--log-compaction-entries",
             "16"
           };
+      flags[i] =
+          java.util.stream.Stream.concat(
+                  java.util.Arrays.stream(flags[i]), java.util.Arrays.stream(extraFlags))
+              .toArray(String[]::new);
     }
     for (int i = 0; i < 3; i++) {
       NodeConfig config = ConfigLoader.load(flags[i]);

@@ -24,8 +24,8 @@ import org.rocksdb.WriteBatch;
  * {@code commitQueueWritesMax}; overflow is rejected and counted) or {@link #commit} (synchronous,
  * for a driver loop that batched itself). A dedicated committer thread takes what is queued, up to
  * {@code commitBatchWritesMax} writes, plans each against its group's log bounds (including earlier
- * writes of the same batch), writes the batch with {@code sync = true}, publishes the new bounds
- * and only then completes the futures: a completed future means durable.
+ * writes of the same batch), writes the batch and fsyncs the WAL, publishes the new bounds and only
+ * then completes the futures: a completed future means durable.
  *
  * <p>If a durable write fails, the committer stops and rejects everything after it: after a failed
  * fsync the state of the file is unknown, and going on could acknowledge writes that are lost.
@@ -242,7 +242,10 @@ public final class GroupCommitter implements AutoCloseable {
 
   private void writeDurably(WriteBatch writeBatch, int writes) {
     Timer.Sample sample = Timer.start(store.options.meterRegistry());
-    store.write(writeBatch, true);
+    // A buffered write, then a WAL fsync: the same durability as a sync write (nothing completes
+    // before the fsync), but unsynced writes of the apply thread never queue behind the fsync.
+    store.write(writeBatch, false);
+    store.syncWal();
     sample.stop(fsyncLatency);
     fsyncs.increment();
     batchWrites.record(writes);

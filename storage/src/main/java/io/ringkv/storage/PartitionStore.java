@@ -61,6 +61,16 @@ public final class PartitionStore {
    * @throws PartitionUnavailableException if the partition needs a snapshot
    */
   public synchronized List<ChangeRecord> apply(ApplyBatch batch) {
+    return apply(batch, Map.of());
+  }
+
+  /**
+   * As {@link #apply(ApplyBatch)}, with the current values of some user keys already known: the
+   * caller read them from a {@link #readView()} of this store at the applied state this batch
+   * starts from (empty = absent), so they need not be read again. Keys not given are read here.
+   */
+  public synchronized List<ChangeRecord> apply(
+      ApplyBatch batch, Map<ByteBuffer, Optional<StoredValue>> knownCurrent) {
     checkAvailable();
     checkLimits(batch);
     Invariants.check(
@@ -82,7 +92,7 @@ public final class PartitionStore {
             batch.appliedTerm(),
             batch.confState() == null ? applied.confState() : batch.confState());
     try (WriteBatch writeBatch = new WriteBatch()) {
-      List<ChangeRecord> changes = addMutations(writeBatch, batch);
+      List<ChangeRecord> changes = addMutations(writeBatch, batch, knownCurrent);
       long changeBytes = 0;
       for (ChangeRecord change : changes) {
         byte[] key = Keys.change(groupId, change.revision(), change.ordinal());
@@ -105,10 +115,16 @@ public final class PartitionStore {
     }
   }
 
-  private List<ChangeRecord> addMutations(WriteBatch writeBatch, ApplyBatch batch)
+  private List<ChangeRecord> addMutations(
+      WriteBatch writeBatch, ApplyBatch batch, Map<ByteBuffer, Optional<StoredValue>> knownCurrent)
       throws RocksDBException {
     // Later mutations of the same batch must see earlier ones: keep them in an overlay.
     Map<ByteBuffer, Optional<StoredValue>> overlay = new HashMap<>();
+    for (Map.Entry<ByteBuffer, Optional<StoredValue>> known : knownCurrent.entrySet()) {
+      byte[] userKey = new byte[known.getKey().remaining()];
+      known.getKey().duplicate().get(userKey);
+      overlay.put(ByteBuffer.wrap(Keys.user(groupId, userKey)), known.getValue());
+    }
     List<ChangeRecord> changes = new ArrayList<>();
     for (Mutation mutation : batch.mutations()) {
       long revision = mutation.revision();

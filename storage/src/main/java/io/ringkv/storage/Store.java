@@ -116,6 +116,19 @@ final class Store implements AutoCloseable {
     }
   }
 
+  /**
+   * Makes every WAL write made so far durable (fsync of the WAL), without holding up writers on
+   * other threads: unsynced writes issued meanwhile (the apply path) do not wait for this fsync, as
+   * they would if they joined the write group of a {@code sync = true} write.
+   */
+  void syncWal() {
+    try {
+      db.syncWal();
+    } catch (RocksDBException e) {
+      throw failure("sync WAL", e);
+    }
+  }
+
   /** Counts a limit hit (metric {@code ringkv.storage.limit.rejected}, tag {@code limit}). */
   LimitExceededException limitExceeded(String limitName, long value, long limit) {
     options

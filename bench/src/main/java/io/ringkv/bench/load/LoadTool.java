@@ -215,6 +215,7 @@ public final class LoadTool {
     return NettyChannelBuilder.forAddress(
             hostPort.substring(0, colon), Integer.parseInt(hostPort.substring(colon + 1)))
         .usePlaintext()
+        .directExecutor() // the response observers only record and release a slot
         .build();
   }
 

@@ -206,6 +206,7 @@ public final class ConfigLoader {
         limits(values),
         (int) integer(values, Setting.RAFT_TICK_MILLIS),
         integer(values, Setting.LOG_COMPACTION_ENTRIES),
+        integer(values, Setting.LEADER_BALANCE_INTERVAL_MILLIS),
         unsafeDebug(values, Setting.DEBUG_UNSAFE_STALE_READS),
         integer(values, Setting.CHANGEFEED_RETENTION_CHECK_INTERVAL_MILLIS),
         integer(values, Setting.CHANGEFEED_RETENTION_AGE_MILLIS));

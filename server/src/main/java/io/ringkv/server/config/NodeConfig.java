@@ -9,6 +9,7 @@ import java.util.List;
  * already been checked, alone and against the others.
  *
  * @param members the initial members, this node included, sorted by node id
+ * @param leaderBalanceIntervalMillis period of leader balancing, 0 when off
  * @param debugUnsafeStaleReads UNSAFE testing switch: linearizable reads skip ReadIndex and are
  *     served by any replica from its applied state (only with allow-unsafe-debug)
  * @param changefeedRetentionCheckIntervalMillis period of the changefeed retention check
@@ -30,6 +31,7 @@ public record NodeConfig(
     Limits limits,
     int raftTickMillis,
     long logCompactionEntries,
+    long leaderBalanceIntervalMillis,
     boolean debugUnsafeStaleReads,
     long changefeedRetentionCheckIntervalMillis,
     long changefeedRetentionAgeMillis) {
@@ -70,6 +72,7 @@ public record NodeConfig(
         limits,
         raftTickMillis,
         logCompactionEntries,
+        Long.parseLong(Setting.LEADER_BALANCE_INTERVAL_MILLIS.defaultValue()),
         false,
         Long.parseLong(Setting.CHANGEFEED_RETENTION_CHECK_INTERVAL_MILLIS.defaultValue()),
         Long.parseLong(Setting.CHANGEFEED_RETENTION_AGE_MILLIS.defaultValue()));

@@ -82,6 +82,13 @@ public enum Setting {
       10_000,
       2,
       100_000_000),
+  LEADER_BALANCE_INTERVAL_MILLIS(
+      "leader-balance-interval-millis",
+      "how often a leader hands each partition to its preferred replica when that one is"
+          + " connected (spreads leaders evenly); 0 turns balancing off",
+      5_000,
+      0,
+      3_600_000),
   CHANGEFEED_RETENTION_CHECK_INTERVAL_MILLIS(
       "changefeed-retention-check-interval-millis",
       "10000",

@@ -49,6 +49,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReferenceArray;
@@ -57,30 +58,40 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Drives every local replica of every partition from ONE thread.
+ * Drives every local replica of every partition from ONE thread, with one apply thread beside it.
  *
  * <p>Design notes. Other threads never touch a {@link RawNode}: gRPC handlers and the peer
  * transport hand work to a bounded inbox and get futures back. One iteration of the loop: run the
- * inbox (peer messages, proposals, reads), tick every group if the single timer is due, issue one
- * ReadIndex per group for all reads queued this iteration, then take every group's Ready; send the
- * pre-persistence messages; install received snapshots; persist all groups' entries and hard states
- * with ONE {@code groupCommitter().commit} (one RocksDB write, one fsync); send the persisted
- * messages; apply each group's committed entries as one ApplyBatch; answer proposals and reads;
- * advance. Outgoing messages are gathered per peer node into RaftBatch frames (at most one per
- * phase and peer, split only past the frame budget), so the heartbeats of all groups two nodes
- * share travel in one frame per tick.
+ * inbox (peer messages, proposals, reads) and the finished log writes, tick every group if the
+ * single timer is due, propose each group's queued proposals as one batch, issue one ReadIndex per
+ * group for all reads queued this iteration, then take the Ready of every group that has no log
+ * write in flight; send the pre-persistence messages; hand committed entries that are already
+ * durable to the apply thread; submit all those groups' log writes to the group committer (one
+ * RocksDB write, one fsync) and go on without waiting. When the fsync is done, the loop sends the
+ * persisted messages, hands the rest of the committed entries to the apply thread and advances
+ * those groups. So the driver keeps stepping, proposing and answering reads while the disk works,
+ * and whatever arrives meanwhile goes into the next fsync. Stepping a group between its Ready and
+ * its advance is allowed by the core; only its next Ready waits.
  *
- * <p>Snapshots: the log is compacted behind the applied index (keeping half the threshold). When
- * the core sends a snapshot, the driver exports the partition's current state (at its applied
- * index, which is at or past the snapshot record's index) into the message and rewrites the
- * metadata to that applied index and term, so data and metadata always agree. The whole snapshot
- * travels in one frame: partitions larger than {@code snapshotSizeBytesMax} cannot be sent
- * (reported to the core as failed, logged; chunking is not built yet).
+ * <p>The apply thread ({@link ApplyLoop}) applies committed entries group by group in log order,
+ * answers the proposals and releases reads whose read index it reached. Configuration changes take
+ * effect in the core when handed over, in log order. Outgoing messages are gathered per peer node
+ * into RaftBatch frames (at most one per phase and peer, split only past the frame budget), so the
+ * heartbeats of all groups two nodes share travel in one frame per tick.
+ *
+ * <p>Snapshots: the log is compacted behind the applied index (keeping half the threshold), only
+ * while the group has no write in flight. When the core sends a snapshot, the driver exports the
+ * partition's current state (at its applied index, which is at or past the snapshot record's index)
+ * into the message and rewrites the metadata to that applied index and term, so data and metadata
+ * always agree. The whole snapshot travels in one frame: partitions larger than {@code
+ * snapshotSizeBytesMax} cannot be sent (reported to the core as failed, logged). A received
+ * snapshot is installed on the apply thread, after everything handed to it before, while the driver
+ * waits (rare).
  *
  * <p>Crash windows: committed entries this node already holds durably are applied before the
- * iteration's fsync, and a received snapshot is installed before the log records it, so after a
- * crash the store may be ahead of the persisted commit index. Such entries come again after restart
- * and are skipped (only up to the applied index found at open; anything else delivered twice is a
+ * Ready's fsync, and a received snapshot is installed before the log records it, so after a crash
+ * the store may be ahead of the persisted commit index. Such entries come again after restart and
+ * are skipped (only up to the applied index found at open; anything else delivered twice is a
  * broken invariant).
  *
  * <p>A replica whose processing throws (a broken invariant, a storage failure) is stopped and
@@ -101,9 +112,22 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
   private final Map<Integer, GroupReplica> groups = new LinkedHashMap<>();
   private final AtomicReferenceArray<GroupStatus> statuses;
   private final LinkedBlockingQueue<Runnable> inbox;
+
+  /** Finished group commits, run by the loop; never bounded, so a completion is never lost. */
+  private final ConcurrentLinkedQueue<Runnable> completions = new ConcurrentLinkedQueue<>();
+
+  private final ApplyLoop applier = new ApplyLoop("ringkv-apply");
   private final Thread thread;
   private volatile boolean running = true;
   private PeerSender sender;
+
+  /** Leader balancing: period in ticks (0 = off) and which peers are connected now. */
+  private long balanceIntervalTicks;
+
+  private java.util.function.LongPredicate peerConnected = id -> false;
+  private long ticks;
+
+  private final Counter balanceTransfers;
   private long nextRequestId;
   private long nextReadContext;
 
@@ -114,6 +138,7 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
   private final Timer fsyncTimer;
   private final DistributionSummary commitWrites;
   private final Timer proposalToApply;
+  private final Timer proposalToCommit;
   private final Timer applyTimer;
   private final Counter snapshotsSent;
   private final Counter snapshotsInstalled;
@@ -148,6 +173,11 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
     this.framesDropped =
         counter(registry, "ringkv.driver.frames.dropped", "outgoing RaftBatch frames dropped");
     this.snapshotsSent = counter(registry, "ringkv.raft.snapshots.sent", "snapshots sent");
+    this.balanceTransfers =
+        counter(
+            registry,
+            "ringkv.raft.leader.balance.transfers",
+            "leadership handed to a partition's preferred replica");
     this.snapshotsInstalled =
         counter(registry, "ringkv.raft.snapshots.installed", "snapshots installed");
     this.fsyncTimer =
@@ -162,6 +192,11 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
     this.proposalToApply =
         Timer.builder("ringkv.raft.proposal.latency")
             .description("proposal to applied (commit plus apply) on the leader")
+            .publishPercentileHistogram()
+            .register(registry);
+    this.proposalToCommit =
+        Timer.builder("ringkv.raft.proposal.commit.latency")
+            .description("proposal to committed (seen committed by the leader's driver)")
             .publishPercentileHistogram()
             .register(registry);
     this.applyTimer =
@@ -257,9 +292,33 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
     }
   }
 
+  /**
+   * Turns on leader balancing (before {@link #start}): every {@code intervalTicks} ticks, each
+   * partition this node leads is handed to its preferred replica (see {@link #preferredLeader})
+   * when that replica is connected. The preferred replica never hands it on, so leadership settles;
+   * a partition moved by {@link #transferLeader} is left alone for ten periods.
+   */
+  public void enableLeaderBalancing(
+      long intervalTicks, java.util.function.LongPredicate connected) {
+    Invariants.check(intervalTicks >= 1, "balance interval must be >= 1 tick");
+    this.balanceIntervalTicks = intervalTicks;
+    this.peerConnected = connected;
+  }
+
+  /**
+   * The replica that should lead {@code partition}: the voters sorted by id, taken round robin by
+   * partition number, so with N nodes each leads about 1/N of the partitions it holds.
+   */
+  public static long preferredLeader(int partition, java.util.Collection<Long> voters) {
+    List<Long> sorted = new ArrayList<>(voters);
+    Collections.sort(sorted);
+    return sorted.get(partition % sorted.size());
+  }
+
   /** Starts the loop; frames to peers go through {@code peerSender}. */
   public MultiRaftDriver start(PeerSender peerSender) {
     this.sender = peerSender;
+    applier.start();
     thread.start();
     return this;
   }
@@ -323,6 +382,7 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
             future.completeExceptionally(notLeader(replica));
           } else {
             replica.raw.transferLeader(target);
+            replica.balanceAfterTick = ticks + 10 * Math.max(1, balanceIntervalTicks);
             future.complete(null);
           }
         });
@@ -376,16 +436,21 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
     while (running) {
       try {
         long waitNanos = nextTick - System.nanoTime();
-        Runnable first = waitNanos > 0 ? inbox.poll(waitNanos, TimeUnit.NANOSECONDS) : inbox.poll();
+        Runnable first =
+            !completions.isEmpty()
+                ? inbox.poll()
+                : waitNanos > 0 ? inbox.poll(waitNanos, TimeUnit.NANOSECONDS) : inbox.poll();
         if (first != null) {
           first.run();
           drainInbox();
         }
+        runCompletions();
         long now = System.nanoTime();
         if (now - nextTick >= 0) {
           tickAll();
           nextTick = now - nextTick > tickNanos ? now + tickNanos : nextTick + tickNanos;
         }
+        flushProposals();
         issueReads();
         processReadies();
       } catch (InterruptedException e) {
@@ -406,6 +471,13 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
       if (task == null) {
         return;
       }
+      task.run();
+    }
+  }
+
+  private void runCompletions() {
+    Runnable task;
+    while ((task = completions.poll()) != null) {
       task.run();
     }
   }
@@ -433,6 +505,10 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
   }
 
   private void tickAll() {
+    ticks++;
+    if (balanceIntervalTicks > 0 && ticks % balanceIntervalTicks == 0) {
+      balanceLeaders();
+    }
     for (GroupReplica replica : groups.values()) {
       if (replica.failure == null) {
         guarded(replica, replica.raw::tick);
@@ -440,6 +516,71 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
       // Forget futures whose callers gave up (deadline), so nothing grows without bound.
       replica.pending.values().removeIf(pending -> pending.future().isDone());
       replica.readsAwaitingIndex.values().removeIf(list -> list.stream().allMatch(f -> f.isDone()));
+    }
+  }
+
+  private void balanceLeaders() {
+    for (GroupReplica replica : groups.values()) {
+      if (replica.failure != null || ticks < replica.balanceAfterTick) {
+        continue;
+      }
+      Status status = replica.raw.status();
+      if (status.role() != Role.LEADER || status.leadTransferee() != 0) {
+        continue;
+      }
+      long preferred = preferredLeader(replica.partition, status.confState().voters());
+      if (preferred != settings.nodeId() && peerConnected.test(preferred)) {
+        log.debug("partition {}: handing leadership to node {}", replica.partition, preferred);
+        guarded(replica, () -> replica.raw.transferLeader(preferred));
+        balanceTransfers.increment();
+      }
+    }
+  }
+
+  /** Proposes what each group's leader collected in this iteration as one batch. */
+  private void flushProposals() {
+    for (GroupReplica replica : groups.values()) {
+      if (replica.queuedProposals.isEmpty()) {
+        continue;
+      }
+      List<GroupReplica.Proposal> batch = new ArrayList<>(replica.queuedProposals);
+      replica.queuedProposals.clear();
+      if (replica.failure != null) {
+        DriverException stopped =
+            new DriverException(
+                DriverException.Kind.UNAVAILABLE,
+                replica.partition,
+                0,
+                "replica stopped on failure");
+        batch.forEach(proposal -> proposal.future().completeExceptionally(stopped));
+        continue;
+      }
+      if (replica.raw.status().role() != Role.LEADER) {
+        // Not proposed: the caller may route the request again.
+        DriverException notLeader = notLeader(replica);
+        batch.forEach(proposal -> proposal.future().completeExceptionally(notLeader));
+        continue;
+      }
+      guarded(replica, () -> proposeBatch(replica, batch));
+    }
+  }
+
+  private void proposeBatch(GroupReplica replica, List<GroupReplica.Proposal> batch) {
+    List<byte[]> commands = new ArrayList<>(batch.size());
+    batch.forEach(proposal -> commands.add(proposal.data()));
+    try {
+      replica.raw.proposeBatch(commands);
+    } catch (ProposalDroppedException e) {
+      DriverException dropped =
+          new DriverException(
+              DriverException.Kind.UNAVAILABLE, replica.partition, 0, "proposal dropped: " + e);
+      batch.forEach(proposal -> proposal.future().completeExceptionally(dropped));
+      return;
+    }
+    long now = System.nanoTime();
+    replica.proposedAt.add(new long[] {replica.raw.status().lastIndex(), now});
+    for (GroupReplica.Proposal proposal : batch) {
+      replica.pending.put(proposal.requestId(), new GroupReplica.Pending(proposal.future(), now));
     }
   }
 
@@ -463,8 +604,11 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
     final GroupReplica replica;
     final Ready ready;
 
-    /** Committed entries already applied before this iteration's group commit. */
-    int appliedEarly;
+    /** Committed entries handed to the apply thread before this Ready's log write finished. */
+    int handedEarly;
+
+    LogWrite write;
+    CompletableFuture<Void> written;
 
     GroupReady(GroupReplica replica, Ready ready) {
       this.replica = replica;
@@ -472,76 +616,130 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
     }
   }
 
+  /**
+   * Takes the Ready of every group that has one and no log write in flight. Messages that may go
+   * before persistence are sent at once; the groups' log writes go to the group committer together
+   * (one fsync for all of them) and the loop goes on while they are written: stepping, proposing
+   * and reading continue, and {@link #afterWrites} finishes those Readies when the fsync is done.
+   */
   private void processReadies() {
     List<GroupReady> readies = new ArrayList<>();
+    Outbox early = new Outbox();
     for (GroupReplica replica : groups.values()) {
-      if (replica.failure == null && replica.raw.hasReady()) {
+      if (replica.failure != null) {
+        continue;
+      }
+      if (replica.writing != null) {
+        // Its Ready waits for the fsync; what needs no persistence goes now.
+        guarded(
+            replica,
+            () -> {
+              addMessages(early, replica, replica.raw.takeMessagesBeforePersistence());
+              serveReads(replica, replica.raw.takeReadStates());
+            });
+      } else if (replica.raw.hasReady()) {
         guarded(replica, () -> readies.add(new GroupReady(replica, replica.raw.ready())));
       }
     }
-    if (readies.isEmpty()) {
-      observeRoles();
-      return;
-    }
-    Outbox early = new Outbox();
     for (GroupReady item : readies) {
       guarded(item.replica, () -> addMessages(early, item.replica, item.ready.messages()));
     }
     early.flush();
-    List<LogWrite> writes = new ArrayList<>();
+    if (readies.isEmpty()) {
+      observeRoles();
+      return;
+    }
+    List<GroupReady> toWrite = new ArrayList<>();
+    List<GroupReady> done = new ArrayList<>();
     for (GroupReady item : readies) {
       guarded(
           item.replica,
           () -> {
-            LogWrite write = persistencePlan(item.replica, item.ready);
-            if (write != null) {
-              writes.add(write);
+            if (!item.ready.snapshot().isEmpty()) {
+              // Rare: install on the apply thread after everything handed to it before, and wait.
+              applier.runAndWait(() -> installSnapshot(item.replica, item.ready.snapshot()));
+              item.replica.handedIndex = item.replica.appliedIndex;
+            } else {
+              handOutDurable(item);
+            }
+            serveReads(item.replica, item.ready.readStates());
+            item.write = persistencePlan(item.replica, item.ready);
+            if (item.write == null) {
+              done.add(item);
+            } else {
+              item.written = engine.groupCommitter().submit(item.write);
+              item.replica.writing = item.ready;
+              toWrite.add(item);
             }
           });
     }
-    // Committed entries this node already holds durably (from earlier iterations) need not wait
-    // for this iteration's fsync: applying them now saves the leader one fsync per write.
-    for (GroupReady item : readies) {
-      guarded(item.replica, () -> applyEarly(item));
-    }
-    if (!writes.isEmpty()) {
+    if (!toWrite.isEmpty()) {
       long started = System.nanoTime();
-      engine.groupCommitter().commit(writes);
-      fsyncTimer.record(System.nanoTime() - started, TimeUnit.NANOSECONDS);
-      commitWrites.record(writes.size());
-    }
-    Outbox late = new Outbox();
-    for (GroupReady item : readies) {
-      guarded(item.replica, () -> addMessages(late, item.replica, item.ready.persistedMessages()));
-    }
-    late.flush();
-    for (GroupReady item : readies) {
-      guarded(
-          item.replica,
-          () -> {
-            List<Entry> committed = item.ready.committedEntries();
-            applyCommitted(item.replica, committed.subList(item.appliedEarly, committed.size()));
-            noteDurable(item.replica, item.ready);
-            serveReads(item.replica, item.ready.readStates());
-            item.replica.raw.advance(item.ready);
-            maybeCompact(item.replica);
+      CompletableFuture.allOf(
+              toWrite.stream().map(w -> w.written).toArray(CompletableFuture[]::new))
+          .whenComplete((ignored, error) -> {
+            long took = System.nanoTime() - started;
+            completions.add(() -> afterWrites(toWrite, took));
+            inbox.offer(() -> {}); // wake the loop; if the inbox is full it is awake anyway
           });
+    }
+    if (!done.isEmpty()) {
+      finishReadies(done);
     }
     observeRoles();
   }
 
-  private void applyEarly(GroupReady item) {
-    if (!item.ready.snapshot().isEmpty()) {
-      return;
+  /** Runs on the driver thread once every log write of one {@link #processReadies} is done. */
+  private void afterWrites(List<GroupReady> items, long tookNanos) {
+    fsyncTimer.record(tookNanos, TimeUnit.NANOSECONDS);
+    commitWrites.record(items.size());
+    List<GroupReady> written = new ArrayList<>(items.size());
+    for (GroupReady item : items) {
+      item.replica.writing = null;
+      guarded(
+          item.replica,
+          () -> {
+            item.written.join(); // throws if this write failed: the replica stops
+            written.add(item);
+          });
     }
+    finishReadies(written);
+    observeRoles();
+  }
+
+  /** The Readies' log writes are durable: send what waited for that, apply, advance. */
+  private void finishReadies(List<GroupReady> items) {
+    Outbox late = new Outbox();
+    for (GroupReady item : items) {
+      guarded(item.replica, () -> addMessages(late, item.replica, item.ready.persistedMessages()));
+    }
+    late.flush();
+    for (GroupReady item : items) {
+      guarded(
+          item.replica,
+          () -> {
+            noteDurable(item.replica, item.ready);
+            List<Entry> committed = item.ready.committedEntries();
+            handOut(item.replica, committed.subList(item.handedEarly, committed.size()));
+            item.replica.raw.advance(item.ready);
+            maybeCompact(item.replica);
+          });
+    }
+  }
+
+  /**
+   * Committed entries this node already holds durably (from earlier writes) need not wait for this
+   * Ready's log write: they go to the apply thread at once.
+   */
+  private void handOutDurable(GroupReady item) {
     List<Entry> committed = item.ready.committedEntries();
     int durable = 0;
     while (durable < committed.size()
         && committed.get(durable).index() <= item.replica.durableIndex) {
       durable++;
     }
-    applyCommitted(item.replica, committed.subList(0, durable));
-    item.appliedEarly = durable;
+    handOut(item.replica, committed.subList(0, durable));
+    item.handedEarly = durable;
   }
 
   /** Records how far this group's log is durable after the iteration's group commit. */
@@ -555,12 +753,11 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
     }
   }
 
-  /** What this group must write durably, installing a received snapshot first. */
-  private LogWrite persistencePlan(GroupReplica replica, Ready ready) {
+  /** What this group must write durably (a received snapshot is installed before this). */
+  private static LogWrite persistencePlan(GroupReplica replica, Ready ready) {
     SnapshotMetadata snapshot = null;
     ConfState confState = null;
     if (!ready.snapshot().isEmpty()) {
-      installSnapshot(replica, ready.snapshot());
       snapshot = ready.snapshot().metadata();
       confState = snapshot.confState();
     }
@@ -580,7 +777,8 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
       future.completeExceptionally(notLeader(replica));
       return;
     }
-    if (replica.pending.size() >= settings.inflightProposalsPerPartitionMax()) {
+    if (replica.pending.size() + replica.queuedProposals.size()
+        >= settings.inflightProposalsPerPartitionMax()) {
       future.completeExceptionally(
           new DriverException(
               DriverException.Kind.OVERLOADED,
@@ -599,25 +797,16 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
             .setProposedAtMillis(clock.millis())
             .build()
             .toByteArray();
-    try {
-      replica.raw.propose(data);
-    } catch (ProposalDroppedException e) {
-      future.completeExceptionally(
-          new DriverException(
-              DriverException.Kind.UNAVAILABLE, replica.partition, 0, "proposal dropped: " + e));
-      return;
-    }
-    replica.pending.put(requestId, new GroupReplica.Pending(future, System.nanoTime()));
+    replica.queuedProposals.add(new GroupReplica.Proposal(requestId, data, future));
   }
 
-  private void applyCommitted(GroupReplica replica, List<Entry> committed) {
-    if (committed.isEmpty()) {
-      return;
-    }
-    // After a crash, the store may have applied entries past the persisted commit index (they
-    // were applied early, see applyEarly): such entries come again and are skipped, once.
+  /**
+   * Hands committed entries to the apply thread (driver thread). Configuration changes take effect
+   * in the Raft core here, in log order; entries the store applied before a restart are skipped.
+   */
+  private void handOut(GroupReplica replica, List<Entry> committed) {
     int skip = 0;
-    while (skip < committed.size() && committed.get(skip).index() <= replica.appliedIndex) {
+    while (skip < committed.size() && committed.get(skip).index() <= replica.handedIndex) {
       Invariants.check(
           committed.get(skip).index() <= replica.appliedAtOpen,
           "partition %d: entry %d delivered again after it was applied",
@@ -625,41 +814,81 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
           committed.get(skip).index());
       skip++;
     }
-    committed = committed.subList(skip, committed.size());
-    if (committed.isEmpty()) {
+    if (skip == committed.size()) {
       return;
     }
-    long started = System.nanoTime();
+    List<Entry> entries = List.copyOf(committed.subList(skip, committed.size()));
     ConfState confState = null;
-    for (Entry entry : committed) {
+    for (Entry entry : entries) {
       Invariants.check(
-          entry.index() == replica.appliedIndex + 1,
-          "partition %d: committed entry %d after applied %d",
+          entry.index() == replica.handedIndex + 1,
+          "partition %d: committed entry %d after %d",
           replica.partition,
           entry.index(),
-          replica.appliedIndex);
-      replica.appliedIndex = entry.index();
+          replica.handedIndex);
+      replica.handedIndex = entry.index();
       if (entry.type() == EntryType.CONF_CHANGE) {
         confState = replica.raw.applyConfChange(ConfChange.decode(entry.data()));
       }
     }
-    List<PartitionStateMachine.Applied> results = replica.stateMachine.apply(committed, confState);
-    long term = committed.getLast().term();
-    for (PartitionStateMachine.Applied applied : results) {
-      if (applied.proposerNodeId() != settings.nodeId()) {
-        continue;
-      }
-      GroupReplica.Pending pending = replica.pending.remove(applied.requestId());
-      if (pending != null) {
-        proposalToApply.record(System.nanoTime() - pending.proposedAtNanos(), TimeUnit.NANOSECONDS);
-        pending.future().complete(new ProposalOutcome(applied.result(), term, applied.index()));
-      }
+    long now = System.nanoTime();
+    while (!replica.proposedAt.isEmpty() && replica.proposedAt.peek()[0] <= replica.handedIndex) {
+      proposalToCommit.record(now - replica.proposedAt.poll()[1], TimeUnit.NANOSECONDS);
     }
-    applyTimer.record(System.nanoTime() - started, TimeUnit.NANOSECONDS);
-    releaseParkedReads(replica);
+    ConfState newConfState = confState;
+    applier.execute(() -> applyCommitted(replica, entries, newConfState));
   }
 
+  /** Applies committed entries and answers their proposals (apply thread). */
+  private void applyCommitted(GroupReplica replica, List<Entry> entries, ConfState confState) {
+    if (replica.failure != null) {
+      return;
+    }
+    try {
+      long started = System.nanoTime();
+      Invariants.check(
+          entries.getFirst().index() == replica.appliedIndex + 1,
+          "partition %d: applying entry %d after applied %d",
+          replica.partition,
+          entries.getFirst().index(),
+          replica.appliedIndex);
+      List<PartitionStateMachine.Applied> results = replica.stateMachine.apply(entries, confState);
+      replica.appliedIndex = entries.getLast().index();
+      long term = entries.getLast().term();
+      for (PartitionStateMachine.Applied applied : results) {
+        if (applied.proposerNodeId() != settings.nodeId()) {
+          continue;
+        }
+        GroupReplica.Pending pending = replica.pending.remove(applied.requestId());
+        if (pending != null) {
+          proposalToApply.record(
+              System.nanoTime() - pending.proposedAtNanos(), TimeUnit.NANOSECONDS);
+          pending.future().complete(new ProposalOutcome(applied.result(), term, applied.index()));
+        }
+      }
+      applyTimer.record(System.nanoTime() - started, TimeUnit.NANOSECONDS);
+      releaseParkedReads(replica);
+    } catch (RuntimeException e) {
+      stopFromApply(replica, e);
+    }
+  }
+
+  /** A failure on the apply thread stops the replica; the driver fails what waits on it. */
+  private void stopFromApply(GroupReplica replica, RuntimeException e) {
+    if (replica.failure != null) {
+      return;
+    }
+    replica.failure = e;
+    log.error("partition {}: replica stopped after a failure while applying", replica.partition, e);
+    completions.add(() -> failWaiting(replica, "replica stopped: " + e.getMessage()));
+    inbox.offer(() -> {});
+  }
+
+  /** Hands reads whose ReadIndex came back to the apply thread, which serves them once applied. */
   private void serveReads(GroupReplica replica, List<ReadState> readStates) {
+    if (readStates.isEmpty()) {
+      return;
+    }
     long term = replica.raw.status().term();
     for (ReadState state : readStates) {
       long context = ByteBuffer.wrap(state.context()).getLong();
@@ -667,21 +896,27 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
       if (reads == null) {
         continue;
       }
-      if (state.index() <= replica.appliedIndex) {
-        reads.forEach(read -> read.complete(term));
-      } else {
-        replica.parkedReads.add(new GroupReplica.ParkedReads(state.index(), reads));
-      }
+      long index = state.index();
+      applier.execute(() -> {
+        if (index <= replica.appliedIndex) {
+          reads.forEach(read -> read.complete(term));
+        } else {
+          replica.parkedReads.add(new GroupReplica.ParkedReads(index, term, reads));
+        }
+      });
     }
   }
 
-  private void releaseParkedReads(GroupReplica replica) {
-    long term = replica.raw.status().term();
+  /** Answers parked reads whose index is applied now (apply thread). */
+  private static void releaseParkedReads(GroupReplica replica) {
+    if (replica.parkedReads.isEmpty()) {
+      return;
+    }
     Iterator<GroupReplica.ParkedReads> parked = replica.parkedReads.iterator();
     while (parked.hasNext()) {
       GroupReplica.ParkedReads reads = parked.next();
       if (reads.index() <= replica.appliedIndex) {
-        reads.futures().forEach(read -> read.complete(term));
+        reads.futures().forEach(read -> read.complete(reads.term()));
         parked.remove();
       }
     }
@@ -752,8 +987,13 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
             replica.partition,
             replica.raw.status().leaderId(),
             reason + " (outcome unknown)");
-    replica.pending.values().forEach(pending -> pending.future().completeExceptionally(failure));
+    for (GroupReplica.Pending pending : List.copyOf(replica.pending.values())) {
+      pending.future().completeExceptionally(failure);
+    }
     replica.pending.clear();
+    replica.queuedProposals.forEach(proposal -> proposal.future().completeExceptionally(failure));
+    replica.queuedProposals.clear();
+    replica.proposedAt.clear();
     replica.queuedReads.forEach(read -> read.completeExceptionally(failure));
     replica.queuedReads.clear();
     replica
@@ -761,8 +1001,10 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
         .values()
         .forEach(l -> l.forEach(r -> r.completeExceptionally(failure)));
     replica.readsAwaitingIndex.clear();
-    replica.parkedReads.forEach(p -> p.futures().forEach(r -> r.completeExceptionally(failure)));
-    replica.parkedReads.clear();
+    applier.execute(() -> {
+      replica.parkedReads.forEach(p -> p.futures().forEach(r -> r.completeExceptionally(failure)));
+      replica.parkedReads.clear();
+    });
   }
 
   private void guarded(GroupReplica replica, Runnable work) {
@@ -786,6 +1028,7 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
     while ((task = inbox.poll()) != null) {
       task.run();
     }
+    flushProposals(); // fails what the inbox tasks queued
   }
 
   private DriverException notLeader(GroupReplica replica) {
@@ -943,6 +1186,7 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
           installed,
           snapshot.metadata().index());
       replica.appliedIndex = installed;
+      releaseParkedReads(replica);
       snapshotsInstalled.increment();
       log.info("partition {}: snapshot at {} installed", replica.partition, installed);
     } catch (IOException e) {
@@ -979,6 +1223,7 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
+    applier.close();
   }
 
   /** Partitions hosted here, in order. */

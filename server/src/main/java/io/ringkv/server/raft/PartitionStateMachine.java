@@ -106,7 +106,8 @@ final class PartitionStateMachine {
               confState,
               batch.timestampMillis,
               batch.mutations,
-              sessions));
+              sessions),
+          batch.readBefore);
     }
     Invariants.check(
         store.appliedState().index() == entries.getLast().index(),
@@ -130,6 +131,10 @@ final class PartitionStateMachine {
   private final class Batch {
     private final PartitionReadView view;
     private final Map<ByteBuffer, Optional<StoredValue>> values = new HashMap<>();
+
+    /** Values as read from the store before this batch (handed to the store: no second read). */
+    private final Map<ByteBuffer, Optional<StoredValue>> readBefore = new HashMap<>();
+
     private final Map<Long, SessionRecord> sessions = new LinkedHashMap<>();
     private final List<Mutation> mutations = new ArrayList<>();
     long timestampMillis;
@@ -202,7 +207,15 @@ final class PartitionStateMachine {
     }
 
     private StoredValue read(byte[] key) {
-      return values.computeIfAbsent(ByteBuffer.wrap(key), k -> view.get(key)).orElse(null);
+      return values
+          .computeIfAbsent(
+              ByteBuffer.wrap(key),
+              k -> {
+                Optional<StoredValue> stored = view.get(key);
+                readBefore.put(k, stored);
+                return stored;
+              })
+          .orElse(null);
     }
 
     private PutResponse put(PutRequest request, long index) {
