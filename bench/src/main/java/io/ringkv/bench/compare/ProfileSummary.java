@@ -23,9 +23,10 @@ import java.util.stream.Stream;
  *
  * <p>Input: {@code <dir>/profile/<workload>-node-<i>.collapsed}, async-profiler's collapsed stacks
  * taken with its {@code threads} option, so each line is {@code [thread-name tid=N];frame;...;leaf
- * COUNT} with the root frame first. Thread names are folded by replacing digit runs with {@code N}
- * (a pool of 16 workers is one line, not 16), which is what a reader of "where does the time go"
- * needs. Usage: {@code ProfileSummary <dir>}; writes {@code <dir>/profile-summary.txt}.
+ * COUNT} with the root frame first. Thread names are folded by replacing a digit run after a
+ * separator ({@code - # _ .} or space) with {@code N} (a pool of 16 workers is one line, not 16;
+ * "C2 CompilerThread0" keeps its C2), which is what a reader of "where does the time go" needs.
+ * Usage: {@code ProfileSummary <dir>}; writes {@code <dir>/profile-summary.txt}.
  */
 public final class ProfileSummary {
   /** Lines per list in the summary. */
@@ -75,8 +76,10 @@ public final class ProfileSummary {
     }
   }
 
+  private static final Pattern NUMBERING = Pattern.compile("(?<=[-#_. ])\\d+");
+
   static String foldDigits(String name) {
-    return name.replaceAll("\\d+", "N");
+    return NUMBERING.matcher(name).replaceAll("N");
   }
 
   public static void main(String[] args) throws IOException {

@@ -62,6 +62,14 @@ class ProfileSummaryTest {
   }
 
   @Test
+  void foldsNumberingButNotNames() {
+    assertThat(ProfileSummary.foldDigits("grpc-default-worker-ELG-3-12"))
+        .isEqualTo("grpc-default-worker-ELG-N-N");
+    assertThat(ProfileSummary.foldDigits("GC Thread#1")).isEqualTo("GC Thread#N");
+    assertThat(ProfileSummary.foldDigits("C2 CompilerThre")).isEqualTo("C2 CompilerThre");
+  }
+
+  @Test
   void saysSoWhenThereIsNoProfile() throws Exception {
     ProfileSummary.main(new String[] {dir.toString()});
     assertThat(Files.readString(dir.resolve("profile-summary.txt")))
