@@ -16,7 +16,10 @@ import java.util.regex.Pattern;
  * Turns one comparison run's directory into {@code results.md} (a Markdown table of throughput,
  * p50, p99 and p99.9 per workload and operation, with the ringkv/etcd ratio) and two SVG bar
  * charts. Inputs are the YCSB-format outputs {@code <target>-<workload>.txt} written by YCSB and by
- * {@link LoadDriver}, plus {@code machine.txt}. Usage: {@code Report <dir> <workload>...}.
+ * {@link LoadDriver}, each followed by the {@code [SERVER-CPU]} lines {@code bin/ringkv-bench}
+ * appends (CPU seconds the measured cluster, and in interleaved order the idle other cluster, used
+ * during the run), plus {@code machine.txt}, {@code settings.txt} and, after a profiled run, {@code
+ * profile-summary.txt}. Usage: {@code Report <dir> <workload>...}.
  */
 public final class Report {
   private static final Pattern LINE = Pattern.compile("^\\[([A-Z0-9_-]+)], ([^,]+), (\\S+)$");
@@ -24,11 +27,39 @@ public final class Report {
 
   private Report() {}
 
-  /** One operation's figures in one run: op name to metric name to value. */
-  record Run(double throughput, Map<String, Map<String, Double>> ops) {}
+  /**
+   * One run's figures: overall throughput, op name to metric name to value, the measured run's
+   * length and the server CPU seconds of the measured cluster and of the idle other one (NaN when
+   * not recorded).
+   */
+  record Run(
+      double throughput,
+      Map<String, Map<String, Double>> ops,
+      double runtimeSeconds,
+      double allOperations,
+      double serverCpuSeconds,
+      double idleOtherCpuSeconds) {
+    Run(double throughput, Map<String, Map<String, Double>> ops) {
+      this(throughput, ops, Double.NaN, Double.NaN, Double.NaN, Double.NaN);
+    }
+
+    /**
+     * Server CPU per operation in microseconds, NaN when not recorded. The CPU figure spans the
+     * whole client process, so it is divided by every operation answered, warm-up included ({@link
+     * LoadDriver} prints that count; YCSB runs have no warm-up and count all).
+     */
+    double cpuMicrosPerOp() {
+      double operations = Double.isNaN(allOperations) ? throughput * runtimeSeconds : allOperations;
+      return serverCpuSeconds * 1e6 / operations;
+    }
+  }
 
   static Run parse(List<String> lines) {
     double throughput = Double.NaN;
+    double runtimeSeconds = Double.NaN;
+    double allOperations = Double.NaN;
+    double cpu = Double.NaN;
+    double idleOtherCpu = Double.NaN;
     Map<String, Map<String, Double>> ops = new TreeMap<>();
     for (String line : lines) {
       Matcher m = LINE.matcher(line.trim());
@@ -45,6 +76,16 @@ public final class Report {
       if (op.equals("OVERALL")) {
         if (m.group(2).equals("Throughput(ops/sec)")) {
           throughput = value;
+        } else if (m.group(2).equals("RunTime(ms)")) {
+          runtimeSeconds = value / 1000;
+        } else if (m.group(2).equals("AllOperations")) {
+          allOperations = value;
+        }
+      } else if (op.equals("SERVER-CPU")) {
+        if (m.group(2).equals("own-seconds")) {
+          cpu = value;
+        } else if (m.group(2).equals("idle-other-seconds")) {
+          idleOtherCpu = value;
         }
       } else if (!op.startsWith("CLEANUP") && !op.endsWith("-FAILED")) {
         ops.computeIfAbsent(op, o -> new LinkedHashMap<>()).put(m.group(2), value);
@@ -52,7 +93,7 @@ public final class Report {
     }
     // Only operations with latencies (YCSB also reports e.g. its garbage-collection time).
     ops.values().removeIf(figures -> !figures.containsKey("50thPercentileLatency(us)"));
-    return new Run(throughput, ops);
+    return new Run(throughput, ops, runtimeSeconds, allOperations, cpu, idleOtherCpu);
   }
 
   public static void main(String[] args) throws IOException {
@@ -75,7 +116,18 @@ public final class Report {
     if (Files.exists(machine)) {
       md.append("```\n").append(Files.readString(machine).strip()).append("\n```\n\n");
     }
+    Path settings = dir.resolve("settings.txt");
+    if (Files.exists(settings)) {
+      md.append("```\n").append(Files.readString(settings).strip()).append("\n```\n\n");
+    }
+    md.append(
+        "Latencies in ms; ratios are ringkv/etcd; server CPU is the user + system CPU of all three"
+            + " members during the run divided by the operations done (see docs/benchmarks.md).\n\n");
     md.append(table(runs));
+    md.append(idleNote(runs));
+    if (Files.exists(dir.resolve("profile-summary.txt"))) {
+      md.append("\nProfile of the ringkv nodes: [profile-summary.txt](profile-summary.txt).\n");
+    }
     md.append("\n![throughput](throughput.svg) ![p99](p99.svg)\n");
     Files.writeString(dir.resolve("results.md"), md);
     Files.writeString(dir.resolve("throughput.svg"), bars(runs, "throughput, ops/s", null));
@@ -88,8 +140,9 @@ public final class Report {
     StringBuilder t = new StringBuilder();
     t.append("| workload | op | etcd ops/s | ringkv ops/s | ringkv/etcd | ")
         .append(
-            "etcd p50 / p99 / p99.9 ms | ringkv p50 / p99 / p99.9 ms | p99 ringkv/etcd | errors etcd / ringkv |\n");
-    t.append("|---|---|---|---|---|---|---|---|---|\n");
+            "etcd p50 / p99 / p99.9 ms | ringkv p50 / p99 / p99.9 ms | p99 ringkv/etcd | "
+                + "server CPU µs/op etcd / ringkv | errors etcd / ringkv |\n");
+    t.append("|---|---|---|---|---|---|---|---|---|---|\n");
     for (Map.Entry<String, Map<String, Run>> workload : runs.entrySet()) {
       Run etcd = workload.getValue().get("etcd");
       Run ringkv = workload.getValue().get("ringkv");
@@ -124,6 +177,8 @@ public final class Report {
             .append(" | ")
             .append(p99Ratio(e, r))
             .append(" | ")
+            .append(first ? cpuPerOp(etcd) + " / " + cpuPerOp(ringkv) : "")
+            .append(" | ")
             .append(fmt(e.getOrDefault("Return=ERROR", 0.0)))
             .append(" / ")
             .append(fmt(r.getOrDefault("Return=ERROR", 0.0)))
@@ -132,6 +187,39 @@ public final class Report {
       }
     }
     return t.toString();
+  }
+
+  private static String cpuPerOp(Run run) {
+    return run == null ? "" : fmt(run.cpuMicrosPerOp());
+  }
+
+  /**
+   * In interleaved order the other cluster idles during each run; this says how much CPU it took at
+   * most (Raft heartbeats and ticks), as a share of one core, so a reader can judge the noise.
+   */
+  static String idleNote(Map<String, Map<String, Run>> runs) {
+    StringBuilder note = new StringBuilder();
+    for (String target : TARGETS) {
+      double max = Double.NaN;
+      for (Map<String, Run> byTarget : runs.values()) {
+        Run run = byTarget.get(target);
+        if (run != null && !Double.isNaN(run.idleOtherCpuSeconds())) {
+          double share = run.idleOtherCpuSeconds() / run.runtimeSeconds();
+          max = Double.isNaN(max) ? share : Math.max(max, share);
+        }
+      }
+      if (!Double.isNaN(max)) {
+        String other = target.equals("etcd") ? "ringkv" : "etcd";
+        note.append(
+            String.format(
+                Locale.ROOT,
+                "\nWhile %s was measured, the idle %s cluster used at most %.0f %% of one core.",
+                target,
+                other,
+                100 * max));
+      }
+    }
+    return note.isEmpty() ? "" : note.append("\n").toString();
   }
 
   private static String p99Ratio(Map<String, Double> etcd, Map<String, Double> ringkv) {
