@@ -38,11 +38,7 @@ class SnapshotRollForwardTest {
 
   @Test
   void installInterruptedAfterAnyStepIsFinishedAtOpen() throws Exception {
-    Path exported = work.resolve("exported");
-    try (StorageEngine engine = TestStores.open(source)) {
-      SnapshotTest.fill(engine.partition(1), "new-", 40, 300);
-      engine.partition(1).exportSnapshot(exported);
-    }
+    Path exported = exportGroupOne();
     for (Step last : Step.values()) {
       Path target = work.resolve("store-" + last);
       Path directory = work.resolve("incoming-" + last);
@@ -73,11 +69,7 @@ class SnapshotRollForwardTest {
 
   @Test
   void interruptedInstallWithoutItsFilesStaysUnavailableUntilANewSnapshot() throws Exception {
-    Path exported = work.resolve("exported");
-    try (StorageEngine engine = TestStores.open(source)) {
-      SnapshotTest.fill(engine.partition(1), "new-", 40, 300);
-      engine.partition(1).exportSnapshot(exported);
-    }
+    Path exported = exportGroupOne();
     for (boolean damage : new boolean[] {false, true}) {
       Path target = work.resolve("store-" + damage);
       Path directory = work.resolve("incoming-" + damage);
@@ -119,6 +111,16 @@ class SnapshotRollForwardTest {
         assertEqualsSnapshot(engine);
       }
     }
+  }
+
+  /** Group 1 at applied index 40 with 300 keys and one session, exported. */
+  private Path exportGroupOne() {
+    Path exported = work.resolve("exported");
+    try (StorageEngine engine = TestStores.open(source)) {
+      SnapshotTest.fill(engine.partition(1), "new-", 40, 300);
+      engine.partition(1).exportSnapshot(exported);
+    }
+    return exported;
   }
 
   /** Runs the install of {@code directory} into group 1 up to and including {@code last}. */
