@@ -206,7 +206,8 @@ public final class ConfigLoader {
         limits(values),
         (int) integer(values, Setting.RAFT_TICK_MILLIS),
         integer(values, Setting.LOG_COMPACTION_ENTRIES),
-        unsafeDebug(values, Setting.DEBUG_UNSAFE_STALE_READS));
+        unsafeDebug(values, Setting.DEBUG_UNSAFE_STALE_READS),
+        integer(values, Setting.SNAPSHOT_SIZE_BYTES_MAX));
   }
 
   /**

@@ -11,6 +11,8 @@ import java.util.List;
  * @param members the initial members, this node included, sorted by node id
  * @param debugUnsafeStaleReads UNSAFE testing switch: linearizable reads skip ReadIndex and are
  *     served by any replica from its applied state (only with allow-unsafe-debug)
+ * @param snapshotSizeBytesMax largest partition snapshot this node sends or accepts (it travels in
+ *     chunks, so the peer frame limit does not bound it)
  */
 public record NodeConfig(
     String clusterId,
@@ -28,12 +30,15 @@ public record NodeConfig(
     Limits limits,
     int raftTickMillis,
     long logCompactionEntries,
-    boolean debugUnsafeStaleReads) {
+    boolean debugUnsafeStaleReads,
+    long snapshotSizeBytesMax) {
+  public static final long SNAPSHOT_SIZE_BYTES_MAX_DEFAULT = 8L * 1024 * 1024 * 1024;
+
   public NodeConfig {
     members = List.copyOf(members);
   }
 
-  /** A safe configuration (no debug switch). */
+  /** A safe configuration (no debug switch, default snapshot limit). */
   public NodeConfig(
       String clusterId,
       long nodeId,
@@ -66,7 +71,8 @@ public record NodeConfig(
         limits,
         raftTickMillis,
         logCompactionEntries,
-        false);
+        false,
+        SNAPSHOT_SIZE_BYTES_MAX_DEFAULT);
   }
 
   public PartitionLayout partitionLayout() {

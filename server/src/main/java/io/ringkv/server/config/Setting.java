@@ -82,6 +82,12 @@ public enum Setting {
       10_000,
       2,
       100_000_000),
+  SNAPSHOT_SIZE_BYTES_MAX(
+      "snapshot-size-bytes-max",
+      Long.toString(NodeConfig.SNAPSHOT_SIZE_BYTES_MAX_DEFAULT),
+      "largest partition snapshot sent or accepted (streamed in chunks under the frame limit)",
+      1024,
+      Long.MAX_VALUE / 2),
   PEER_SEND_QUEUE_FRAMES_MAX(
       "peer-send-queue-frames-max",
       "frames queued per disconnected peer",
