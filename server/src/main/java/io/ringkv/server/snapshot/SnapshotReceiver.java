@@ -63,6 +63,9 @@ final class SnapshotReceiver implements AutoCloseable {
   /** Receiver-thread state only. */
   private final Map<Long, Incoming> incoming = new HashMap<>();
 
+  /** Receiver-thread only: per peer, the last transfer whose refusal was logged (log once). */
+  private final Map<Long, Long> refusalLogged = new HashMap<>();
+
   private static final class Incoming {
     final long fromNodeId;
     final long transferId;
@@ -140,7 +143,8 @@ final class SnapshotReceiver implements AutoCloseable {
     try {
       executor.execute(() -> receive(fromNodeId, chunk));
     } catch (RejectedExecutionException e) {
-      rejected("queue_full", fromNodeId, chunk, "receiver queue full");
+      // On a transport thread: no receiver state touched; logged for the first chunk only.
+      refuse("queue_full", fromNodeId, chunk, "receiver queue full", chunk.getSequence() == 0);
     }
   }
 
@@ -379,11 +383,19 @@ final class SnapshotReceiver implements AutoCloseable {
     }
   }
 
+  /** Receiver thread: refuses, logging once per transfer. */
   private void rejected(String reason, long fromNodeId, SnapshotChunk chunk, String detail) {
+    // Chunks already in flight behind the refused one are refused too, without a log line each.
+    Long logged = refusalLogged.put(fromNodeId, chunk.getTransferId());
+    refuse(reason, fromNodeId, chunk, detail, logged == null || logged != chunk.getTransferId());
+  }
+
+  /** Any thread: counts, optionally logs, and answers REJECTED. */
+  private void refuse(
+      String reason, long fromNodeId, SnapshotChunk chunk, String detail, boolean log) {
     count(reason);
-    // Logged once per transfer: its first refused chunk (later ones are all "unknown_transfer").
-    if (!reason.equals("unknown_transfer") || chunk.getSequence() == 0) {
-      log.warn(
+    if (log) {
+      SnapshotReceiver.log.warn(
           "snapshot transfer {} of partition {} from node {} refused ({}): {}",
           chunk.getTransferId(),
           chunk.getGroupId(),
