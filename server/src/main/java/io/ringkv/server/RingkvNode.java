@@ -5,12 +5,19 @@ import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.ringkv.proto.internal.SnapshotChunk;
+import io.ringkv.proto.internal.SnapshotChunkAck;
+import io.ringkv.raft.Message;
 import io.ringkv.server.config.Member;
 import io.ringkv.server.config.NodeConfig;
 import io.ringkv.server.metrics.MetricsHttpServer;
 import io.ringkv.server.raft.DriverSettings;
 import io.ringkv.server.raft.MultiRaftDriver;
 import io.ringkv.server.ring.Placement;
+import io.ringkv.server.snapshot.ChunkSender;
+import io.ringkv.server.snapshot.RaftSnapshotPort;
+import io.ringkv.server.snapshot.SnapshotTransferSettings;
+import io.ringkv.server.snapshot.SnapshotTransfers;
 import io.ringkv.server.transport.PeerTransport;
 import io.ringkv.server.transport.PeerTransportSettings;
 import io.ringkv.storage.StorageEngine;
@@ -56,6 +63,7 @@ public final class RingkvNode implements AutoCloseable {
   private StorageEngine engine;
   private ChangefeedRetention changefeedRetention;
   private MultiRaftDriver driver;
+  private SnapshotTransfers snapshotTransfers;
   private PeerChannels peerChannels;
   private KvService kvService;
   private Server grpcServer;
@@ -128,7 +136,7 @@ public final class RingkvNode implements AutoCloseable {
             1,
             config.logCompactionEntries(),
             config.limits().inflightProposalsPerPartitionMax(),
-            frameMax - io.ringkv.server.config.Limits.PEER_FRAME_OVERHEAD_BYTES,
+            config.snapshotSizeBytesMax(),
             frameMax / 2,
             io.ringkv.server.raft.DriverSettings.SESSION_TTL_MILLIS_DEFAULT,
             DriverSettings.INBOX_TASKS_MAX_DEFAULT,
@@ -143,7 +151,50 @@ public final class RingkvNode implements AutoCloseable {
             random.split(),
             registry);
 
-    transport = new PeerTransport(peerSettings, driver, registry, random.split()).start();
+    SnapshotTransferSettings snapshotSettings =
+        SnapshotTransferSettings.forFrameLimit(
+            frameMax, driverSettings.snapshotSizeBytesMax(), snapshots);
+    snapshotSettings.checkFits(frameMax);
+    PeerTransport[] transportRef = new PeerTransport[1];
+    snapshotTransfers =
+        new SnapshotTransfers(
+            config.nodeId(),
+            config.peers().stream().map(Member::nodeId).collect(Collectors.toSet()),
+            snapshotSettings,
+            new ChunkSender() {
+              @Override
+              public boolean sendChunk(long toNodeId, SnapshotChunk chunk) {
+                return transportRef[0].sendSnapshotChunk(toNodeId, chunk);
+              }
+
+              @Override
+              public boolean sendAck(long toNodeId, SnapshotChunkAck ack) {
+                return transportRef[0].sendSnapshotChunkAck(toNodeId, ack);
+              }
+            },
+            new RaftSnapshotPort() {
+              @Override
+              public boolean hosts(int partition) {
+                return driver.hosts(partition);
+              }
+
+              @Override
+              public void deliverSnapshot(long fromNodeId, int partition, Message message) {
+                driver.deliverSnapshot(fromNodeId, partition, message);
+              }
+
+              @Override
+              public void reportSnapshot(int partition, long toNodeId, boolean success) {
+                driver.reportSnapshot(partition, toNodeId, success);
+              }
+            },
+            driver,
+            Clock.systemUTC(),
+            random.nextLong() & Long.MAX_VALUE,
+            registry);
+    transport =
+        new PeerTransport(peerSettings, snapshotTransfers, registry, random.split()).start();
+    transportRef[0] = transport;
     for (Member peer : config.peers()) {
       transport.setPeer(peer.nodeId(), peer.peerAddress().toSocketAddress());
     }
@@ -152,7 +203,7 @@ public final class RingkvNode implements AutoCloseable {
           Math.max(1, config.leaderBalanceIntervalMillis() / config.raftTickMillis()),
           transport::isConnected);
     }
-    driver.start(transport::sendRaftBatch);
+    driver.start(transport::sendRaftBatch, snapshotTransfers::ship);
     changefeedRetention =
         ChangefeedRetention.start(
             engine, driver::partitions, config.changefeedRetentionCheckIntervalMillis(), registry);
@@ -265,6 +316,9 @@ public final class RingkvNode implements AutoCloseable {
     }
     if (driver != null) {
       driver.close();
+    }
+    if (snapshotTransfers != null) {
+      snapshotTransfers.close();
     }
     if (transport != null) {
       transport.close();

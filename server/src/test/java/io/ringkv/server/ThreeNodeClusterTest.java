@@ -7,7 +7,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.ringkv.proto.v1.ClusterGrpc;
 import io.ringkv.proto.v1.ErrorDetail;
 import io.ringkv.proto.v1.GetRequest;
@@ -65,14 +64,7 @@ class ThreeNodeClusterTest {
 
   @AfterEach
   void closeAll() throws Exception {
-    for (int i = toClose.size() - 1; i >= 0; i--) {
-      toClose.get(i).close();
-    }
-    for (RingkvNode node : nodes) {
-      if (node != null) {
-        node.close();
-      }
-    }
+    LocalTestCluster.closeAll(toClose, nodes);
   }
 
   @Test
@@ -310,13 +302,7 @@ class ThreeNodeClusterTest {
   }
 
   static void awaitTrue(String what, BooleanSupplier condition) throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(WAIT_SECONDS);
-    while (!condition.getAsBoolean()) {
-      if (System.nanoTime() > deadline) {
-        throw new AssertionError("timed out waiting for: " + what);
-      }
-      TimeUnit.MILLISECONDS.sleep(20); // polling interval of a bounded wait
-    }
+    LocalTestCluster.awaitTrue(what, WAIT_SECONDS, condition);
   }
 
   @Test
@@ -331,7 +317,7 @@ class ThreeNodeClusterTest {
               cluster[0].partitions(PartitionsRequest.getDefaultInstance()).getPartitionsList()) {
             long preferred =
                 io.ringkv.server.raft.MultiRaftDriver.preferredLeader(
-                    info.getPartition(), info.getReplicasList());
+                    (int) info.getId(), info.getReplicasList());
             if (info.getLeaderNodeId() != preferred) {
               return false;
             }
@@ -347,53 +333,15 @@ class ThreeNodeClusterTest {
   }
 
   private void startCluster(String... extraFlags) throws Exception {
-    int[][] ports = new int[3][3];
-    StringBuilder members = new StringBuilder();
-    for (int i = 0; i < 3; i++) {
-      for (int p = 0; p < 3; p++) {
-        ports[i][p] = SingleNodeKvTest.freePort(HOSTS[i]);
-      }
-      members
-          .append(members.isEmpty() ? "" : ",")
-          .append(i + 1)
-          .append('@')
-          .append(HOSTS[i])
-          .append(':')
-          .append(ports[i][0])
-          .append(':')
-          .append(ports[i][1]);
-    }
-    for (int i = 0; i < 3; i++) {
-      flags[i] =
-          new String[] {
-            "--data-dir",
-            dataDir.resolve("n" + (i + 1)).toString(),
-            "--node-id",
-            Integer.toString(i + 1),
-            "--cluster-id",
-            "three",
-            "--host",
-            HOSTS[i],
-            "--client-addr",
-            ":" + ports[i][0],
-            "--peer-addr",
-            ":" + ports[i][1],
-            "--metrics-addr",
-            ":" + ports[i][2],
-            "--members",
-            members.toString(),
-            "--partitions",
-            "8",
-            "--raft-tick-millis",
-            "30",
-            "--log-compaction-entries",
-            "16"
-          };
-      flags[i] =
-          java.util.stream.Stream.concat(
-                  java.util.Arrays.stream(flags[i]), java.util.Arrays.stream(extraFlags))
-              .toArray(String[]::new);
-    }
+    String[] base = {
+      "--partitions", "8", "--raft-tick-millis", "30", "--log-compaction-entries", "16"
+    };
+    String[] extra =
+        java.util.stream.Stream.concat(
+                java.util.Arrays.stream(base), java.util.Arrays.stream(extraFlags))
+            .toArray(String[]::new);
+    String[][] all = LocalTestCluster.flags(dataDir, HOSTS, "three", extra);
+    System.arraycopy(all, 0, flags, 0, 3);
     for (int i = 0; i < 3; i++) {
       NodeConfig config = ConfigLoader.load(flags[i]);
       nodes[i] = RingkvNode.start(config);
@@ -402,12 +350,7 @@ class ThreeNodeClusterTest {
   }
 
   private void connect(int i) {
-    ManagedChannel channel =
-        NettyChannelBuilder.forAddress(nodes[i].clientAddress()).usePlaintext().build();
-    toClose.add(() -> {
-      channel.shutdownNow();
-      channel.awaitTermination(5, TimeUnit.SECONDS);
-    });
+    ManagedChannel channel = LocalTestCluster.channel(nodes[i], toClose);
     kv[i] = KVGrpc.newBlockingStub(channel);
     cluster[i] = ClusterGrpc.newBlockingStub(channel).withDeadlineAfter(60, TimeUnit.SECONDS);
   }

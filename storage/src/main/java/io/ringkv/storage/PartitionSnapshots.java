@@ -31,11 +31,14 @@ import org.rocksdb.WriteBatch;
  * (CRC32C of every file, and of the manifest itself) last and atomically: a directory without a
  * manifest is an unfinished export.
  *
- * <p>Install verifies everything first, then: (1) durably writes an "installing" marker, (2)
- * deletes the partition's data and changefeed with range deletes, (3) ingests the SST files, (4)
- * durably writes the new applied state and changefeed floor and clears the marker in one batch. A
- * crash anywhere between (1) and (4) leaves the marker, so a reopened store reports the partition
- * as needing a snapshot.
+ * <p>Install verifies everything first and makes the snapshot's files durable, then: (1) durably
+ * writes an "installing" marker naming the snapshot directory, (2) deletes the partition's data and
+ * changefeed with range deletes, (3) ingests the SST files (copied, so the originals stay), (4)
+ * durably writes the new applied state and changefeed floor and clears the marker in one batch, (5)
+ * deletes the snapshot directory. Steps (2) to (4) only depend on the files, so they can be redone
+ * any number of times: a crash anywhere between (1) and (4) leaves the marker, and the next open
+ * rolls the install forward from the directory it names ({@link #rollForward}). Only if those files
+ * are gone or damaged does the partition stay unavailable, with the path in the reason.
  */
 final class PartitionSnapshots {
   private static final int MANIFEST_FORMAT = 1;
@@ -137,40 +140,157 @@ final class PartitionSnapshots {
   }
 
   static void install(Store store, long groupId, SnapshotFiles files, ChangefeedLog changefeed) {
-    markInstalling(store, groupId, files.appliedState().index());
-    clearAndIngest(store, groupId, files);
-    finishInstall(store, groupId, files.appliedState(), changefeed);
+    makeDurable(files);
+    markInstalling(store, groupId, files.appliedState().index(), files.directory());
+    redo(store, groupId, files, changefeed);
   }
 
-  /** Step 1: the durable marker; from here on a reopen reports the partition as incomplete. */
-  static void markInstalling(Store store, long groupId, long index) {
+  /** Steps 2 to 5; idempotent, so an interrupted install is finished by running them again. */
+  private static void redo(Store store, long groupId, SnapshotFiles files, ChangefeedLog feed) {
+    clearAndIngest(store, groupId, files);
+    finishInstall(store, groupId, files.appliedState(), feed);
+    deleteTree(files.directory());
+  }
+
+  /** An install interrupted before its last batch, as recorded by its marker. */
+  record Interrupted(long index, Path directory) {}
+
+  /** The marker of an interrupted install of {@code groupId}, or null if there is none. */
+  static Interrupted interrupted(Store store, long groupId) {
     byte[] marker = Keys.state(groupId, Keys.TAG_INSTALLING);
+    byte[] value = store.get(store.raftState, marker);
+    if (value == null) {
+      return null;
+    }
+    return Codec.decode(
+        marker,
+        value,
+        "install marker of group " + groupId,
+        in -> {
+          long index = in.getLong();
+          // Markers written before roll-forward existed hold only the index.
+          Path directory =
+              in.hasRemaining()
+                  ? Path.of(new String(Codec.getBytes(in), StandardCharsets.UTF_8))
+                  : null;
+          return new Interrupted(index, directory);
+        });
+  }
+
+  /**
+   * Finishes the interrupted install of {@code groupId} from the files its marker names. Returns
+   * null when done, or why it cannot be (files gone or damaged): the caller keeps the partition
+   * unavailable and reports that reason.
+   */
+  static String rollForward(Store store, long groupId, Interrupted marker, ChangefeedLog feed) {
+    if (marker.directory() == null) {
+      return "the install marker of group " + groupId + " names no snapshot directory";
+    }
+    SnapshotFiles files;
+    try {
+      files = verify(marker.directory(), groupId);
+    } catch (SnapshotRejectedException e) {
+      return "group "
+          + groupId
+          + ": the snapshot files in "
+          + marker.directory()
+          + " cannot be used: "
+          + e.getMessage();
+    }
+    if (files.appliedState().index() != marker.index()) {
+      return "group "
+          + groupId
+          + ": the snapshot in "
+          + marker.directory()
+          + " is at index "
+          + files.appliedState().index()
+          + ", the install marker says "
+          + marker.index();
+    }
+    redo(store, groupId, files, feed);
+    return null;
+  }
+
+  /**
+   * Step 1: the durable marker naming the directory; from here on a reopen redoes the install from
+   * that directory.
+   */
+  static void markInstalling(Store store, long groupId, long index, Path directory) {
+    byte[] marker = Keys.state(groupId, Keys.TAG_INSTALLING);
+    byte[] path = directory.toAbsolutePath().toString().getBytes(StandardCharsets.UTF_8);
     try (WriteBatch batch = new WriteBatch()) {
-      batch.put(store.raftState, marker, Codec.seal(marker, ByteBuffer.allocate(8).putLong(index)));
+      ByteBuffer payload = ByteBuffer.allocate(8 + 4 + path.length).putLong(index);
+      Codec.putBytes(payload, path);
+      batch.put(store.raftState, marker, Codec.seal(marker, payload));
       store.write(batch, true);
     } catch (RocksDBException e) {
       throw store.failure("mark snapshot install of group " + groupId, e);
     }
   }
 
+  /** The files and the directory entries reach the disk before a marker points at them. */
+  private static void makeDurable(SnapshotFiles files) {
+    try {
+      for (SnapshotFiles.FileEntry entry : files.files()) {
+        fsync(files.directory().resolve(entry.name()));
+      }
+      fsync(files.manifest());
+      fsync(files.directory());
+    } catch (IOException e) {
+      throw new StorageException("cannot make snapshot " + files.directory() + " durable", e);
+    }
+  }
+
+  private static void deleteTree(Path directory) {
+    if (!Files.exists(directory)) {
+      return;
+    }
+    try (Stream<Path> paths = Files.walk(directory)) {
+      for (Path path : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(path);
+      }
+    } catch (IOException e) {
+      // The install is complete and durable; a leftover directory only costs space.
+      LoggerHolder.log.warn("could not delete installed snapshot {}", directory, e);
+    }
+  }
+
+  private static final class LoggerHolder {
+    static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(PartitionSnapshots.class);
+  }
+
   /** Steps 2 and 3: drop the old data and changefeed, ingest the snapshot's SST files. */
   static void clearAndIngest(Store store, long groupId, SnapshotFiles files) {
-    try (WriteBatch batch = new WriteBatch();
-        IngestExternalFileOptions ingest =
-            new IngestExternalFileOptions()
-                .setMoveFiles(false)
-                .setAllowBlockingFlush(true)
-                .setAllowGlobalSeqNo(true)) {
+    clear(store, groupId);
+    ingest(store, groupId, files);
+  }
+
+  /** Step 2: range deletes of the partition's data and changefeed. */
+  static void clear(Store store, long groupId) {
+    try (WriteBatch batch = new WriteBatch()) {
       batch.deleteRange(store.data, Keys.group(groupId), Keys.groupEnd(groupId));
       batch.deleteRange(store.changes, Keys.group(groupId), Keys.groupEnd(groupId));
       store.write(batch, false);
-      List<String> paths = new ArrayList<>();
-      for (SnapshotFiles.FileEntry entry : files.files()) {
-        paths.add(files.directory().resolve(entry.name()).toString());
-      }
-      if (!paths.isEmpty()) {
-        store.db.ingestExternalFile(store.data, paths, ingest);
-      }
+    } catch (RocksDBException e) {
+      throw store.failure("clear group " + groupId + " for a snapshot", e);
+    }
+  }
+
+  /** Step 3: ingest copies of the SST files (the originals stay for a redo). */
+  static void ingest(Store store, long groupId, SnapshotFiles files) {
+    List<String> paths = new ArrayList<>();
+    for (SnapshotFiles.FileEntry entry : files.files()) {
+      paths.add(files.directory().resolve(entry.name()).toString());
+    }
+    if (paths.isEmpty()) {
+      return;
+    }
+    try (IngestExternalFileOptions ingest =
+        new IngestExternalFileOptions()
+            .setMoveFiles(false)
+            .setAllowBlockingFlush(true)
+            .setAllowGlobalSeqNo(true)) {
+      store.db.ingestExternalFile(store.data, paths, ingest);
     } catch (RocksDBException e) {
       throw store.failure("ingest snapshot of group " + groupId, e);
     }

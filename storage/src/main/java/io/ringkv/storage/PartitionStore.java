@@ -20,21 +20,37 @@ import org.rocksdb.WriteBatch;
  * of one partition are serialized; reads take a RocksDB snapshot and never block applies.
  */
 public final class PartitionStore {
+  private static final org.slf4j.Logger log =
+      org.slf4j.LoggerFactory.getLogger(PartitionStore.class);
   private final Store store;
   private final long groupId;
   private final ChangefeedLog changefeed;
   private AppliedState applied;
   private boolean needsSnapshot;
+  private String needsSnapshotReason;
 
+  /** Opens the partition, first finishing a snapshot install a crash interrupted (roll-forward). */
   PartitionStore(Store store, long groupId, ChangefeedLog changefeed) {
     this.store = store;
     this.groupId = groupId;
     this.changefeed = changefeed;
+    PartitionSnapshots.Interrupted interrupted = PartitionSnapshots.interrupted(store, groupId);
+    if (interrupted != null) {
+      needsSnapshotReason = PartitionSnapshots.rollForward(store, groupId, interrupted, changefeed);
+      needsSnapshot = needsSnapshotReason != null;
+      if (needsSnapshot) {
+        log.error("partition of group {} stays unavailable: {}", groupId, needsSnapshotReason);
+      } else {
+        log.info(
+            "partition of group {}: interrupted snapshot install at {} finished from {}",
+            groupId,
+            interrupted.index(),
+            interrupted.directory());
+      }
+    }
     AppliedState stored =
         RaftStateRecords.read(store, groupId, Keys.TAG_APPLIED, DataRecords::applied);
     this.applied = stored == null ? AppliedState.EMPTY : stored;
-    this.needsSnapshot =
-        store.get(store.raftState, Keys.state(groupId, Keys.TAG_INSTALLING)) != null;
   }
 
   public long groupId() {
@@ -51,6 +67,14 @@ public final class PartitionStore {
    */
   public synchronized boolean needsSnapshot() {
     return needsSnapshot;
+  }
+
+  /**
+   * Why {@link #needsSnapshot()} holds: the interrupted install could not be finished at open
+   * (snapshot files gone or damaged; the path is named), or null when the partition is available.
+   */
+  public synchronized String needsSnapshotReason() {
+    return needsSnapshot ? needsSnapshotReason : null;
   }
 
   /**
@@ -239,17 +263,23 @@ public final class PartitionStore {
 
   /**
    * Replaces this partition's state with the snapshot in {@code directory}, after verifying its
-   * checksums. The install is marked durably first: if it is interrupted, a reopened store reports
-   * {@link #needsSnapshot()} instead of a half-installed state.
+   * checksums, and consumes the directory: it is deleted once the install is complete. The
+   * directory must be on the store's disk (under the node's data directory) and stay there: the
+   * install is marked durably first, naming it, and if the install is interrupted a reopened store
+   * finishes it from those files. Only if they are gone or damaged then does the reopened store
+   * report {@link #needsSnapshot()} instead of a half-installed state.
    *
-   * @throws SnapshotRejectedException if the snapshot fails verification (old state kept)
+   * @throws SnapshotRejectedException if the snapshot fails verification (old state and the
+   *     directory kept)
    */
   public synchronized AppliedState installSnapshot(Path directory) {
     SnapshotFiles files = PartitionSnapshots.verify(directory, groupId);
     needsSnapshot = true;
+    needsSnapshotReason = "a snapshot install from " + directory + " failed";
     PartitionSnapshots.install(store, groupId, files, changefeed);
     applied = files.appliedState();
     needsSnapshot = false;
+    needsSnapshotReason = null;
     return applied;
   }
 }

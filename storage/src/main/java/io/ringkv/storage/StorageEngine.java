@@ -36,6 +36,10 @@ public final class StorageEngine implements AutoCloseable {
     FunctionCounter.builder("ringkv.storage.rocksdb.wal.syncs", store, Store::walSyncCount)
         .description("WAL file syncs RocksDB performed")
         .register(store.options.meterRegistry());
+    // Finish every snapshot install a crash interrupted before anyone reads or applies.
+    for (long groupId : partitionsNeedingSnapshot()) {
+      partition(groupId);
+    }
   }
 
   /**
@@ -78,7 +82,10 @@ public final class StorageEngine implements AutoCloseable {
     return committer;
   }
 
-  /** Groups whose snapshot install was interrupted and that need a new snapshot. */
+  /**
+   * Groups whose snapshot install was interrupted and could not be finished at open (see {@link
+   * PartitionStore#needsSnapshotReason()}): they need a new snapshot.
+   */
   public Set<Long> partitionsNeedingSnapshot() {
     Set<Long> groups = new TreeSet<>();
     store.scan(

@@ -18,9 +18,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Proves partition snapshots between two real stores: export as SST plus manifest, install on
  * another RocksDB directory replacing exactly that partition (data, sessions, applied state,
- * changefeed floor), rejection of damaged files and manifests with the old state kept, and that an
- * install interrupted after its durable marker is reported after reopen as needing a snapshot
- * instead of serving a half-installed state.
+ * changefeed floor), and rejection of damaged files and manifests with the old state kept.
+ * Interrupted installs: {@link SnapshotRollForwardTest}.
  */
 class SnapshotTest {
   @TempDir Path source;
@@ -29,7 +28,7 @@ class SnapshotTest {
 
   private static final ConfState CONF = ConfState.ofVoters(Set.of(1L, 2L, 3L));
 
-  private static void fill(PartitionStore partition, String prefix, long fromIndex, int count) {
+  static void fill(PartitionStore partition, String prefix, long fromIndex, int count) {
     List<Mutation> mutations = new ArrayList<>();
     for (int i = 0; i < count; i++) {
       mutations.add(new Mutation.Put(bytes(prefix + i), bytes("value-" + i), fromIndex));
@@ -119,37 +118,6 @@ class SnapshotTest {
       assertThatThrownBy(() -> engine.partition(2).installSnapshot(snapshotDirectory))
           .isInstanceOf(SnapshotRejectedException.class)
           .hasMessageContaining("is of group 1, not 2");
-    }
-  }
-
-  @Test
-  void interruptedInstallIsReportedAfterReopenAndRepairedByTheNextInstall() {
-    Path snapshotDirectory = exports.resolve("g1");
-    try (StorageEngine engine = TestStores.open(source)) {
-      fill(engine.partition(1), "new-", 40, 30);
-      engine.partition(1).exportSnapshot(snapshotDirectory);
-    }
-    try (StorageEngine engine = TestStores.open(target)) {
-      fill(engine.partition(1), "old-", 10, 20);
-      SnapshotFiles files = PartitionSnapshots.verify(snapshotDirectory, 1);
-      // The first three steps of an install, then a "crash": the final batch never happens.
-      PartitionSnapshots.markInstalling(engine.store(), 1, 40);
-      PartitionSnapshots.clearAndIngest(engine.store(), 1, files);
-    }
-    try (StorageEngine engine = TestStores.open(target)) {
-      assertThat(engine.partitionsNeedingSnapshot()).containsExactly(1L);
-      PartitionStore partition = engine.partition(1);
-      assertThat(partition.needsSnapshot()).isTrue();
-      assertThatThrownBy(() -> partition.get(bytes("new-1")))
-          .isInstanceOf(PartitionUnavailableException.class)
-          .hasMessageContaining("group 1 needs a new snapshot");
-      assertThatThrownBy(() -> partition.apply(ApplyBatch.of(11, 1, 0, List.of())))
-          .isInstanceOf(PartitionUnavailableException.class);
-      partition.installSnapshot(snapshotDirectory);
-      assertThat(partition.needsSnapshot()).isFalse();
-      assertThat(engine.partitionsNeedingSnapshot()).isEmpty();
-      assertThat(partition.scan(ScanRange.prefix(bytes("new-")), 100)).hasSize(30);
-      assertThat(partition.scan(ScanRange.prefix(bytes("old-")), 100)).isEmpty();
     }
   }
 

@@ -14,6 +14,8 @@ import java.util.List;
  *     served by any replica from its applied state (only with allow-unsafe-debug)
  * @param changefeedRetentionCheckIntervalMillis period of the changefeed retention check
  * @param changefeedRetentionAgeMillis change records older than this are dropped by retention
+ * @param snapshotSizeBytesMax largest partition snapshot this node sends or accepts (it travels in
+ *     chunks, so the peer frame limit does not bound it)
  */
 public record NodeConfig(
     String clusterId,
@@ -34,12 +36,15 @@ public record NodeConfig(
     long leaderBalanceIntervalMillis,
     boolean debugUnsafeStaleReads,
     long changefeedRetentionCheckIntervalMillis,
-    long changefeedRetentionAgeMillis) {
+    long changefeedRetentionAgeMillis,
+    long snapshotSizeBytesMax) {
+  public static final long SNAPSHOT_SIZE_BYTES_MAX_DEFAULT = 8L * 1024 * 1024 * 1024;
+
   public NodeConfig {
     members = List.copyOf(members);
   }
 
-  /** A safe configuration (no debug switch, default changefeed retention). */
+  /** A safe configuration (no debug switch, default retention and snapshot limit). */
   public NodeConfig(
       String clusterId,
       long nodeId,
@@ -75,7 +80,8 @@ public record NodeConfig(
         Long.parseLong(Setting.LEADER_BALANCE_INTERVAL_MILLIS.defaultValue()),
         false,
         Long.parseLong(Setting.CHANGEFEED_RETENTION_CHECK_INTERVAL_MILLIS.defaultValue()),
-        Long.parseLong(Setting.CHANGEFEED_RETENTION_AGE_MILLIS.defaultValue()));
+        Long.parseLong(Setting.CHANGEFEED_RETENTION_AGE_MILLIS.defaultValue()),
+        SNAPSHOT_SIZE_BYTES_MAX_DEFAULT);
   }
 
   public PartitionLayout partitionLayout() {

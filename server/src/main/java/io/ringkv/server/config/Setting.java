@@ -101,6 +101,12 @@ public enum Setting {
       "change records older than this are dropped (Watch cursors before them get 'compacted')",
       100,
       366L * 24 * 3_600_000),
+  SNAPSHOT_SIZE_BYTES_MAX(
+      "snapshot-size-bytes-max",
+      Long.toString(NodeConfig.SNAPSHOT_SIZE_BYTES_MAX_DEFAULT),
+      "largest partition snapshot sent or accepted (streamed in chunks under the frame limit)",
+      1024,
+      Long.MAX_VALUE / 2),
   PEER_SEND_QUEUE_FRAMES_MAX(
       "peer-send-queue-frames-max",
       "frames queued per disconnected peer",

@@ -14,11 +14,12 @@ import java.nio.file.Path;
  *     half of them are kept so briefly lagging followers still catch up from the log
  * @param inflightProposalsPerPartitionMax pending proposals per partition leader before new ones
  *     are refused (RESOURCE_EXHAUSTED)
- * @param snapshotSizeBytesMax largest snapshot sent inside one peer frame
+ * @param snapshotSizeBytesMax (snapshot-size-bytes-max) largest snapshot this node sends or
+ *     accepts; snapshots travel in chunks, so the peer frame limit does not bound it
  * @param peerBatchSizeBytesMax a RaftBatch frame is cut when it grows past this
  * @param sessionTtlMillis client sessions idle longer than this (in entry time) expire
  * @param inboxTasksMax bounded queue of work handed to the driver thread
- * @param snapshotDirectory scratch space for snapshots being sent or installed
+ * @param snapshotDirectory scratch space under the data dir for snapshots being sent or received
  */
 public record DriverSettings(
     long nodeId,

@@ -1,6 +1,5 @@
 package io.ringkv.server.raft;
 
-import com.google.protobuf.ByteString;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.Gauge;
@@ -10,8 +9,6 @@ import io.ringkv.proto.internal.Command;
 import io.ringkv.proto.internal.GroupRaftMessage;
 import io.ringkv.proto.internal.Heartbeats;
 import io.ringkv.proto.internal.RaftBatch;
-import io.ringkv.proto.internal.SnapshotFile;
-import io.ringkv.proto.internal.SnapshotPayload;
 import io.ringkv.raft.ConfChange;
 import io.ringkv.raft.ConfState;
 import io.ringkv.raft.Config;
@@ -32,11 +29,10 @@ import io.ringkv.server.transport.PeerMessageHandler;
 import io.ringkv.storage.LogWrite;
 import io.ringkv.storage.PartitionStore;
 import io.ringkv.storage.RaftLogStore;
-import io.ringkv.storage.SnapshotFiles;
 import io.ringkv.storage.StorageEngine;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -80,11 +76,12 @@ import org.slf4j.LoggerFactory;
  * heartbeats of all groups two nodes share travel in one frame per tick.
  *
  * <p>Snapshots: the log is compacted behind the applied index (keeping half the threshold), only
- * while the group has no write in flight. When the core sends a snapshot, the driver exports the
- * partition's current state (at its applied index, which is at or past the snapshot record's index)
- * into the message and rewrites the metadata to that applied index and term, so data and metadata
- * always agree. The whole snapshot travels in one frame: partitions larger than {@code
- * snapshotSizeBytesMax} cannot be sent (reported to the core as failed, logged). A received
+ * while the group has no write in flight. When the core sends a snapshot, the driver hands the
+ * message to a {@link SnapshotShipper} and goes on: the shipper exports the partition's current
+ * state off this thread, rewrites the metadata to the exported applied index and term (so data and
+ * metadata agree), streams it in chunks, and reports the outcome back ({@link #reportSnapshot}). On
+ * the follower, a complete and verified transfer arrives through {@link #deliverSnapshot} with a
+ * local directory as its data; a MSG_SNAP inside an ordinary RaftBatch is refused. A received
  * snapshot is installed on the apply thread, after everything handed to it before, while the driver
  * waits (rare).
  *
@@ -99,6 +96,14 @@ import org.slf4j.LoggerFactory;
  */
 public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(MultiRaftDriver.class);
+
+  /**
+   * Sends a MSG_SNAP's state to its follower without blocking the caller; the outcome comes back
+   * through {@link #reportSnapshot}.
+   */
+  public interface SnapshotShipper {
+    void ship(int partition, Message message, PartitionStore store);
+  }
 
   /** Sends one frame to a peer node without blocking; false when it was dropped. */
   public interface PeerSender {
@@ -128,6 +133,16 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
   private long ticks;
 
   private final Counter balanceTransfers;
+  private SnapshotShipper shipper;
+
+  /**
+   * Driver-thread only: received snapshot directories stepped into a core and not installed yet,
+   * oldest first. A core may ignore one (stale term or index); such directories are deleted when a
+   * later one of the partition is installed, or beyond {@link #DELIVERED_SNAPSHOTS_MAX}.
+   */
+  private final Map<Integer, List<Path>> deliveredSnapshots = new HashMap<>();
+
+  private static final int DELIVERED_SNAPSHOTS_MAX = 4;
   private long nextRequestId;
   private long nextReadContext;
 
@@ -268,8 +283,9 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
       PartitionStore store = engine.partition(partition);
       Invariants.check(
           !store.needsSnapshot(),
-          "partition %d: an interrupted snapshot install left it incomplete",
-          partition);
+          "partition %d: an interrupted snapshot install left it incomplete: %s",
+          partition,
+          store.needsSnapshotReason());
       Config config =
           Config.builder(settings.nodeId())
               .electionTimeoutTicks(settings.electionTimeoutTicks())
@@ -315,9 +331,13 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
     return sorted.get(partition % sorted.size());
   }
 
-  /** Starts the loop; frames to peers go through {@code peerSender}. */
-  public MultiRaftDriver start(PeerSender peerSender) {
+  /**
+   * Starts the loop; frames to peers go through {@code peerSender}, snapshots through {@code
+   * snapshotShipper}.
+   */
+  public MultiRaftDriver start(PeerSender peerSender, SnapshotShipper snapshotShipper) {
     this.sender = peerSender;
+    this.shipper = snapshotShipper;
     applier.start();
     thread.start();
     return this;
@@ -415,6 +435,45 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
     }
   }
 
+  /**
+   * Steps a received, verified MSG_SNAP whose data is the path of its local directory (see {@code
+   * SnapshotTransfers}); the directory is this driver's from now on.
+   */
+  public void deliverSnapshot(long fromNodeId, int partition, Message message) {
+    Path directory = Path.of(new String(message.snapshot().data(), StandardCharsets.UTF_8));
+    CompletableFuture<Void> done = new CompletableFuture<>();
+    submit(
+        partition,
+        done,
+        replica -> {
+          List<Path> delivered =
+              deliveredSnapshots.computeIfAbsent(partition, p -> new ArrayList<>());
+          delivered.add(directory);
+          if (delivered.size() > DELIVERED_SNAPSHOTS_MAX) {
+            deleteTree(delivered.removeFirst());
+          }
+          guarded(replica, () -> replica.raw.step(message));
+          done.complete(null);
+        });
+    done.whenComplete((ignored, failure) -> {
+      if (failure != null) {
+        deleteTree(directory);
+      }
+    });
+  }
+
+  /** Tells the core of {@code partition} how the snapshot transfer to {@code toNodeId} ended. */
+  public void reportSnapshot(int partition, long toNodeId, boolean success) {
+    CompletableFuture<Void> done = new CompletableFuture<>();
+    submit(
+        partition,
+        done,
+        replica -> {
+          guarded(replica, () -> replica.raw.reportSnapshot(toNodeId, success));
+          done.complete(null);
+        });
+  }
+
   @Override
   public void onRaftBatch(long fromNodeId, RaftBatch batch) {
     if (!inbox.offer(() -> deliver(fromNodeId, batch))) {
@@ -496,7 +555,8 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
       if (replica == null
           || replica.failure != null
           || message.to() != settings.nodeId()
-          || message.from() != fromNodeId) {
+          || message.from() != fromNodeId
+          || message.type() == MessageType.SNAPSHOT) {
         malformedInbound.increment();
         continue;
       }
@@ -1092,112 +1152,36 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
   private void addMessages(Outbox outbox, GroupReplica replica, List<Message> messages) {
     for (Message message : messages) {
       if (message.type() == MessageType.SNAPSHOT) {
-        Message withData = attachSnapshot(replica, message);
-        if (withData == null) {
-          replica.raw.reportSnapshot(message.to(), false);
-          continue;
-        }
-        outbox.add(message.to(), replica.partition, withData);
+        shipper.ship(replica.partition, message, replica.store);
         snapshotsSent.increment();
-        log.info(
-            "partition {}: snapshot at {} sent to node {}",
-            replica.partition,
-            withData.snapshot().metadata().index(),
-            message.to());
-        long to = message.to();
-        outbox.afterSend.add(() -> guarded(replica, () -> replica.raw.reportSnapshot(to, true)));
       } else {
         outbox.add(message.to(), replica.partition, message);
       }
     }
   }
 
-  /** The snapshot message with the partition's exported state, or null if it cannot be sent. */
-  private Message attachSnapshot(GroupReplica replica, Message message) {
-    Path directory = scratch("send-" + replica.partition);
-    try {
-      SnapshotFiles files = replica.store.exportSnapshot(directory);
-      SnapshotPayload.Builder payload = SnapshotPayload.newBuilder();
-      List<String> names = new ArrayList<>();
-      names.add(SnapshotFiles.MANIFEST_NAME);
-      files.files().forEach(file -> names.add(file.name()));
-      long total = 0;
-      for (String name : names) {
-        byte[] content = Files.readAllBytes(directory.resolve(name));
-        total += content.length;
-        if (total > settings.snapshotSizeBytesMax()) {
-          log.warn(
-              "partition {}: snapshot larger than {} bytes cannot be sent in one frame",
-              replica.partition,
-              settings.snapshotSizeBytesMax());
-          return null;
-        }
-        payload.addFiles(
-            SnapshotFile.newBuilder().setName(name).setContent(ByteString.copyFrom(content)));
-      }
-      SnapshotMetadata metadata =
-          new SnapshotMetadata(
-              files.appliedState().index(),
-              files.appliedState().term(),
-              message.snapshot().metadata().confState());
-      Invariants.check(
-          metadata.index() >= message.snapshot().metadata().index(),
-          "partition %d: exported state %d behind snapshot record %d",
-          replica.partition,
-          metadata.index(),
-          message.snapshot().metadata().index());
-      return new Message(
-          message.type(),
-          message.to(),
-          message.from(),
-          message.term(),
-          message.logTerm(),
-          message.index(),
-          message.entries(),
-          message.commit(),
-          new Snapshot(metadata, payload.build().toByteArray()),
-          message.reject(),
-          message.rejectHint(),
-          message.context());
-    } catch (IOException e) {
-      log.warn("partition {}: snapshot export failed", replica.partition, e);
-      return null;
-    } finally {
-      deleteTree(directory);
-    }
-  }
-
   private void installSnapshot(GroupReplica replica, Snapshot snapshot) {
-    Path directory = scratch("install-" + replica.partition);
-    try {
-      SnapshotPayload payload = SnapshotPayload.parseFrom(snapshot.data());
-      Files.createDirectories(directory);
-      for (SnapshotFile file : payload.getFilesList()) {
-        Path target = directory.resolve(file.getName()).normalize();
-        Invariants.check(
-            target.getParent().equals(directory), "snapshot file name escapes its directory");
-        Files.write(target, file.getContent().toByteArray());
-      }
-      long installed = replica.store.installSnapshot(directory).index();
-      Invariants.check(
-          installed == snapshot.metadata().index(),
-          "partition %d: installed state %d, snapshot says %d",
-          replica.partition,
-          installed,
-          snapshot.metadata().index());
-      replica.appliedIndex = installed;
-      releaseParkedReads(replica);
-      snapshotsInstalled.increment();
-      log.info("partition {}: snapshot at {} installed", replica.partition, installed);
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    } finally {
-      deleteTree(directory);
-    }
-  }
-
-  private Path scratch(String name) {
-    return settings.snapshotDirectory().resolve(name + "-" + System.nanoTime());
+    Path directory = Path.of(new String(snapshot.data(), StandardCharsets.UTF_8));
+    List<Path> delivered = deliveredSnapshots.getOrDefault(replica.partition, new ArrayList<>());
+    Invariants.check(
+        delivered.remove(directory),
+        "partition %d: snapshot to install from %s was not delivered",
+        replica.partition,
+        directory);
+    delivered.forEach(MultiRaftDriver::deleteTree); // ignored by the core, superseded now
+    delivered.clear();
+    // The store consumes the directory; after a crash mid-install it finishes from it at open.
+    long installed = replica.store.installSnapshot(directory).index();
+    Invariants.check(
+        installed == snapshot.metadata().index(),
+        "partition %d: installed state %d, snapshot says %d",
+        replica.partition,
+        installed,
+        snapshot.metadata().index());
+    replica.appliedIndex = installed;
+    releaseParkedReads(replica);
+    snapshotsInstalled.increment();
+    log.info("partition {}: snapshot at {} installed", replica.partition, installed);
   }
 
   private static void deleteTree(Path directory) {

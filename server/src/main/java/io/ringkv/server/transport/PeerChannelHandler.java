@@ -99,6 +99,12 @@ final class PeerChannelHandler extends SimpleChannelInboundHandler<PeerFrame> {
       case HEARTBEATS ->
           transport.notifyHandler(
               () -> transport.handler().onHeartbeats(peerId, frame.getHeartbeats()));
+      case SNAPSHOT_CHUNK ->
+          transport.notifyHandler(
+              () -> transport.handler().onSnapshotChunk(peerId, frame.getSnapshotChunk()));
+      case SNAPSHOT_CHUNK_ACK ->
+          transport.notifyHandler(
+              () -> transport.handler().onSnapshotChunkAck(peerId, frame.getSnapshotChunkAck()));
       case KEEPALIVE -> {}
       default -> reject(context, "malformed", "unexpected " + frame.getBodyCase() + " frame");
     }

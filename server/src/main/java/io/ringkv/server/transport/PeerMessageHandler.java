@@ -2,6 +2,8 @@ package io.ringkv.server.transport;
 
 import io.ringkv.proto.internal.Heartbeats;
 import io.ringkv.proto.internal.RaftBatch;
+import io.ringkv.proto.internal.SnapshotChunk;
+import io.ringkv.proto.internal.SnapshotChunkAck;
 
 /**
  * Receives what peers send. Called on a Netty event-loop thread: implementations must be cheap and
@@ -12,6 +14,12 @@ public interface PeerMessageHandler {
   void onRaftBatch(long fromNodeId, RaftBatch batch);
 
   void onHeartbeats(long fromNodeId, Heartbeats heartbeats);
+
+  /** A chunk of a snapshot a peer streams to this node; ignored unless snapshots are wired. */
+  default void onSnapshotChunk(long fromNodeId, SnapshotChunk chunk) {}
+
+  /** A peer's answer to a snapshot chunk this node sent. */
+  default void onSnapshotChunkAck(long fromNodeId, SnapshotChunkAck ack) {}
 
   /** A connection to {@code nodeId} completed its handshake. */
   default void onPeerConnected(long nodeId) {}

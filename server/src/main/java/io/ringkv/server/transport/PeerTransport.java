@@ -19,6 +19,8 @@ import io.netty.util.concurrent.DefaultThreadFactory;
 import io.ringkv.proto.internal.Heartbeats;
 import io.ringkv.proto.internal.PeerFrame;
 import io.ringkv.proto.internal.RaftBatch;
+import io.ringkv.proto.internal.SnapshotChunk;
+import io.ringkv.proto.internal.SnapshotChunkAck;
 import java.net.InetSocketAddress;
 import java.util.Map;
 import java.util.Queue;
@@ -206,6 +208,20 @@ public final class PeerTransport implements AutoCloseable {
 
   public boolean sendHeartbeats(long toNodeId, Heartbeats heartbeats) {
     return send(toNodeId, PeerFrame.newBuilder().setHeartbeats(heartbeats).build());
+  }
+
+  /** Sends one snapshot chunk (same rules as {@link #send}). */
+  public boolean sendSnapshotChunk(long toNodeId, SnapshotChunk chunk) {
+    return send(toNodeId, PeerFrame.newBuilder().setSnapshotChunk(chunk).build());
+  }
+
+  public boolean sendSnapshotChunkAck(long toNodeId, SnapshotChunkAck ack) {
+    return send(toNodeId, PeerFrame.newBuilder().setSnapshotChunkAck(ack).build());
+  }
+
+  /** The largest frame this transport sends or accepts. */
+  public int frameSizeBytesMax() {
+    return settings.frameSizeBytesMax();
   }
 
   /**

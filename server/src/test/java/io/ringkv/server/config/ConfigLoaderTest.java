@@ -131,6 +131,18 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void snapshotSizeLimitDefaultsTo8GibAndIsValidated() {
+    assertThat(load("--data-dir", "/d").snapshotSizeBytesMax()).isEqualTo(8L << 30);
+    assertThat(
+            load("--data-dir", "/d", "--snapshot-size-bytes-max", "64_000_000_000")
+                .snapshotSizeBytesMax())
+        .isEqualTo(64_000_000_000L);
+    expectError(
+        "snapshot-size-bytes-max",
+        () -> load("--data-dir", "/d", "--snapshot-size-bytes-max", "100"));
+  }
+
+  @Test
   void partitionCountNotAPowerOfTwoIsNamed() {
     expectError("partitions", () -> load("--data-dir", "/d", "--partitions", "100"));
   }

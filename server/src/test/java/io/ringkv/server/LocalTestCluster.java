@@ -1,0 +1,95 @@
+package io.ringkv.server;
+
+import io.grpc.ManagedChannel;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+
+/** Shared pieces of the in-process multi-node tests: flags, client channels, bounded waits. */
+final class LocalTestCluster {
+  private LocalTestCluster() {}
+
+  /**
+   * Command-line flags of one node per host (node i+1 on {@code hosts[i]}, free ports, data under
+   * {@code dataDir/n<i+1>}), all with the same member list, followed by {@code extraFlags}.
+   */
+  static String[][] flags(Path dataDir, String[] hosts, String clusterId, String... extraFlags)
+      throws Exception {
+    int[][] ports = new int[hosts.length][3];
+    StringBuilder members = new StringBuilder();
+    for (int i = 0; i < hosts.length; i++) {
+      for (int p = 0; p < 3; p++) {
+        ports[i][p] = SingleNodeKvTest.freePort(hosts[i]);
+      }
+      members
+          .append(members.isEmpty() ? "" : ",")
+          .append(i + 1)
+          .append('@')
+          .append(hosts[i])
+          .append(':')
+          .append(ports[i][0])
+          .append(':')
+          .append(ports[i][1]);
+    }
+    String[][] flags = new String[hosts.length][];
+    for (int i = 0; i < hosts.length; i++) {
+      String[] own = {
+        "--data-dir",
+        dataDir.resolve("n" + (i + 1)).toString(),
+        "--node-id",
+        Integer.toString(i + 1),
+        "--cluster-id",
+        clusterId,
+        "--host",
+        hosts[i],
+        "--client-addr",
+        ":" + ports[i][0],
+        "--peer-addr",
+        ":" + ports[i][1],
+        "--metrics-addr",
+        ":" + ports[i][2],
+        "--members",
+        members.toString()
+      };
+      flags[i] = new String[own.length + extraFlags.length];
+      System.arraycopy(own, 0, flags[i], 0, own.length);
+      System.arraycopy(extraFlags, 0, flags[i], own.length, extraFlags.length);
+    }
+    return flags;
+  }
+
+  /** A plaintext channel to {@code node}'s client port, closed through {@code toClose}. */
+  static ManagedChannel channel(RingkvNode node, List<AutoCloseable> toClose) {
+    ManagedChannel channel =
+        NettyChannelBuilder.forAddress(node.clientAddress()).usePlaintext().build();
+    toClose.add(() -> {
+      channel.shutdownNow();
+      channel.awaitTermination(5, TimeUnit.SECONDS);
+    });
+    return channel;
+  }
+
+  /** Closes {@code toClose} in reverse order, then every node still running. */
+  static void closeAll(List<AutoCloseable> toClose, RingkvNode[] nodes) throws Exception {
+    for (int i = toClose.size() - 1; i >= 0; i--) {
+      toClose.get(i).close();
+    }
+    for (RingkvNode node : nodes) {
+      if (node != null) {
+        node.close();
+      }
+    }
+  }
+
+  static void awaitTrue(String what, long seconds, BooleanSupplier condition) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+    while (!condition.getAsBoolean()) {
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("timed out waiting for: " + what);
+      }
+      TimeUnit.MILLISECONDS.sleep(20); // polling interval of a bounded wait
+    }
+  }
+}
