@@ -331,7 +331,7 @@ class ThreeNodeClusterTest {
               cluster[0].partitions(PartitionsRequest.getDefaultInstance()).getPartitionsList()) {
             long preferred =
                 io.ringkv.server.raft.MultiRaftDriver.preferredLeader(
-                    info.getPartition(), info.getReplicasList());
+                    (int) info.getId(), info.getReplicasList());
             if (info.getLeaderNodeId() != preferred) {
               return false;
             }
