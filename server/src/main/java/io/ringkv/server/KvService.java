@@ -447,11 +447,26 @@ final class KvService extends KVGrpc.KVImplBase {
     // proves there is more, and the merged page is exact.
     int perPartition = limit + 1;
     ScanRequest page = request.toBuilder().setLimit(perPartition).build();
-    List<KeyValue> merged = new ArrayList<>();
-    long term = 0;
+    // All partitions at once (each may wait for a read barrier or a forward to its leader).
+    Executor executor = Context.current().fixedContextExecutor(callExecutor);
+    List<CompletableFuture<ScanResponse>> parts = new ArrayList<>(layout.partitionCount());
     for (int partition = 0; partition < layout.partitionCount(); partition++) {
-      ScanResponse part = scanPartition(partition, range, perPartition, linearizable, page);
-      merged.addAll(part.getKvsList());
+      int each = partition;
+      parts.add(
+          CompletableFuture.supplyAsync(
+              () -> scanPartition(each, range, perPartition, linearizable, page), executor));
+    }
+    List<KeyValue> merged = new ArrayList<>();
+    for (CompletableFuture<ScanResponse> part : parts) {
+      try {
+        merged.addAll(part.join().getKvsList());
+      } catch (CompletionException e) {
+        parts.forEach(other -> other.cancel(false));
+        if (e.getCause() instanceof StatusRuntimeException status) {
+          throw status;
+        }
+        throw Status.INTERNAL.withDescription(String.valueOf(e.getCause())).asRuntimeException();
+      }
     }
     merged.sort((a, b) -> compareBytes(a.getKey(), b.getKey()));
     ScanResponse.Builder response = ScanResponse.newBuilder();
