@@ -191,6 +191,27 @@ class ClusterKvIT {
     }
   }
 
+  @Test
+  void directCallbacksCompleteOnTheTransportThreadWithTheSameResults() throws Exception {
+    try (RingKvClient client =
+        RingKvClient.builder().endpoints(ENDPOINTS).directCallbacks(true).build()) {
+      String k = "direct-" + System.nanoTime();
+      String[] completedOn = new String[1];
+      client
+          .put(bytes(k), bytes("v1"))
+          .thenAccept(result -> completedOn[0] = Thread.currentThread().getName())
+          .get(10, TimeUnit.SECONDS);
+      // Not handed to gRPC's default executor first: completed where the response was read.
+      assertThat(completedOn[0]).doesNotStartWith("grpc-default-executor");
+      BlockingRingKvClient kv = client.blocking();
+      assertThat(kv.get(k)).get().extracting(Entry::valueUtf8).isEqualTo("v1");
+      assertThat(kv.compareAndSet(bytes(k), bytes("v1"), bytes("v2"))).isTrue();
+      assertThat(kv.get(k)).get().extracting(Entry::valueUtf8).isEqualTo("v2");
+      assertThat(kv.delete(k).deleted()).isTrue();
+      assertThat(kv.get(k)).isEmpty();
+    }
+  }
+
   /** ClientOperationsTest's operations against real nodes instead of the in-memory stand-in. */
   @Test
   void readsAndWritesHaveTheirDocumentedResults() {

@@ -20,7 +20,9 @@ interface KvTarget extends AutoCloseable {
 
   static KvTarget open(String system, List<String> endpoints) {
     return switch (system) {
-      case "ringkv" -> new RingKv(RingKvClient.builder().endpoints(endpoints).build());
+      // Callbacks only record and release a slot: they may run on the transport thread.
+      case "ringkv" ->
+          new RingKv(RingKvClient.builder().endpoints(endpoints).directCallbacks(true).build());
       case "etcd" -> {
         Client client =
             Client.builder()

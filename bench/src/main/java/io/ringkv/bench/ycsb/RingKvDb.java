@@ -31,7 +31,10 @@ public final class RingKvDb extends KvDb {
             getProperties()
                 .getProperty("ringkv.read", "linearizable")
                 .toUpperCase(java.util.Locale.ROOT));
-    client = CLIENT.acquire(() -> RingKvClient.builder().endpoints(endpoints).build());
+    // YCSB threads wait on the blocking facade; nothing blocks on the transport thread.
+    client =
+        CLIENT.acquire(
+            () -> RingKvClient.builder().endpoints(endpoints).directCallbacks(true).build());
   }
 
   @Override

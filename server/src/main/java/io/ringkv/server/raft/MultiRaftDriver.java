@@ -312,7 +312,8 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
    * Turns on leader balancing (before {@link #start}): every {@code intervalTicks} ticks, each
    * partition this node leads is handed to its preferred replica (see {@link #preferredLeader})
    * when that replica is connected. The preferred replica never hands it on, so leadership settles;
-   * a partition moved by {@link #transferLeader} is left alone for ten periods.
+   * a partition moved by {@link #transferLeader} is left alone for ten periods, by the old leader
+   * and by the new one (which sees the transfer's TIMEOUT_NOW).
    */
   public void enableLeaderBalancing(
       long intervalTicks, java.util.function.LongPredicate connected) {
@@ -559,6 +560,10 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
           || message.type() == MessageType.SNAPSHOT) {
         malformedInbound.increment();
         continue;
+      }
+      if (message.type() == MessageType.TIMEOUT_NOW) {
+        // Leadership handed here on purpose (a requested transfer): balancing leaves it a while.
+        replica.balanceAfterTick = ticks + 10 * Math.max(1, balanceIntervalTicks);
       }
       guarded(replica, () -> replica.raw.step(message));
     }
