@@ -310,7 +310,7 @@ final class KvService extends KVGrpc.KVImplBase {
 
   @Override
   public void scan(ScanRequest request, StreamObserver<ScanResponse> observer) {
-    // Always blocking (one partition after the other): never on the transport thread.
+    // Waits for every partition's answer (read barriers, forwards): never on the transport thread.
     Context.current()
         .fixedContextExecutor(callExecutor)
         .execute(() -> respond(observer, () -> scan(request)));

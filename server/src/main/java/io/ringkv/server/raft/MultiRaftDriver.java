@@ -403,7 +403,7 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
             future.completeExceptionally(notLeader(replica));
           } else {
             replica.raw.transferLeader(target);
-            replica.balanceAfterTick = ticks + 10 * Math.max(1, balanceIntervalTicks);
+            leaveWhereSent(replica);
             future.complete(null);
           }
         });
@@ -421,9 +421,7 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
     Runnable task =
         () -> {
           if (replica.failure != null) {
-            future.completeExceptionally(
-                new DriverException(
-                    DriverException.Kind.UNAVAILABLE, partition, 0, "replica stopped on failure"));
+            future.completeExceptionally(stopped(replica));
           } else {
             work.accept(replica);
           }
@@ -562,8 +560,7 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
         continue;
       }
       if (message.type() == MessageType.TIMEOUT_NOW) {
-        // Leadership handed here on purpose (a requested transfer): balancing leaves it a while.
-        replica.balanceAfterTick = ticks + 10 * Math.max(1, balanceIntervalTicks);
+        leaveWhereSent(replica); // leadership handed here on purpose (a requested transfer)
       }
       guarded(replica, () -> replica.raw.step(message));
     }
@@ -582,6 +579,11 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
       replica.pending.values().removeIf(pending -> pending.future().isDone());
       replica.readsAwaitingIndex.values().removeIf(list -> list.stream().allMatch(f -> f.isDone()));
     }
+  }
+
+  /** Balancing leaves a partition moved by a requested transfer alone for ten periods. */
+  private void leaveWhereSent(GroupReplica replica) {
+    replica.balanceAfterTick = ticks + 10 * Math.max(1, balanceIntervalTicks);
   }
 
   private void balanceLeaders() {
@@ -611,12 +613,7 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
       List<GroupReplica.Proposal> batch = new ArrayList<>(replica.queuedProposals);
       replica.queuedProposals.clear();
       if (replica.failure != null) {
-        DriverException stopped =
-            new DriverException(
-                DriverException.Kind.UNAVAILABLE,
-                replica.partition,
-                0,
-                "replica stopped on failure");
+        DriverException stopped = stopped(replica);
         batch.forEach(proposal -> proposal.future().completeExceptionally(stopped));
         continue;
       }
@@ -627,7 +624,17 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
         continue;
       }
       guarded(replica, () -> proposeBatch(replica, batch));
+      if (replica.failure != null) {
+        // The core threw while proposing: nothing in this batch will be answered by apply.
+        DriverException stopped = stopped(replica);
+        batch.forEach(proposal -> proposal.future().completeExceptionally(stopped));
+      }
     }
+  }
+
+  private static DriverException stopped(GroupReplica replica) {
+    return new DriverException(
+        DriverException.Kind.UNAVAILABLE, replica.partition, 0, "replica stopped on failure");
   }
 
   private void proposeBatch(GroupReplica replica, List<GroupReplica.Proposal> batch) {
