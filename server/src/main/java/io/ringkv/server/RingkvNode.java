@@ -230,7 +230,11 @@ public final class RingkvNode implements AutoCloseable {
             // KV calls that never block run on the transport thread: no hand-off per request.
             .callExecutor(KvService.DIRECT_EXECUTOR_SUPPLIER)
             .addStreamTracerFactory(new GrpcCallMetrics(registry))
+            // Both reflection protocols: v1 for current tools, v1alpha for grpcurl before 1.9 and
+            // the
+            // many clients that still speak only that one.
             .addService(ProtoReflectionServiceV1.newInstance())
+            .addService(reflectionV1Alpha())
             .addService(health.getHealthService())
             .intercept(new ForwardingHeaders())
             .addService(kvService)
@@ -246,6 +250,11 @@ public final class RingkvNode implements AutoCloseable {
         clientAddress(),
         transport.localAddress(),
         metricsServer.address());
+  }
+
+  @SuppressWarnings("deprecation") // the v1alpha service is deprecated upstream, not withdrawn
+  private static io.grpc.BindableService reflectionV1Alpha() {
+    return io.grpc.protobuf.services.ProtoReflectionService.newInstance();
   }
 
   public NodeConfig config() {

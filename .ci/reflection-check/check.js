@@ -1,0 +1,67 @@
+// A ringkv node seen by a client that knows nothing of ringkv: grpc-js-reflection-client speaks
+// server reflection v1alpha only (as grpcurl before 1.9 does). With no proto file it lists the
+// services, resolves ringkv.v1.KV and grpc.health.v1.Health from the node, and calls Put, Get, Txn
+// and Check through the descriptors it downloaded. Exits 0 only if every answer is the expected one.
+'use strict';
+const grpc = require('@grpc/grpc-js');
+const { GrpcReflection } = require('grpc-js-reflection-client');
+
+const target = process.argv[2];
+if (!target) {
+  console.error('usage: node check.js HOST:PORT');
+  process.exit(2);
+}
+const credentials = grpc.ChannelCredentials.createInsecure();
+const deadlineMillis = 10000;
+
+function fail(message) {
+  console.error('reflection-check: FAILED: ' + message);
+  process.exit(1);
+}
+
+function call(client, method, request) {
+  return new Promise((resolve, reject) => {
+    client[method](request, { deadline: Date.now() + deadlineMillis }, (error, response) =>
+      error ? reject(error) : resolve(response));
+  });
+}
+
+async function serviceClient(reflection, symbol) {
+  const descriptor = await reflection.getDescriptorBySymbol(symbol);
+  const packageObject = descriptor.getPackageObject({ keepCase: true, longs: String, enums: String });
+  const Service = symbol.split('.').reduce((object, part) => object && object[part], packageObject);
+  if (typeof Service !== 'function') fail(`no client constructor for ${symbol} in the downloaded descriptor`);
+  return new Service(target, credentials);
+}
+
+(async () => {
+  const reflection = new GrpcReflection(target, credentials, {}, 'v1alpha');
+  const services = await reflection.listServices();
+  console.log('services: ' + services.join(', '));
+  for (const expected of ['ringkv.v1.KV', 'ringkv.v1.Cluster', 'grpc.health.v1.Health']) {
+    if (!services.includes(expected)) fail(`service ${expected} not listed`);
+  }
+
+  const kv = await serviceClient(reflection, 'ringkv.v1.KV');
+  const key = Buffer.from('reflection-check:{k}');
+  const value = Buffer.from('v-' + process.pid);
+  await call(kv, 'Put', { key, value });
+  const got = await call(kv, 'Get', { key });
+  if (!got.found || !Buffer.from(got.value).equals(value)) fail('Get did not return the value Put wrote: ' + JSON.stringify(got));
+  const txn = await call(kv, 'Txn', {
+    compare: [{ key, target: 'VALUE', result: 'EQUAL', value }],
+    success: [{ put: { key, value: Buffer.from('swapped') } }, { get: { key } }],
+    failure: [],
+  });
+  if (!txn.succeeded) fail('Txn compare on the current value did not succeed: ' + JSON.stringify(txn));
+  const read = txn.responses[1] && txn.responses[1].get;
+  if (!read || Buffer.from(read.value).toString() !== 'swapped') fail('Txn get did not see its own put: ' + JSON.stringify(txn));
+  console.log('Put, Get and Txn answered as expected (Txn revision ' + txn.revision + ')');
+
+  const health = await serviceClient(reflection, 'grpc.health.v1.Health');
+  const status = await call(health, 'Check', {});
+  if (status.status !== 'SERVING') fail('health check says ' + JSON.stringify(status));
+  console.log('health: SERVING');
+  console.log('reflection-check: OK (v1alpha client, no proto files)');
+  process.exit(0);
+})().catch((error) => fail(error && error.stack ? error.stack : String(error)));
