@@ -49,7 +49,7 @@ import org.junit.jupiter.api.io.TempDir;
  * reflection lists its services (what {@code grpcurl -plaintext host:7379 list} shows), the
  * standard health service and /health say SERVING, the Cluster service reports the configured
  * members and the placement, and two nodes of one cluster connect their peer transports. Real
- * sockets on 127.0.0.31/.32 throughout.
+ * sockets on 127.0.0.109/.110 throughout.
  */
 class RingkvNodeTest {
   @TempDir Path dataDir;
@@ -142,8 +142,8 @@ class RingkvNodeTest {
 
   @Test
   void twoNodesOfOneClusterConnectTheirPeerTransports() throws Exception {
-    String hostOne = "127.0.0.31";
-    String hostTwo = "127.0.0.32";
+    String hostOne = "127.0.0.109";
+    String hostTwo = "127.0.0.110";
     int[] one = {freePort(hostOne), freePort(hostOne), freePort(hostOne)};
     int[] two = {freePort(hostTwo), freePort(hostTwo), freePort(hostTwo)};
     String members =
@@ -175,9 +175,9 @@ class RingkvNodeTest {
     assertThat(partitions.getPartitions(0).getReplicasList()).containsExactlyInAnyOrder(1L, 2L);
   }
 
-  /** A single node on 127.0.0.31 with free ports, plus {@code extraFlags}. */
+  /** A single node on 127.0.0.109 with free ports, plus {@code extraFlags}. */
   private NodeConfig singleNodeConfig(String... extraFlags) throws IOException {
-    String host = "127.0.0.31";
+    String host = "127.0.0.109";
     List<String> flags =
         new ArrayList<>(
             List.of(

@@ -56,7 +56,7 @@ class SingleNodeKvTest {
 
   @Test
   void writesReadsTxnSessionsScanAndRestart() throws Exception {
-    String host = "127.0.0.33";
+    String host = "127.0.0.107";
     String[] flags = {
       "--data-dir",
       dataDir.toString(),
@@ -202,7 +202,7 @@ class SingleNodeKvTest {
 
   @Test
   void proposalsBeyondTheInflightLimitAreRefusedWithResourceExhausted() throws Exception {
-    String host = "127.0.0.33";
+    String host = "127.0.0.107";
     NodeConfig config =
         ConfigLoader.load(
             new String[] {

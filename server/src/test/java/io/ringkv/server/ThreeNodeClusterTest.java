@@ -41,7 +41,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Three real nodes on 127.0.0.11-13 (in-process, real sockets, real RocksDB under a temp dir),
+ * Three real nodes on 127.0.0.101-103 (in-process, real sockets, real RocksDB under a temp dir),
  * driven only through the gRPC stubs. Proves: writes through any node (forwarded to leaders) are
  * readable everywhere; with a partition's leader stopped the cluster keeps serving every partition;
  * the stopped node, restarted, catches up, by snapshot after log compaction (a tiny compaction
@@ -52,7 +52,7 @@ import org.junit.jupiter.api.io.TempDir;
  * seeded random source (seed printed).
  */
 class ThreeNodeClusterTest {
-  private static final String[] HOSTS = {"127.0.0.11", "127.0.0.12", "127.0.0.13"};
+  private static final String[] HOSTS = {"127.0.0.101", "127.0.0.102", "127.0.0.103"};
   private static final long WAIT_SECONDS = 30;
 
   @TempDir Path dataDir;

@@ -15,7 +15,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * Proves the metrics/health endpoint over a real socket on 127.0.0.21: /metrics serves the
+ * Proves the metrics/health endpoint over a real socket on 127.0.0.108: /metrics serves the
  * registry's meters (ours and the JVM's) in Prometheus text format, /health follows the node's
  * serving state with 200 or 503, and unknown paths and methods are refused and counted.
  */
@@ -29,7 +29,7 @@ class MetricsHttpServerTest {
   void start() throws Exception {
     registry = MetricsHttpServer.newRegistry();
     server =
-        new MetricsHttpServer(new InetSocketAddress("127.0.0.21", 0), registry, serving::get)
+        new MetricsHttpServer(new InetSocketAddress("127.0.0.108", 0), registry, serving::get)
             .start();
     client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
   }
@@ -85,6 +85,6 @@ class MetricsHttpServerTest {
   }
 
   private URI uri(String path) {
-    return URI.create("http://127.0.0.21:" + server.address().getPort() + path);
+    return URI.create("http://127.0.0.108:" + server.address().getPort() + path);
   }
 }

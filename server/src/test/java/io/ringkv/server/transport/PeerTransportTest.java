@@ -35,7 +35,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * Proves the peer transport over real TCP on loopback aliases 127.0.0.11-.13: batches and
+ * Proves the peer transport over real TCP on loopback aliases 127.0.0.104-.106: batches and
  * heartbeats travel both ways over the single connection of each pair; a node of another cluster is
  * refused on both sides of the handshake; garbage, an oversized length prefix, a silent (half-open)
  * connection and out-of-order frames are closed, counted and leave legitimate peers working; a
@@ -87,8 +87,8 @@ class PeerTransportTest {
 
   @Test
   void twoNodesExchangeBatchesBothWaysOverOneConnection() throws Exception {
-    Node one = start(1, "127.0.0.11", 0, CLUSTER, settings -> settings);
-    Node two = start(2, "127.0.0.12", 0, CLUSTER, settings -> settings);
+    Node one = start(1, "127.0.0.104", 0, CLUSTER, settings -> settings);
+    Node two = start(2, "127.0.0.105", 0, CLUSTER, settings -> settings);
     connect(one, two);
 
     RaftBatch batch = batch(7, 3, "hello");
@@ -117,9 +117,9 @@ class PeerTransportTest {
   @Test
   void threeNodesExchangeBatchesInOrderPerPair() throws Exception {
     Node[] nodes = {
-      start(1, "127.0.0.11", 0, CLUSTER, s -> s),
-      start(2, "127.0.0.12", 0, CLUSTER, s -> s),
-      start(3, "127.0.0.13", 0, CLUSTER, s -> s)
+      start(1, "127.0.0.104", 0, CLUSTER, s -> s),
+      start(2, "127.0.0.105", 0, CLUSTER, s -> s),
+      start(3, "127.0.0.106", 0, CLUSTER, s -> s)
     };
     for (Node a : nodes) {
       for (Node b : nodes) {
@@ -163,9 +163,9 @@ class PeerTransportTest {
 
   @Test
   void peerOfAnotherClusterIsRefusedAndCounted() throws Exception {
-    Node one = start(1, "127.0.0.11", 0, CLUSTER, s -> s);
-    Node stranger = start(2, "127.0.0.12", 0, "other-cluster", s -> s);
-    Node two = start(3, "127.0.0.13", 0, CLUSTER, s -> s);
+    Node one = start(1, "127.0.0.104", 0, CLUSTER, s -> s);
+    Node stranger = start(2, "127.0.0.105", 0, "other-cluster", s -> s);
+    Node two = start(3, "127.0.0.106", 0, CLUSTER, s -> s);
     // The stranger (node 2) accepts; node 1 dials it and gets a rejection.
     one.transport().setPeer(2, stranger.transport().localAddress());
     awaitTrue(
@@ -187,8 +187,8 @@ class PeerTransportTest {
 
   @Test
   void dialerRefusesAnAcceptorThatAnswersForAnotherCluster() throws Exception {
-    Node one = start(1, "127.0.0.11", 0, CLUSTER, s -> s);
-    try (ServerSocket fake = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.12"))) {
+    Node one = start(1, "127.0.0.104", 0, CLUSTER, s -> s);
+    try (ServerSocket fake = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.105"))) {
       fake.setSoTimeout((int) WAIT_MILLIS);
       one.transport().setPeer(2, (InetSocketAddress) fake.getLocalSocketAddress());
       try (Socket socket = fake.accept()) {
@@ -216,8 +216,8 @@ class PeerTransportTest {
 
   @Test
   void garbageHugeLengthAndHalfOpenConnectionsLeaveLegitimatePeersWorking() throws Exception {
-    Node two = start(2, "127.0.0.12", 0, CLUSTER, s -> s.withTimeouts(500, s.idleTimeoutMillis()));
-    Node one = start(1, "127.0.0.11", 0, CLUSTER, s -> s);
+    Node two = start(2, "127.0.0.105", 0, CLUSTER, s -> s.withTimeouts(500, s.idleTimeoutMillis()));
+    Node one = start(1, "127.0.0.104", 0, CLUSTER, s -> s);
     InetSocketAddress target = two.transport().localAddress();
 
     // A half-open connection: connects, sends two bytes of a length prefix, then nothing.
@@ -272,7 +272,7 @@ class PeerTransportTest {
 
   @Test
   void handshakeFromTheWrongDirectionOrForAnotherNodeIsRejectedWithAReason() throws Exception {
-    Node two = start(2, "127.0.0.12", 0, CLUSTER, s -> s);
+    Node two = start(2, "127.0.0.105", 0, CLUSTER, s -> s);
     InetSocketAddress target = two.transport().localAddress();
     // Node 3 must not dial node 2: the lower id of a pair dials.
     Socket wrongDirection = rawConnect(target);
@@ -295,7 +295,7 @@ class PeerTransportTest {
   void silentHandshakenPeerIsClosedAfterTheIdleTimeoutWhileKeepalivesHoldRealPeers()
       throws Exception {
     long idleMillis = 600;
-    Node two = start(2, "127.0.0.12", 0, CLUSTER, s -> s.withTimeouts(5_000, idleMillis));
+    Node two = start(2, "127.0.0.105", 0, CLUSTER, s -> s.withTimeouts(5_000, idleMillis));
     // A hand-written peer (node 1 of this cluster, as far as node 2 can tell) that handshakes
     // correctly, then stops talking.
     Socket silent = rawConnect(two.transport().localAddress());
@@ -307,7 +307,7 @@ class PeerTransportTest {
         .isGreaterThanOrEqualTo(idleMillis / 2);
     assertThat(counter(two, "ringkv.peer.connections.closed", "reason", "idle")).isEqualTo(1);
     // The real node 1 connects and stays connected across several idle periods: keepalives.
-    Node one = start(1, "127.0.0.11", 0, CLUSTER, s -> s.withTimeouts(5_000, idleMillis));
+    Node one = start(1, "127.0.0.104", 0, CLUSTER, s -> s.withTimeouts(5_000, idleMillis));
     connect(one, two);
     double established = counter(one, "ringkv.peer.connections.established", "direction", "out");
     long quietUntil = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(idleMillis * 4);
@@ -322,8 +322,8 @@ class PeerTransportTest {
 
   @Test
   void restartedPeersAreReconnectedInBothDirections() throws Exception {
-    Node one = start(1, "127.0.0.11", 0, CLUSTER, s -> s);
-    Node two = start(2, "127.0.0.12", 0, CLUSTER, s -> s);
+    Node one = start(1, "127.0.0.104", 0, CLUSTER, s -> s);
+    Node two = start(2, "127.0.0.105", 0, CLUSTER, s -> s);
     connect(one, two);
     int portOfTwo = two.transport().localAddress().getPort();
     int portOfOne = one.transport().localAddress().getPort();
@@ -331,7 +331,7 @@ class PeerTransportTest {
     // The accepting side (node 2) restarts on the same address: node 1 redials.
     close(two);
     awaitTrue(() -> !one.transport().isConnected(2), "node 1 notices node 2 is gone");
-    Node twoAgain = start(2, "127.0.0.12", portOfTwo, CLUSTER, s -> s);
+    Node twoAgain = start(2, "127.0.0.105", portOfTwo, CLUSTER, s -> s);
     twoAgain.transport().setPeer(1, one.transport().localAddress());
     awaitTrue(() -> one.transport().isConnected(2), "node 1 reconnects to restarted node 2");
     one.transport().sendRaftBatch(2, batch(1, 1, "again"));
@@ -342,7 +342,7 @@ class PeerTransportTest {
     awaitTrue(() -> !twoAgain.transport().isConnected(1), "node 2 notices node 1 is gone");
     // Sent while node 1 is down: queued (bounded) and delivered once it is back.
     assertThat(twoAgain.transport().sendRaftBatch(1, batch(2, 2, "queued"))).isTrue();
-    Node oneAgain = start(1, "127.0.0.11", portOfOne, CLUSTER, s -> s);
+    Node oneAgain = start(1, "127.0.0.104", portOfOne, CLUSTER, s -> s);
     oneAgain.transport().setPeer(2, twoAgain.transport().localAddress());
     awaitTrue(() -> twoAgain.transport().isConnected(1), "restarted node 1 dials node 2");
     assertThat(oneAgain.handler().next().frame().getRaftBatch().getMessages(0).getGroupId())
@@ -351,21 +351,21 @@ class PeerTransportTest {
 
   @Test
   void outgoingConnectionsLeaveFromTheNodesOwnAddress() throws Exception {
-    Node one = start(1, "127.0.0.11", 0, CLUSTER, s -> s);
-    try (ServerSocket fake = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.12"))) {
+    Node one = start(1, "127.0.0.104", 0, CLUSTER, s -> s);
+    try (ServerSocket fake = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.105"))) {
       fake.setSoTimeout((int) WAIT_MILLIS);
       one.transport().setPeer(2, (InetSocketAddress) fake.getLocalSocketAddress());
       try (Socket socket = fake.accept()) {
-        assertThat(socket.getInetAddress().getHostAddress()).isEqualTo("127.0.0.11");
+        assertThat(socket.getInetAddress().getHostAddress()).isEqualTo("127.0.0.104");
       }
     }
   }
 
   @Test
   void sendQueueOfAnUnreachablePeerIsBoundedAndDropsAreCounted() throws Exception {
-    Node one = start(1, "127.0.0.11", 0, CLUSTER, s -> s.withLimits(s.frameSizeBytesMax(), 4));
+    Node one = start(1, "127.0.0.104", 0, CLUSTER, s -> s.withLimits(s.frameSizeBytesMax(), 4));
     // Nobody listens there: connection refused, retried with backoff.
-    one.transport().setPeer(2, new InetSocketAddress("127.0.0.12", freePort("127.0.0.12")));
+    one.transport().setPeer(2, new InetSocketAddress("127.0.0.105", freePort("127.0.0.105")));
     int accepted = 0;
     for (int i = 0; i < 10; i++) {
       if (one.transport().sendRaftBatch(2, batch(i, i + 1, "q"))) {
@@ -382,8 +382,8 @@ class PeerTransportTest {
   @Test
   void framesAboveTheSizeLimitAreDroppedBeforeSending() throws Exception {
     Node one =
-        start(1, "127.0.0.11", 0, CLUSTER, s -> s.withLimits(64 * 1024, s.sendQueueFramesMax()));
-    Node two = start(2, "127.0.0.12", 0, CLUSTER, s -> s);
+        start(1, "127.0.0.104", 0, CLUSTER, s -> s.withLimits(64 * 1024, s.sendQueueFramesMax()));
+    Node two = start(2, "127.0.0.105", 0, CLUSTER, s -> s);
     connect(one, two);
     assertThat(one.transport().sendRaftBatch(2, batch(1, 1, "x".repeat(70 * 1024)))).isFalse();
     assertThat(counter(one, "ringkv.peer.frames.dropped", "reason", "frame_too_large"))
