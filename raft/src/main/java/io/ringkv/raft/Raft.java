@@ -391,9 +391,31 @@ final class Raft {
         }
       }
       case APPEND, HEARTBEAT, SNAPSHOT -> becomeFollower(message.term(), message.from());
+      case VOTE -> {
+        if (log.isUpToDate(message.index(), message.logTerm())) {
+          becomeFollower(message.term(), 0);
+        } else {
+          becomeFollowerKeepingElectionTimer(message.term());
+        }
+      }
       default -> becomeFollower(message.term(), 0);
     }
     return true;
+  }
+
+  /**
+   * Adopts a higher term from a vote request this member will refuse because its own log is more up
+   * to date. Restarting the election timer here would let members that can never win (their logs
+   * are behind) hold back, election after election, the one member that can: each of their
+   * campaigns would push its timeout further out and give them the next race too. Only hearing from
+   * a leader or granting a vote restarts the timer, as the Raft paper has it.
+   */
+  private void becomeFollowerKeepingElectionTimer(long newTerm) {
+    int elapsedTicks = electionElapsedTicks;
+    int timeoutTicks = randomizedElectionTimeoutTicks;
+    becomeFollower(newTerm, 0);
+    electionElapsedTicks = elapsedTicks;
+    randomizedElectionTimeoutTicks = timeoutTicks;
   }
 
   private void stepLowerTerm(Message message) {
