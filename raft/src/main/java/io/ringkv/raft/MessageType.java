@@ -28,6 +28,11 @@ public enum MessageType {
   /** Leader to the requesting follower: the read index for the context. */
   READ_INDEX_RESPONSE;
 
+  /** Whether messages of this type carry no term (requests stepped into a member locally). */
+  boolean termless() {
+    return this == PROPOSE || this == READ_INDEX || this == TRANSFER_LEADER;
+  }
+
   /**
    * Whether a message of this type may be sent before the Ready that produced it has been
    * persisted: it does not vouch for anything the sender has not yet written (the leader's own

@@ -299,14 +299,11 @@ final class Raft {
 
   private void campaign(boolean preVote, boolean transfer) {
     long voteTerm;
-    MessageType voteType;
     if (preVote) {
       becomePreCandidate();
-      voteType = MessageType.PRE_VOTE;
       voteTerm = term + 1;
     } else {
       becomeCandidate();
-      voteType = MessageType.VOTE;
       voteTerm = term;
     }
     if (recordVoteAndCheck(id, true)) {
@@ -318,8 +315,7 @@ final class Raft {
       if (voter == id) {
         continue;
       }
-      Message request = Message.of(voteType, voter, id, voteTerm).withLog(lastTerm, lastIndex);
-      send(transfer ? request.withContext(Message.CAMPAIGN_TRANSFER) : request);
+      send(Message.voteRequest(preVote, voter, id, voteTerm, lastTerm, lastIndex, transfer));
     }
   }
 
@@ -391,9 +387,31 @@ final class Raft {
         }
       }
       case APPEND, HEARTBEAT, SNAPSHOT -> becomeFollower(message.term(), message.from());
+      case VOTE -> {
+        if (log.isUpToDate(message.index(), message.logTerm())) {
+          becomeFollower(message.term(), 0);
+        } else {
+          becomeFollowerKeepingElectionTimer(message.term());
+        }
+      }
       default -> becomeFollower(message.term(), 0);
     }
     return true;
+  }
+
+  /**
+   * Adopts a higher term from a vote request this member will refuse because its own log is more up
+   * to date. Restarting the election timer here would let members that can never win (their logs
+   * are behind) hold back, election after election, the one member that can: each of their
+   * campaigns would push its timeout further out and give them the next race too. Only hearing from
+   * a leader or granting a vote restarts the timer, as the Raft paper has it.
+   */
+  private void becomeFollowerKeepingElectionTimer(long newTerm) {
+    int elapsedTicks = electionElapsedTicks;
+    int timeoutTicks = randomizedElectionTimeoutTicks;
+    becomeFollower(newTerm, 0);
+    electionElapsedTicks = elapsedTicks;
+    randomizedElectionTimeoutTicks = timeoutTicks;
   }
 
   private void stepLowerTerm(Message message) {
@@ -402,15 +420,14 @@ final class Raft {
       // A stale leader learns the newer term and steps down. Staying silent (as etcd does without
       // CheckQuorum and PreVote) can wedge a group: a member that does not yet know it is a voter
       // never campaigns, so no vote request would ever carry the newer term to the stale leader.
-      send(Message.of(MessageType.APPEND_RESPONSE, message.from(), id, term));
+      send(Message.newerTermNotice(message.from(), id, term));
     } else if (type == MessageType.PRE_VOTE) {
-      send(Message.of(MessageType.PRE_VOTE_RESPONSE, message.from(), id, term).withReject(true, 0));
+      send(Message.voteResponse(true, message.from(), id, term, false));
     }
   }
 
   private void handleVoteRequest(Message message) {
     boolean preVote = message.type() == MessageType.PRE_VOTE;
-    MessageType responseType = preVote ? MessageType.PRE_VOTE_RESPONSE : MessageType.VOTE_RESPONSE;
     boolean canVote =
         vote == message.from()
             || (vote == 0 && leaderId == 0)
@@ -418,13 +435,13 @@ final class Raft {
     if (canVote && log.isUpToDate(message.index(), message.logTerm())) {
       // A granted pre-vote carries the candidate's future term, so the candidate does not
       // mistake it for a stale reply.
-      send(Message.of(responseType, message.from(), id, message.term()));
+      send(Message.voteResponse(preVote, message.from(), id, message.term(), true));
       if (!preVote) {
         electionElapsedTicks = 0;
         vote = message.from();
       }
     } else {
-      send(Message.of(responseType, message.from(), id, term).withReject(true, 0));
+      send(Message.voteResponse(preVote, message.from(), id, term, false));
     }
   }
 
@@ -474,17 +491,13 @@ final class Raft {
 
   private void handleAppend(Message message) {
     if (message.index() < log.committed) {
-      send(
-          Message.of(MessageType.APPEND_RESPONSE, message.from(), id, term)
-              .withLog(0, log.committed));
+      send(Message.appendAccepted(message.from(), id, term, log.committed));
       return;
     }
     long lastNewIndex =
         log.maybeAppend(message.index(), message.logTerm(), message.commit(), message.entries());
     if (lastNewIndex >= 0) {
-      send(
-          Message.of(MessageType.APPEND_RESPONSE, message.from(), id, term)
-              .withLog(0, lastNewIndex));
+      send(Message.appendAccepted(message.from(), id, term, lastNewIndex));
       return;
     }
     // Reject with a hint: the highest index whose term is at most the leader's term at
@@ -492,19 +505,13 @@ final class Raft {
     long hintIndex =
         log.findConflictByTerm(Math.min(message.index(), log.lastIndex()), message.logTerm());
     long hintTerm = log.termOrZero(hintIndex);
-    send(
-        Message.of(MessageType.APPEND_RESPONSE, message.from(), id, term)
-            .withLog(hintTerm, message.index())
-            .withReject(true, hintIndex));
+    send(Message.appendRejected(message.from(), id, term, message.index(), hintTerm, hintIndex));
   }
 
   private void handleHeartbeat(Message message) {
     log.commitTo(message.commit());
     // Echo the leader's send tick: the leader's lease counts from it.
-    send(
-        Message.of(MessageType.HEARTBEAT_RESPONSE, message.from(), id, term)
-            .withLog(0, message.index())
-            .withContext(message.context()));
+    send(Message.heartbeatResponse(message.from(), id, term, message.index(), message.context()));
   }
 
   /**
@@ -550,13 +557,9 @@ final class Raft {
 
   private void handleSnapshot(Message message) {
     if (restore(message.snapshot())) {
-      send(
-          Message.of(MessageType.APPEND_RESPONSE, message.from(), id, term)
-              .withLog(0, log.lastIndex()));
+      send(Message.appendAccepted(message.from(), id, term, log.lastIndex()));
     } else {
-      send(
-          Message.of(MessageType.APPEND_RESPONSE, message.from(), id, term)
-              .withLog(0, log.committed));
+      send(Message.appendAccepted(message.from(), id, term, log.committed));
     }
   }
 
@@ -635,20 +638,7 @@ final class Raft {
   void propose(List<Entry> proposed) {
     if (role != Role.LEADER) {
       if (role == Role.FOLLOWER && leaderId != 0 && !config.disableProposalForwarding()) {
-        send(
-            new Message(
-                MessageType.PROPOSE,
-                leaderId,
-                id,
-                0,
-                0,
-                0,
-                proposed,
-                0,
-                Snapshot.EMPTY,
-                false,
-                0,
-                new byte[0]));
+        send(Message.propose(leaderId, id, proposed));
         return;
       }
       throw new ProposalDroppedException(
@@ -756,11 +746,7 @@ final class Raft {
     for (Entry entry : entries) {
       sizeBytes += entry.sizeBytes();
     }
-    send(
-        Message.of(MessageType.APPEND, to, id, term)
-            .withLog(previousTerm, previousIndex)
-            .withEntries(entries)
-            .withCommit(log.committed));
+    send(Message.append(to, id, term, previousTerm, previousIndex, entries, log.committed));
     long lastIndex = entries.isEmpty() ? previousIndex : entries.get(entries.size() - 1).index();
     member.sentEntries(entries.size(), lastIndex, sizeBytes);
     return true;
@@ -775,7 +761,7 @@ final class Raft {
       return false;
     }
     member.becomeSnapshot(snapshot.metadata().index());
-    send(Message.of(MessageType.SNAPSHOT, to, id, term).withSnapshot(snapshot));
+    send(Message.snapshot(to, id, term, snapshot));
     return true;
   }
 
@@ -791,11 +777,8 @@ final class Raft {
   private void sendHeartbeat(long to, byte[] context) {
     // Never tell a member to commit past what it is known to hold.
     long commit = Math.min(tracker.progress.get(to).match, log.committed);
-    Message heartbeat =
-        Message.of(MessageType.HEARTBEAT, to, id, term)
-            .withCommit(commit)
-            .withLog(0, ticksSinceStart);
-    send(context == null ? heartbeat : heartbeat.withContext(context));
+    byte[] readContext = context == null ? new byte[0] : context;
+    send(Message.heartbeat(to, id, term, commit, ticksSinceStart, readContext));
   }
 
   private void handleAppendResponse(Message message) {
@@ -937,10 +920,7 @@ final class Raft {
     if (request.from() == 0 || request.from() == id) {
       readStates.add(new ReadState(index, request.context()));
     } else {
-      send(
-          Message.of(MessageType.READ_INDEX_RESPONSE, request.from(), id, term)
-              .withLog(0, index)
-              .withContext(request.context()));
+      send(Message.readIndexResponse(request.from(), id, term, index, request.context()));
     }
   }
 
@@ -964,7 +944,7 @@ final class Raft {
 
   private void sendTimeoutNow(long target) {
     leaseRevokedByTransfer = true;
-    send(Message.of(MessageType.TIMEOUT_NOW, target, id, term));
+    send(Message.timeoutNow(target, id, term));
   }
 
   // ---------------------------------------------------------------- local reports

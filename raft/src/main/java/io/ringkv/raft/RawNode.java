@@ -92,12 +92,12 @@ public final class RawNode {
     if (context.length == 0) {
       throw new IllegalArgumentException("read context must not be empty");
     }
-    raft.step(Message.of(MessageType.READ_INDEX, raft.id, raft.id, 0).withContext(context.clone()));
+    raft.step(Message.readIndex(raft.id, raft.id, context.clone()));
   }
 
   /** Asks the leader to hand leadership to {@code target}. */
   public void transferLeader(long target) {
-    raft.step(Message.of(MessageType.TRANSFER_LEADER, raft.id, target, 0));
+    raft.step(Message.transferLeader(raft.id, target));
   }
 
   /** The leader reports how sending a snapshot to {@code memberId} ended. */

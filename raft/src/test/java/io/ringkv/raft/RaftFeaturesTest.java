@@ -46,6 +46,38 @@ class RaftFeaturesTest {
     assertThat(cluster.status(1).term()).isGreaterThan(term);
   }
 
+  private static ScriptedCluster threeLedByOneWithoutPreVote() {
+    ScriptedCluster cluster =
+        new ScriptedCluster(3, builder -> builder.preVote(false).checkQuorum(false));
+    cluster.campaign(1);
+    return cluster;
+  }
+
+  @Test
+  void refusingAStaleCandidateKeepsTheElectionTimerRunning() {
+    ScriptedCluster cluster = threeLedByOneWithoutPreVote();
+    cluster.isolate(3);
+    cluster.propose(1, 5); // member 3's log is now behind members 1 and 2
+    cluster.heal();
+    cluster.isolate(1);
+    cluster.tick(2, 9); // below every randomized timeout (10 to 19 ticks): no campaign yet
+    assertThat(cluster.node(2).raft().electionElapsedTicks).isEqualTo(9);
+    cluster.campaign(3);
+    assertThat(cluster.status(2).term()).isEqualTo(cluster.status(3).term());
+    assertThat(cluster.status(2).vote()).isZero();
+    assertThat(cluster.node(2).raft().electionElapsedTicks).isEqualTo(9);
+  }
+
+  @Test
+  void grantingAVoteRestartsTheElectionTimer() {
+    ScriptedCluster cluster = threeLedByOneWithoutPreVote();
+    cluster.isolate(1);
+    cluster.tick(2, 9);
+    cluster.campaign(3);
+    assertThat(cluster.status(2).vote()).isEqualTo(3);
+    assertThat(cluster.node(2).raft().electionElapsedTicks).isZero();
+  }
+
   @Test
   void checkQuorumDeposesALeaderThatCannotHearAQuorum() {
     ScriptedCluster cluster = new ScriptedCluster(3, builder -> builder.checkQuorum(true));

@@ -16,6 +16,7 @@ import io.ringkv.raft.MessageType;
 import io.ringkv.raft.Snapshot;
 import io.ringkv.raft.SnapshotMetadata;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
@@ -66,39 +67,56 @@ public final class RaftMessageCodec {
       }
       Snapshot snapshot = wire.hasSnapshot() ? decodeSnapshot(wire.getSnapshot()) : Snapshot.EMPTY;
       require(wire.getTo() > 0 && wire.getFrom() > 0, "member ids must be > 0");
-      MessageType type = coreType(wire.getType());
-      if (type == MessageType.APPEND) {
-        // The core trusts an append's shape; check it here so a bad peer cannot trip its
-        // invariants.
-        for (int i = 0; i < entries.size(); i++) {
-          Entry entry = entries.get(i);
-          require(entry.index() == wire.getIndex() + 1 + i, "append entries not contiguous");
-          require(entry.term() <= wire.getTerm(), "append entry term above the message term");
-          require(i == 0 || entry.term() >= entries.get(i - 1).term(), "append terms go back");
-        }
-        require(
-            entries.isEmpty() || entries.get(0).term() >= wire.getLogTerm(),
-            "entry term below log_term");
-      }
-      return new Message(
-          type,
-          wire.getTo(),
-          wire.getFrom(),
-          nonNegative(wire.getTerm(), "term"),
-          nonNegative(wire.getLogTerm(), "log_term"),
-          nonNegative(wire.getIndex(), "index"),
-          entries,
-          nonNegative(wire.getCommit(), "commit"),
-          snapshot,
-          wire.getReject(),
-          nonNegative(wire.getRejectHint(), "reject_hint"),
-          wire.getContext().toByteArray());
+      return build(coreType(wire.getType()), wire, entries, snapshot);
     } catch (MalformedMessageException e) {
       throw e;
     } catch (RuntimeException e) {
-      // The core's records check their own invariants; a violation here means bad input.
+      // The core's factories and records check their arguments; a violation here means bad input.
       throw new MalformedMessageException("malformed raft message: " + e.getMessage(), e);
     }
+  }
+
+  /**
+   * Builds the core message through the factory of its type, which checks the fields that type uses
+   * (an append's entries, for one); fields the type does not use are ignored.
+   */
+  private static Message build(
+      MessageType type, RaftMessage wire, List<Entry> entries, Snapshot snapshot) {
+    long to = wire.getTo();
+    long from = wire.getFrom();
+    long term = nonNegative(wire.getTerm(), "term");
+    long logTerm = nonNegative(wire.getLogTerm(), "log_term");
+    long index = nonNegative(wire.getIndex(), "index");
+    long commit = nonNegative(wire.getCommit(), "commit");
+    byte[] context = wire.getContext().toByteArray();
+    return switch (type) {
+      case PROPOSE -> Message.propose(to, from, entries);
+      case APPEND -> Message.append(to, from, term, logTerm, index, entries, commit);
+      case APPEND_RESPONSE ->
+          wire.getReject()
+              ? Message.appendRejected(
+                  to, from, term, index, logTerm, nonNegative(wire.getRejectHint(), "reject_hint"))
+              : Message.appendAccepted(to, from, term, index);
+      case VOTE, PRE_VOTE ->
+          Message.voteRequest(
+              type == MessageType.PRE_VOTE,
+              to,
+              from,
+              term,
+              logTerm,
+              index,
+              Arrays.equals(context, Message.CAMPAIGN_TRANSFER));
+      case VOTE_RESPONSE, PRE_VOTE_RESPONSE ->
+          Message.voteResponse(
+              type == MessageType.PRE_VOTE_RESPONSE, to, from, term, !wire.getReject());
+      case SNAPSHOT -> Message.snapshot(to, from, term, snapshot);
+      case HEARTBEAT -> Message.heartbeat(to, from, term, commit, index, context);
+      case HEARTBEAT_RESPONSE -> Message.heartbeatResponse(to, from, term, index, context);
+      case TIMEOUT_NOW -> Message.timeoutNow(to, from, term);
+      case TRANSFER_LEADER -> Message.transferLeader(to, from);
+      case READ_INDEX -> Message.readIndex(to, from, context);
+      case READ_INDEX_RESPONSE -> Message.readIndexResponse(to, from, term, index, context);
+    };
   }
 
   static RaftEntry encodeEntry(Entry entry) {

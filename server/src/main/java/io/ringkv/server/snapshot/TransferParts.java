@@ -28,20 +28,8 @@ final class TransferParts {
     return executor;
   }
 
-  /** {@code message} with {@code snapshot} in place of its own. */
+  /** The SNAPSHOT {@code message} with {@code snapshot} in place of its own. */
   static Message withSnapshot(Message message, Snapshot snapshot) {
-    return new Message(
-        message.type(),
-        message.to(),
-        message.from(),
-        message.term(),
-        message.logTerm(),
-        message.index(),
-        message.entries(),
-        message.commit(),
-        snapshot,
-        message.reject(),
-        message.rejectHint(),
-        message.context());
+    return message.withSnapshot(snapshot);
   }
 }

@@ -41,7 +41,7 @@ class RaftMessageCodecTest {
 
   @Test
   void localOnlyTypesZeroIdsAndBadEntriesAreMalformed() {
-    RaftMessage valid = RaftMessageCodec.encode(Message.of(MessageType.HEARTBEAT, 2, 1, 5));
+    RaftMessage valid = RaftMessageCodec.encode(Message.heartbeat(2, 1, 5, 0, 0, new byte[0]));
     assertThatThrownBy(() ->
             RaftMessageCodec.decode(valid.toBuilder().setType(RaftMessageType.MSG_HUP).build()))
         .isInstanceOf(RaftMessageCodec.MalformedMessageException.class);
@@ -57,19 +57,8 @@ class RaftMessageCodecTest {
         .isInstanceOf(RaftMessageCodec.MalformedMessageException.class);
     RaftMessage append =
         RaftMessageCodec.encode(
-            new Message(
-                MessageType.APPEND,
-                2,
-                1,
-                5,
-                4,
-                10,
-                List.of(new Entry(5, 11, EntryType.NORMAL, new byte[0])),
-                11,
-                Snapshot.EMPTY,
-                false,
-                0,
-                new byte[0]));
+            Message.append(
+                2, 1, 5, 4, 10, List.of(new Entry(5, 11, EntryType.NORMAL, new byte[0])), 11));
     assertThat(RaftMessageCodec.decode(append).entries()).hasSize(1);
     assertThatThrownBy(() -> RaftMessageCodec.decode(append.toBuilder().setIndex(11).build()))
         .isInstanceOf(RaftMessageCodec.MalformedMessageException.class);
@@ -79,56 +68,78 @@ class RaftMessageCodecTest {
         .isInstanceOf(RaftMessageCodec.MalformedMessageException.class);
   }
 
+  /** A message of {@code type} built by its factory, with random values in every field it uses. */
   private static Message randomMessage(MessageType type, SplittableRandom random) {
-    List<Entry> entries = new ArrayList<>();
-    int count = random.nextInt(4);
-    long firstIndex = 1 + random.nextLong(1_000_000);
-    long term = 1000 + random.nextLong(Long.MAX_VALUE - 1000);
+    long to = 1 + random.nextLong(Long.MAX_VALUE - 1);
+    long from = 1 + random.nextLong(Long.MAX_VALUE - 1);
+    long term = 2000 + random.nextLong(Long.MAX_VALUE - 2000);
     long logTerm = random.nextLong(1000);
+    long index = random.nextLong(1_000_000);
+    long commit = random.nextLong(Long.MAX_VALUE);
+    byte[] context = new byte[random.nextInt(3) == 0 ? 0 : 1 + random.nextInt(16)];
+    random.nextBytes(context);
+    byte[] readContext = new byte[1 + random.nextInt(16)];
+    random.nextBytes(readContext);
+    return switch (type) {
+      case PROPOSE -> Message.propose(to, from, randomEntries(random, 1, 1, index));
+      case APPEND ->
+          Message.append(
+              to, from, term, logTerm, index, randomEntries(random, 0, logTerm, index), commit);
+      case APPEND_RESPONSE ->
+          random.nextBoolean()
+              ? Message.appendAccepted(to, from, term, index)
+              : Message.appendRejected(to, from, term, index, logTerm, random.nextLong(index + 1));
+      case VOTE, PRE_VOTE ->
+          Message.voteRequest(
+              type == MessageType.PRE_VOTE, to, from, term, logTerm, index, random.nextBoolean());
+      case VOTE_RESPONSE, PRE_VOTE_RESPONSE ->
+          Message.voteResponse(
+              type == MessageType.PRE_VOTE_RESPONSE, to, from, term, random.nextBoolean());
+      case SNAPSHOT -> Message.snapshot(to, from, term, randomSnapshot(random));
+      case HEARTBEAT -> Message.heartbeat(to, from, term, commit, index, context);
+      case HEARTBEAT_RESPONSE -> Message.heartbeatResponse(to, from, term, index, context);
+      case TIMEOUT_NOW -> Message.timeoutNow(to, from, term);
+      case TRANSFER_LEADER -> Message.transferLeader(to, from);
+      case READ_INDEX -> Message.readIndex(to, from, readContext);
+      case READ_INDEX_RESPONSE -> Message.readIndexResponse(to, from, term, index, context);
+    };
+  }
+
+  /**
+   * At least {@code countMin} entries shaped like a real append: contiguous after {@code index},
+   * terms from {@code logTerm} (at least 1) that never go back.
+   */
+  private static List<Entry> randomEntries(
+      SplittableRandom random, int countMin, long logTerm, long index) {
+    List<Entry> entries = new ArrayList<>();
+    int count = countMin + random.nextInt(4);
     long entryTerm = Math.max(1, logTerm);
     for (int i = 0; i < count; i++) {
       byte[] data = new byte[random.nextInt(40)];
       random.nextBytes(data);
-      // Shaped like a real append (contiguous after index, terms between logTerm and term).
       entryTerm += random.nextInt(3);
       entries.add(
           new Entry(
               entryTerm,
-              firstIndex + i,
+              index + 1 + i,
               random.nextBoolean() ? EntryType.NORMAL : EntryType.CONF_CHANGE,
               data));
     }
-    Snapshot snapshot = Snapshot.EMPTY;
-    if (random.nextBoolean()) {
-      byte[] data = new byte[random.nextInt(100)];
-      random.nextBytes(data);
-      ConfState conf =
-          new ConfState(
-              Set.of(1L, 2L, 3L + random.nextInt(5)),
-              Set.of(20L + random.nextInt(3)),
-              random.nextBoolean() ? Set.of(1L, 9L) : Set.of(),
-              Set.of(),
-              false);
-      snapshot =
-          new Snapshot(
-              new SnapshotMetadata(1 + random.nextLong(1 << 40), random.nextLong(1 << 20), conf),
-              data);
-    }
-    byte[] context = new byte[random.nextInt(3) == 0 ? 0 : 1 + random.nextInt(16)];
-    random.nextBytes(context);
-    return new Message(
-        type,
-        1 + random.nextLong(Long.MAX_VALUE - 1),
-        1 + random.nextLong(Long.MAX_VALUE - 1),
-        term,
-        logTerm,
-        firstIndex - 1,
-        entries,
-        random.nextLong(Long.MAX_VALUE),
-        snapshot,
-        random.nextBoolean(),
-        random.nextLong(Long.MAX_VALUE),
-        context);
+    return entries;
+  }
+
+  private static Snapshot randomSnapshot(SplittableRandom random) {
+    byte[] data = new byte[random.nextInt(100)];
+    random.nextBytes(data);
+    ConfState conf =
+        new ConfState(
+            Set.of(1L, 2L, 3L + random.nextInt(5)),
+            Set.of(20L + random.nextInt(3)),
+            random.nextBoolean() ? Set.of(1L, 9L) : Set.of(),
+            Set.of(),
+            false);
+    return new Snapshot(
+        new SnapshotMetadata(1 + random.nextLong(1 << 40), random.nextLong(1 << 20), conf), data);
   }
 
   /** Field by field: Message.equals compares snapshots by identity. */

@@ -281,21 +281,12 @@ class SnapshotTransfersTest {
   }
 
   private static Message snapshotMessage() {
-    Message base = Message.of(MessageType.SNAPSHOT, FOLLOWER, LEADER, 3);
-    return new Message(
-        base.type(),
-        base.to(),
-        base.from(),
-        base.term(),
-        0,
-        0,
-        List.of(),
-        0,
+    return Message.snapshot(
+        FOLLOWER,
+        LEADER,
+        3,
         new Snapshot(
-            new SnapshotMetadata(5, 2, ConfState.ofVoters(Set.of(1L, 2L, 3L))), new byte[0]),
-        false,
-        0,
-        new byte[0]);
+            new SnapshotMetadata(5, 2, ConfState.ofVoters(Set.of(1L, 2L, 3L))), new byte[0]));
   }
 
   private StorageEngine open(String name) {
