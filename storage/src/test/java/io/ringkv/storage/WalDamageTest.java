@@ -23,8 +23,9 @@ import org.slf4j.LoggerFactory;
  * stopped writers whose fsynced Raft entries live only in the WAL, 4 KiB of garbage (random or
  * zeros) in the middle of the log, or one flipped byte in its whole last record, refuses the open
  * with a {@link CorruptStoreException} naming the log file and the offset of the first damaged
- * record, and leaves every file byte-identical; a torn tail (the last record cut off by the end of
- * the file, as a crash during the write leaves it) opens, keeps every whole record, drops only that
+ * record, and leaves every file byte-identical, as does a cut-off end of a log that is not the
+ * newest (whole when the next log began); a torn tail (the last record cut off by the end of the
+ * file, as a crash during the write leaves it) opens, keeps every whole record, drops only that
  * write and logs it. Before ringkv chose the recovery mode, RocksDB's default (point in time)
  * opened the mid-file cases with a third of the entries gone.
  */
@@ -132,6 +133,32 @@ class WalDamageTest {
           .as("the next open finds a clean store")
           .isEqualTo(ENTRIES_PER_GROUP - ENTRIES_PER_WRITE);
     }
+  }
+
+  @Test
+  void aCutOffOlderLogIsRefusedNotTreatedAsATornTail() throws Exception {
+    try (StorageEngine engine = TestStores.open(directory)) {
+      engine.groupCommitter().submit(LogWrite.of(1, TestStores.entries(1, 100, 1), null)).join();
+      Store store = engine.store();
+      try (org.rocksdb.FlushOptions flush = new org.rocksdb.FlushOptions().setWaitForFlush(true)) {
+        // Flushing another family switches to a new log; the old one stays for raft_log's data.
+        store.db.flush(flush, store.meta);
+      }
+      engine.groupCommitter().submit(LogWrite.of(1, TestStores.entries(101, 200, 1), null)).join();
+    }
+    List<Path> logs;
+    try (Stream<Path> files = Files.list(directory)) {
+      logs = files.filter(file -> file.toString().endsWith(".log")).sorted().toList();
+    }
+    assertThat(logs).as("an older and a newer log").hasSize(2);
+    Path older = logs.getFirst();
+    try (RandomAccessFile raw = new RandomAccessFile(older.toFile(), "rw")) {
+      raw.setLength(raw.length() - 100);
+    }
+    assertThatThrownBy(() -> TestStores.open(directory).close())
+        .isInstanceOf(CorruptStoreException.class)
+        .hasMessageContaining(older.toString())
+        .hasMessageContaining("it is not the newest log");
   }
 
   @Test
