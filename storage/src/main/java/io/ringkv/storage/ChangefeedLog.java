@@ -17,12 +17,24 @@ import org.rocksdb.WriteBatch;
  * injected clock) and by bytes per partition, and records how far it dropped (the floor) in the
  * same batch, so {@link #oldestRetainedRevision()} stays exact even when every record is gone. The
  * retained byte count is kept in memory, computed by one scan on first use.
+ *
+ * <p>The floor only ever rises (checked on every move). Two writers move it: retention, which scans
+ * and then drops, and a snapshot install, which replaces every record and sets the floor to the
+ * snapshot's index. Both move it under this object's lock, so retention that chose what to drop
+ * before an install cannot write its older floor after it: that would announce records as retained
+ * that the install deleted, and a reader would be served a gap without a "compacted" error.
  */
 public final class ChangefeedLog {
   private final Store store;
   private final long groupId;
   private long floorRevision;
   private long retainedBytes = -1;
+
+  /**
+   * Runs inside {@link #enforceRetention()} after it chose what to drop and before it writes: the
+   * seam where a test lets a snapshot install race retention deterministically.
+   */
+  volatile Runnable retentionChosenHook = () -> {};
 
   ChangefeedLog(Store store, long groupId) {
     this.store = store;
@@ -116,6 +128,7 @@ public final class ChangefeedLog {
       return drop;
     });
     if (dropped[0] > 0) {
+      retentionChosenHook.run();
       dropThrough(lastDroppedRevision[0]);
       retainedBytes = remainingBytes[0];
     }
@@ -127,6 +140,7 @@ public final class ChangefeedLog {
   }
 
   private void dropThrough(long revision) {
+    checkFloorRises(revision);
     try (WriteBatch batch = new WriteBatch()) {
       batch.deleteRange(store.changes, Keys.group(groupId), Keys.change(groupId, revision + 1, 0));
       putFloor(batch, revision);
@@ -137,7 +151,29 @@ public final class ChangefeedLog {
     floorRevision = revision;
   }
 
-  void putFloor(WriteBatch batch, long revision) throws RocksDBException {
+  /**
+   * Writes {@code batch} of a snapshot install durably with {@code floor} (the snapshot's index) as
+   * the new floor: the install already deleted every record, so nothing at or below it exists any
+   * more. Under this log's lock, so it never interleaves with retention.
+   */
+  synchronized void writeWithFloor(WriteBatch batch, long floor) throws RocksDBException {
+    checkFloorRises(floor);
+    putFloor(batch, floor);
+    store.write(batch, true);
+    floorRevision = floor;
+    retainedBytes = -1;
+  }
+
+  private void checkFloorRises(long revision) {
+    Invariants.check(
+        revision >= floorRevision,
+        "group %d: the changefeed floor would move down from %d to %d",
+        groupId,
+        floorRevision,
+        revision);
+  }
+
+  private void putFloor(WriteBatch batch, long revision) throws RocksDBException {
     byte[] key = Keys.state(groupId, Keys.TAG_CHANGES_FLOOR);
     batch.put(store.raftState, key, Codec.seal(key, ByteBuffer.allocate(8).putLong(revision)));
   }
@@ -146,11 +182,5 @@ public final class ChangefeedLog {
     if (retainedBytes >= 0) {
       retainedBytes += sizeBytes;
     }
-  }
-
-  /** After a snapshot install: nothing at or below {@code floor} exists any more. */
-  synchronized void reset(long floor) {
-    floorRevision = floor;
-    retainedBytes = -1;
   }
 }

@@ -302,13 +302,11 @@ final class PartitionSnapshots {
     try (WriteBatch batch = new WriteBatch()) {
       byte[] appliedKey = Keys.state(groupId, Keys.TAG_APPLIED);
       batch.put(store.raftState, appliedKey, DataRecords.encodeApplied(appliedKey, applied));
-      changefeed.putFloor(batch, applied.index());
       batch.delete(store.raftState, Keys.state(groupId, Keys.TAG_INSTALLING));
-      store.write(batch, true);
+      changefeed.writeWithFloor(batch, applied.index());
     } catch (RocksDBException e) {
       throw store.failure("finish snapshot install of group " + groupId, e);
     }
-    changefeed.reset(applied.index());
   }
 
   private static void prepareEmptyDirectory(Path directory) {

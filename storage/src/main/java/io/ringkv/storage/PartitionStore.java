@@ -62,16 +62,23 @@ public final class PartitionStore {
   }
 
   /**
-   * True when a snapshot install was interrupted (for example by a crash): the partition's state is
-   * incomplete, reads and applies fail, and only installing a new snapshot repairs it.
+   * True while the partition's state is incomplete because a snapshot install did not finish, so
+   * reads and applies fail with {@link PartitionUnavailableException}. An install a crash
+   * interrupted does not leave it so: opening the store rolls it forward from the snapshot files
+   * its durable marker names. It holds only when (1) that roll-forward was impossible, because
+   * those files are gone, damaged or of another index, or (2) an install in this process failed
+   * part way (its marker stays, so the next open rolls it forward if its files are intact, else
+   * case 1). A later complete {@link #installSnapshot} repairs either case; the storage engine
+   * never asks a peer for one by itself.
    */
   public synchronized boolean needsSnapshot() {
     return needsSnapshot;
   }
 
   /**
-   * Why {@link #needsSnapshot()} holds: the interrupted install could not be finished at open
-   * (snapshot files gone or damaged; the path is named), or null when the partition is available.
+   * Why {@link #needsSnapshot()} holds, naming the snapshot directory: the roll-forward at open
+   * could not use its files, or an install in this process failed; null when the partition is
+   * available.
    */
   public synchronized String needsSnapshotReason() {
     return needsSnapshot ? needsSnapshotReason : null;
@@ -220,7 +227,7 @@ public final class PartitionStore {
 
   private void checkAvailable() {
     if (needsSnapshot) {
-      throw new PartitionUnavailableException(groupId);
+      throw new PartitionUnavailableException(groupId, needsSnapshotReason);
     }
   }
 

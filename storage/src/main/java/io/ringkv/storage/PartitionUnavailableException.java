@@ -1,11 +1,12 @@
 package io.ringkv.storage;
 
 /**
- * A partition cannot serve reads or applies: a snapshot install was interrupted, so its state is
- * incomplete until a new snapshot is installed.
+ * A partition cannot serve reads or applies: a snapshot install did not finish and could not be
+ * rolled forward, so its state is incomplete until a new snapshot is installed (see {@link
+ * PartitionStore#needsSnapshot()}).
  */
 public final class PartitionUnavailableException extends StorageException {
-  public PartitionUnavailableException(long groupId) {
-    super("partition of group " + groupId + " needs a new snapshot (an install was interrupted)");
+  public PartitionUnavailableException(long groupId, String reason) {
+    super("partition of group " + groupId + " needs a new snapshot: " + reason);
   }
 }

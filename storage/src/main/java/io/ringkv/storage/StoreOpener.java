@@ -22,7 +22,10 @@ import org.rocksdb.RocksDBException;
 import org.rocksdb.Statistics;
 import org.rocksdb.StatsLevel;
 import org.rocksdb.Status;
+import org.rocksdb.WALRecoveryMode;
 import org.rocksdb.WriteBatch;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Opens a store directory without ever resetting it.
@@ -43,6 +46,8 @@ final class StoreOpener {
   static final byte[] META_CLUSTER_ID = "cluster_id".getBytes(StandardCharsets.UTF_8);
   static final byte[] META_NODE_ID = "node_id".getBytes(StandardCharsets.UTF_8);
 
+  private static final Logger log = LoggerFactory.getLogger(StoreOpener.class);
+
   static {
     RocksDB.loadLibrary();
   }
@@ -53,6 +58,7 @@ final class StoreOpener {
     Path path = options.path();
     boolean fresh = isFresh(path);
     boolean needsIdentity = fresh;
+    WALRecoveryMode recovery = WALRecoveryMode.AbsoluteConsistency;
     if (fresh) {
       try {
         Files.createDirectories(path);
@@ -61,9 +67,11 @@ final class StoreOpener {
       }
     } else {
       checkExistingFamilies(path);
-      needsIdentity = inspect(options);
+      Inspection inspection = inspect(options);
+      needsIdentity = inspection.needsIdentity();
+      recovery = inspection.recovery();
     }
-    Store store = openDb(options, false, fresh);
+    Store store = openDb(options, null, recovery, fresh);
     try {
       if (needsIdentity) {
         writeIdentity(store);
@@ -76,19 +84,77 @@ final class StoreOpener {
   }
 
   /**
-   * Checks an existing store read-only (no new MANIFEST, OPTIONS or LOG file): checksums and
-   * identity. Returns true if the store holds nothing and only its identity is missing.
+   * What the read-only inspection found: whether only the identity is missing, and the WAL recovery
+   * mode the real open must use (absolute consistency, or tolerating the torn tail the inspection
+   * found and logged).
    */
-  private static boolean inspect(StorageOptions options) {
-    try (Store store = openDb(options, true, false)) {
-      if (options.verifyChecksumsOnOpen()) {
-        verifyChecksums(store);
+  private record Inspection(boolean needsIdentity, WALRecoveryMode recovery) {}
+
+  /**
+   * Checks an existing store read-only (no new MANIFEST, OPTIONS or LOG file): WAL replay,
+   * checksums and identity.
+   */
+  private static Inspection inspect(StorageOptions options) {
+    RocksLogBridge logger = new RocksLogBridge();
+    try (Store store = openDb(options, logger, WALRecoveryMode.AbsoluteConsistency, false)) {
+      return check(store, options, WALRecoveryMode.AbsoluteConsistency);
+    } catch (CorruptStoreException e) {
+      WalDamage damage =
+          WalDamage.fromReports(options.path(), logger.warnings()).orElseThrow(() -> e);
+      if (!damage.tornTail()) {
+        throw new CorruptStoreException(options.path(), refusal(damage), e);
       }
-      return checkIdentity(store);
+      return inspectWithoutTornTail(options, damage);
     }
   }
 
-  private static Store openDb(StorageOptions options, boolean readOnly, boolean fresh) {
+  /** Opens again tolerating only a cut-off tail, so any other damage still refuses the open. */
+  private static Inspection inspectWithoutTornTail(StorageOptions options, WalDamage damage) {
+    WALRecoveryMode recovery = WALRecoveryMode.TolerateCorruptedTailRecords;
+    Store store;
+    try {
+      store = openDb(options, new RocksLogBridge(), recovery, false);
+    } catch (CorruptStoreException beyondTail) {
+      throw new CorruptStoreException(
+          options.path(),
+          refusal(damage) + "; and beyond that tail: " + beyondTail.getMessage(),
+          beyondTail);
+    }
+    try (store) {
+      Inspection inspection = check(store, options, recovery);
+      log.warn(
+          "store {}: {}: the last record of the newest log was cut off by a crash during its"
+              + " write (so never acknowledged); it is dropped",
+          options.path(),
+          damage.describe());
+      return inspection;
+    }
+  }
+
+  private static Inspection check(Store store, StorageOptions options, WALRecoveryMode recovery) {
+    if (options.verifyChecksumsOnOpen()) {
+      verifyChecksums(store);
+    }
+    return new Inspection(checkIdentity(store), recovery);
+  }
+
+  private static String refusal(WalDamage damage) {
+    return damage.describe()
+        + ": replaying only the records before it would silently lose durable Raft state (log"
+        + " entries, votes), so the store is not opened; restore this node's data directory or"
+        + " rebuild the node from its peers";
+  }
+
+  /**
+   * Opens the database; {@code inspectionLogger} non-null opens it read-only with RocksDB's log
+   * sent there instead of a LOG file.
+   */
+  private static Store openDb(
+      StorageOptions options,
+      RocksLogBridge inspectionLogger,
+      WALRecoveryMode recovery,
+      boolean fresh) {
+    boolean readOnly = inspectionLogger != null;
     Path path = options.path();
     List<AutoCloseable> resources = new ArrayList<>();
     ColumnFamilyOptions familyOptions = new ColumnFamilyOptions();
@@ -101,13 +167,13 @@ final class StoreOpener {
             .setCreateMissingColumnFamilies(fresh)
             .setErrorIfExists(fresh)
             .setParanoidChecks(true)
+            .setWalRecoveryMode(recovery)
             .setMaxOpenFiles(-1);
     resources.add(dbOptions);
     Statistics statistics = null;
     if (readOnly) {
-      RocksLogBridge logger = new RocksLogBridge();
-      resources.add(logger);
-      dbOptions.setLogger(logger);
+      resources.add(inspectionLogger);
+      dbOptions.setLogger(inspectionLogger);
     } else {
       // Tickers only (every histogram ignored): enough to count real WAL syncs, cheaply.
       statistics = new Statistics(EnumSet.allOf(HistogramType.class));

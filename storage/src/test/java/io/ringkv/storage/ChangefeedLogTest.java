@@ -24,7 +24,7 @@ class ChangefeedLogTest {
 
   private static final long DAY_MILLIS = Duration.ofDays(1).toMillis();
 
-  private static void applyRevisions(PartitionStore partition, long from, long to, long millis) {
+  static void applyRevisions(PartitionStore partition, long from, long to, long millis) {
     for (long revision = from; revision <= to; revision++) {
       partition.apply(
           ApplyBatch.of(

@@ -98,7 +98,8 @@ class SnapshotRollForwardTest {
             .contains("group 1");
         assertThatThrownBy(() -> partition.get(bytes("new-1")))
             .isInstanceOf(PartitionUnavailableException.class)
-            .hasMessageContaining("group 1 needs a new snapshot");
+            .hasMessageContaining("group 1 needs a new snapshot")
+            .hasMessageContaining(directory.toString());
         assertThatThrownBy(() -> partition.apply(ApplyBatch.of(41, 1, 0, List.of())))
             .isInstanceOf(PartitionUnavailableException.class);
         assertThat(Files.exists(directory))

@@ -101,6 +101,8 @@ final class SnapshotSender implements AutoCloseable {
             "ringkv-snapshot-sender",
             SnapshotTransferSettings.SENDER_THREADS,
             SnapshotTransferSettings.SEND_QUEUE_TRANSFERS_MAX);
+    // Before any transfer: an export is deleted when its transfer ends, unless the process died.
+    Directories.deleteStaleExports(settings.outgoing());
   }
 
   /** Called on the driver thread for each MSG_SNAP; never blocks. */
@@ -144,7 +146,8 @@ final class SnapshotSender implements AutoCloseable {
     Path directory =
         settings
             .outgoing()
-            .resolve(transfer.partition + "-to-" + transfer.toNodeId + "-" + transfer.transferId);
+            .resolve(
+                Directories.exportName(transfer.partition, transfer.toNodeId, transfer.transferId));
     String failure;
     try {
       failure = stream(transfer, message, store, directory, deadline);
