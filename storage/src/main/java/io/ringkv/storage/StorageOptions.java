@@ -152,7 +152,9 @@ public record StorageOptions(
 
     /**
      * Whether opening reads every SST file to verify its block checksums. Costs a full read of the
-     * store at start-up; finds damage before any request does.
+     * store at start-up (measured with a warm page cache on 2 cores: 300 MiB of SSTs opened in 276
+     * ms instead of 97, 600 MiB in 383 instead of 103; cold, add reading those bytes from disk);
+     * finds damage before any request does. Write-ahead logs are checked at every open anyway.
      */
     public Builder verifyChecksumsOnOpen(boolean value) {
       verifyChecksumsOnOpen = value;
