@@ -223,7 +223,8 @@ public final class RingkvNode implements AutoCloseable {
             peerChannels,
             replicas,
             transport::isConnected,
-            config.debugUnsafeStaleReads());
+            config.debugUnsafeStaleReads(),
+            System::nanoTime);
     grpcServer =
         NettyServerBuilder.forAddress(config.clientAddress().toSocketAddress())
             .maxInboundMessageSize(config.limits().requestSizeBytesMax())
