@@ -19,6 +19,7 @@ import io.ringkv.proto.v1.ScanRequest;
 import io.ringkv.proto.v1.ScanResponse;
 import io.ringkv.proto.v1.TxnRequest;
 import io.ringkv.proto.v1.TxnResponse;
+import io.ringkv.proto.v1.WriteSession;
 import io.ringkv.raft.Role;
 import io.ringkv.routing.PartitionLayout;
 import io.ringkv.server.config.Limits;
@@ -190,7 +191,7 @@ final class KvService extends KVGrpc.KVImplBase {
           RequestValidation.checkSession(request.getSession());
           return new PreparedWrite<>(
               validation.layout().partitionOfKey(key),
-              Command.newBuilder().setSession(request.getSession()).setPut(request).build(),
+              command(request.getSession()).setPut(request).build(),
               stub -> stub.put(request),
               (result, header) -> result.getPut().toBuilder().setHeader(header).build());
         });
@@ -205,7 +206,7 @@ final class KvService extends KVGrpc.KVImplBase {
           RequestValidation.checkSession(request.getSession());
           return new PreparedWrite<>(
               validation.layout().partitionOfKey(key),
-              Command.newBuilder().setSession(request.getSession()).setDelete(request).build(),
+              command(request.getSession()).setDelete(request).build(),
               stub -> stub.delete(request),
               (result, header) -> result.getDelete().toBuilder().setHeader(header).build());
         });
@@ -220,7 +221,7 @@ final class KvService extends KVGrpc.KVImplBase {
           RequestValidation.checkSession(request.getSession());
           return new PreparedWrite<>(
               partition,
-              Command.newBuilder().setSession(request.getSession()).setTxn(request).build(),
+              command(request.getSession()).setTxn(request).build(),
               stub -> stub.txn(request),
               (result, header) -> result.getTxn().toBuilder().setHeader(header).build());
         });
@@ -294,6 +295,16 @@ final class KvService extends KVGrpc.KVImplBase {
             respond(observer, () -> answer(write, outcome.result(), outcome.term()));
           }
         });
+  }
+
+  /**
+   * A command of this node's leader-side settings: the limits every replica applies it under travel
+   * in the command, so replicas decide alike even if their own settings differ.
+   */
+  private Command.Builder command(WriteSession session) {
+    return Command.newBuilder()
+        .setSession(session)
+        .setResponseSizeBytesMax(validation.limits().responseSizeBytesMax());
   }
 
   private <T> T answer(PreparedWrite<T> write, CommandResult result, long term) {

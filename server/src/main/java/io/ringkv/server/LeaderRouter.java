@@ -203,13 +203,15 @@ final class LeaderRouter {
   }
 
   static StatusRuntimeException commandError(CommandError error, int partition) {
-    return KvErrors.of(
-        Status.fromCodeValue(error.getGrpcCode()).getCode(),
-        error.getMessage(),
+    ErrorDetail.Builder detail =
         ErrorDetail.newBuilder()
             .setReason(ErrorDetail.Reason.forNumber(error.getReason()))
-            .setPartition(partition)
-            .build());
+            .setPartition(partition);
+    if (!error.getLimitName().isEmpty()) {
+      detail.setLimitName(error.getLimitName()).setLimitValue(error.getLimitValue());
+    }
+    return KvErrors.of(
+        Status.fromCodeValue(error.getGrpcCode()).getCode(), error.getMessage(), detail.build());
   }
 
   /** The call's deadline on the nano clock, a margin before the client's own. */

@@ -209,7 +209,12 @@ public final class RingkvNode implements AutoCloseable {
             engine, driver::partitions, config.changefeedRetentionCheckIntervalMillis(), registry);
     Map<Long, Member> members =
         config.members().stream().collect(Collectors.toMap(Member::nodeId, m -> m));
-    peerChannels = new PeerChannels(config.nodeId(), config.clientAddress().host(), members);
+    peerChannels =
+        new PeerChannels(
+            config.nodeId(),
+            config.clientAddress().host(),
+            members,
+            config.limits().responseSizeBytesMax());
 
     if (config.debugUnsafeStaleReads()) {
       log.warn("UNSAFE debug-unsafe-stale-reads is on: linearizable reads may return stale data");

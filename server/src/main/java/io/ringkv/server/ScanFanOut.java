@@ -1,12 +1,14 @@
 package io.ringkv.server;
 
 import com.google.protobuf.ByteString;
+import com.google.protobuf.CodedOutputStream;
 import io.grpc.Context;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.ringkv.proto.v1.KeyValue;
 import io.ringkv.proto.v1.ScanRequest;
 import io.ringkv.proto.v1.ScanResponse;
+import io.ringkv.raft.Invariants;
 import io.ringkv.server.raft.MultiRaftDriver;
 import io.ringkv.storage.ScanRange;
 import java.util.ArrayList;
@@ -22,10 +24,19 @@ import java.util.concurrent.Executor;
  *
  * <p>Design notes. Each partition returns up to limit + 1 pairs: a partition with more than {@code
  * limit} in range proves there is more, so the merged page is exact and {@code next_key} resumes
- * right after its last key. A page forwarded by another node (marked with its partition) is served
- * for that partition alone. Runs on the call executor; never on the transport thread.
+ * right after its last key. Pages are cut by bytes as well, so that no response (a partition's
+ * page, forwarded or not, and the merged page) exceeds response-size-bytes-max; a partition page
+ * cut by bytes says so with {@code more}, and the merged page ends at its last key. A page
+ * forwarded by another node (marked with its partition) is served for that partition alone. Runs on
+ * the call executor; never on the transport thread.
  */
 final class ScanFanOut {
+  /** Room in a page for the header, next key tag and flags (the next key itself is counted). */
+  static final int PAGE_ROOM_BYTES = 1024;
+
+  /** Upper bound of a pair's encoding beyond its key and value: tags, lengths, three varints. */
+  static final int PAIR_OVERHEAD_BYTES = 48;
+
   private final RequestValidation validation;
   private final MultiRaftDriver driver;
   private final LeaderRouter router;
@@ -66,10 +77,10 @@ final class ScanFanOut {
           CompletableFuture.supplyAsync(
               () -> scanPartition(each, range, perPartition, linearizable, page), executor));
     }
-    List<KeyValue> merged = new ArrayList<>();
+    List<ScanResponse> pages = new ArrayList<>(partitionCount);
     for (CompletableFuture<ScanResponse> part : parts) {
       try {
-        merged.addAll(part.join().getKvsList());
+        pages.add(part.join());
       } catch (CompletionException e) {
         parts.forEach(other -> other.cancel(false));
         if (e.getCause() instanceof StatusRuntimeException status) {
@@ -78,16 +89,56 @@ final class ScanFanOut {
         throw Status.INTERNAL.withDescription(String.valueOf(e.getCause())).asRuntimeException();
       }
     }
+    return merge(pages, limit);
+  }
+
+  /**
+   * Merges per-partition pages into one page of at most {@code limit} pairs and {@link
+   * #pageBytesMax} bytes. A page cut by bytes ({@code more} set) knows nothing past its last key,
+   * so the merged page ends at the smallest such key.
+   */
+  private ScanResponse merge(List<ScanResponse> pages, int limit) {
+    List<KeyValue> merged = new ArrayList<>();
+    ByteString cutoff = null;
+    for (ScanResponse page : pages) {
+      merged.addAll(page.getKvsList());
+      if (page.getMore()) {
+        Invariants.check(page.getKvsCount() > 0, "a scan page cut by bytes holds no pair");
+        ByteString last = page.getKvs(page.getKvsCount() - 1).getKey();
+        cutoff = cutoff == null || compareBytes(last, cutoff) < 0 ? last : cutoff;
+      }
+    }
     merged.sort((a, b) -> compareBytes(a.getKey(), b.getKey()));
     ScanResponse.Builder response = ScanResponse.newBuilder();
-    boolean more = merged.size() > limit;
-    List<KeyValue> kvs = more ? merged.subList(0, limit) : merged;
-    response.addAllKvs(kvs).setMore(more);
-    if (more) {
-      response.setNextKey(kvs.getLast().getKey().concat(ByteString.copyFrom(new byte[] {0})));
+    long bytes = 0;
+    long bytesMax = pageBytesMax();
+    for (KeyValue kv : merged) {
+      bytes += CodedOutputStream.computeMessageSize(ScanResponse.KVS_FIELD_NUMBER, kv);
+      if (response.getKvsCount() == limit
+          || bytes > bytesMax
+          || (cutoff != null && compareBytes(kv.getKey(), cutoff) > 0)) {
+        break;
+      }
+      response.addKvs(kv);
     }
-    response.setHeader(router.mergedHeader());
-    return response.build();
+    boolean more = response.getKvsCount() < merged.size() || cutoff != null;
+    response.setMore(more);
+    if (more) {
+      Invariants.check(response.getKvsCount() > 0, "a scan page with more to come is empty");
+      ByteString last = response.getKvs(response.getKvsCount() - 1).getKey();
+      response.setNextKey(last.concat(ByteString.copyFrom(new byte[] {0})));
+    }
+    return response.setHeader(router.mergedHeader()).build();
+  }
+
+  /**
+   * Bytes of pairs one page may carry: the response limit less room for the header and next key.
+   * The relation of the limits guarantees the largest pair fits, so a page is never empty.
+   */
+  private long pageBytesMax() {
+    return validation.limits().responseSizeBytesMax()
+        - validation.limits().keySizeBytesMax()
+        - PAGE_ROOM_BYTES;
   }
 
   private ScanResponse scanPartition(
@@ -99,7 +150,9 @@ final class ScanFanOut {
           long term = router.readBarrier(partition, linearizable, deadline);
           ScanResponse.Builder response =
               ScanResponse.newBuilder().setHeader(router.header(partition, term));
-          for (io.ringkv.storage.KeyValue pair : driver.store(partition).scan(range, limit)) {
+          long bytes = 0;
+          for (io.ringkv.storage.KeyValue pair :
+              driver.store(partition).scan(range, limit, pageBytesMax(), PAIR_OVERHEAD_BYTES)) {
             KeyValue.Builder kv =
                 KeyValue.newBuilder()
                     .setKey(ByteString.copyFrom(pair.key()))
@@ -108,6 +161,11 @@ final class ScanFanOut {
                     .setVersion(pair.value().version());
             if (!page.getKeysOnly()) {
               kv.setValue(ByteString.copyFrom(pair.value().value()));
+            }
+            bytes +=
+                CodedOutputStream.computeMessageSize(ScanResponse.KVS_FIELD_NUMBER, kv.build());
+            if (bytes > pageBytesMax()) {
+              return response.setMore(true).build(); // cut by bytes: the merge stops here
             }
             response.addKvs(kv);
           }

@@ -27,7 +27,7 @@ import org.junit.jupiter.api.Test;
  */
 class RequestValidationTest {
   private static final Limits LIMITS =
-      new Limits(16, 64, 4096, 4, 10, 8, 4096 + Limits.PEER_FRAME_OVERHEAD_BYTES, 16);
+      new Limits(16, 64, 4096, 4, 10, 8, 4096 + Limits.PEER_FRAME_OVERHEAD_BYTES, 16, 64 * 1024);
   private final RequestValidation validation = new RequestValidation(LIMITS, PartitionLayout.of(8));
 
   private static ByteString bytes(int size) {

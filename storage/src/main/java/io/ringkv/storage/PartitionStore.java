@@ -244,6 +244,13 @@ public final class PartitionStore {
     }
   }
 
+  /** See {@link PartitionReadView#scan(ScanRange, int, long, int)}. */
+  public List<KeyValue> scan(ScanRange range, int limit, long bytesMax, int pairOverheadBytes) {
+    try (PartitionReadView view = readView()) {
+      return view.scan(range, limit, bytesMax, pairOverheadBytes);
+    }
+  }
+
   public Optional<SessionRecord> session(long sessionId) {
     try (PartitionReadView view = readView()) {
       return view.session(sessionId);

@@ -244,7 +244,8 @@ public final class ConfigLoader {
         (int) integer(values, Setting.SCAN_LIMIT_MAX),
         (int) integer(values, Setting.INFLIGHT_PROPOSALS_PER_PARTITION_MAX),
         (int) integer(values, Setting.PEER_FRAME_SIZE_BYTES_MAX),
-        (int) integer(values, Setting.PEER_SEND_QUEUE_FRAMES_MAX));
+        (int) integer(values, Setting.PEER_SEND_QUEUE_FRAMES_MAX),
+        (int) integer(values, Setting.RESPONSE_SIZE_BYTES_MAX));
   }
 
   private static String text(Map<Setting, String> values, Setting setting) {

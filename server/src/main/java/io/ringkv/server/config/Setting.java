@@ -50,6 +50,12 @@ public enum Setting {
       Limits.DEFAULTS.requestSizeBytesMax(),
       1024,
       256 * 1024 * 1024),
+  RESPONSE_SIZE_BYTES_MAX(
+      "response-size-bytes-max",
+      "largest response (gRPC message): a bigger Txn answer is refused, Scan pages are cut to fit",
+      Limits.DEFAULTS.responseSizeBytesMax(),
+      64 * 1024,
+      Integer.MAX_VALUE - 1024 * 1024),
   TXN_OPS_MAX(
       "txn-ops-max",
       "most compares plus operations in one Txn",

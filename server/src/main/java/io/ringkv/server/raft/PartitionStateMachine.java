@@ -1,6 +1,7 @@
 package io.ringkv.server.raft;
 
 import com.google.protobuf.ByteString;
+import com.google.protobuf.CodedOutputStream;
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.grpc.Status;
 import io.ringkv.proto.internal.Command;
@@ -24,6 +25,7 @@ import io.ringkv.proto.v1.WriteSession;
 import io.ringkv.raft.ConfState;
 import io.ringkv.raft.Entry;
 import io.ringkv.raft.Invariants;
+import io.ringkv.server.config.Limits;
 import io.ringkv.storage.ApplyBatch;
 import io.ringkv.storage.Mutation;
 import io.ringkv.storage.PartitionReadView;
@@ -55,6 +57,11 @@ import java.util.Optional;
 final class PartitionStateMachine {
   /** The outcome of one applied command entry. */
   record Applied(long index, long proposerNodeId, long requestId, CommandResult result) {}
+
+  /** Room kept in a response for the header the server adds to a command's answer. */
+  static final int RESPONSE_HEADER_BYTES = 1024;
+
+  private static final int TXN_RESPONSES_FIELD = TxnResponse.RESPONSES_FIELD_NUMBER;
 
   private final PartitionStore store;
   private final long sessionTtlMillis;
@@ -137,6 +144,10 @@ final class PartitionStateMachine {
 
     private final Map<Long, SessionRecord> sessions = new LinkedHashMap<>();
     private final List<Mutation> mutations = new ArrayList<>();
+
+    /** Overlay values a running Txn replaced, to restore if it is refused; null outside a Txn. */
+    private Map<ByteBuffer, Optional<StoredValue>> undo;
+
     long timestampMillis;
 
     Batch(PartitionReadView view) {
@@ -164,7 +175,7 @@ final class PartitionStateMachine {
             case PUT -> CommandResult.newBuilder().setPut(put(command.getPut(), index)).build();
             case DELETE ->
                 CommandResult.newBuilder().setDelete(delete(command.getDelete(), index)).build();
-            case TXN -> CommandResult.newBuilder().setTxn(txn(command.getTxn(), index)).build();
+            case TXN -> txnWithinLimit(command.getTxn(), index, responseSizeBytesMax(command));
             case OP_NOT_SET ->
                 error(Status.Code.INVALID_ARGUMENT, "empty command", ErrorDetail.Reason.MALFORMED);
           };
@@ -226,6 +237,7 @@ final class PartitionStateMachine {
           previous == null
               ? new StoredValue(value, index, index, 1)
               : new StoredValue(value, previous.createRevision(), index, previous.version() + 1);
+      beforeWrite(ByteBuffer.wrap(key));
       values.put(ByteBuffer.wrap(key), Optional.of(next));
       mutations.add(new Mutation.Put(key, value, index));
       PutResponse.Builder response = PutResponse.newBuilder().setRevision(index);
@@ -243,6 +255,7 @@ final class PartitionStateMachine {
       StoredValue previous = read(key);
       DeleteResponse.Builder response = DeleteResponse.newBuilder().setRevision(index);
       if (previous != null) {
+        beforeWrite(ByteBuffer.wrap(key));
         values.put(ByteBuffer.wrap(key), Optional.empty());
         mutations.add(new Mutation.Delete(key, index));
         response.setDeleted(true);
@@ -267,13 +280,36 @@ final class PartitionStateMachine {
       return response.build();
     }
 
-    private TxnResponse txn(TxnRequest request, long index) {
+    /**
+     * Runs a Txn, or refuses it when its answer would outgrow {@code responseSizeBytesMax}: then
+     * none of its writes stays in the batch (they are rolled back from the overlays).
+     */
+    private CommandResult txnWithinLimit(
+        TxnRequest request, long index, long responseSizeBytesMax) {
+      int mutationsBefore = mutations.size();
+      undo = new HashMap<>();
+      try {
+        TxnResponse response = txn(request, index, responseSizeBytesMax - RESPONSE_HEADER_BYTES);
+        if (response != null) {
+          return CommandResult.newBuilder().setTxn(response).build();
+        }
+        mutations.subList(mutationsBefore, mutations.size()).clear();
+        values.putAll(undo);
+        return responseTooLarge(responseSizeBytesMax);
+      } finally {
+        undo = null;
+      }
+    }
+
+    /** The Txn's answer, or null as soon as it would exceed {@code answerBytesMax}. */
+    private TxnResponse txn(TxnRequest request, long index, long answerBytesMax) {
       boolean succeeded = true;
       for (Compare compare : request.getCompareList()) {
         succeeded &= holds(compare);
       }
       TxnResponse.Builder response =
           TxnResponse.newBuilder().setSucceeded(succeeded).setRevision(index);
+      long answerBytes = response.build().getSerializedSize();
       for (RequestOp op : succeeded ? request.getSuccessList() : request.getFailureList()) {
         ResponseOp.Builder out = ResponseOp.newBuilder();
         switch (op.getOpCase()) {
@@ -282,9 +318,21 @@ final class PartitionStateMachine {
           case DELETE -> out.setDelete(delete(op.getDelete(), index));
           case OP_NOT_SET -> {} // refused by validation before proposing; answered empty
         }
-        response.addResponses(out);
+        ResponseOp answered = out.build();
+        answerBytes += CodedOutputStream.computeMessageSize(TXN_RESPONSES_FIELD, answered);
+        if (answerBytes > answerBytesMax) {
+          return null;
+        }
+        response.addResponses(answered);
       }
       return response.build();
+    }
+
+    /** Remembers a key's overlay value before a Txn's write changes it (for a rollback). */
+    private void beforeWrite(ByteBuffer key) {
+      if (undo != null && !undo.containsKey(key)) {
+        undo.put(key, values.get(key));
+      }
     }
 
     private boolean holds(Compare compare) {
@@ -317,6 +365,29 @@ final class PartitionStateMachine {
         default -> false;
       };
     }
+  }
+
+  /** The response limit a command carries, or the default for entries written before it did. */
+  private static long responseSizeBytesMax(Command command) {
+    return command.getResponseSizeBytesMax() > 0
+        ? command.getResponseSizeBytesMax()
+        : Limits.RESPONSE_SIZE_BYTES_MAX_DEFAULT;
+  }
+
+  private static CommandResult responseTooLarge(long responseSizeBytesMax) {
+    return CommandResult.newBuilder()
+        .setError(
+            CommandError.newBuilder()
+                .setGrpcCode(Status.Code.INVALID_ARGUMENT.value())
+                .setMessage(
+                    "response-size-bytes-max is "
+                        + responseSizeBytesMax
+                        + ": the Txn's answer would be larger; nothing was applied (read fewer or"
+                        + " smaller values per Txn)")
+                .setReason(ErrorDetail.Reason.LIMIT_EXCEEDED.getNumber())
+                .setLimitName("response-size-bytes-max")
+                .setLimitValue(responseSizeBytesMax))
+        .build();
   }
 
   static KeyValue keyValue(byte[] key, StoredValue value) {
