@@ -96,7 +96,11 @@ final class KvService extends KVGrpc.KVImplBase {
    */
   private final boolean debugUnsafeStaleReads;
 
+  /** session-expiry-millis, stamped on every command so replicas expire sessions alike. */
+  private final long sessionExpiryMillis;
+
   /**
+   * @param sessionExpiryMillis see {@link io.ringkv.server.config.Setting#SESSION_EXPIRY_MILLIS}
    * @param nanoClock the monotonic clock of call deadlines (System::nanoTime in a node)
    */
   KvService(
@@ -108,8 +112,10 @@ final class KvService extends KVGrpc.KVImplBase {
       List<List<Long>> replicas,
       LongPredicate peerConnected,
       boolean debugUnsafeStaleReads,
+      long sessionExpiryMillis,
       LongSupplier nanoClock) {
     this.debugUnsafeStaleReads = debugUnsafeStaleReads;
+    this.sessionExpiryMillis = sessionExpiryMillis;
     this.driver = driver;
     this.validation = new RequestValidation(limits, layout);
     this.router =
@@ -304,7 +310,8 @@ final class KvService extends KVGrpc.KVImplBase {
   private Command.Builder command(WriteSession session) {
     return Command.newBuilder()
         .setSession(session)
-        .setResponseSizeBytesMax(validation.limits().responseSizeBytesMax());
+        .setResponseSizeBytesMax(validation.limits().responseSizeBytesMax())
+        .setSessionExpiryMillis(sessionExpiryMillis);
   }
 
   private <T> T answer(PreparedWrite<T> write, CommandResult result, long term) {

@@ -138,7 +138,7 @@ public final class RingkvNode implements AutoCloseable {
             config.limits().inflightProposalsPerPartitionMax(),
             config.snapshotSizeBytesMax(),
             frameMax / 2,
-            io.ringkv.server.raft.DriverSettings.SESSION_TTL_MILLIS_DEFAULT,
+            config.sessionExpiryMillis(),
             DriverSettings.INBOX_TASKS_MAX_DEFAULT,
             snapshots);
     driver =
@@ -229,6 +229,7 @@ public final class RingkvNode implements AutoCloseable {
             replicas,
             transport::isConnected,
             config.debugUnsafeStaleReads(),
+            config.sessionExpiryMillis(),
             System::nanoTime);
     grpcServer =
         NettyServerBuilder.forAddress(config.clientAddress().toSocketAddress())

@@ -49,6 +49,31 @@ public final class PartitionReadView implements AutoCloseable {
         : Optional.of(DataRecords.decodeSession(groupId, sessionId, key, value));
   }
 
+  /**
+   * The session records whose ids lie in [{@code firstId}, {@code lastId}] (ids compared unsigned),
+   * in ascending id order.
+   */
+  public List<SessionRecord> sessions(long firstId, long lastId) {
+    Invariants.check(
+        Long.compareUnsigned(firstId, lastId) <= 0, "session range %d..%d", firstId, lastId);
+    byte[] end =
+        lastId == -1L
+            ? Keys.namespace(groupId, (byte) (Keys.NAMESPACE_SESSION + 1))
+            : Keys.session(groupId, lastId + 1);
+    List<SessionRecord> result = new ArrayList<>();
+    store.scan(
+        store.data,
+        readOptions,
+        Keys.session(groupId, firstId),
+        end,
+        (key, value) -> {
+          long sessionId = java.nio.ByteBuffer.wrap(key, 9, 8).getLong();
+          result.add(DataRecords.decodeSession(groupId, sessionId, key, value));
+          return true;
+        });
+    return result;
+  }
+
   /** Up to {@code limit} keys of {@code range} in ascending byte order. */
   public List<KeyValue> scan(ScanRange range, int limit) {
     return scan(range, limit, Long.MAX_VALUE, 0);

@@ -126,7 +126,11 @@ public final class PartitionStore {
       }
       for (SessionRecord session : batch.sessions()) {
         byte[] key = Keys.session(groupId, session.sessionId());
-        writeBatch.put(store.data, key, DataRecords.encodeSession(key, session));
+        if (session.removed()) {
+          writeBatch.delete(store.data, key);
+        } else {
+          writeBatch.put(store.data, key, DataRecords.encodeSession(key, session));
+        }
       }
       byte[] appliedKey = Keys.state(groupId, Keys.TAG_APPLIED);
       writeBatch.put(store.raftState, appliedKey, DataRecords.encodeApplied(appliedKey, next));

@@ -210,7 +210,8 @@ public final class ConfigLoader {
         unsafeDebug(values, Setting.DEBUG_UNSAFE_STALE_READS),
         integer(values, Setting.CHANGEFEED_RETENTION_CHECK_INTERVAL_MILLIS),
         integer(values, Setting.CHANGEFEED_RETENTION_AGE_MILLIS),
-        integer(values, Setting.SNAPSHOT_SIZE_BYTES_MAX));
+        integer(values, Setting.SNAPSHOT_SIZE_BYTES_MAX),
+        integer(values, Setting.SESSION_EXPIRY_MILLIS));
   }
 
   /**

@@ -113,6 +113,13 @@ public enum Setting {
       "largest partition snapshot sent or accepted (streamed in chunks under the frame limit)",
       1024,
       Long.MAX_VALUE / 2),
+  SESSION_EXPIRY_MILLIS(
+      "session-expiry-millis",
+      Long.toString(NodeConfig.SESSION_EXPIRY_MILLIS_DEFAULT),
+      "a client write session idle longer than this expires (its writes are refused with"
+          + " SESSION_EXPIRED, never applied twice); its record is deleted after twice this",
+      1_000,
+      30L * 24 * 3_600_000),
   PEER_SEND_QUEUE_FRAMES_MAX(
       "peer-send-queue-frames-max",
       "frames queued per disconnected peer",

@@ -51,8 +51,13 @@ import java.util.Optional;
  * commands of one batch must see earlier ones, so values and sessions written by the batch are kept
  * in overlays in front of one consistent read view. Sessions follow the session contract: a
  * repeated (sid, seq) is answered with the stored result and not applied again, an older seq is
- * refused, and a session whose last write is older than {@code sessionTtlMillis} (in entry time) is
- * treated as new. Storage offers no session delete, so expired records are ignored, not removed.
+ * refused. A session idle longer than the expiry the command carries (session-expiry-millis, in
+ * command time) is expired: every write on it is refused with SESSION_EXPIRED and nothing applies,
+ * so a late retry can never apply twice. A record idle for two expiries is deleted by a sweep that
+ * depends only on the entry (see {@code sweepSessions}); after that the id counts as new, so a
+ * client must not retry one write for longer than the expiry (its call deadlines are far shorter).
+ * A session keeps its last result only up to {@link #SESSION_RESULT_BYTES_MAX}; a retry of a write
+ * whose result was larger is told RESULT_NOT_RETAINED with the revision it applied at.
  */
 final class PartitionStateMachine {
   /** The outcome of one applied command entry. */
@@ -63,13 +68,36 @@ final class PartitionStateMachine {
 
   private static final int TXN_RESPONSES_FIELD = TxnResponse.RESPONSES_FIELD_NUMBER;
 
-  private final PartitionStore store;
-  private final long sessionTtlMillis;
+  /**
+   * A session's result larger than this is not kept (a retry is told it applied, at which
+   * revision).
+   */
+  static final int SESSION_RESULT_BYTES_MAX = 4 * 1024;
 
-  PartitionStateMachine(PartitionStore store, long sessionTtlMillis) {
-    Invariants.check(sessionTtlMillis > 0, "sessionTtlMillis must be > 0");
+  /** Every this many entries, one slice of the session id space is swept for deletable records. */
+  static final long SESSION_SWEEP_INTERVAL_ENTRIES = 64;
+
+  /** The session id space is swept in 2^bits slices by the top bits of the id. */
+  static final int SESSION_SWEEP_BUCKET_BITS = 12;
+
+  static final long SESSION_SWEEP_BUCKETS = 1L << SESSION_SWEEP_BUCKET_BITS;
+
+  /**
+   * A record is deleted once idle this many expiries (expired, but not yet deleted, in between).
+   */
+  static final long SESSION_DELETE_AFTER_EXPIRIES = 2;
+
+  private final PartitionStore store;
+  private final long sessionExpiryMillisDefault;
+
+  /**
+   * @param sessionExpiryMillisDefault the session expiry of commands that carry none (entries
+   *     written before commands carried it)
+   */
+  PartitionStateMachine(PartitionStore store, long sessionExpiryMillisDefault) {
+    Invariants.check(sessionExpiryMillisDefault > 0, "sessionExpiryMillisDefault must be > 0");
     this.store = store;
-    this.sessionTtlMillis = sessionTtlMillis;
+    this.sessionExpiryMillisDefault = sessionExpiryMillisDefault;
   }
 
   /**
@@ -158,16 +186,29 @@ final class PartitionStateMachine {
       WriteSession session = command.getSession();
       long sessionId = session.getSessionId();
       long now = command.getProposedAtMillis();
+      long expiryMillis =
+          command.getSessionExpiryMillis() > 0
+              ? command.getSessionExpiryMillis()
+              : sessionExpiryMillisDefault;
+      if (index % SESSION_SWEEP_INTERVAL_ENTRIES == 0) {
+        sweepSessions(index, now, expiryMillis);
+      }
       if (sessionId != 0) {
-        SessionRecord record = liveSession(sessionId, now);
-        if (record != null && session.getSequence() == record.lastSequence()) {
-          return storedResult(record);
-        }
-        if (record != null && session.getSequence() < record.lastSequence()) {
-          return error(
-              Status.Code.FAILED_PRECONDITION,
-              "stale session sequence",
-              ErrorDetail.Reason.MALFORMED);
+        SessionRecord record = session(sessionId);
+        if (record != null) {
+          SessionEntry entry = sessionEntry(record);
+          if (now - entry.getLastWriteMillis() > expiryMillis) {
+            return sessionExpired(session, record, expiryMillis);
+          }
+          if (session.getSequence() == record.lastSequence()) {
+            return storedResult(entry);
+          }
+          if (session.getSequence() < record.lastSequence()) {
+            return error(
+                Status.Code.FAILED_PRECONDITION,
+                "stale session sequence",
+                ErrorDetail.Reason.MALFORMED);
+          }
         }
       }
       CommandResult result =
@@ -180,28 +221,55 @@ final class PartitionStateMachine {
                 error(Status.Code.INVALID_ARGUMENT, "empty command", ErrorDetail.Reason.MALFORMED);
           };
       if (sessionId != 0) {
-        byte[] stored =
-            SessionEntry.newBuilder()
-                .setLastWriteMillis(now)
-                .setResult(result)
-                .build()
-                .toByteArray();
-        sessions.put(sessionId, new SessionRecord(sessionId, session.getSequence(), stored));
+        SessionEntry.Builder entry =
+            SessionEntry.newBuilder().setLastWriteMillis(now).setAppliedRevision(index);
+        if (result.getSerializedSize() <= SESSION_RESULT_BYTES_MAX) {
+          entry.setResult(result);
+        } else {
+          entry.setResultNotRetained(true);
+        }
+        sessions.put(
+            sessionId,
+            new SessionRecord(sessionId, session.getSequence(), entry.build().toByteArray()));
       }
       return result;
     }
 
-    /** The session's record, or null when there is none or it expired (in entry time). */
-    private SessionRecord liveSession(long sessionId, long nowMillis) {
+    /** The session's record as of this command (batch overlay first), or null. */
+    private SessionRecord session(long sessionId) {
       SessionRecord record = sessions.get(sessionId);
       if (record == null) {
         record = view.session(sessionId).orElse(null);
       }
-      if (record == null) {
-        return null;
+      return record == null || record.removed() ? null : record;
+    }
+
+    /**
+     * Deletes the records of one slice of the session id space that have been idle for twice the
+     * expiry. Which slice, and what counts as idle, follow from the entry alone (its index and
+     * command time) and the state before it, so every replica deletes the same records at the same
+     * entry whatever its batching. Between one and two expiries a record stays, so a late retry is
+     * told SESSION_EXPIRED rather than taken for a new session.
+     */
+    private void sweepSessions(long index, long now, long expiryMillis) {
+      long bucket = (index / SESSION_SWEEP_INTERVAL_ENTRIES) % SESSION_SWEEP_BUCKETS;
+      long first = bucket << (Long.SIZE - SESSION_SWEEP_BUCKET_BITS);
+      long last = first | (-1L >>> SESSION_SWEEP_BUCKET_BITS);
+      Map<Long, SessionRecord> slice = new HashMap<>();
+      for (SessionRecord stored : view.sessions(first, last)) {
+        slice.put(stored.sessionId(), stored);
       }
-      long lastWrite = sessionEntry(record).getLastWriteMillis();
-      return nowMillis - lastWrite > sessionTtlMillis ? null : record;
+      for (SessionRecord pending : sessions.values()) {
+        if (pending.sessionId() >>> (Long.SIZE - SESSION_SWEEP_BUCKET_BITS) == bucket) {
+          slice.put(pending.sessionId(), pending);
+        }
+      }
+      long horizonMillis = SESSION_DELETE_AFTER_EXPIRIES * expiryMillis;
+      for (SessionRecord record : slice.values()) {
+        if (!record.removed() && now - sessionEntry(record).getLastWriteMillis() > horizonMillis) {
+          sessions.put(record.sessionId(), SessionRecord.removal(record.sessionId()));
+        }
+      }
     }
 
     private SessionEntry sessionEntry(SessionRecord record) {
@@ -213,8 +281,18 @@ final class PartitionStateMachine {
       }
     }
 
-    private CommandResult storedResult(SessionRecord record) {
-      return sessionEntry(record).getResult();
+    private CommandResult storedResult(SessionEntry entry) {
+      if (entry.getResultNotRetained()) {
+        return error(
+            Status.Code.ALREADY_EXISTS,
+            "this write of the session was applied at revision "
+                + entry.getAppliedRevision()
+                + ", but its result was over "
+                + SESSION_RESULT_BYTES_MAX
+                + " bytes and is not retained",
+            ErrorDetail.Reason.RESULT_NOT_RETAINED);
+      }
+      return entry.getResult();
     }
 
     private StoredValue read(byte[] key) {
@@ -372,6 +450,22 @@ final class PartitionStateMachine {
     return command.getResponseSizeBytesMax() > 0
         ? command.getResponseSizeBytesMax()
         : Limits.RESPONSE_SIZE_BYTES_MAX_DEFAULT;
+  }
+
+  private static CommandResult sessionExpired(
+      WriteSession session, SessionRecord record, long expiryMillis) {
+    boolean repeated = session.getSequence() <= record.lastSequence();
+    return error(
+        Status.Code.FAILED_PRECONDITION,
+        "session "
+            + Long.toUnsignedString(session.getSessionId())
+            + " expired (idle over session-expiry-millis = "
+            + expiryMillis
+            + "); nothing was applied"
+            + (repeated
+                ? ", but an earlier attempt of this write may have been"
+                : "; start a new session for this write"),
+        ErrorDetail.Reason.SESSION_EXPIRED);
   }
 
   private static CommandResult responseTooLarge(long responseSizeBytesMax) {
