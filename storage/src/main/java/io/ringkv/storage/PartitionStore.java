@@ -178,7 +178,12 @@ public final class PartitionStore {
       int ordinal = sameRevision ? changes.getLast().ordinal() + 1 : 0;
       changes.add(
           new ChangeRecord(
-              revision, ordinal, batch.timestampMillis(), mutation.key(), next, previous));
+              revision,
+              ordinal,
+              batch.timestampMillisOf(revision),
+              mutation.key(),
+              next,
+              previous));
     }
     return changes;
   }

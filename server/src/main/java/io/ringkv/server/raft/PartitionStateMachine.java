@@ -47,17 +47,19 @@ import java.util.Optional;
  *
  * <p>Design notes. Everything here is a function of the log: revisions are log indexes (etcd-like
  * create/mod revision and version), and the only clock is the proposer's millis carried in each
- * command, so every replica computes the same mutations, results and session expiries. Later
- * commands of one batch must see earlier ones, so values and sessions written by the batch are kept
- * in overlays in front of one consistent read view. Sessions follow the session contract: a
- * repeated (sid, seq) is answered with the stored result and not applied again, an older seq is
- * refused. A session idle longer than the expiry the command carries (session-expiry-millis, in
- * command time) is expired: every write on it is refused with SESSION_EXPIRED and nothing applies,
- * so a late retry can never apply twice. A record idle for two expiries is deleted by a sweep that
- * depends only on the entry (see {@code sweepSessions}); after that the id counts as new, so a
- * client must not retry one write for longer than the expiry (its call deadlines are far shorter).
- * A session keeps its last result only up to {@link #SESSION_RESULT_BYTES_MAX}; a retry of a write
- * whose result was larger is told RESULT_NOT_RETAINED with the revision it applied at.
+ * command, so every replica computes the same mutations, results, change records (each stamped with
+ * its own command's time, never the batch's) and session expiries, however the entries were cut
+ * into apply batches. Later commands of one batch must see earlier ones, so values and sessions
+ * written by the batch are kept in overlays in front of one consistent read view. Sessions follow
+ * the session contract: a repeated (sid, seq) is answered with the stored result and not applied
+ * again, an older seq is refused. A session idle longer than the expiry the command carries
+ * (session-expiry-millis, in command time) is expired: every write on it is refused with
+ * SESSION_EXPIRED and nothing applies, so a late retry can never apply twice. A record idle for two
+ * expiries is deleted by a sweep that depends only on the entry (see {@code sweepSessions}); after
+ * that the id counts as new, so a client must not retry one write for longer than the expiry (its
+ * call deadlines are far shorter). A session keeps its last result only up to {@link
+ * #SESSION_RESULT_BYTES_MAX}; a retry of a write whose result was larger is told
+ * RESULT_NOT_RETAINED with the revision it applied at.
  */
 final class PartitionStateMachine {
   /** The outcome of one applied command entry. */
@@ -127,6 +129,7 @@ final class PartitionStateMachine {
         }
         Command command = parse(entry);
         batch.timestampMillis = Math.max(batch.timestampMillis, command.getProposedAtMillis());
+        batch.timestampMillisByRevision.put(entry.index(), command.getProposedAtMillis());
         CommandResult result = batch.applyCommand(command, entry.index());
         results.add(
             new Applied(
@@ -141,7 +144,8 @@ final class PartitionStateMachine {
               confState,
               batch.timestampMillis,
               batch.mutations,
-              sessions),
+              sessions,
+              batch.timestampMillisByRevision),
           batch.readBefore);
     }
     Invariants.check(
@@ -176,7 +180,11 @@ final class PartitionStateMachine {
     /** Overlay values a running Txn replaced, to restore if it is refused; null outside a Txn. */
     private Map<ByteBuffer, Optional<StoredValue>> undo;
 
+    /** The latest command time of the batch; stamps nothing that has its own time. */
     long timestampMillis;
+
+    /** Each command entry's own time: its change records carry it, whatever the batching. */
+    private final Map<Long, Long> timestampMillisByRevision = new HashMap<>();
 
     Batch(PartitionReadView view) {
       this.view = view;

@@ -142,6 +142,39 @@ class PartitionStateMachineTest {
     assertThat(value("w")).isEqualTo("2");
   }
 
+  /**
+   * Regression: change records were stamped with the largest command time of their apply batch, so
+   * replicas that batched the same entries differently wrote different change records.
+   */
+  @Test
+  void changeRecordsAreIdenticalWhateverTheBatching() {
+    List<Command> commands =
+        List.of(
+            put("a", "1", 0, 0, 1_000),
+            put("b", "1", 21, 1, 2_000),
+            put("a", "2", 0, 0, 3_000),
+            put("c", "1", 21, 2, 2_500));
+    machine.apply(commands.stream().map(this::entry).toList(), null);
+    StorageEngine other =
+        StorageEngine.open(StorageOptions.builder(directory.resolve("other"), "test", 1).build());
+    try {
+      PartitionStateMachine oneByOne = new PartitionStateMachine(other.partition(3), TTL_MILLIS);
+      long index = 1;
+      for (Command command : commands) {
+        oneByOne.apply(
+            List.of(new Entry(1, index++, EntryType.NORMAL, command.toByteArray())), null);
+      }
+      assertThat(other.changefeed(3).read(1, 100, Long.MAX_VALUE))
+          .usingRecursiveFieldByFieldElementComparator()
+          .isEqualTo(engine.changefeed(3).read(1, 100, Long.MAX_VALUE));
+      assertThat(engine.changefeed(3).read(1, 100, Long.MAX_VALUE))
+          .extracting(io.ringkv.storage.ChangeRecord::timestampMillis)
+          .containsExactly(1_000L, 2_000L, 3_000L, 2_500L);
+    } finally {
+      other.close();
+    }
+  }
+
   private static RequestOp getOp(String key) {
     return RequestOp.newBuilder()
         .setGet(GetRequest.newBuilder().setKey(ByteString.copyFrom(bytes(key))))
