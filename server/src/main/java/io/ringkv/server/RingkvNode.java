@@ -240,9 +240,12 @@ public final class RingkvNode implements AutoCloseable {
             .addService(ProtoReflectionServiceV1.newInstance())
             .addService(health.getHealthService())
             .intercept(new ForwardingHeaders())
-            .addService(kvService)
+            .addService(MalformedRequests.refusedAsInvalid(kvService.bindService()))
             .addService(
-                new ClusterService(config, replicas, driver, peerChannels, transport::isConnected))
+                MalformedRequests.refusedAsInvalid(
+                    new ClusterService(
+                            config, replicas, driver, peerChannels, transport::isConnected)
+                        .bindService()))
             .build()
             .start();
     serving.set(true);
