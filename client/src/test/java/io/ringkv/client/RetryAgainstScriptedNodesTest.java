@@ -97,18 +97,23 @@ class RetryAgainstScriptedNodesTest {
         .build();
   }
 
-  static Throwable notLeader(String leaderAddress) {
+  static Throwable withDetail(Status.Code code, String message, ErrorDetail detail) {
     return StatusProto.toStatusRuntimeException(
         com.google.rpc.Status.newBuilder()
-            .setCode(Status.Code.UNAVAILABLE.value())
-            .setMessage("not the leader")
-            .addDetails(
-                Any.pack(
-                    ErrorDetail.newBuilder()
-                        .setReason(ErrorDetail.Reason.NOT_LEADER)
-                        .setLeaderHint(2)
-                        .setLeaderAddress(leaderAddress)
-                        .build()))
+            .setCode(code.value())
+            .setMessage(message)
+            .addDetails(Any.pack(detail))
+            .build());
+  }
+
+  static Throwable notLeader(String leaderAddress) {
+    return withDetail(
+        Status.Code.UNAVAILABLE,
+        "not the leader",
+        ErrorDetail.newBuilder()
+            .setReason(ErrorDetail.Reason.NOT_LEADER)
+            .setLeaderHint(2)
+            .setLeaderAddress(leaderAddress)
             .build());
   }
 
@@ -162,14 +167,10 @@ class RetryAgainstScriptedNodesTest {
   }
 
   static Throwable sessionExpired() {
-    return StatusProto.toStatusRuntimeException(
-        com.google.rpc.Status.newBuilder()
-            .setCode(Status.Code.FAILED_PRECONDITION.value())
-            .setMessage("session expired")
-            .addDetails(
-                Any.pack(
-                    ErrorDetail.newBuilder().setReason(ErrorDetail.Reason.SESSION_EXPIRED).build()))
-            .build());
+    return withDetail(
+        Status.Code.FAILED_PRECONDITION,
+        "session expired",
+        ErrorDetail.newBuilder().setReason(ErrorDetail.Reason.SESSION_EXPIRED).build());
   }
 
   @Test
