@@ -5,7 +5,6 @@ import com.google.protobuf.CodedOutputStream;
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.grpc.Status;
 import io.ringkv.proto.internal.Command;
-import io.ringkv.proto.internal.CommandError;
 import io.ringkv.proto.internal.CommandResult;
 import io.ringkv.proto.internal.SessionEntry;
 import io.ringkv.proto.v1.Compare;
@@ -206,13 +205,13 @@ final class PartitionStateMachine {
         if (record != null) {
           SessionEntry entry = sessionEntry(record);
           if (now - entry.getLastWriteMillis() > expiryMillis) {
-            return sessionExpired(session, record, expiryMillis);
+            return CommandErrors.sessionExpired(session, record, expiryMillis);
           }
           if (session.getSequence() == record.lastSequence()) {
             return storedResult(entry);
           }
           if (session.getSequence() < record.lastSequence()) {
-            return error(
+            return CommandErrors.error(
                 Status.Code.FAILED_PRECONDITION,
                 "stale session sequence",
                 ErrorDetail.Reason.MALFORMED);
@@ -226,7 +225,8 @@ final class PartitionStateMachine {
                 CommandResult.newBuilder().setDelete(delete(command.getDelete(), index)).build();
             case TXN -> txnWithinLimit(command.getTxn(), index, responseSizeBytesMax(command));
             case OP_NOT_SET ->
-                error(Status.Code.INVALID_ARGUMENT, "empty command", ErrorDetail.Reason.MALFORMED);
+                CommandErrors.error(
+                    Status.Code.INVALID_ARGUMENT, "empty command", ErrorDetail.Reason.MALFORMED);
           };
       if (sessionId != 0) {
         SessionEntry.Builder entry =
@@ -291,7 +291,7 @@ final class PartitionStateMachine {
 
     private CommandResult storedResult(SessionEntry entry) {
       if (entry.getResultNotRetained()) {
-        return error(
+        return CommandErrors.error(
             Status.Code.ALREADY_EXISTS,
             "this write of the session was applied at revision "
                 + entry.getAppliedRevision()
@@ -381,7 +381,7 @@ final class PartitionStateMachine {
         }
         mutations.subList(mutationsBefore, mutations.size()).clear();
         values.putAll(undo);
-        return responseTooLarge(responseSizeBytesMax);
+        return CommandErrors.responseTooLarge(responseSizeBytesMax);
       } finally {
         undo = null;
       }
@@ -460,38 +460,6 @@ final class PartitionStateMachine {
         : Limits.RESPONSE_SIZE_BYTES_MAX_DEFAULT;
   }
 
-  private static CommandResult sessionExpired(
-      WriteSession session, SessionRecord record, long expiryMillis) {
-    boolean repeated = session.getSequence() <= record.lastSequence();
-    return error(
-        Status.Code.FAILED_PRECONDITION,
-        "session "
-            + Long.toUnsignedString(session.getSessionId())
-            + " expired (idle over session-expiry-millis = "
-            + expiryMillis
-            + "); nothing was applied"
-            + (repeated
-                ? ", but an earlier attempt of this write may have been"
-                : "; start a new session for this write"),
-        ErrorDetail.Reason.SESSION_EXPIRED);
-  }
-
-  private static CommandResult responseTooLarge(long responseSizeBytesMax) {
-    return CommandResult.newBuilder()
-        .setError(
-            CommandError.newBuilder()
-                .setGrpcCode(Status.Code.INVALID_ARGUMENT.value())
-                .setMessage(
-                    "response-size-bytes-max is "
-                        + responseSizeBytesMax
-                        + ": the Txn's answer would be larger; nothing was applied (read fewer or"
-                        + " smaller values per Txn)")
-                .setReason(ErrorDetail.Reason.LIMIT_EXCEEDED.getNumber())
-                .setLimitName("response-size-bytes-max")
-                .setLimitValue(responseSizeBytesMax))
-        .build();
-  }
-
   static KeyValue keyValue(byte[] key, StoredValue value) {
     return KeyValue.newBuilder()
         .setKey(ByteString.copyFrom(key))
@@ -499,16 +467,6 @@ final class PartitionStateMachine {
         .setCreateRevision(value.createRevision())
         .setModRevision(value.modRevision())
         .setVersion(value.version())
-        .build();
-  }
-
-  static CommandResult error(Status.Code code, String message, ErrorDetail.Reason reason) {
-    return CommandResult.newBuilder()
-        .setError(
-            CommandError.newBuilder()
-                .setGrpcCode(code.value())
-                .setMessage(message)
-                .setReason(reason.getNumber()))
         .build();
   }
 }
