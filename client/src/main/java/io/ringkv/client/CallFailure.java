@@ -29,6 +29,8 @@ record CallFailure(Kind kind, Status status, ErrorDetail detail, String address)
     /** Overloaded: the node refused before proposing. */
     RESOURCE_EXHAUSTED(true, false),
     INVALID_REQUEST(false, false),
+    /** The write's session expired on the server; this attempt applied nothing. */
+    SESSION_EXPIRED(false, false),
     REJECTED(false, false),
     UNSUPPORTED(false, false),
     SERVER_ERROR(false, true),
@@ -61,7 +63,9 @@ record CallFailure(Kind kind, Status status, ErrorDetail detail, String address)
       case RESOURCE_EXHAUSTED -> Kind.RESOURCE_EXHAUSTED;
       case INVALID_ARGUMENT, OUT_OF_RANGE -> Kind.INVALID_REQUEST;
       case FAILED_PRECONDITION, ALREADY_EXISTS, NOT_FOUND, PERMISSION_DENIED, UNAUTHENTICATED ->
-          Kind.REJECTED;
+          detail.getReason() == ErrorDetail.Reason.SESSION_EXPIRED
+              ? Kind.SESSION_EXPIRED
+              : Kind.REJECTED;
       case UNIMPLEMENTED -> Kind.UNSUPPORTED;
       case CANCELLED -> Kind.CANCELLED;
       // ABORTED: the node gave up on the proposal (leader change); safe to retry with the session.
@@ -128,6 +132,16 @@ record CallFailure(Kind kind, Status status, ErrorDetail detail, String address)
                 detail.getLimitValue(),
                 cause);
         case REJECTED -> new RejectedException(operation + " was rejected: " + describe(), cause);
+        case SESSION_EXPIRED ->
+            writeMaybeApplied
+                ? new OutcomeUnknownException(
+                    operation
+                        + " may or may not have been applied: an earlier attempt may have, and"
+                        + " its session has since expired: "
+                        + describe(),
+                    cause)
+                : new SessionExpiredException(
+                    operation + " was refused, its session expired: " + describe(), cause);
         case UNSUPPORTED ->
             new UnsupportedByServerException(
                 operation + " is not supported by the node: " + describe(), cause);

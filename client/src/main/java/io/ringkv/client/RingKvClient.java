@@ -32,6 +32,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.function.Function;
@@ -295,12 +296,32 @@ public final class RingKvClient implements AutoCloseable {
     return core.transport().unary(address, method, request, deadlineNanos);
   }
 
+  /**
+   * Sends a write on a pooled session. If the server says the session expired and no attempt of
+   * this write may have applied, the write goes once more on a fresh session (a write that may have
+   * applied ends in {@link OutcomeUnknownException} instead, never in a second apply).
+   */
   private <Req, Resp, R> CompletableFuture<R> write(
       String operation,
       MethodDescriptor<Req, Resp> method,
       Function<io.ringkv.proto.v1.WriteSession, Req> requestForSession,
       byte[] routingKey,
       Function<Resp, R> result) {
+    return writeOnSession(operation, method, requestForSession, routingKey)
+        .exceptionallyCompose(error -> {
+          Throwable cause = error instanceof CompletionException ? error.getCause() : error;
+          return cause instanceof SessionExpiredException
+              ? writeOnSession(operation, method, requestForSession, routingKey)
+              : CompletableFuture.failedFuture(cause);
+        })
+        .thenApply(result);
+  }
+
+  private <Req, Resp> CompletableFuture<Resp> writeOnSession(
+      String operation,
+      MethodDescriptor<Req, Resp> method,
+      Function<io.ringkv.proto.v1.WriteSession, Req> requestForSession,
+      byte[] routingKey) {
     SessionPool.Session session = core.sessions().acquire();
     CompletableFuture<Resp> response;
     try {
@@ -310,9 +331,14 @@ public final class RingKvClient implements AutoCloseable {
       core.sessions().release(session);
       throw e;
     }
-    return response
-        .whenComplete((ignored, error) -> core.sessions().release(session))
-        .thenApply(result);
+    return response.whenComplete((ignored, error) -> {
+      Throwable cause = error instanceof CompletionException ? error.getCause() : error;
+      if (cause instanceof SessionExpiredException) {
+        core.sessions().discard(session);
+      } else {
+        core.sessions().release(session);
+      }
+    });
   }
 
   Router router() {

@@ -78,6 +78,13 @@ final class SessionPool {
     }
   }
 
+  /** Ends a session that expired on the server: it is never handed out again. */
+  synchronized void discard(Session session) {
+    if (!inUse.remove(session.id)) {
+      throw new IllegalStateException("session " + session.id + " discarded but not in use");
+    }
+  }
+
   synchronized int inUseCount() {
     return inUse.size();
   }

@@ -49,6 +49,22 @@ class CallFailureTest {
   }
 
   @Test
+  void anExpiredSessionIsOutcomeUnknownAfterAnAttemptThatMayHaveAppliedOtherwiseAFreshStart() {
+    CallFailure failure =
+        CallFailure.classify(
+            withDetail(
+                Status.Code.FAILED_PRECONDITION,
+                ErrorDetail.newBuilder().setReason(ErrorDetail.Reason.SESSION_EXPIRED).build()),
+            ADDRESS);
+    assertThat(failure.kind()).isEqualTo(CallFailure.Kind.SESSION_EXPIRED);
+    assertThat(failure.kind().retryable).isFalse();
+    assertThat(failure.toException(true, true, false, "put of key 'k'"))
+        .isInstanceOf(OutcomeUnknownException.class);
+    assertThat(failure.toException(true, false, false, "put of key 'k'"))
+        .isInstanceOf(SessionExpiredException.class);
+  }
+
+  @Test
   void limitExceededBecomesInvalidRequestWithTheLimitName() {
     CallFailure failure =
         CallFailure.classify(

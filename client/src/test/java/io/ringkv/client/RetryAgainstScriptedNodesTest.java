@@ -33,7 +33,9 @@ import org.junit.jupiter.api.Test;
  * write whose response was lost is retried with the same (session, sequence) and a server that
  * deduplicates by the contract applies it once; a node that never answers ends a read with
  * DeadlineExceeded and a write with OutcomeUnknown, both within the deadline; a closed port gives
- * "no node reachable"; INVALID_ARGUMENT is not retried.
+ * "no node reachable"; INVALID_ARGUMENT is not retried; a SESSION_EXPIRED answer to a write's first
+ * attempt sends it again on a fresh session (the expired one is dropped), and to a retry of a write
+ * that may have applied ends it with OutcomeUnknown, never sending it again.
  */
 class RetryAgainstScriptedNodesTest {
   private final List<Server> servers = new CopyOnWriteArrayList<>();
@@ -95,18 +97,23 @@ class RetryAgainstScriptedNodesTest {
         .build();
   }
 
-  static Throwable notLeader(String leaderAddress) {
+  static Throwable withDetail(Status.Code code, String message, ErrorDetail detail) {
     return StatusProto.toStatusRuntimeException(
         com.google.rpc.Status.newBuilder()
-            .setCode(Status.Code.UNAVAILABLE.value())
-            .setMessage("not the leader")
-            .addDetails(
-                Any.pack(
-                    ErrorDetail.newBuilder()
-                        .setReason(ErrorDetail.Reason.NOT_LEADER)
-                        .setLeaderHint(2)
-                        .setLeaderAddress(leaderAddress)
-                        .build()))
+            .setCode(code.value())
+            .setMessage(message)
+            .addDetails(Any.pack(detail))
+            .build());
+  }
+
+  static Throwable notLeader(String leaderAddress) {
+    return withDetail(
+        Status.Code.UNAVAILABLE,
+        "not the leader",
+        ErrorDetail.newBuilder()
+            .setReason(ErrorDetail.Reason.NOT_LEADER)
+            .setLeaderHint(2)
+            .setLeaderAddress(leaderAddress)
             .build());
   }
 
@@ -157,6 +164,50 @@ class RetryAgainstScriptedNodesTest {
     // The second write reuses the released session with the next sequence.
     assertThat(seen.get(2).getSessionId()).isEqualTo(seen.get(0).getSessionId());
     assertThat(seen.get(2).getSequence()).isEqualTo(seen.get(0).getSequence() + 1);
+  }
+
+  static Throwable sessionExpired() {
+    return withDetail(
+        Status.Code.FAILED_PRECONDITION,
+        "session expired",
+        ErrorDetail.newBuilder().setReason(ErrorDetail.Reason.SESSION_EXPIRED).build());
+  }
+
+  @Test
+  void aFreshWriteOnAnExpiredSessionGoesAgainOnANewSession() throws Exception {
+    ScriptedKv node = new ScriptedKv();
+    node.onPut =
+        (n, request) -> n == 1 ? sessionExpired() : PutResponse.newBuilder().setRevision(7).build();
+    String address = start(node);
+    try (RingKvClient client = client(Duration.ofSeconds(5), address)) {
+      client.blocking().put("k", "v");
+      assertThat(client.sessions().inUseCount()).isZero();
+      client.blocking().put("k", "w");
+    }
+    List<WriteSession> seen = node.putSessions;
+    assertThat(seen).hasSize(3);
+    assertThat(seen.get(1).getSessionId()).isNotEqualTo(seen.get(0).getSessionId());
+    assertThat(seen.get(1).getSequence()).isEqualTo(1);
+    // The expired session is never used again.
+    assertThat(seen.get(2).getSessionId()).isNotEqualTo(seen.get(0).getSessionId());
+  }
+
+  @Test
+  void aRetriedWriteMeetingAnExpiredSessionIsOutcomeUnknownAndNotSentAgain() throws Exception {
+    ScriptedKv node = new ScriptedKv();
+    node.onPut =
+        (n, request) ->
+            n == 1
+                ? Status.UNAVAILABLE.withDescription("connection reset").asRuntimeException()
+                : sessionExpired();
+    String address = start(node);
+    try (RingKvClient client = client(Duration.ofSeconds(5), address)) {
+      assertThatThrownBy(() -> client.blocking().put("k", "v"))
+          .isInstanceOf(OutcomeUnknownException.class)
+          .hasMessageContaining("session has since expired");
+    }
+    assertThat(node.putSessions).hasSize(2);
+    assertThat(node.putSessions.get(1)).isEqualTo(node.putSessions.get(0));
   }
 
   @Test

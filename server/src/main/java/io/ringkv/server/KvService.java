@@ -2,25 +2,18 @@ package io.ringkv.server;
 
 import com.google.protobuf.ByteString;
 import io.grpc.Context;
-import io.grpc.Deadline;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
 import io.ringkv.proto.internal.Command;
-import io.ringkv.proto.internal.CommandError;
 import io.ringkv.proto.internal.CommandResult;
-import io.ringkv.proto.v1.Compare;
 import io.ringkv.proto.v1.DeleteRequest;
 import io.ringkv.proto.v1.DeleteResponse;
-import io.ringkv.proto.v1.ErrorDetail;
 import io.ringkv.proto.v1.GetRequest;
 import io.ringkv.proto.v1.GetResponse;
 import io.ringkv.proto.v1.KVGrpc;
-import io.ringkv.proto.v1.KeyValue;
 import io.ringkv.proto.v1.PutRequest;
 import io.ringkv.proto.v1.PutResponse;
-import io.ringkv.proto.v1.ReadConsistency;
-import io.ringkv.proto.v1.RequestOp;
 import io.ringkv.proto.v1.ResponseHeader;
 import io.ringkv.proto.v1.ScanRequest;
 import io.ringkv.proto.v1.ScanResponse;
@@ -34,55 +27,37 @@ import io.ringkv.server.raft.DriverException;
 import io.ringkv.server.raft.GroupStatus;
 import io.ringkv.server.raft.MultiRaftDriver;
 import io.ringkv.storage.PartitionStore;
-import io.ringkv.storage.ScanRange;
 import io.ringkv.storage.StoredValue;
-import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Function;
 import java.util.function.LongPredicate;
+import java.util.function.LongSupplier;
+import java.util.function.Supplier;
 
 /**
  * The KV service of one node.
  *
- * <p>Design notes. Any node accepts any request: a request for a partition this node leads is
- * served here (writes proposed through the driver and answered once applied; linearizable reads by
- * ReadIndex, then from the local store); otherwise it is forwarded over gRPC to the leader this
- * node knows (its own replica's view, or the hint of an earlier NOT_LEADER answer), marked so that
- * the receiver never forwards it again. While a partition has no leader the call waits in short
- * pauses, bounded by the call's deadline (or {@link #CALL_TIMEOUT_MILLIS_DEFAULT} without one), and
- * then fails UNAVAILABLE with NO_QUORUM. A write whose outcome is unknown (leadership lost,
- * deadline, forwarding failed mid-call) fails UNAVAILABLE: clients retry it with the same session.
- * Get, Put, Delete and Txn run on the transport thread (see {@link #DIRECT_METHODS}): when this
- * node leads the partition they only hand work to the driver, and the driver's future answers the
- * call. Everything that may wait (routing, forwarding, scans) runs on the call executor.
+ * <p>Design notes. Any node accepts any request. Each request is first checked by {@link
+ * RequestValidation} (pure); a request for a partition this node leads is served here (writes
+ * proposed through the driver and answered once applied; linearizable reads by ReadIndex, then from
+ * the local store); otherwise {@link LeaderRouter} forwards it to the leader, and {@link
+ * ScanFanOut} serves scans across partitions. Put, Delete and Txn share one path, {@link
+ * #proposeWrite}. A write whose outcome is unknown (leadership lost, deadline, forwarding failed
+ * mid-call) fails UNAVAILABLE: clients retry it with the same session. Get, Put, Delete and Txn run
+ * on the transport thread (see {@link #DIRECT_METHODS}): when this node leads the partition they
+ * only hand work to the driver, and the driver's future answers the call. Everything that may wait
+ * (routing, forwarding, scans) runs on the call executor.
  */
 final class KvService extends KVGrpc.KVImplBase {
-  static final long CALL_TIMEOUT_MILLIS_DEFAULT = 10_000;
-
-  /** Answer this long before the client's deadline so it sees our status, not its own timeout. */
-  static final long DEADLINE_MARGIN_MILLIS = 50;
-
-  static final long RETRY_PAUSE_MILLIS = 10;
-  static final int SCAN_PAGE_DEFAULT = 1000;
-
-  private final long nodeId;
-  private final PartitionLayout layout;
-  private final Limits limits;
-  private final MultiRaftDriver driver;
-  private final PeerChannels peers;
-  private final List<List<Long>> replicas;
-  private final LongPredicate peerConnected;
-  private final Map<Integer, Long> leaderHints = new ConcurrentHashMap<>();
+  static final long CALL_TIMEOUT_MILLIS_DEFAULT = LeaderRouter.CALL_TIMEOUT_MILLIS_DEFAULT;
+  static final long DEADLINE_MARGIN_MILLIS = LeaderRouter.DEADLINE_MARGIN_MILLIS;
 
   /** Runs the handlers of {@link #DIRECT_METHODS} on the transport thread, others as usual. */
   static final io.grpc.ServerCallExecutorSupplier DIRECT_EXECUTOR_SUPPLIER =
@@ -104,9 +79,14 @@ final class KvService extends KVGrpc.KVImplBase {
           KVGrpc.getDeleteMethod().getFullMethodName(),
           KVGrpc.getTxnMethod().getFullMethodName());
 
+  private final MultiRaftDriver driver;
+  private final RequestValidation validation;
+  private final LeaderRouter router;
+  private final ScanFanOut scans;
+
   /** Answers calls whose proposal completed, and runs the blocking routing path when needed. */
-  private final java.util.concurrent.ExecutorService callExecutor =
-      java.util.concurrent.Executors.newCachedThreadPool(
+  private final ExecutorService callExecutor =
+      Executors.newCachedThreadPool(
           Thread.ofPlatform().name("ringkv-kv-call-", 0).daemon().factory());
 
   /**
@@ -116,17 +96,13 @@ final class KvService extends KVGrpc.KVImplBase {
    */
   private final boolean debugUnsafeStaleReads;
 
-  KvService(
-      long nodeId,
-      PartitionLayout layout,
-      Limits limits,
-      MultiRaftDriver driver,
-      PeerChannels peers,
-      List<List<Long>> replicas,
-      LongPredicate peerConnected) {
-    this(nodeId, layout, limits, driver, peers, replicas, peerConnected, false);
-  }
+  /** session-expiry-millis, stamped on every command so replicas expire sessions alike. */
+  private final long sessionExpiryMillis;
 
+  /**
+   * @param sessionExpiryMillis see {@link io.ringkv.server.config.Setting#SESSION_EXPIRY_MILLIS}
+   * @param nanoClock the monotonic clock of call deadlines (System::nanoTime in a node)
+   */
   KvService(
       long nodeId,
       PartitionLayout layout,
@@ -135,15 +111,16 @@ final class KvService extends KVGrpc.KVImplBase {
       PeerChannels peers,
       List<List<Long>> replicas,
       LongPredicate peerConnected,
-      boolean debugUnsafeStaleReads) {
+      boolean debugUnsafeStaleReads,
+      long sessionExpiryMillis,
+      LongSupplier nanoClock) {
     this.debugUnsafeStaleReads = debugUnsafeStaleReads;
-    this.nodeId = nodeId;
-    this.layout = layout;
-    this.limits = limits;
+    this.sessionExpiryMillis = sessionExpiryMillis;
     this.driver = driver;
-    this.peers = peers;
-    this.replicas = replicas;
-    this.peerConnected = peerConnected;
+    this.validation = new RequestValidation(limits, layout);
+    this.router =
+        new LeaderRouter(nodeId, limits, driver, peers, replicas, peerConnected, nanoClock);
+    this.scans = new ScanFanOut(validation, driver, router, callExecutor);
   }
 
   /** Stops the call executor (after the gRPC server stopped taking calls). */
@@ -165,9 +142,10 @@ final class KvService extends KVGrpc.KVImplBase {
     int partition;
     boolean linearizable;
     try {
-      key = checkKey(request.getKey());
-      partition = layout.partitionOfKey(key);
-      linearizable = linearizable(request.getConsistency()) && !debugUnsafeStaleReads;
+      key = validation.checkKey(request.getKey());
+      partition = validation.layout().partitionOfKey(key);
+      linearizable =
+          RequestValidation.linearizable(request.getConsistency()) && !debugUnsafeStaleReads;
     } catch (StatusRuntimeException e) {
       observer.onError(e);
       return;
@@ -178,47 +156,169 @@ final class KvService extends KVGrpc.KVImplBase {
             respond(
                 observer,
                 () ->
-                    route(
+                    router.route(
                         partition,
                         linearizable,
                         deadline -> {
-                          long term = readBarrier(partition, linearizable, deadline);
-                          return getLocal(driver.store(partition), key)
-                              .setHeader(header(partition, term))
-                              .build();
+                          long term = router.readBarrier(partition, linearizable, deadline);
+                          return getLocal(partition, key, term);
                         },
                         stub -> stub.get(request),
-                        true));
+                        true,
+                        null));
     GroupStatus status = driver.status(partition);
     if (status != null && !linearizable) {
-      respond(
-          observer,
-          () ->
-              getLocal(driver.store(partition), key)
-                  .setHeader(header(partition, status.term()))
-                  .build());
+      respond(observer, () -> getLocal(partition, key, status.term()));
       return;
     }
     if (status == null || status.role() != Role.LEADER) {
       executor.execute(blocking);
       return;
     }
-    long remaining = Math.max(0, deadlineNanos() - System.nanoTime());
     driver
         .readIndex(partition)
-        .orTimeout(remaining, TimeUnit.NANOSECONDS)
+        .orTimeout(router.remainingNanos(router.deadlineNanos()), TimeUnit.NANOSECONDS)
         .whenComplete((term, error) -> {
           if (error == null) {
-            respond(
-                observer,
-                () ->
-                    getLocal(driver.store(partition), key)
-                        .setHeader(header(partition, term))
-                        .build());
+            respond(observer, () -> getLocal(partition, key, term));
           } else {
             failFast(observer, error, partition, executor, blocking, "read");
           }
         });
+  }
+
+  @Override
+  public void put(PutRequest request, StreamObserver<PutResponse> observer) {
+    proposeWrite(
+        observer,
+        () -> {
+          byte[] key = validation.checkKey(request.getKey());
+          validation.checkValue(request.getValue());
+          RequestValidation.checkSession(request.getSession());
+          return new PreparedWrite<>(
+              validation.layout().partitionOfKey(key),
+              command(request.getSession()).setPut(request).build(),
+              stub -> stub.put(request),
+              (result, header) -> result.getPut().toBuilder().setHeader(header).build());
+        });
+  }
+
+  @Override
+  public void delete(DeleteRequest request, StreamObserver<DeleteResponse> observer) {
+    proposeWrite(
+        observer,
+        () -> {
+          byte[] key = validation.checkKey(request.getKey());
+          RequestValidation.checkSession(request.getSession());
+          return new PreparedWrite<>(
+              validation.layout().partitionOfKey(key),
+              command(request.getSession()).setDelete(request).build(),
+              stub -> stub.delete(request),
+              (result, header) -> result.getDelete().toBuilder().setHeader(header).build());
+        });
+  }
+
+  @Override
+  public void txn(TxnRequest request, StreamObserver<TxnResponse> observer) {
+    proposeWrite(
+        observer,
+        () -> {
+          int partition = validation.checkTxn(request);
+          RequestValidation.checkSession(request.getSession());
+          return new PreparedWrite<>(
+              partition,
+              command(request.getSession()).setTxn(request).build(),
+              stub -> stub.txn(request),
+              (result, header) -> result.getTxn().toBuilder().setHeader(header).build());
+        });
+  }
+
+  @Override
+  public void scan(ScanRequest request, StreamObserver<ScanResponse> observer) {
+    // Waits for every partition's answer (read barriers, forwards): never on the transport thread.
+    Context.current()
+        .fixedContextExecutor(callExecutor)
+        .execute(() -> respond(observer, () -> scans.scan(request)));
+  }
+
+  // ---------------------------------------------------------------- writes
+
+  private interface ResultMapper<T> {
+    T map(CommandResult result, ResponseHeader header);
+  }
+
+  /** A validated write, ready to propose or forward. */
+  private record PreparedWrite<T>(
+      int partition,
+      Command command,
+      Function<KVGrpc.KVBlockingStub, T> forward,
+      ResultMapper<T> mapper) {}
+
+  /**
+   * Serves a Put, Delete or Txn. When this node leads the partition, the proposal's future answers
+   * the call (no thread waits for it); otherwise, or when leadership moved meanwhile, the blocking
+   * routing path takes over on the call executor.
+   */
+  private <T> void proposeWrite(StreamObserver<T> observer, Supplier<PreparedWrite<T>> validated) {
+    PreparedWrite<T> write;
+    try {
+      write = validated.get();
+    } catch (StatusRuntimeException e) {
+      observer.onError(e);
+      return;
+    }
+    int partition = write.partition();
+    GroupStatus status = driver.status(partition);
+    Executor executor = Context.current().fixedContextExecutor(callExecutor);
+    Runnable blocking =
+        () ->
+            respond(
+                observer,
+                () ->
+                    router.route(
+                        partition,
+                        true,
+                        deadline -> {
+                          var outcome =
+                              router.await(
+                                  driver.propose(partition, write.command()), deadline, partition);
+                          return answer(write, outcome.result(), outcome.term());
+                        },
+                        write.forward(),
+                        false,
+                        null));
+    if (status == null || status.role() != Role.LEADER) {
+      executor.execute(blocking);
+      return;
+    }
+    driver
+        .propose(partition, write.command())
+        .orTimeout(router.remainingNanos(router.deadlineNanos()), TimeUnit.NANOSECONDS)
+        .whenComplete((outcome, error) -> {
+          if (error != null) {
+            failFast(observer, error, partition, executor, blocking, "write");
+          } else {
+            respond(observer, () -> answer(write, outcome.result(), outcome.term()));
+          }
+        });
+  }
+
+  /**
+   * A command of this node's leader-side settings: the limits every replica applies it under travel
+   * in the command, so replicas decide alike even if their own settings differ.
+   */
+  private Command.Builder command(WriteSession session) {
+    return Command.newBuilder()
+        .setSession(session)
+        .setResponseSizeBytesMax(validation.limits().responseSizeBytesMax())
+        .setSessionExpiryMillis(sessionExpiryMillis);
+  }
+
+  private <T> T answer(PreparedWrite<T> write, CommandResult result, long term) {
+    if (result.hasError()) {
+      throw LeaderRouter.commandError(result.getError(), write.partition());
+    }
+    return write.mapper().map(result, router.header(write.partition(), term));
   }
 
   /**
@@ -237,7 +337,7 @@ final class KvService extends KVGrpc.KVImplBase {
         && driverException.kind() == DriverException.Kind.NOT_LEADER) {
       executor.execute(blocking); // not proposed or read: safe to route again
     } else if (cause instanceof DriverException driverException) {
-      observer.onError(driverError(driverException));
+      observer.onError(router.driverError(driverException));
     } else if (cause instanceof TimeoutException) {
       observer.onError(
           Status.UNAVAILABLE
@@ -254,161 +354,10 @@ final class KvService extends KVGrpc.KVImplBase {
     }
   }
 
-  @Override
-  public void put(PutRequest request, StreamObserver<PutResponse> observer) {
-    respondWrite(
-        observer,
-        () -> {
-          byte[] key = checkKey(request.getKey());
-          checkValue(request.getValue());
-          checkSession(request.getSession());
-          int partition = layout.partitionOfKey(key);
-          Command command =
-              Command.newBuilder().setSession(request.getSession()).setPut(request).build();
-          return new PreparedWrite<>(
-              partition,
-              command,
-              stub -> stub.put(request),
-              (result, header) -> result.getPut().toBuilder().setHeader(header).build());
-        });
-  }
+  // ---------------------------------------------------------------- reads
 
-  @Override
-  public void delete(DeleteRequest request, StreamObserver<DeleteResponse> observer) {
-    respondWrite(
-        observer,
-        () -> {
-          byte[] key = checkKey(request.getKey());
-          checkSession(request.getSession());
-          int partition = layout.partitionOfKey(key);
-          Command command =
-              Command.newBuilder().setSession(request.getSession()).setDelete(request).build();
-          return new PreparedWrite<>(
-              partition,
-              command,
-              stub -> stub.delete(request),
-              (result, header) -> result.getDelete().toBuilder().setHeader(header).build());
-        });
-  }
-
-  @Override
-  public void txn(TxnRequest request, StreamObserver<TxnResponse> observer) {
-    respondWrite(
-        observer,
-        () -> {
-          int partition = checkTxn(request);
-          checkSession(request.getSession());
-          Command command =
-              Command.newBuilder().setSession(request.getSession()).setTxn(request).build();
-          return new PreparedWrite<>(
-              partition,
-              command,
-              stub -> stub.txn(request),
-              (result, header) -> result.getTxn().toBuilder().setHeader(header).build());
-        });
-  }
-
-  @Override
-  public void scan(ScanRequest request, StreamObserver<ScanResponse> observer) {
-    // Waits for every partition's answer (read barriers, forwards): never on the transport thread.
-    Context.current()
-        .fixedContextExecutor(callExecutor)
-        .execute(() -> respond(observer, () -> scan(request)));
-  }
-
-  // ---------------------------------------------------------------- writes and reads
-
-  private interface Local<T> {
-    T serve(long deadlineNanos) throws Exception;
-  }
-
-  private interface ResultMapper<T> {
-    T map(CommandResult result, ResponseHeader header);
-  }
-
-  /** A validated write, ready to propose or forward. */
-  private record PreparedWrite<T>(
-      int partition,
-      Command command,
-      Function<KVGrpc.KVBlockingStub, T> forward,
-      ResultMapper<T> mapper) {}
-
-  /**
-   * Serves a write. When this node leads the partition, the proposal's future answers the call (no
-   * thread waits for it); otherwise, or when leadership moved meanwhile, the blocking routing path
-   * takes over on the call executor.
-   */
-  private <T> void respondWrite(
-      StreamObserver<T> observer, java.util.function.Supplier<PreparedWrite<T>> validation) {
-    PreparedWrite<T> write;
-    try {
-      write = validation.get();
-    } catch (StatusRuntimeException e) {
-      observer.onError(e);
-      return;
-    }
-    GroupStatus status = driver.status(write.partition());
-    Executor executor = Context.current().fixedContextExecutor(callExecutor);
-    Runnable blocking =
-        () ->
-            respond(
-                observer,
-                () -> write(write.partition(), write.command(), write.forward(), write.mapper()));
-    if (status == null || status.role() != Role.LEADER) {
-      executor.execute(blocking);
-      return;
-    }
-    long remaining = Math.max(0, deadlineNanos() - System.nanoTime());
-    driver
-        .propose(write.partition(), write.command())
-        .orTimeout(remaining, TimeUnit.NANOSECONDS)
-        .whenComplete((outcome, error) -> {
-          if (error != null) {
-            failFast(observer, error, write.partition(), executor, blocking, "write");
-            return;
-          }
-          respond(
-              observer,
-              () -> {
-                CommandResult result = outcome.result();
-                if (result.hasError()) {
-                  throw commandError(result.getError(), write.partition());
-                }
-                return write.mapper().map(result, header(write.partition(), outcome.term()));
-              });
-        });
-  }
-
-  private <T> T write(
-      int partition,
-      Command command,
-      Function<KVGrpc.KVBlockingStub, T> forward,
-      ResultMapper<T> mapper) {
-    return route(
-        partition,
-        true,
-        deadline -> {
-          var outcome = await(driver.propose(partition, command), deadline, partition);
-          CommandResult result = outcome.result();
-          if (result.hasError()) {
-            throw commandError(result.getError(), partition);
-          }
-          return mapper.map(result, header(partition, outcome.term()));
-        },
-        forward,
-        false);
-  }
-
-  /** Waits until a read of the local store is allowed; returns the term to report. */
-  private long readBarrier(int partition, boolean linearizable, long deadline) throws Exception {
-    if (linearizable) {
-      return await(driver.readIndex(partition), deadline, partition);
-    }
-    GroupStatus status = driver.status(partition);
-    return status == null ? 0 : status.term();
-  }
-
-  private GetResponse.Builder getLocal(PartitionStore store, byte[] key) {
+  private GetResponse getLocal(int partition, byte[] key, long term) {
+    PartitionStore store = driver.store(partition);
     Optional<StoredValue> value = store.get(key);
     GetResponse.Builder response = GetResponse.newBuilder();
     value.ifPresent(stored ->
@@ -418,253 +367,10 @@ final class KvService extends KVGrpc.KVImplBase {
             .setCreateRevision(stored.createRevision())
             .setModRevision(stored.modRevision())
             .setVersion(stored.version()));
-    return response;
+    return response.setHeader(router.header(partition, term)).build();
   }
 
-  private ScanResponse scan(ScanRequest request) {
-    Integer onePartition = ForwardingHeaders.scanPartition();
-    boolean forwardedPage = onePartition != null;
-    int limit = request.getLimit() == 0 ? Math.min(SCAN_PAGE_DEFAULT, limits.scanLimitMax()) : 0;
-    if (request.getLimit() != 0) {
-      // A forwarded per-partition page asks for one more than the client's page.
-      long allowed = (long) limits.scanLimitMax() + (forwardedPage ? 1 : 0);
-      if (Integer.toUnsignedLong(request.getLimit()) > allowed) {
-        throw KvErrors.limit(
-            "scan-limit-max", limits.scanLimitMax(), Integer.toUnsignedLong(request.getLimit()));
-      }
-      limit = request.getLimit();
-    }
-    ScanRange range = scanRange(request);
-    boolean linearizable = linearizable(request.getConsistency());
-    if (forwardedPage) {
-      int partition = onePartition;
-      if (partition < 0 || partition >= layout.partitionCount()) {
-        throw KvErrors.malformed("no partition " + partition);
-      }
-      return scanPartition(partition, range, limit, linearizable, request);
-    }
-    // Each partition returns up to limit + 1 pairs: a partition with more than `limit` in range
-    // proves there is more, and the merged page is exact.
-    int perPartition = limit + 1;
-    ScanRequest page = request.toBuilder().setLimit(perPartition).build();
-    // All partitions at once (each may wait for a read barrier or a forward to its leader).
-    Executor executor = Context.current().fixedContextExecutor(callExecutor);
-    List<CompletableFuture<ScanResponse>> parts = new ArrayList<>(layout.partitionCount());
-    for (int partition = 0; partition < layout.partitionCount(); partition++) {
-      int each = partition;
-      parts.add(
-          CompletableFuture.supplyAsync(
-              () -> scanPartition(each, range, perPartition, linearizable, page), executor));
-    }
-    List<KeyValue> merged = new ArrayList<>();
-    for (CompletableFuture<ScanResponse> part : parts) {
-      try {
-        merged.addAll(part.join().getKvsList());
-      } catch (CompletionException e) {
-        parts.forEach(other -> other.cancel(false));
-        if (e.getCause() instanceof StatusRuntimeException status) {
-          throw status;
-        }
-        throw Status.INTERNAL.withDescription(String.valueOf(e.getCause())).asRuntimeException();
-      }
-    }
-    merged.sort((a, b) -> compareBytes(a.getKey(), b.getKey()));
-    ScanResponse.Builder response = ScanResponse.newBuilder();
-    boolean more = merged.size() > limit;
-    List<KeyValue> kvs = more ? merged.subList(0, limit) : merged;
-    response.addAllKvs(kvs).setMore(more);
-    if (more) {
-      response.setNextKey(kvs.getLast().getKey().concat(ByteString.copyFrom(new byte[] {0})));
-    }
-    response.setHeader(
-        ResponseHeader.newBuilder().setNodeId(nodeId).setMapEpoch(KvErrors.MAP_EPOCH));
-    return response.build();
-  }
-
-  private ScanResponse scanPartition(
-      int partition, ScanRange range, int limit, boolean linearizable, ScanRequest page) {
-    return route(
-        partition,
-        linearizable,
-        deadline -> {
-          long term = readBarrier(partition, linearizable, deadline);
-          ScanResponse.Builder response =
-              ScanResponse.newBuilder().setHeader(header(partition, term));
-          for (io.ringkv.storage.KeyValue pair : driver.store(partition).scan(range, limit)) {
-            KeyValue.Builder kv =
-                KeyValue.newBuilder()
-                    .setKey(ByteString.copyFrom(pair.key()))
-                    .setCreateRevision(pair.value().createRevision())
-                    .setModRevision(pair.value().modRevision())
-                    .setVersion(pair.value().version());
-            if (!page.getKeysOnly()) {
-              kv.setValue(ByteString.copyFrom(pair.value().value()));
-            }
-            response.addKvs(kv);
-          }
-          return response.build();
-        },
-        stub -> stub.scan(page),
-        true,
-        partition);
-  }
-
-  // ---------------------------------------------------------------- routing
-
-  private <T> T route(
-      int partition,
-      boolean needsLeader,
-      Local<T> local,
-      Function<KVGrpc.KVBlockingStub, T> forward,
-      boolean retryForwardFailure) {
-    return route(partition, needsLeader, local, forward, retryForwardFailure, null);
-  }
-
-  private <T> T route(
-      int partition,
-      boolean needsLeader,
-      Local<T> local,
-      Function<KVGrpc.KVBlockingStub, T> forward,
-      boolean retryForwardFailure,
-      Integer scanPartition) {
-    long deadline = deadlineNanos();
-    int attempt = 0;
-    while (true) {
-      long remaining = deadline - System.nanoTime();
-      if (remaining <= 0) {
-        throw KvErrors.noQuorum(
-            partition, "partition " + partition + " had no reachable leader within the deadline");
-      }
-      GroupStatus status = driver.status(partition);
-      long leader;
-      if (status != null) {
-        if (!needsLeader || status.role() == Role.LEADER) {
-          try {
-            return local.serve(deadline);
-          } catch (DriverException e) {
-            if (e.kind() != DriverException.Kind.NOT_LEADER) {
-              throw driverError(e);
-            }
-            pause();
-            continue;
-          } catch (StatusRuntimeException e) {
-            throw e;
-          } catch (Exception e) {
-            throw Status.INTERNAL.withDescription(e.toString()).asRuntimeException();
-          }
-        }
-        leader = status.leaderId();
-      } else {
-        List<Long> voters = replicas.get(partition);
-        leader = leaderHints.getOrDefault(partition, voters.get(attempt % voters.size()));
-      }
-      attempt++;
-      if (ForwardingHeaders.isForwarded()) {
-        throw KvErrors.notLeader(partition, leader, leader == 0 ? "" : peers.clientAddress(leader));
-      }
-      if (leader == 0 || leader == nodeId || !peerConnected.test(leader)) {
-        pause();
-        continue;
-      }
-      try {
-        return forward.apply(
-            peers.kv(leader, scanPartition).withDeadlineAfter(remaining, TimeUnit.NANOSECONDS));
-      } catch (StatusRuntimeException e) {
-        ErrorDetail detail = KvErrors.detailOf(e);
-        if (detail != null && detail.getReason() == ErrorDetail.Reason.NOT_LEADER) {
-          if (detail.getLeaderHint() != 0 && detail.getLeaderHint() != leader) {
-            leaderHints.put(partition, detail.getLeaderHint());
-          } else {
-            leaderHints.remove(partition);
-          }
-          pause();
-          continue;
-        }
-        if (retryForwardFailure
-            && e.getStatus().getCode() == Status.Code.UNAVAILABLE
-            && detail == null) {
-          pause();
-          continue;
-        }
-        throw e;
-      }
-    }
-  }
-
-  private <V> V await(CompletableFuture<V> future, long deadlineNanos, int partition)
-      throws Exception {
-    try {
-      return future.get(Math.max(0, deadlineNanos - System.nanoTime()), TimeUnit.NANOSECONDS);
-    } catch (TimeoutException e) {
-      future.cancel(false);
-      throw Status.UNAVAILABLE
-          .withDescription(
-              "partition " + partition + ": not applied within the deadline (outcome unknown)")
-          .asRuntimeException();
-    } catch (ExecutionException e) {
-      if (e.getCause() instanceof DriverException driverException) {
-        throw driverException;
-      }
-      throw Status.INTERNAL.withDescription(e.getCause().toString()).asRuntimeException();
-    }
-  }
-
-  private StatusRuntimeException driverError(DriverException e) {
-    return switch (e.kind()) {
-      case OVERLOADED ->
-          KvErrors.overloaded(
-              e.partition(),
-              "inflight-proposals-per-partition-max",
-              limits.inflightProposalsPerPartitionMax());
-      case NOT_LEADER ->
-          KvErrors.notLeader(e.partition(), e.leaderHint(), peers.clientAddress(e.leaderHint()));
-      case UNAVAILABLE, NOT_HOSTED ->
-          Status.UNAVAILABLE.withDescription(e.getMessage()).asRuntimeException();
-    };
-  }
-
-  private static StatusRuntimeException commandError(CommandError error, int partition) {
-    return KvErrors.of(
-        Status.fromCodeValue(error.getGrpcCode()).getCode(),
-        error.getMessage(),
-        ErrorDetail.newBuilder()
-            .setReason(ErrorDetail.Reason.forNumber(error.getReason()))
-            .setPartition(partition)
-            .build());
-  }
-
-  private static long deadlineNanos() {
-    long budget = TimeUnit.MILLISECONDS.toNanos(CALL_TIMEOUT_MILLIS_DEFAULT);
-    Deadline deadline = Context.current().getDeadline();
-    if (deadline != null) {
-      budget =
-          Math.min(
-              budget,
-              deadline.timeRemaining(TimeUnit.NANOSECONDS)
-                  - TimeUnit.MILLISECONDS.toNanos(DEADLINE_MARGIN_MILLIS));
-    }
-    return System.nanoTime() + budget;
-  }
-
-  private static void pause() {
-    try {
-      Thread.sleep(RETRY_PAUSE_MILLIS); // back-off between routing attempts, bounded by deadline
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw Status.CANCELLED.withDescription("interrupted").asRuntimeException();
-    }
-  }
-
-  private ResponseHeader header(int partition, long term) {
-    return ResponseHeader.newBuilder()
-        .setNodeId(nodeId)
-        .setPartition(partition)
-        .setMapEpoch(KvErrors.MAP_EPOCH)
-        .setRaftTerm(term)
-        .build();
-  }
-
-  private static <T> void respond(StreamObserver<T> observer, java.util.function.Supplier<T> work) {
+  private static <T> void respond(StreamObserver<T> observer, Supplier<T> work) {
     T response;
     try {
       response = work.get();
@@ -677,103 +383,5 @@ final class KvService extends KVGrpc.KVImplBase {
     }
     observer.onNext(response);
     observer.onCompleted();
-  }
-
-  // ---------------------------------------------------------------- validation
-
-  private static boolean linearizable(ReadConsistency consistency) {
-    return switch (consistency) {
-      case LINEARIZABLE -> true;
-      case SERIALIZABLE -> false;
-      default -> throw KvErrors.malformed("unknown read consistency");
-    };
-  }
-
-  private byte[] checkKey(ByteString key) {
-    if (key.isEmpty()) {
-      throw KvErrors.malformed("key must not be empty");
-    }
-    if (key.size() > limits.keySizeBytesMax()) {
-      throw KvErrors.limit("key-size-bytes-max", limits.keySizeBytesMax(), key.size());
-    }
-    return key.toByteArray();
-  }
-
-  private void checkValue(ByteString value) {
-    if (value.size() > limits.valueSizeBytesMax()) {
-      throw KvErrors.limit("value-size-bytes-max", limits.valueSizeBytesMax(), value.size());
-    }
-  }
-
-  private static void checkSession(WriteSession session) {
-    if (session.getSessionId() != 0 && session.getSequence() == 0) {
-      throw KvErrors.malformed("a write session's sequence starts at 1");
-    }
-  }
-
-  /** Validates a Txn and returns the one partition all its keys live in. */
-  private int checkTxn(TxnRequest request) {
-    long ops =
-        (long) request.getCompareCount() + request.getSuccessCount() + request.getFailureCount();
-    if (ops > limits.txnOpsMax()) {
-      throw KvErrors.limit("txn-ops-max", limits.txnOpsMax(), ops);
-    }
-    List<byte[]> keys = new ArrayList<>();
-    for (Compare compare : request.getCompareList()) {
-      keys.add(checkKey(compare.getKey()));
-      if (compare.getTarget() == Compare.Target.UNRECOGNIZED
-          || compare.getResult() == Compare.Result.UNRECOGNIZED) {
-        throw KvErrors.malformed("unknown compare target or result");
-      }
-      if (compare.getTarget() == Compare.Target.VALUE) {
-        checkValue(compare.getValue());
-      }
-    }
-    for (List<RequestOp> branch : List.of(request.getSuccessList(), request.getFailureList())) {
-      for (RequestOp op : branch) {
-        switch (op.getOpCase()) {
-          case GET -> keys.add(checkKey(op.getGet().getKey()));
-          case PUT -> {
-            keys.add(checkKey(op.getPut().getKey()));
-            checkValue(op.getPut().getValue());
-          }
-          case DELETE -> keys.add(checkKey(op.getDelete().getKey()));
-          case OP_NOT_SET -> throw KvErrors.malformed("txn op without an operation");
-        }
-      }
-    }
-    if (keys.isEmpty()) {
-      throw KvErrors.malformed("txn names no key");
-    }
-    int partition = layout.partitionOfKey(keys.getFirst());
-    for (byte[] key : keys) {
-      if (layout.partitionOfKey(key) != partition) {
-        throw KvErrors.malformed(
-            "txn keys live in more than one partition; use a {hash tag} to co-locate them");
-      }
-    }
-    return partition;
-  }
-
-  private static ScanRange scanRange(ScanRequest request) {
-    if (!request.getPrefix().isEmpty()) {
-      if (!request.getStartKey().isEmpty() || !request.getEndKey().isEmpty()) {
-        throw KvErrors.malformed("give either prefix or start_key/end_key, not both");
-      }
-      return ScanRange.prefix(request.getPrefix().toByteArray());
-    }
-    byte[] start = request.getStartKey().toByteArray();
-    if (request.getEndKey().isEmpty()) {
-      return ScanRange.between(start, null);
-    }
-    byte[] end = request.getEndKey().toByteArray();
-    if (Arrays.compareUnsigned(start, end) >= 0) {
-      throw KvErrors.malformed("start_key must be below end_key");
-    }
-    return ScanRange.between(start, end);
-  }
-
-  private static int compareBytes(ByteString a, ByteString b) {
-    return ByteString.unsignedLexicographicalComparator().compare(a, b);
   }
 }

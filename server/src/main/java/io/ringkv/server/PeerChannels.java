@@ -21,7 +21,13 @@ final class PeerChannels implements AutoCloseable {
   private final Map<Long, Member> members;
   private final Map<Long, ManagedChannel> channels = new ConcurrentHashMap<>();
 
-  PeerChannels(long selfNodeId, String selfHost, Map<Long, Member> members) {
+  /** Largest response a forwarded call may bring back (response-size-bytes-max plus room). */
+  private final int inboundMessageSizeBytesMax;
+
+  PeerChannels(
+      long selfNodeId, String selfHost, Map<Long, Member> members, int responseSizeBytesMax) {
+    this.inboundMessageSizeBytesMax =
+        responseSizeBytesMax + io.ringkv.server.config.Limits.RESPONSE_OVERHEAD_BYTES;
     this.selfNodeId = selfNodeId;
     this.selfHost = selfHost;
     this.members = Map.copyOf(members);
@@ -61,6 +67,7 @@ final class PeerChannels implements AutoCloseable {
           }
           return NettyChannelBuilder.forAddress(member.clientAddress().toSocketAddress())
               .usePlaintext()
+              .maxInboundMessageSize(inboundMessageSizeBytesMax)
               .localSocketPicker(
                   new NettyChannelBuilder.LocalSocketPicker() {
                     @Override

@@ -138,7 +138,7 @@ public final class RingkvNode implements AutoCloseable {
             config.limits().inflightProposalsPerPartitionMax(),
             config.snapshotSizeBytesMax(),
             frameMax / 2,
-            io.ringkv.server.raft.DriverSettings.SESSION_TTL_MILLIS_DEFAULT,
+            config.sessionExpiryMillis(),
             DriverSettings.INBOX_TASKS_MAX_DEFAULT,
             snapshots);
     driver =
@@ -209,7 +209,12 @@ public final class RingkvNode implements AutoCloseable {
             engine, driver::partitions, config.changefeedRetentionCheckIntervalMillis(), registry);
     Map<Long, Member> members =
         config.members().stream().collect(Collectors.toMap(Member::nodeId, m -> m));
-    peerChannels = new PeerChannels(config.nodeId(), config.clientAddress().host(), members);
+    peerChannels =
+        new PeerChannels(
+            config.nodeId(),
+            config.clientAddress().host(),
+            members,
+            config.limits().responseSizeBytesMax());
 
     if (config.debugUnsafeStaleReads()) {
       log.warn("UNSAFE debug-unsafe-stale-reads is on: linearizable reads may return stale data");
@@ -223,7 +228,9 @@ public final class RingkvNode implements AutoCloseable {
             peerChannels,
             replicas,
             transport::isConnected,
-            config.debugUnsafeStaleReads());
+            config.debugUnsafeStaleReads(),
+            config.sessionExpiryMillis(),
+            System::nanoTime);
     grpcServer =
         NettyServerBuilder.forAddress(config.clientAddress().toSocketAddress())
             .maxInboundMessageSize(config.limits().requestSizeBytesMax())
@@ -237,9 +244,12 @@ public final class RingkvNode implements AutoCloseable {
             .addService(reflectionV1Alpha())
             .addService(health.getHealthService())
             .intercept(new ForwardingHeaders())
-            .addService(kvService)
+            .addService(MalformedRequests.refusedAsInvalid(kvService.bindService()))
             .addService(
-                new ClusterService(config, replicas, driver, peerChannels, transport::isConnected))
+                MalformedRequests.refusedAsInvalid(
+                    new ClusterService(
+                            config, replicas, driver, peerChannels, transport::isConnected)
+                        .bindService()))
             .build()
             .start();
     serving.set(true);

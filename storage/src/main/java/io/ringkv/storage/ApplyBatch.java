@@ -3,6 +3,7 @@ package io.ringkv.storage;
 import io.ringkv.raft.ConfState;
 import io.ringkv.raft.Invariants;
 import java.util.List;
+import java.util.Map;
 
 /**
  * What applying committed entries changes in one partition, written atomically (one WriteBatch):
@@ -12,9 +13,11 @@ import java.util.List;
  * @param appliedIndex the last log index this batch applies
  * @param appliedTerm the term of that entry
  * @param confState the configuration as of {@code appliedIndex}, or null if unchanged
- * @param timestampMillis the time stamped on the change records (e.g. the entry's HLC wall time)
+ * @param timestampMillis the time stamped on change records whose revision has no own time
  * @param mutations the changes to user keys, in log order
  * @param sessions client session records to save
+ * @param timestampMillisByRevision the time of each revision's entry (the proposer's time carried
+ *     in the command), so a change record's time depends on its entry alone, not on the batching
  */
 public record ApplyBatch(
     long appliedIndex,
@@ -22,10 +25,12 @@ public record ApplyBatch(
     ConfState confState,
     long timestampMillis,
     List<Mutation> mutations,
-    List<SessionRecord> sessions) {
+    List<SessionRecord> sessions,
+    Map<Long, Long> timestampMillisByRevision) {
   public ApplyBatch {
     mutations = List.copyOf(mutations);
     sessions = List.copyOf(sessions);
+    timestampMillisByRevision = Map.copyOf(timestampMillisByRevision);
     Invariants.check(appliedIndex >= 1 && appliedTerm >= 1, "applied index/term must be >= 1");
     long previous = 0;
     for (Mutation mutation : mutations) {
@@ -36,6 +41,22 @@ public record ApplyBatch(
           appliedIndex);
       previous = mutation.revision();
     }
+  }
+
+  /** A batch whose change records all carry {@code timestampMillis}. */
+  public ApplyBatch(
+      long appliedIndex,
+      long appliedTerm,
+      ConfState confState,
+      long timestampMillis,
+      List<Mutation> mutations,
+      List<SessionRecord> sessions) {
+    this(appliedIndex, appliedTerm, confState, timestampMillis, mutations, sessions, Map.of());
+  }
+
+  /** The time to stamp on the change records of {@code revision}. */
+  public long timestampMillisOf(long revision) {
+    return timestampMillisByRevision.getOrDefault(revision, timestampMillis);
   }
 
   /** Mutations only, no session records or configuration change. */

@@ -49,23 +49,62 @@ public final class PartitionReadView implements AutoCloseable {
         : Optional.of(DataRecords.decodeSession(groupId, sessionId, key, value));
   }
 
+  /**
+   * The session records whose ids lie in [{@code firstId}, {@code lastId}] (ids compared unsigned),
+   * in ascending id order.
+   */
+  public List<SessionRecord> sessions(long firstId, long lastId) {
+    Invariants.check(
+        Long.compareUnsigned(firstId, lastId) <= 0, "session range %d..%d", firstId, lastId);
+    byte[] end =
+        lastId == -1L
+            ? Keys.namespace(groupId, (byte) (Keys.NAMESPACE_SESSION + 1))
+            : Keys.session(groupId, lastId + 1);
+    List<SessionRecord> result = new ArrayList<>();
+    store.scan(
+        store.data,
+        readOptions,
+        Keys.session(groupId, firstId),
+        end,
+        (key, value) -> {
+          long sessionId = java.nio.ByteBuffer.wrap(key, 9, 8).getLong();
+          result.add(DataRecords.decodeSession(groupId, sessionId, key, value));
+          return true;
+        });
+    return result;
+  }
+
   /** Up to {@code limit} keys of {@code range} in ascending byte order. */
   public List<KeyValue> scan(ScanRange range, int limit) {
+    return scan(range, limit, Long.MAX_VALUE, 0);
+  }
+
+  /**
+   * Up to {@code limit} keys of {@code range} in ascending byte order, stopping also at the first
+   * pair that takes the running size over {@code bytesMax} (that pair is the last one returned, so
+   * the caller sees that more follow without holding more than one pair past its budget). A pair's
+   * size is its key and value lengths plus {@code pairOverheadBytes}.
+   */
+  public List<KeyValue> scan(ScanRange range, int limit, long bytesMax, int pairOverheadBytes) {
     Invariants.check(limit >= 1, "scan limit must be >= 1, got %d", limit);
+    Invariants.check(bytesMax >= 1 && pairOverheadBytes >= 0, "bad scan byte budget");
     byte[] end =
         range.end() == null
             ? Keys.namespace(groupId, (byte) (Keys.NAMESPACE_USER + 1))
             : Keys.user(groupId, range.end());
     List<KeyValue> result = new ArrayList<>();
+    long[] sizeBytes = {0};
     store.scan(
         store.data,
         readOptions,
         Keys.user(groupId, range.start()),
         end,
         (key, value) -> {
-          result.add(
-              new KeyValue(Keys.userKeyOf(key), DataRecords.decodeValue(groupId, key, value)));
-          return result.size() < limit;
+          KeyValue pair =
+              new KeyValue(Keys.userKeyOf(key), DataRecords.decodeValue(groupId, key, value));
+          result.add(pair);
+          sizeBytes[0] += pair.key().length + pair.value().value().length + pairOverheadBytes;
+          return result.size() < limit && sizeBytes[0] <= bytesMax;
         });
     return result;
   }

@@ -133,7 +133,11 @@ public final class PartitionStore {
       }
       for (SessionRecord session : batch.sessions()) {
         byte[] key = Keys.session(groupId, session.sessionId());
-        writeBatch.put(store.data, key, DataRecords.encodeSession(key, session));
+        if (session.removed()) {
+          writeBatch.delete(store.data, key);
+        } else {
+          writeBatch.put(store.data, key, DataRecords.encodeSession(key, session));
+        }
       }
       byte[] appliedKey = Keys.state(groupId, Keys.TAG_APPLIED);
       writeBatch.put(store.raftState, appliedKey, DataRecords.encodeApplied(appliedKey, next));
@@ -181,7 +185,12 @@ public final class PartitionStore {
       int ordinal = sameRevision ? changes.getLast().ordinal() + 1 : 0;
       changes.add(
           new ChangeRecord(
-              revision, ordinal, batch.timestampMillis(), mutation.key(), next, previous));
+              revision,
+              ordinal,
+              batch.timestampMillisOf(revision),
+              mutation.key(),
+              next,
+              previous));
     }
     return changes;
   }
@@ -248,6 +257,13 @@ public final class PartitionStore {
   public List<KeyValue> scan(ScanRange range, int limit) {
     try (PartitionReadView view = readView()) {
       return view.scan(range, limit);
+    }
+  }
+
+  /** See {@link PartitionReadView#scan(ScanRange, int, long, int)}. */
+  public List<KeyValue> scan(ScanRange range, int limit, long bytesMax, int pairOverheadBytes) {
+    try (PartitionReadView view = readView()) {
+      return view.scan(range, limit, bytesMax, pairOverheadBytes);
     }
   }
 

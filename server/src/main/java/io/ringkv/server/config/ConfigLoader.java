@@ -210,7 +210,8 @@ public final class ConfigLoader {
         unsafeDebug(values, Setting.DEBUG_UNSAFE_STALE_READS),
         integer(values, Setting.CHANGEFEED_RETENTION_CHECK_INTERVAL_MILLIS),
         integer(values, Setting.CHANGEFEED_RETENTION_AGE_MILLIS),
-        integer(values, Setting.SNAPSHOT_SIZE_BYTES_MAX));
+        integer(values, Setting.SNAPSHOT_SIZE_BYTES_MAX),
+        integer(values, Setting.SESSION_EXPIRY_MILLIS));
   }
 
   /**
@@ -244,7 +245,8 @@ public final class ConfigLoader {
         (int) integer(values, Setting.SCAN_LIMIT_MAX),
         (int) integer(values, Setting.INFLIGHT_PROPOSALS_PER_PARTITION_MAX),
         (int) integer(values, Setting.PEER_FRAME_SIZE_BYTES_MAX),
-        (int) integer(values, Setting.PEER_SEND_QUEUE_FRAMES_MAX));
+        (int) integer(values, Setting.PEER_SEND_QUEUE_FRAMES_MAX),
+        (int) integer(values, Setting.RESPONSE_SIZE_BYTES_MAX));
   }
 
   private static String text(Map<Setting, String> values, Setting setting) {

@@ -16,6 +16,8 @@ import java.util.List;
  * @param changefeedRetentionAgeMillis change records older than this are dropped by retention
  * @param snapshotSizeBytesMax largest partition snapshot this node sends or accepts (it travels in
  *     chunks, so the peer frame limit does not bound it)
+ * @param sessionExpiryMillis a client write session idle longer than this (in the time of the
+ *     commands, stamped by the proposing leader) expires
  */
 public record NodeConfig(
     String clusterId,
@@ -37,8 +39,18 @@ public record NodeConfig(
     boolean debugUnsafeStaleReads,
     long changefeedRetentionCheckIntervalMillis,
     long changefeedRetentionAgeMillis,
-    long snapshotSizeBytesMax) {
+    long snapshotSizeBytesMax,
+    long sessionExpiryMillis) {
   public static final long SNAPSHOT_SIZE_BYTES_MAX_DEFAULT = 8L * 1024 * 1024 * 1024;
+
+  /**
+   * Ten minutes: far longer than any client retries one write (call deadlines are seconds), so a
+   * retry never meets an expired session in practice, and short enough that the records of
+   * short-lived clients are gone (after two expiries) within about twenty minutes. etcd's session
+   * leases default to 60 s, but those are liveness leases a client keeps alive; ringkv's write
+   * sessions are never kept alive explicitly, so they need the longer idle window.
+   */
+  public static final long SESSION_EXPIRY_MILLIS_DEFAULT = 10 * 60 * 1000L;
 
   public NodeConfig {
     members = List.copyOf(members);
@@ -81,7 +93,8 @@ public record NodeConfig(
         false,
         Long.parseLong(Setting.CHANGEFEED_RETENTION_CHECK_INTERVAL_MILLIS.defaultValue()),
         Long.parseLong(Setting.CHANGEFEED_RETENTION_AGE_MILLIS.defaultValue()),
-        SNAPSHOT_SIZE_BYTES_MAX_DEFAULT);
+        SNAPSHOT_SIZE_BYTES_MAX_DEFAULT,
+        SESSION_EXPIRY_MILLIS_DEFAULT);
   }
 
   public PartitionLayout partitionLayout() {

@@ -50,6 +50,12 @@ public enum Setting {
       Limits.DEFAULTS.requestSizeBytesMax(),
       1024,
       256 * 1024 * 1024),
+  RESPONSE_SIZE_BYTES_MAX(
+      "response-size-bytes-max",
+      "largest response (gRPC message): a bigger Txn answer is refused, Scan pages are cut to fit",
+      Limits.DEFAULTS.responseSizeBytesMax(),
+      64 * 1024,
+      Integer.MAX_VALUE - 1024 * 1024),
   TXN_OPS_MAX(
       "txn-ops-max",
       "most compares plus operations in one Txn",
@@ -107,6 +113,13 @@ public enum Setting {
       "largest partition snapshot sent or accepted (streamed in chunks under the frame limit)",
       1024,
       Long.MAX_VALUE / 2),
+  SESSION_EXPIRY_MILLIS(
+      "session-expiry-millis",
+      Long.toString(NodeConfig.SESSION_EXPIRY_MILLIS_DEFAULT),
+      "a client write session idle longer than this expires (its writes are refused with"
+          + " SESSION_EXPIRED, never applied twice); its record is deleted after twice this",
+      1_000,
+      30L * 24 * 3_600_000),
   PEER_SEND_QUEUE_FRAMES_MAX(
       "peer-send-queue-frames-max",
       "frames queued per disconnected peer",

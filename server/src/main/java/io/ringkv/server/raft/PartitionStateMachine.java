@@ -1,10 +1,10 @@
 package io.ringkv.server.raft;
 
 import com.google.protobuf.ByteString;
+import com.google.protobuf.CodedOutputStream;
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.grpc.Status;
 import io.ringkv.proto.internal.Command;
-import io.ringkv.proto.internal.CommandError;
 import io.ringkv.proto.internal.CommandResult;
 import io.ringkv.proto.internal.SessionEntry;
 import io.ringkv.proto.v1.Compare;
@@ -24,6 +24,7 @@ import io.ringkv.proto.v1.WriteSession;
 import io.ringkv.raft.ConfState;
 import io.ringkv.raft.Entry;
 import io.ringkv.raft.Invariants;
+import io.ringkv.server.config.Limits;
 import io.ringkv.storage.ApplyBatch;
 import io.ringkv.storage.Mutation;
 import io.ringkv.storage.PartitionReadView;
@@ -45,24 +46,59 @@ import java.util.Optional;
  *
  * <p>Design notes. Everything here is a function of the log: revisions are log indexes (etcd-like
  * create/mod revision and version), and the only clock is the proposer's millis carried in each
- * command, so every replica computes the same mutations, results and session expiries. Later
- * commands of one batch must see earlier ones, so values and sessions written by the batch are kept
- * in overlays in front of one consistent read view. Sessions follow the session contract: a
- * repeated (sid, seq) is answered with the stored result and not applied again, an older seq is
- * refused, and a session whose last write is older than {@code sessionTtlMillis} (in entry time) is
- * treated as new. Storage offers no session delete, so expired records are ignored, not removed.
+ * command, so every replica computes the same mutations, results, change records (each stamped with
+ * its own command's time, never the batch's) and session expiries, however the entries were cut
+ * into apply batches. Later commands of one batch must see earlier ones, so values and sessions
+ * written by the batch are kept in overlays in front of one consistent read view. Sessions follow
+ * the session contract: a repeated (sid, seq) is answered with the stored result and not applied
+ * again, an older seq is refused. A session idle longer than the expiry the command carries
+ * (session-expiry-millis, in command time) is expired: every write on it is refused with
+ * SESSION_EXPIRED and nothing applies, so a late retry can never apply twice. A record idle for two
+ * expiries is deleted by a sweep that depends only on the entry (see {@code sweepSessions}); after
+ * that the id counts as new, so a client must not retry one write for longer than the expiry (its
+ * call deadlines are far shorter). A session keeps its last result only up to {@link
+ * #SESSION_RESULT_BYTES_MAX}; a retry of a write whose result was larger is told
+ * RESULT_NOT_RETAINED with the revision it applied at.
  */
 final class PartitionStateMachine {
   /** The outcome of one applied command entry. */
   record Applied(long index, long proposerNodeId, long requestId, CommandResult result) {}
 
-  private final PartitionStore store;
-  private final long sessionTtlMillis;
+  /** Room kept in a response for the header the server adds to a command's answer. */
+  static final int RESPONSE_HEADER_BYTES = 1024;
 
-  PartitionStateMachine(PartitionStore store, long sessionTtlMillis) {
-    Invariants.check(sessionTtlMillis > 0, "sessionTtlMillis must be > 0");
+  private static final int TXN_RESPONSES_FIELD = TxnResponse.RESPONSES_FIELD_NUMBER;
+
+  /**
+   * A session's result larger than this is not kept (a retry is told it applied, at which
+   * revision).
+   */
+  static final int SESSION_RESULT_BYTES_MAX = 4 * 1024;
+
+  /** Every this many entries, one slice of the session id space is swept for deletable records. */
+  static final long SESSION_SWEEP_INTERVAL_ENTRIES = 64;
+
+  /** The session id space is swept in 2^bits slices by the top bits of the id. */
+  static final int SESSION_SWEEP_BUCKET_BITS = 12;
+
+  static final long SESSION_SWEEP_BUCKETS = 1L << SESSION_SWEEP_BUCKET_BITS;
+
+  /**
+   * A record is deleted once idle this many expiries (expired, but not yet deleted, in between).
+   */
+  static final long SESSION_DELETE_AFTER_EXPIRIES = 2;
+
+  private final PartitionStore store;
+  private final long sessionExpiryMillisDefault;
+
+  /**
+   * @param sessionExpiryMillisDefault the session expiry of commands that carry none (entries
+   *     written before commands carried it)
+   */
+  PartitionStateMachine(PartitionStore store, long sessionExpiryMillisDefault) {
+    Invariants.check(sessionExpiryMillisDefault > 0, "sessionExpiryMillisDefault must be > 0");
     this.store = store;
-    this.sessionTtlMillis = sessionTtlMillis;
+    this.sessionExpiryMillisDefault = sessionExpiryMillisDefault;
   }
 
   /**
@@ -92,6 +128,7 @@ final class PartitionStateMachine {
         }
         Command command = parse(entry);
         batch.timestampMillis = Math.max(batch.timestampMillis, command.getProposedAtMillis());
+        batch.timestampMillisByRevision.put(entry.index(), command.getProposedAtMillis());
         CommandResult result = batch.applyCommand(command, entry.index());
         results.add(
             new Applied(
@@ -106,7 +143,8 @@ final class PartitionStateMachine {
               confState,
               batch.timestampMillis,
               batch.mutations,
-              sessions),
+              sessions,
+              batch.timestampMillisByRevision),
           batch.readBefore);
     }
     Invariants.check(
@@ -137,7 +175,15 @@ final class PartitionStateMachine {
 
     private final Map<Long, SessionRecord> sessions = new LinkedHashMap<>();
     private final List<Mutation> mutations = new ArrayList<>();
+
+    /** Overlay values a running Txn replaced, to restore if it is refused; null outside a Txn. */
+    private Map<ByteBuffer, Optional<StoredValue>> undo;
+
+    /** The latest command time of the batch; stamps nothing that has its own time. */
     long timestampMillis;
+
+    /** Each command entry's own time: its change records carry it, whatever the batching. */
+    private final Map<Long, Long> timestampMillisByRevision = new HashMap<>();
 
     Batch(PartitionReadView view) {
       this.view = view;
@@ -147,16 +193,29 @@ final class PartitionStateMachine {
       WriteSession session = command.getSession();
       long sessionId = session.getSessionId();
       long now = command.getProposedAtMillis();
+      long expiryMillis =
+          command.getSessionExpiryMillis() > 0
+              ? command.getSessionExpiryMillis()
+              : sessionExpiryMillisDefault;
+      if (index % SESSION_SWEEP_INTERVAL_ENTRIES == 0) {
+        sweepSessions(index, now, expiryMillis);
+      }
       if (sessionId != 0) {
-        SessionRecord record = liveSession(sessionId, now);
-        if (record != null && session.getSequence() == record.lastSequence()) {
-          return storedResult(record);
-        }
-        if (record != null && session.getSequence() < record.lastSequence()) {
-          return error(
-              Status.Code.FAILED_PRECONDITION,
-              "stale session sequence",
-              ErrorDetail.Reason.MALFORMED);
+        SessionRecord record = session(sessionId);
+        if (record != null) {
+          SessionEntry entry = sessionEntry(record);
+          if (now - entry.getLastWriteMillis() > expiryMillis) {
+            return CommandErrors.sessionExpired(session, record, expiryMillis);
+          }
+          if (session.getSequence() == record.lastSequence()) {
+            return storedResult(entry);
+          }
+          if (session.getSequence() < record.lastSequence()) {
+            return CommandErrors.error(
+                Status.Code.FAILED_PRECONDITION,
+                "stale session sequence",
+                ErrorDetail.Reason.MALFORMED);
+          }
         }
       }
       CommandResult result =
@@ -164,33 +223,61 @@ final class PartitionStateMachine {
             case PUT -> CommandResult.newBuilder().setPut(put(command.getPut(), index)).build();
             case DELETE ->
                 CommandResult.newBuilder().setDelete(delete(command.getDelete(), index)).build();
-            case TXN -> CommandResult.newBuilder().setTxn(txn(command.getTxn(), index)).build();
+            case TXN -> txnWithinLimit(command.getTxn(), index, responseSizeBytesMax(command));
             case OP_NOT_SET ->
-                error(Status.Code.INVALID_ARGUMENT, "empty command", ErrorDetail.Reason.MALFORMED);
+                CommandErrors.error(
+                    Status.Code.INVALID_ARGUMENT, "empty command", ErrorDetail.Reason.MALFORMED);
           };
       if (sessionId != 0) {
-        byte[] stored =
-            SessionEntry.newBuilder()
-                .setLastWriteMillis(now)
-                .setResult(result)
-                .build()
-                .toByteArray();
-        sessions.put(sessionId, new SessionRecord(sessionId, session.getSequence(), stored));
+        SessionEntry.Builder entry =
+            SessionEntry.newBuilder().setLastWriteMillis(now).setAppliedRevision(index);
+        if (result.getSerializedSize() <= SESSION_RESULT_BYTES_MAX) {
+          entry.setResult(result);
+        } else {
+          entry.setResultNotRetained(true);
+        }
+        sessions.put(
+            sessionId,
+            new SessionRecord(sessionId, session.getSequence(), entry.build().toByteArray()));
       }
       return result;
     }
 
-    /** The session's record, or null when there is none or it expired (in entry time). */
-    private SessionRecord liveSession(long sessionId, long nowMillis) {
+    /** The session's record as of this command (batch overlay first), or null. */
+    private SessionRecord session(long sessionId) {
       SessionRecord record = sessions.get(sessionId);
       if (record == null) {
         record = view.session(sessionId).orElse(null);
       }
-      if (record == null) {
-        return null;
+      return record == null || record.removed() ? null : record;
+    }
+
+    /**
+     * Deletes the records of one slice of the session id space that have been idle for twice the
+     * expiry. Which slice, and what counts as idle, follow from the entry alone (its index and
+     * command time) and the state before it, so every replica deletes the same records at the same
+     * entry whatever its batching. Between one and two expiries a record stays, so a late retry is
+     * told SESSION_EXPIRED rather than taken for a new session.
+     */
+    private void sweepSessions(long index, long now, long expiryMillis) {
+      long bucket = (index / SESSION_SWEEP_INTERVAL_ENTRIES) % SESSION_SWEEP_BUCKETS;
+      long first = bucket << (Long.SIZE - SESSION_SWEEP_BUCKET_BITS);
+      long last = first | (-1L >>> SESSION_SWEEP_BUCKET_BITS);
+      Map<Long, SessionRecord> slice = new HashMap<>();
+      for (SessionRecord stored : view.sessions(first, last)) {
+        slice.put(stored.sessionId(), stored);
       }
-      long lastWrite = sessionEntry(record).getLastWriteMillis();
-      return nowMillis - lastWrite > sessionTtlMillis ? null : record;
+      for (SessionRecord pending : sessions.values()) {
+        if (pending.sessionId() >>> (Long.SIZE - SESSION_SWEEP_BUCKET_BITS) == bucket) {
+          slice.put(pending.sessionId(), pending);
+        }
+      }
+      long horizonMillis = SESSION_DELETE_AFTER_EXPIRIES * expiryMillis;
+      for (SessionRecord record : slice.values()) {
+        if (!record.removed() && now - sessionEntry(record).getLastWriteMillis() > horizonMillis) {
+          sessions.put(record.sessionId(), SessionRecord.removal(record.sessionId()));
+        }
+      }
     }
 
     private SessionEntry sessionEntry(SessionRecord record) {
@@ -202,8 +289,18 @@ final class PartitionStateMachine {
       }
     }
 
-    private CommandResult storedResult(SessionRecord record) {
-      return sessionEntry(record).getResult();
+    private CommandResult storedResult(SessionEntry entry) {
+      if (entry.getResultNotRetained()) {
+        return CommandErrors.error(
+            Status.Code.ALREADY_EXISTS,
+            "this write of the session was applied at revision "
+                + entry.getAppliedRevision()
+                + ", but its result was over "
+                + SESSION_RESULT_BYTES_MAX
+                + " bytes and is not retained",
+            ErrorDetail.Reason.RESULT_NOT_RETAINED);
+      }
+      return entry.getResult();
     }
 
     private StoredValue read(byte[] key) {
@@ -226,6 +323,7 @@ final class PartitionStateMachine {
           previous == null
               ? new StoredValue(value, index, index, 1)
               : new StoredValue(value, previous.createRevision(), index, previous.version() + 1);
+      beforeWrite(ByteBuffer.wrap(key));
       values.put(ByteBuffer.wrap(key), Optional.of(next));
       mutations.add(new Mutation.Put(key, value, index));
       PutResponse.Builder response = PutResponse.newBuilder().setRevision(index);
@@ -243,6 +341,7 @@ final class PartitionStateMachine {
       StoredValue previous = read(key);
       DeleteResponse.Builder response = DeleteResponse.newBuilder().setRevision(index);
       if (previous != null) {
+        beforeWrite(ByteBuffer.wrap(key));
         values.put(ByteBuffer.wrap(key), Optional.empty());
         mutations.add(new Mutation.Delete(key, index));
         response.setDeleted(true);
@@ -267,13 +366,36 @@ final class PartitionStateMachine {
       return response.build();
     }
 
-    private TxnResponse txn(TxnRequest request, long index) {
+    /**
+     * Runs a Txn, or refuses it when its answer would outgrow {@code responseSizeBytesMax}: then
+     * none of its writes stays in the batch (they are rolled back from the overlays).
+     */
+    private CommandResult txnWithinLimit(
+        TxnRequest request, long index, long responseSizeBytesMax) {
+      int mutationsBefore = mutations.size();
+      undo = new HashMap<>();
+      try {
+        TxnResponse response = txn(request, index, responseSizeBytesMax - RESPONSE_HEADER_BYTES);
+        if (response != null) {
+          return CommandResult.newBuilder().setTxn(response).build();
+        }
+        mutations.subList(mutationsBefore, mutations.size()).clear();
+        values.putAll(undo);
+        return CommandErrors.responseTooLarge(responseSizeBytesMax);
+      } finally {
+        undo = null;
+      }
+    }
+
+    /** The Txn's answer, or null as soon as it would exceed {@code answerBytesMax}. */
+    private TxnResponse txn(TxnRequest request, long index, long answerBytesMax) {
       boolean succeeded = true;
       for (Compare compare : request.getCompareList()) {
         succeeded &= holds(compare);
       }
       TxnResponse.Builder response =
           TxnResponse.newBuilder().setSucceeded(succeeded).setRevision(index);
+      long answerBytes = response.build().getSerializedSize();
       for (RequestOp op : succeeded ? request.getSuccessList() : request.getFailureList()) {
         ResponseOp.Builder out = ResponseOp.newBuilder();
         switch (op.getOpCase()) {
@@ -282,9 +404,21 @@ final class PartitionStateMachine {
           case DELETE -> out.setDelete(delete(op.getDelete(), index));
           case OP_NOT_SET -> {} // refused by validation before proposing; answered empty
         }
-        response.addResponses(out);
+        ResponseOp answered = out.build();
+        answerBytes += CodedOutputStream.computeMessageSize(TXN_RESPONSES_FIELD, answered);
+        if (answerBytes > answerBytesMax) {
+          return null;
+        }
+        response.addResponses(answered);
       }
       return response.build();
+    }
+
+    /** Remembers a key's overlay value before a Txn's write changes it (for a rollback). */
+    private void beforeWrite(ByteBuffer key) {
+      if (undo != null && !undo.containsKey(key)) {
+        undo.put(key, values.get(key));
+      }
     }
 
     private boolean holds(Compare compare) {
@@ -319,6 +453,13 @@ final class PartitionStateMachine {
     }
   }
 
+  /** The response limit a command carries, or the default for entries written before it did. */
+  private static long responseSizeBytesMax(Command command) {
+    return command.getResponseSizeBytesMax() > 0
+        ? command.getResponseSizeBytesMax()
+        : Limits.RESPONSE_SIZE_BYTES_MAX_DEFAULT;
+  }
+
   static KeyValue keyValue(byte[] key, StoredValue value) {
     return KeyValue.newBuilder()
         .setKey(ByteString.copyFrom(key))
@@ -326,16 +467,6 @@ final class PartitionStateMachine {
         .setCreateRevision(value.createRevision())
         .setModRevision(value.modRevision())
         .setVersion(value.version())
-        .build();
-  }
-
-  static CommandResult error(Status.Code code, String message, ErrorDetail.Reason reason) {
-    return CommandResult.newBuilder()
-        .setError(
-            CommandError.newBuilder()
-                .setGrpcCode(code.value())
-                .setMessage(message)
-                .setReason(reason.getNumber()))
         .build();
   }
 }
