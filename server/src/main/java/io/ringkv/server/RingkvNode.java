@@ -148,6 +148,7 @@ public final class RingkvNode implements AutoCloseable {
             local,
             replicas.size(),
             Clock.systemUTC(),
+            System::nanoTime,
             random.split(),
             registry);
 

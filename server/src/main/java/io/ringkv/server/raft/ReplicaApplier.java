@@ -1,0 +1,212 @@
+package io.ringkv.server.raft;
+
+import io.ringkv.raft.ConfChange;
+import io.ringkv.raft.ConfState;
+import io.ringkv.raft.Entry;
+import io.ringkv.raft.EntryType;
+import io.ringkv.raft.Invariants;
+import io.ringkv.raft.ReadState;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.Iterator;
+import java.util.List;
+import java.util.function.Consumer;
+import java.util.function.LongSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The apply stage: committed entries, read releases and snapshot installs of every group, run on
+ * the one apply thread ({@link ApplyLoop}).
+ *
+ * <p>Design notes. The driver thread calls {@link #handOut}, {@link #serveReads} and {@link
+ * #install}; they check order on the driver thread (each committed index handed once, in order;
+ * configuration changes take effect in the Raft core here, in log order) and queue the work. The
+ * apply thread applies a group's entries in log order, answers this node's proposals and releases
+ * reads whose read index it reached. A failure while applying stops that replica only: the driver
+ * is told through {@code toDriver} and fails what waits on it.
+ */
+final class ReplicaApplier implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(ReplicaApplier.class);
+
+  private final long nodeId;
+  private final ApplyLoop loop;
+  private final DriverMetrics metrics;
+  private final LongSupplier nanoTime;
+  private final Consumer<Runnable> toDriver;
+  private ReplicaGuard guard;
+
+  /**
+   * @param toDriver runs a task on the driver thread (and wakes it)
+   */
+  ReplicaApplier(
+      long nodeId, DriverMetrics metrics, LongSupplier nanoTime, Consumer<Runnable> toDriver) {
+    this.nodeId = nodeId;
+    this.loop = new ApplyLoop("ringkv-apply");
+    this.metrics = metrics;
+    this.nanoTime = nanoTime;
+    this.toDriver = toDriver;
+  }
+
+  void start(ReplicaGuard replicaGuard) {
+    this.guard = replicaGuard;
+    loop.start();
+  }
+
+  /** Queues work on the apply thread after everything handed over before. */
+  void execute(Runnable task) {
+    loop.execute(task);
+  }
+
+  /**
+   * Hands committed entries to the apply thread (driver thread). Entries the store applied before a
+   * restart are skipped; anything else delivered twice is a broken invariant.
+   */
+  void handOut(GroupReplica replica, List<Entry> committed) {
+    int skip = 0;
+    while (skip < committed.size() && committed.get(skip).index() <= replica.handedIndex) {
+      Invariants.check(
+          committed.get(skip).index() <= replica.appliedAtOpen,
+          "partition %d: entry %d delivered again after it was applied",
+          replica.partition,
+          committed.get(skip).index());
+      skip++;
+    }
+    if (skip == committed.size()) {
+      return;
+    }
+    List<Entry> entries = List.copyOf(committed.subList(skip, committed.size()));
+    ConfState confState = null;
+    for (Entry entry : entries) {
+      Invariants.check(
+          entry.index() == replica.handedIndex + 1,
+          "partition %d: committed entry %d after %d",
+          replica.partition,
+          entry.index(),
+          replica.handedIndex);
+      replica.handedIndex = entry.index();
+      if (entry.type() == EntryType.CONF_CHANGE) {
+        confState = replica.raw.applyConfChange(ConfChange.decode(entry.data()));
+      }
+    }
+    long now = nanoTime.getAsLong();
+    while (!replica.proposedAt.isEmpty() && replica.proposedAt.peek()[0] <= replica.handedIndex) {
+      DriverMetrics.recordNanos(metrics.proposalToCommit, now - replica.proposedAt.poll()[1]);
+    }
+    ConfState newConfState = confState;
+    loop.execute(() -> applyCommitted(replica, entries, newConfState));
+  }
+
+  /** Applies committed entries and answers their proposals (apply thread). */
+  private void applyCommitted(GroupReplica replica, List<Entry> entries, ConfState confState) {
+    if (replica.failure != null) {
+      return;
+    }
+    try {
+      long started = nanoTime.getAsLong();
+      Invariants.check(
+          entries.getFirst().index() == replica.appliedIndex + 1,
+          "partition %d: applying entry %d after applied %d",
+          replica.partition,
+          entries.getFirst().index(),
+          replica.appliedIndex);
+      List<PartitionStateMachine.Applied> results = replica.stateMachine.apply(entries, confState);
+      replica.appliedIndex = entries.getLast().index();
+      long term = entries.getLast().term();
+      for (PartitionStateMachine.Applied applied : results) {
+        if (applied.proposerNodeId() != nodeId) {
+          continue;
+        }
+        GroupReplica.Pending pending = replica.pending.remove(applied.requestId());
+        if (pending != null) {
+          DriverMetrics.recordNanos(
+              metrics.proposalToApply, nanoTime.getAsLong() - pending.proposedAtNanos());
+          pending.future().complete(new ProposalOutcome(applied.result(), term, applied.index()));
+        }
+      }
+      DriverMetrics.recordNanos(metrics.applyTimer, nanoTime.getAsLong() - started);
+      releaseParkedReads(replica);
+    } catch (RuntimeException e) {
+      stopFromApply(replica, e);
+    }
+  }
+
+  /** A failure on the apply thread stops the replica; the driver fails what waits on it. */
+  private void stopFromApply(GroupReplica replica, RuntimeException e) {
+    if (replica.failure != null) {
+      return;
+    }
+    replica.failure = e;
+    log.error("partition {}: replica stopped after a failure while applying", replica.partition, e);
+    toDriver.accept(() -> guard.failWaiting(replica, "replica stopped: " + e.getMessage()));
+  }
+
+  /** Hands reads whose ReadIndex came back to the apply thread, which serves them once applied. */
+  void serveReads(GroupReplica replica, List<ReadState> readStates) {
+    if (readStates.isEmpty()) {
+      return;
+    }
+    long term = replica.raw.status().term();
+    for (ReadState state : readStates) {
+      long context = ByteBuffer.wrap(state.context()).getLong();
+      List<java.util.concurrent.CompletableFuture<Long>> reads =
+          replica.readsAwaitingIndex.remove(context);
+      if (reads == null) {
+        continue;
+      }
+      long index = state.index();
+      loop.execute(() -> {
+        if (index <= replica.appliedIndex) {
+          reads.forEach(read -> read.complete(term));
+        } else {
+          replica.parkedReads.add(new GroupReplica.ParkedReads(index, term, reads));
+        }
+      });
+    }
+  }
+
+  /** Answers parked reads whose index is applied now (apply thread). */
+  private static void releaseParkedReads(GroupReplica replica) {
+    if (replica.parkedReads.isEmpty()) {
+      return;
+    }
+    Iterator<GroupReplica.ParkedReads> parked = replica.parkedReads.iterator();
+    while (parked.hasNext()) {
+      GroupReplica.ParkedReads reads = parked.next();
+      if (reads.index() <= replica.appliedIndex) {
+        reads.futures().forEach(read -> read.complete(reads.term()));
+        parked.remove();
+      }
+    }
+  }
+
+  /**
+   * Installs a received snapshot from {@code directory} on the apply thread, after everything
+   * handed over before, and waits for it.
+   */
+  void install(GroupReplica replica, Path directory, long snapshotIndex) {
+    loop.runAndWait(() -> installNow(replica, directory, snapshotIndex));
+    replica.handedIndex = replica.appliedIndex;
+  }
+
+  private void installNow(GroupReplica replica, Path directory, long snapshotIndex) {
+    // The store consumes the directory; after a crash mid-install it finishes from it at open.
+    long installed = replica.store.installSnapshot(directory).index();
+    Invariants.check(
+        installed == snapshotIndex,
+        "partition %d: installed state %d, snapshot says %d",
+        replica.partition,
+        installed,
+        snapshotIndex);
+    replica.appliedIndex = installed;
+    releaseParkedReads(replica);
+    metrics.snapshotsInstalled.increment();
+    log.info("partition {}: snapshot at {} installed", replica.partition, installed);
+  }
+
+  /** Runs what is queued, then stops the apply thread. */
+  @Override
+  public void close() {
+    loop.close();
+  }
+}
