@@ -257,6 +257,11 @@ public final class RingkvNode implements AutoCloseable {
     return registry;
   }
 
+  /** This node's multi-Raft driver (for operations on its local replicas, and tests). */
+  public MultiRaftDriver driver() {
+    return driver;
+  }
+
   public boolean isServing() {
     return serving.get();
   }

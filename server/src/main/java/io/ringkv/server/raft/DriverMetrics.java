@@ -132,6 +132,13 @@ final class DriverMetrics {
     gauge("ringkv.partition.applied.index", partition, statuses, GroupStatus::appliedIndex);
   }
 
+  /** Local replicas stopped on a failure. */
+  void registerStoppedReplicasGauge(java.util.function.IntSupplier stopped) {
+    Gauge.builder("ringkv.driver.replicas.stopped", stopped::getAsInt)
+        .description("local partition replicas stopped on a failure (no longer driven)")
+        .register(registry);
+  }
+
   /** Bytes of committed entries waiting for the apply thread. */
   void registerApplyQueueGauge(LongSupplier queuedBytes) {
     Gauge.builder("ringkv.driver.apply.queue.bytes", queuedBytes::getAsLong)

@@ -75,6 +75,9 @@ final class GroupReplica {
   /** Set when the replica stopped on a failure; it is no longer driven. */
   volatile Throwable failure;
 
+  /** The stopped replica's status was withdrawn from the status board (driver thread). */
+  boolean withdrawn;
+
   /**
    * Checks what must hold between the stages after every driver iteration (driver thread). A
    * violation throws; the caller stops this replica.

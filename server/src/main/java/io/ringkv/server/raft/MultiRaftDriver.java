@@ -296,6 +296,28 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
     });
   }
 
+  /**
+   * Stops the local replica of {@code partition} as if it had failed: it is no longer driven, what
+   * waits on it fails, and it is published as stopped. For replicas found damaged, and for tests of
+   * a failed replica.
+   */
+  public CompletableFuture<Void> stopReplica(int partition, String reason) {
+    CompletableFuture<Void> done = new CompletableFuture<>();
+    submit(
+        partition,
+        done,
+        replica -> {
+          guard.run(
+              replica,
+              () -> {
+                throw new DriverException(
+                    DriverException.Kind.UNAVAILABLE, partition, 0, "stopped: " + reason);
+              });
+          done.complete(null);
+        });
+    return done;
+  }
+
   /** Tells the core of {@code partition} how the snapshot transfer to {@code toNodeId} ended. */
   public void reportSnapshot(int partition, long toNodeId, boolean success) {
     CompletableFuture<Void> done = new CompletableFuture<>();

@@ -3,6 +3,7 @@ package io.ringkv.server.raft;
 import io.ringkv.raft.Status;
 import java.util.Collection;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -20,6 +21,7 @@ final class StatusBoard {
   private final AtomicReferenceArray<GroupStatus> statuses;
   private final ReplicaGuard guard;
   private final DriverMetrics metrics;
+  private final AtomicInteger stopped = new AtomicInteger();
 
   StatusBoard(int partitionCount, ReplicaGuard guard, DriverMetrics metrics) {
     this.statuses = new AtomicReferenceArray<>(partitionCount);
@@ -27,7 +29,10 @@ final class StatusBoard {
     this.metrics = metrics;
   }
 
-  /** The last published status of the local replica of {@code partition}, or null (any thread). */
+  /**
+   * The last published status of the local replica of {@code partition}, or null when this node has
+   * no replica of it that runs (not hosted, or stopped). Any thread.
+   */
   GroupStatus get(int partition) {
     return partition >= 0 && partition < statuses.length() ? statuses.get(partition) : null;
   }
@@ -36,12 +41,14 @@ final class StatusBoard {
     for (int partition : partitions) {
       metrics.registerPartitionGauges(partition, statuses);
     }
+    metrics.registerStoppedReplicasGauge(stopped::get);
   }
 
   /** Observes and publishes every replica (driver thread). */
   void observe(Collection<GroupReplica> groups) {
     for (GroupReplica replica : groups) {
       if (replica.failure != null) {
+        unpublishStopped(replica);
         continue;
       }
       Status status = replica.raw.status();
@@ -63,6 +70,19 @@ final class StatusBoard {
       replica.knownRole = status.role();
       guard.run(replica, replica::checkInvariants);
       publish(replica);
+    }
+  }
+
+  /**
+   * A stopped replica is withdrawn: its last status could say it leads, and a service that believed
+   * that would refuse requests instead of forwarding them to the real leader. With no status, the
+   * node treats the partition as served elsewhere.
+   */
+  private void unpublishStopped(GroupReplica replica) {
+    if (!replica.withdrawn) {
+      replica.withdrawn = true;
+      statuses.set(replica.partition, null);
+      stopped.incrementAndGet();
     }
   }
 
