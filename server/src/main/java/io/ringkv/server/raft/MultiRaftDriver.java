@@ -189,6 +189,11 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
     nextTickNanos = nanoTime.getAsLong() + tickNanos;
   }
 
+  /** The local replica of {@code partition} (tests that step the driver). */
+  GroupReplica replica(int partition) {
+    return groups.get(partition);
+  }
+
   // ---------------------------------------------------------------- API for other threads
 
   public boolean hosts(int partition) {

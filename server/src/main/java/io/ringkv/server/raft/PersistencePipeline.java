@@ -195,17 +195,28 @@ final class PersistencePipeline {
 
   /**
    * Committed entries this node already holds durably (from earlier writes) need not wait for this
-   * Ready's log write: they go to the apply stage at once.
+   * Ready's log write: they go to the apply stage at once. Only the durable prefix that this
+   * Ready's write leaves in place counts: if the write starts at or below the durable end, it
+   * truncates a conflicting suffix there, and the committed entries from that point on are new ones
+   * that are durable only once the write is.
    */
   private void handOutDurable(GroupReady item) {
+    long matchingDurableIndex = matchingDurableIndex(item.replica.durableIndex, item.ready);
     List<Entry> committed = item.ready.committedEntries();
     int durable = 0;
-    while (durable < committed.size()
-        && committed.get(durable).index() <= item.replica.durableIndex) {
+    while (durable < committed.size() && committed.get(durable).index() <= matchingDurableIndex) {
       durable++;
     }
     applier.handOut(item.replica, committed.subList(0, durable));
     item.handedEarly = durable;
+  }
+
+  /** The end of the durable log that survives {@code ready}'s write (its truncation point - 1). */
+  static long matchingDurableIndex(long durableIndex, Ready ready) {
+    if (ready.entries().isEmpty()) {
+      return durableIndex;
+    }
+    return Math.min(durableIndex, ready.entries().getFirst().index() - 1);
   }
 
   /** Records how far this group's log is durable after the round's group commit. */
