@@ -210,7 +210,11 @@ public final class ConfigLoader {
         unsafeDebug(values, Setting.DEBUG_UNSAFE_STALE_READS),
         integer(values, Setting.CHANGEFEED_RETENTION_CHECK_INTERVAL_MILLIS),
         integer(values, Setting.CHANGEFEED_RETENTION_AGE_MILLIS),
-        integer(values, Setting.SNAPSHOT_SIZE_BYTES_MAX));
+        integer(values, Setting.SNAPSHOT_SIZE_BYTES_MAX),
+        new PipelineLimits(
+            integer(values, Setting.APPLY_QUEUE_BYTES_MAX),
+            (int) integer(values, Setting.COMMIT_QUEUE_WRITES_MAX),
+            integer(values, Setting.RAFT_INFLIGHT_BYTES_MAX)));
   }
 
   /**

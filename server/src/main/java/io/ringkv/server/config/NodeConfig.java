@@ -16,6 +16,7 @@ import java.util.List;
  * @param changefeedRetentionAgeMillis change records older than this are dropped by retention
  * @param snapshotSizeBytesMax largest partition snapshot this node sends or accepts (it travels in
  *     chunks, so the peer frame limit does not bound it)
+ * @param pipeline bounds of the write pipeline (apply queue, commit queue, Raft in-flight bytes)
  */
 public record NodeConfig(
     String clusterId,
@@ -37,7 +38,8 @@ public record NodeConfig(
     boolean debugUnsafeStaleReads,
     long changefeedRetentionCheckIntervalMillis,
     long changefeedRetentionAgeMillis,
-    long snapshotSizeBytesMax) {
+    long snapshotSizeBytesMax,
+    PipelineLimits pipeline) {
   public static final long SNAPSHOT_SIZE_BYTES_MAX_DEFAULT = 8L * 1024 * 1024 * 1024;
 
   public NodeConfig {
@@ -81,7 +83,8 @@ public record NodeConfig(
         false,
         Long.parseLong(Setting.CHANGEFEED_RETENTION_CHECK_INTERVAL_MILLIS.defaultValue()),
         Long.parseLong(Setting.CHANGEFEED_RETENTION_AGE_MILLIS.defaultValue()),
-        SNAPSHOT_SIZE_BYTES_MAX_DEFAULT);
+        SNAPSHOT_SIZE_BYTES_MAX_DEFAULT,
+        PipelineLimits.DEFAULTS);
   }
 
   public PartitionLayout partitionLayout() {

@@ -117,7 +117,14 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
     this.inbox = new LinkedBlockingQueue<>(settings.inboxTasksMax());
     this.metrics = new DriverMetrics(registry);
     this.balancer = new LeaderBalancer(settings.nodeId(), 0);
-    this.applier = new ReplicaApplier(settings.nodeId(), metrics, nanoTime, this::onDriverThread);
+    this.applier =
+        new ReplicaApplier(
+            settings.nodeId(),
+            settings.applyQueueBytesMax(),
+            metrics,
+            nanoTime,
+            this::onDriverThread);
+    metrics.registerApplyQueueGauge(applier::queuedBytes);
     this.guard = new ReplicaGuard(applier::execute);
     this.board = new StatusBoard(partitionCount, guard, metrics);
     this.requests =
@@ -137,7 +144,8 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
             metrics,
             nanoTime,
             this::onDriverThread,
-            settings.logCompactionEntries());
+            settings.logCompactionEntries(),
+            settings.applyQueueBytesMax());
     this.tickNanos = TimeUnit.MILLISECONDS.toNanos(settings.tickMillis());
     this.groups = ReplicaOpener.open(settings, engine, replicas, random);
     groups.values().forEach(board::publish);

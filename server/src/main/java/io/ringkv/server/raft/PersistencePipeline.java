@@ -47,6 +47,14 @@ final class PersistencePipeline {
   private final LongSupplier nanoTime;
   private final Consumer<Runnable> toDriver;
   private final long logCompactionEntries;
+  private final long applyQueueBytesMax;
+
+  /**
+   * Committed bytes of Readies taken and not finished yet: they will enter the apply queue, so they
+   * count against its bound from the moment the Ready is taken.
+   */
+  private long reservedApplyBytes;
+
   private PeerOutbox outbox;
 
   PersistencePipeline(
@@ -57,7 +65,9 @@ final class PersistencePipeline {
       DriverMetrics metrics,
       LongSupplier nanoTime,
       Consumer<Runnable> toDriver,
-      long logCompactionEntries) {
+      long logCompactionEntries,
+      long applyQueueBytesMax) {
+    this.applyQueueBytesMax = applyQueueBytesMax;
     this.committer = committer;
     this.guard = guard;
     this.applier = applier;
@@ -79,6 +89,9 @@ final class PersistencePipeline {
 
     /** Committed entries handed to the apply stage before this Ready's log write finished. */
     int handedEarly;
+
+    /** This Ready's committed bytes, counted in {@link #reservedApplyBytes} until it finishes. */
+    long reservedBytes;
 
     CompletableFuture<Void> written;
 
@@ -107,7 +120,12 @@ final class PersistencePipeline {
               applier.serveReads(replica, replica.raw.takeReadStates());
             });
       } else if (replica.raw.hasReady()) {
-        guard.run(replica, () -> readies.add(new GroupReady(replica, replica.raw.ready())));
+        if (applyQueueFull()) {
+          // Back-pressure: this group's Ready waits (its core keeps stepping) until apply drains.
+          metrics.backPressureIterations.increment();
+          continue;
+        }
+        guard.run(replica, () -> readies.add(take(replica)));
       }
     }
     for (GroupReady item : readies) {
@@ -121,6 +139,10 @@ final class PersistencePipeline {
     List<GroupReady> done = new ArrayList<>();
     for (GroupReady item : readies) {
       guard.run(item.replica, () -> submit(item, toWrite, done));
+      if (item.replica.failure != null && !toWrite.contains(item)) {
+        done.remove(item);
+        release(item);
+      }
     }
     if (!toWrite.isEmpty()) {
       long started = nanoTime.getAsLong();
@@ -134,6 +156,23 @@ final class PersistencePipeline {
     if (!done.isEmpty()) {
       finishReadies(done);
     }
+  }
+
+  private boolean applyQueueFull() {
+    return reservedApplyBytes + applier.queuedBytes() >= applyQueueBytesMax;
+  }
+
+  private GroupReady take(GroupReplica replica) {
+    GroupReady item = new GroupReady(replica, replica.raw.ready());
+    item.reservedBytes = ReplicaApplier.queueBytes(item.ready.committedEntries());
+    reservedApplyBytes += item.reservedBytes;
+    return item;
+  }
+
+  /** The Ready is finished or abandoned (its replica stopped): its reservation ends. */
+  private void release(GroupReady item) {
+    reservedApplyBytes -= item.reservedBytes;
+    item.reservedBytes = 0;
   }
 
   private void submit(GroupReady item, List<GroupReady> toWrite, List<GroupReady> done) {
@@ -170,6 +209,9 @@ final class PersistencePipeline {
             item.written.join(); // throws if this write failed: the replica stops
             written.add(item);
           });
+      if (!written.contains(item)) {
+        release(item);
+      }
     }
     finishReadies(written);
   }
@@ -190,6 +232,7 @@ final class PersistencePipeline {
             item.replica.raw.advance(item.ready);
             maybeCompact(item.replica);
           });
+      release(item);
     }
   }
 

@@ -10,6 +10,7 @@ import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.Iterator;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import java.util.function.LongSupplier;
 import org.slf4j.Logger;
@@ -29,6 +30,9 @@ import org.slf4j.LoggerFactory;
 final class ReplicaApplier implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ReplicaApplier.class);
 
+  /** Counted per entry beyond its payload: the entry's object and its place in the queue. */
+  static final long ENTRY_OVERHEAD_BYTES = 64;
+
   private final long nodeId;
   private final ApplyLoop loop;
   private final DriverMetrics metrics;
@@ -36,12 +40,22 @@ final class ReplicaApplier implements AutoCloseable {
   private final Consumer<Runnable> toDriver;
   private ReplicaGuard guard;
 
+  /** Bytes of committed entries handed to the apply thread and not applied yet. */
+  private final AtomicLong queuedBytes = new AtomicLong();
+
+  private final long queueBytesMax;
+
   /**
    * @param toDriver runs a task on the driver thread (and wakes it)
    */
   ReplicaApplier(
-      long nodeId, DriverMetrics metrics, LongSupplier nanoTime, Consumer<Runnable> toDriver) {
+      long nodeId,
+      long queueBytesMax,
+      DriverMetrics metrics,
+      LongSupplier nanoTime,
+      Consumer<Runnable> toDriver) {
     this.nodeId = nodeId;
+    this.queueBytesMax = queueBytesMax;
     this.loop = new ApplyLoop("ringkv-apply");
     this.metrics = metrics;
     this.nanoTime = nanoTime;
@@ -51,6 +65,24 @@ final class ReplicaApplier implements AutoCloseable {
   void start(ReplicaGuard replicaGuard) {
     this.guard = replicaGuard;
     loop.start();
+  }
+
+  /** Bytes of committed entries handed over and not applied yet (any thread). */
+  long queuedBytes() {
+    return queuedBytes.get();
+  }
+
+  /** What one committed entry counts for in the apply queue's byte bound. */
+  static long queueBytes(Entry entry) {
+    return entry.data().length + ENTRY_OVERHEAD_BYTES;
+  }
+
+  static long queueBytes(List<Entry> entries) {
+    long bytes = 0;
+    for (Entry entry : entries) {
+      bytes += queueBytes(entry);
+    }
+    return bytes;
   }
 
   /** Queues work on the apply thread after everything handed over before. */
@@ -94,7 +126,23 @@ final class ReplicaApplier implements AutoCloseable {
       DriverMetrics.recordNanos(metrics.proposalToCommit, now - replica.proposedAt.poll()[1]);
     }
     ConfState newConfState = confState;
-    loop.execute(() -> applyCommitted(replica, entries, newConfState));
+    long bytes = queueBytes(entries);
+    queuedBytes.addAndGet(bytes);
+    loop.execute(() -> {
+      try {
+        applyCommitted(replica, entries, newConfState);
+      } finally {
+        release(bytes);
+      }
+    });
+  }
+
+  /** Applied (apply thread): crossing back under the bound wakes the driver to take Readies. */
+  private void release(long bytes) {
+    long after = queuedBytes.addAndGet(-bytes);
+    if (after < queueBytesMax && after + bytes >= queueBytesMax) {
+      toDriver.accept(() -> {});
+    }
   }
 
   /** Applies committed entries and answers their proposals (apply thread). */

@@ -78,6 +78,8 @@ final class ReplicaOpener {
             .preVote(true)
             .checkQuorum(true)
             .maxCommittedSizeBytesPerReady(settings.peerBatchSizeBytesMax())
+            // A follower then receives at most this between two Readies: one log write's worth.
+            .maxInflightBytes(settings.raftInflightBytesMax())
             .build();
     RawNode raw = new RawNode(config, raftLog, random);
     return new GroupReplica(

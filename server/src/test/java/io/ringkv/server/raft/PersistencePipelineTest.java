@@ -26,7 +26,9 @@ import org.junit.jupiter.api.io.TempDir;
  * peer messages built on the wire format, and checks what the persistence stage hands to the apply
  * stage before a log write is durable. Proves: when a Ready truncates a durable suffix (a new
  * leader overwrites entries 6..10 of term 1 with entries of term 2), only the durable prefix that
- * still matches (1..5) is handed out early; the new committed entries wait for their fsync.
+ * still matches (1..5) is handed out early; the new committed entries wait for their fsync. And
+ * when the apply queue is over its byte bound (apply held back by holding the partition store), the
+ * driver takes no new Ready, fails nothing, and goes on once apply drains.
  */
 class PersistencePipelineTest {
   private static final long SELF = 1;
@@ -34,6 +36,7 @@ class PersistencePipelineTest {
 
   @TempDir Path directory;
   private StorageEngine engine;
+  private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
   private MultiRaftDriver driver;
 
   @AfterEach
@@ -49,7 +52,11 @@ class PersistencePipelineTest {
   @Test
   void truncatingReadyHandsOutOnlyTheMatchingDurablePrefixEarly() throws Exception {
     engine = StorageEngine.open(StorageOptions.builder(directory, "pipeline", SELF).build());
-    driver = steppedDriver(engine, Map.of(PARTITION, List.of(1L, 2L, 3L)));
+    driver =
+        steppedDriver(
+            engine,
+            Map.of(PARTITION, List.of(1L, 2L, 3L)),
+            DriverSettings.APPLY_QUEUE_BYTES_MAX_DEFAULT);
     GroupReplica replica = driver.replica(PARTITION);
 
     // Leader 2 (term 1) appends 1..10, commits nothing yet.
@@ -70,8 +77,35 @@ class PersistencePipelineTest {
     assertThat(engine.raftLog(PARTITION).term(7)).isEqualTo(2);
   }
 
+  @Test
+  void fullApplyQueueHoldsReadiesBackUntilApplyDrains() throws Exception {
+    engine = StorageEngine.open(StorageOptions.builder(directory, "pipeline", SELF).build());
+    long queueBytesMax = 3 * ReplicaApplier.ENTRY_OVERHEAD_BYTES; // three empty entries fill it
+    driver = steppedDriver(engine, Map.of(PARTITION, List.of(1L, 2L, 3L)), queueBytesMax);
+    GroupReplica replica = driver.replica(PARTITION);
+    synchronized (engine.partition(PARTITION)) { // the apply thread blocks on the store
+      driver.onRaftBatch(2, append(2, 1, 0, 0, 1, 3, 3));
+      stepUntil("1..3 handed to apply", () -> replica.handedIndex == 3);
+      driver.onRaftBatch(2, append(2, 1, 3, 1, 1, 3, 6));
+      stepUntil(
+          "20 iterations held back, or 4..6 handed out",
+          () -> backPressureWaits() >= 20 || replica.handedIndex == 6);
+      assertThat(replica.handedIndex).as("no Ready taken while apply is full").isEqualTo(3);
+      assertThat(replica.raw.hasReady()).isTrue();
+      assertThat(replica.failure).isNull();
+    }
+    stepUntil("4..6 handed out once apply drained", () -> replica.handedIndex == 6);
+    stepUntil("applied through 6", () -> replica.appliedIndex == 6);
+    assertThat(replica.failure).isNull();
+  }
+
+  private double backPressureWaits() {
+    return registry.get("ringkv.driver.backpressure.waits").counter().count();
+  }
+
   /** A driver over {@code engine} whose loop a test steps; frames out are discarded. */
-  static MultiRaftDriver steppedDriver(StorageEngine engine, Map<Integer, List<Long>> replicas) {
+  private MultiRaftDriver steppedDriver(
+      StorageEngine engine, Map<Integer, List<Long>> replicas, long applyQueueBytesMax) {
     DriverSettings settings =
         new DriverSettings(
             SELF,
@@ -84,7 +118,9 @@ class PersistencePipelineTest {
             1L << 20,
             DriverSettings.SESSION_TTL_MILLIS_DEFAULT,
             DriverSettings.INBOX_TASKS_MAX_DEFAULT,
-            engine.path().resolve("snapshots"));
+            engine.path().resolve("snapshots"),
+            applyQueueBytesMax,
+            DriverSettings.RAFT_INFLIGHT_BYTES_MAX_DEFAULT);
     long[] frozenNanos = {0}; // no tick is ever due: no election interferes
     MultiRaftDriver driver =
         new MultiRaftDriver(
@@ -95,7 +131,7 @@ class PersistencePipelineTest {
             Clock.systemUTC(),
             () -> frozenNanos[0],
             new SplittableRandom(7),
-            new SimpleMeterRegistry());
+            registry);
     driver.attach((to, batch) -> true, (partition, message, store) -> {});
     return driver;
   }
