@@ -31,6 +31,10 @@ import org.slf4j.LoggerFactory;
  * entries and advances those groups. Stepping a group between its Ready and its advance is allowed
  * by the core; only its next Ready waits.
  *
+ * <p>Back-pressure: no Ready is taken while the apply queue is at its byte bound or the group
+ * committer's queue has no room, so neither stage is ever asked to refuse work. A Ready whose log
+ * write is larger than one RocksDB write may hold is split by the committer into parts.
+ *
  * <p>Crash windows: committed entries this node already holds durably are applied before the
  * Ready's fsync, and a received snapshot is installed before the log records it, so after a crash
  * the store may be ahead of the persisted commit index. Such entries come again after restart and
@@ -120,8 +124,9 @@ final class PersistencePipeline {
               applier.serveReads(replica, replica.raw.takeReadStates());
             });
       } else if (replica.raw.hasReady()) {
-        if (applyQueueFull()) {
-          // Back-pressure: this group's Ready waits (its core keeps stepping) until apply drains.
+        if (applyQueueFull() || committer.queueSpaceWrites() == 0) {
+          // Back-pressure: this group's Ready waits (its core keeps stepping) until apply or the
+          // disk catches up; taking it would only queue more work on a full stage.
           metrics.backPressureIterations.increment();
           continue;
         }

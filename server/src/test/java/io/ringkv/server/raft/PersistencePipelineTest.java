@@ -99,6 +99,60 @@ class PersistencePipelineTest {
     assertThat(replica.failure).isNull();
   }
 
+  @Test
+  void readyAboveTheLogWriteLimitIsWrittenInParts() throws Exception {
+    engine =
+        StorageEngine.open(
+            StorageOptions.builder(directory, "pipeline", SELF).batchEntriesMax(100).build());
+    driver =
+        steppedDriver(
+            engine,
+            Map.of(PARTITION, List.of(1L, 2L, 3L)),
+            DriverSettings.APPLY_QUEUE_BYTES_MAX_DEFAULT);
+    GroupReplica replica = driver.replica(PARTITION);
+    driver.onRaftBatch(2, append(2, 1, 0, 0, 1, 250, 250));
+    stepUntil(
+        "250 entries applied, or the replica stopped",
+        () -> replica.appliedIndex == 250 || replica.failure != null);
+    assertThat(replica.failure).isNull();
+    assertThat(engine.raftLog(PARTITION).lastIndex()).isEqualTo(250);
+  }
+
+  @Test
+  void moreGroupsThanTheCommitQueueHoldsWaitInsteadOfFailing() throws Exception {
+    int groups = 24;
+    engine =
+        StorageEngine.open(
+            StorageOptions.builder(directory, "pipeline", SELF)
+                .commitQueueWritesMax(2)
+                .commitBatchWritesMax(2)
+                .build());
+    Map<Integer, List<Long>> replicas = new java.util.HashMap<>();
+    RaftBatch.Builder frame = RaftBatch.newBuilder();
+    for (int partition = 0; partition < groups; partition++) {
+      replicas.put(partition, List.of(1L, 2L, 3L));
+      frame.addAllMessages(append(partition, 2, 1, 0, 0, 1, 5, 5).getMessagesList());
+    }
+    driver = steppedDriver(engine, replicas, DriverSettings.APPLY_QUEUE_BYTES_MAX_DEFAULT);
+    driver.onRaftBatch(2, frame.build()); // every group has a write in the same iteration
+    stepUntil(
+        "every group applied through 5, or one stopped",
+        () -> {
+          boolean done = true;
+          for (int partition = 0; partition < groups; partition++) {
+            GroupReplica replica = driver.replica(partition);
+            if (replica.failure != null) {
+              return true;
+            }
+            done &= replica.appliedIndex == 5;
+          }
+          return done;
+        });
+    for (int partition = 0; partition < groups; partition++) {
+      assertThat(driver.replica(partition).failure).as("partition %d", partition).isNull();
+    }
+  }
+
   private double backPressureWaits() {
     return registry.get("ringkv.driver.backpressure.waits").counter().count();
   }
@@ -145,6 +199,18 @@ class PersistencePipelineTest {
       long entryTerm,
       int count,
       long commit) {
+    return append(PARTITION, leader, term, prevIndex, prevTerm, entryTerm, count, commit);
+  }
+
+  static RaftBatch append(
+      int partition,
+      long leader,
+      long term,
+      long prevIndex,
+      long prevTerm,
+      long entryTerm,
+      int count,
+      long commit) {
     RaftMessage.Builder message =
         RaftMessage.newBuilder()
             .setType(RaftMessageType.MSG_APP)
@@ -158,7 +224,7 @@ class PersistencePipelineTest {
       message.addEntries(RaftEntry.newBuilder().setIndex(prevIndex + i).setTerm(entryTerm));
     }
     return RaftBatch.newBuilder()
-        .addMessages(GroupRaftMessage.newBuilder().setGroupId(PARTITION).setMessage(message))
+        .addMessages(GroupRaftMessage.newBuilder().setGroupId(partition).setMessage(message))
         .build();
   }
 
