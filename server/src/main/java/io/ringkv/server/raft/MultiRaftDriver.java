@@ -121,6 +121,8 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
         new ReplicaApplier(
             settings.nodeId(),
             settings.applyQueueBytesMax(),
+            new ApplyBatchSplitter(
+                engine.options().batchEntriesMax(), engine.options().batchSizeBytesMax()),
             metrics,
             nanoTime,
             this::onDriverThread);

@@ -44,6 +44,7 @@ final class ReplicaApplier implements AutoCloseable {
   private final AtomicLong queuedBytes = new AtomicLong();
 
   private final long queueBytesMax;
+  private final ApplyBatchSplitter splitter;
 
   /**
    * @param toDriver runs a task on the driver thread (and wakes it)
@@ -51,11 +52,13 @@ final class ReplicaApplier implements AutoCloseable {
   ReplicaApplier(
       long nodeId,
       long queueBytesMax,
+      ApplyBatchSplitter splitter,
       DriverMetrics metrics,
       LongSupplier nanoTime,
       Consumer<Runnable> toDriver) {
     this.nodeId = nodeId;
     this.queueBytesMax = queueBytesMax;
+    this.splitter = splitter;
     this.loop = new ApplyLoop("ringkv-apply");
     this.metrics = metrics;
     this.nanoTime = nanoTime;
@@ -91,8 +94,9 @@ final class ReplicaApplier implements AutoCloseable {
   }
 
   /**
-   * Hands committed entries to the apply thread (driver thread). Entries the store applied before a
-   * restart are skipped; anything else delivered twice is a broken invariant.
+   * Hands committed entries to the apply thread (driver thread), cut into batches the store
+   * accepts. Entries the store applied before a restart are skipped; anything else delivered twice
+   * is a broken invariant.
    */
   void handOut(GroupReplica replica, List<Entry> committed) {
     int skip = 0;
@@ -107,7 +111,17 @@ final class ReplicaApplier implements AutoCloseable {
     if (skip == committed.size()) {
       return;
     }
-    List<Entry> entries = List.copyOf(committed.subList(skip, committed.size()));
+    for (List<Entry> batch : splitter.split(committed.subList(skip, committed.size()))) {
+      queue(replica, List.copyOf(batch));
+    }
+    long now = nanoTime.getAsLong();
+    while (!replica.proposedAt.isEmpty() && replica.proposedAt.peek()[0] <= replica.handedIndex) {
+      DriverMetrics.recordNanos(metrics.proposalToCommit, now - replica.proposedAt.poll()[1]);
+    }
+  }
+
+  /** Queues one apply batch; its configuration changes take effect in the core now. */
+  private void queue(GroupReplica replica, List<Entry> entries) {
     ConfState confState = null;
     for (Entry entry : entries) {
       Invariants.check(
@@ -120,10 +134,6 @@ final class ReplicaApplier implements AutoCloseable {
       if (entry.type() == EntryType.CONF_CHANGE) {
         confState = replica.raw.applyConfChange(ConfChange.decode(entry.data()));
       }
-    }
-    long now = nanoTime.getAsLong();
-    while (!replica.proposedAt.isEmpty() && replica.proposedAt.peek()[0] <= replica.handedIndex) {
-      DriverMetrics.recordNanos(metrics.proposalToCommit, now - replica.proposedAt.poll()[1]);
     }
     ConfState newConfState = confState;
     long bytes = queueBytes(entries);
