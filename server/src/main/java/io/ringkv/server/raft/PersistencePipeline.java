@@ -116,18 +116,14 @@ final class PersistencePipeline {
         continue;
       }
       if (replica.writing != null) {
-        // Its Ready waits for the fsync; what needs no persistence goes now.
-        guard.run(
-            replica,
-            () -> {
-              outbox.add(replica, replica.raw.takeMessagesBeforePersistence());
-              applier.serveReads(replica, replica.raw.takeReadStates());
-            });
+        sendEarly(replica); // its Ready waits for the fsync (or an install)
       } else if (replica.raw.hasReady()) {
         if (applyQueueFull() || committer.queueSpaceWrites() == 0) {
           // Back-pressure: this group's Ready waits (its core keeps stepping) until apply or the
-          // disk catches up; taking it would only queue more work on a full stage.
+          // disk catches up; taking it would only queue more work on a full stage. What needs no
+          // persistence still goes, so the leaders here keep heartbeating.
           metrics.backPressureIterations.increment();
+          sendEarly(replica);
           continue;
         }
         guard.run(replica, () -> readies.add(take(replica)));
@@ -163,6 +159,16 @@ final class PersistencePipeline {
     }
   }
 
+  /** Sends what needs no persistence and serves confirmed reads, without taking a Ready. */
+  private void sendEarly(GroupReplica replica) {
+    guard.run(
+        replica,
+        () -> {
+          outbox.add(replica, replica.raw.takeMessagesBeforePersistence());
+          applier.serveReads(replica, replica.raw.takeReadStates());
+        });
+  }
+
   private boolean applyQueueFull() {
     return reservedApplyBytes + applier.queuedBytes() >= applyQueueBytesMax;
   }
@@ -183,13 +189,11 @@ final class PersistencePipeline {
   private void submit(GroupReady item, List<GroupReady> toWrite, List<GroupReady> done) {
     GroupReplica replica = item.replica;
     if (!item.ready.snapshot().isEmpty()) {
-      // Rare: install on the apply thread after everything handed to it before, and wait.
-      Path directory = Path.of(new String(item.ready.snapshot().data(), StandardCharsets.UTF_8));
-      receivedSnapshots.takeForInstall(replica.partition, directory);
-      applier.install(replica, directory, item.ready.snapshot().metadata().index());
-    } else {
-      handOutDurable(item);
+      installThenWrite(item);
+      applier.serveReads(replica, item.ready.readStates()); // released once installed
+      return;
     }
+    handOutDurable(item);
     applier.serveReads(replica, item.ready.readStates());
     LogWrite write = persistencePlan(replica, item.ready);
     if (write == null) {
@@ -198,6 +202,44 @@ final class PersistencePipeline {
       item.written = committer.submit(write);
       replica.writing = item.ready;
       toWrite.add(item);
+    }
+  }
+
+  /**
+   * A received snapshot: installed off the driver thread, then its log write is submitted, and the
+   * Ready finishes like any other. The group takes no Ready until then ({@code writing} is set);
+   * every other group keeps ticking, heartbeating and applying.
+   */
+  private void installThenWrite(GroupReady item) {
+    GroupReplica replica = item.replica;
+    Path directory = Path.of(new String(item.ready.snapshot().data(), StandardCharsets.UTF_8));
+    long snapshotIndex = item.ready.snapshot().metadata().index();
+    receivedSnapshots.takeForInstall(replica.partition, directory);
+    replica.writing = item.ready;
+    replica.handedIndex = snapshotIndex; // everything through the snapshot is the snapshot's
+    long started = nanoTime.getAsLong();
+    applier
+        .installAsync(replica, directory, snapshotIndex)
+        .whenComplete((ignored, installError) ->
+            toDriver.accept(() -> afterInstall(item, installError, started)));
+  }
+
+  /** Driver thread: the snapshot is installed (or failed); now its log write. */
+  private void afterInstall(GroupReady item, Throwable installError, long started) {
+    GroupReplica replica = item.replica;
+    guard.run(
+        replica,
+        () -> {
+          if (installError != null) {
+            throw new IllegalStateException("snapshot install failed", installError);
+          }
+          item.written = committer.submit(persistencePlan(replica, item.ready));
+          item.written.whenComplete((ignored, error) ->
+              toDriver.accept(() -> afterWrites(List.of(item), nanoTime.getAsLong() - started)));
+        });
+    if (replica.failure != null) {
+      replica.writing = null;
+      release(item);
     }
   }
 

@@ -10,6 +10,10 @@ import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.Iterator;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import java.util.function.LongSupplier;
@@ -17,15 +21,16 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The apply stage: committed entries, read releases and snapshot installs of every group, run on
- * the one apply thread ({@link ApplyLoop}).
+ * The apply stage: committed entries and read releases of every group, run on the one apply thread
+ * ({@link ApplyLoop}), and snapshot installs, run on an installer thread beside it so a long
+ * install holds up neither the driver nor the other groups' applies.
  *
  * <p>Design notes. The driver thread calls {@link #handOut}, {@link #serveReads} and {@link
- * #install}; they check order on the driver thread (each committed index handed once, in order;
- * configuration changes take effect in the Raft core here, in log order) and queue the work. The
- * apply thread applies a group's entries in log order, answers this node's proposals and releases
- * reads whose read index it reached. A failure while applying stops that replica only: the driver
- * is told through {@code toDriver} and fails what waits on it.
+ * #installAsync}; they check order on the driver thread (each committed index handed once, in
+ * order; configuration changes take effect in the Raft core here, in log order) and queue the work.
+ * The apply thread applies a group's entries in log order, answers this node's proposals and
+ * releases reads whose read index it reached. A failure while applying stops that replica only: the
+ * driver is told through {@code toDriver} and fails what waits on it.
  */
 final class ReplicaApplier implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ReplicaApplier.class);
@@ -45,6 +50,16 @@ final class ReplicaApplier implements AutoCloseable {
 
   private final long queueBytesMax;
   private final ApplyBatchSplitter splitter;
+
+  /** Installs received snapshots one at a time, off the driver and apply threads. */
+  private final ExecutorService installer =
+      Executors.newSingleThreadExecutor(runnable -> {
+        Thread thread = new Thread(runnable, "ringkv-snapshot-install");
+        thread.setDaemon(true);
+        return thread;
+      });
+
+  private static final long INSTALL_CLOSE_WAIT_SECONDS = 30;
 
   /**
    * @param toDriver runs a task on the driver thread (and wakes it)
@@ -239,16 +254,28 @@ final class ReplicaApplier implements AutoCloseable {
   }
 
   /**
-   * Installs a received snapshot from {@code directory} on the apply thread, after everything
-   * handed over before, and waits for it.
+   * Installs a received snapshot from {@code directory} without holding up the driver or the apply
+   * thread: after everything handed over before (FIFO on the apply thread), the install runs on the
+   * installer thread; then, back on the apply thread, the replica's applied index moves to the
+   * snapshot and parked reads are released. The future completes after that. The replica takes no
+   * Ready meanwhile (the caller's business), so nothing else of it is queued.
    */
-  void install(GroupReplica replica, Path directory, long snapshotIndex) {
-    loop.runAndWait(() -> installNow(replica, directory, snapshotIndex));
-    replica.handedIndex = replica.appliedIndex;
+  CompletableFuture<Void> installAsync(GroupReplica replica, Path directory, long snapshotIndex) {
+    CompletableFuture<Void> done = new CompletableFuture<>();
+    loop.execute(() ->
+        installer.execute(() -> {
+          try {
+            long installed = installNow(replica, directory, snapshotIndex);
+            loop.execute(() -> finishInstall(replica, installed, done));
+          } catch (RuntimeException | Error e) {
+            done.completeExceptionally(e);
+          }
+        }));
+    return done;
   }
 
-  private void installNow(GroupReplica replica, Path directory, long snapshotIndex) {
-    // The store consumes the directory; after a crash mid-install it finishes from it at open.
+  /** Installer thread: the store consumes the directory (after a crash it rolls forward). */
+  private long installNow(GroupReplica replica, Path directory, long snapshotIndex) {
     long installed = replica.store.installSnapshot(directory).index();
     Invariants.check(
         installed == snapshotIndex,
@@ -256,15 +283,27 @@ final class ReplicaApplier implements AutoCloseable {
         replica.partition,
         installed,
         snapshotIndex);
+    return installed;
+  }
+
+  /** Apply thread: the replica's state is the snapshot's now. */
+  private void finishInstall(GroupReplica replica, long installed, CompletableFuture<Void> done) {
     replica.appliedIndex = installed;
     releaseParkedReads(replica);
     metrics.snapshotsInstalled.increment();
     log.info("partition {}: snapshot at {} installed", replica.partition, installed);
+    done.complete(null);
   }
 
-  /** Runs what is queued, then stops the apply thread. */
+  /** Runs what is queued, then stops the apply and installer threads. */
   @Override
   public void close() {
     loop.close();
+    installer.shutdown();
+    try {
+      installer.awaitTermination(INSTALL_CLOSE_WAIT_SECONDS, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
   }
 }
