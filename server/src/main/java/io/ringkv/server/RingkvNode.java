@@ -114,6 +114,11 @@ public final class RingkvNode implements AutoCloseable {
                     config.dataDir().resolve("store"), config.clusterId(), config.nodeId())
                 .keySizeBytesMax(config.limits().keySizeBytesMax())
                 .valueSizeBytesMax(config.limits().valueSizeBytesMax())
+                .commitQueueWritesMax(config.pipeline().commitQueueWritesMax())
+                .commitBatchWritesMax(
+                    Math.min(
+                        StorageOptions.COMMIT_BATCH_WRITES_MAX_DEFAULT,
+                        config.pipeline().commitQueueWritesMax()))
                 .changefeedRetentionAge(
                     java.time.Duration.ofMillis(config.changefeedRetentionAgeMillis()))
                 .meterRegistry(registry)
@@ -140,7 +145,9 @@ public final class RingkvNode implements AutoCloseable {
             frameMax / 2,
             config.sessionExpiryMillis(),
             DriverSettings.INBOX_TASKS_MAX_DEFAULT,
-            snapshots);
+            snapshots,
+            config.pipeline().applyQueueBytesMax(),
+            config.pipeline().raftInflightBytesMax());
     driver =
         new MultiRaftDriver(
             driverSettings,
@@ -148,6 +155,7 @@ public final class RingkvNode implements AutoCloseable {
             local,
             replicas.size(),
             Clock.systemUTC(),
+            System::nanoTime,
             random.split(),
             registry);
 
@@ -273,6 +281,11 @@ public final class RingkvNode implements AutoCloseable {
 
   public PrometheusMeterRegistry registry() {
     return registry;
+  }
+
+  /** This node's multi-Raft driver (for operations on its local replicas, and tests). */
+  public MultiRaftDriver driver() {
+    return driver;
   }
 
   public boolean isServing() {

@@ -5,6 +5,7 @@ import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
+import io.ringkv.raft.Entry;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -12,6 +13,7 @@ import java.util.Map;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.LongFunction;
 import org.rocksdb.RocksDBException;
@@ -21,11 +23,16 @@ import org.rocksdb.WriteBatch;
  * Group commit of Raft log writes: everything pending becomes ONE RocksDB write with ONE fsync.
  *
  * <p>Writers hand in {@link LogWrite}s through {@link #submit} (asynchronous, bounded queue of
- * {@code commitQueueWritesMax}; overflow is rejected and counted) or {@link #commit} (synchronous,
- * for a driver loop that batched itself). A dedicated committer thread takes what is queued, up to
- * {@code commitBatchWritesMax} writes, plans each against its group's log bounds (including earlier
- * writes of the same batch), writes the batch and fsyncs the WAL, publishes the new bounds and only
- * then completes the futures: a completed future means durable.
+ * {@code commitQueueWritesMax}) or {@link #commit} (synchronous, for a driver loop that batched
+ * itself). Nothing a writer submits is refused for its size or for a full queue: a write above
+ * {@code batchEntriesMax} or {@code batchSizeBytesMax} is split into consecutive parts that each
+ * fit (the hard state goes with the last part, so it never names entries not yet written), and a
+ * writer that finds the queue full waits for room (counted). A writer that must not wait asks
+ * {@link #queueSpaceWrites} first, as the driver does before it takes a Ready. A dedicated
+ * committer thread takes what is queued, up to {@code commitBatchWritesMax} writes, plans each
+ * against its group's log bounds (including earlier writes of the same batch), writes the batch and
+ * fsyncs the WAL, publishes the new bounds and only then completes the futures: a completed future
+ * means durable.
  *
  * <p>If a durable write fails, the committer stops and rejects everything after it: after a failed
  * fsync the state of the file is unknown, and going on could acknowledge writes that are lost.
@@ -35,13 +42,16 @@ import org.rocksdb.WriteBatch;
 public final class GroupCommitter implements AutoCloseable {
   private static final Pending STOP = new Pending(null, null);
 
+  /** How often a writer waiting for room in a full queue checks that the committer still runs. */
+  private static final long QUEUE_WAIT_POLL_MILLIS = 10;
+
   private final Store store;
   private final LongFunction<RaftLogStore> logs;
   private final ReentrantLock commitLock;
   private final BlockingQueue<Pending> queue;
   private final Thread thread;
   private final Counter fsyncs;
-  private final Counter rejected;
+  private final Counter queueWaits;
   private final Timer fsyncLatency;
   private final DistributionSummary batchWrites;
   private volatile boolean closed;
@@ -58,9 +68,9 @@ public final class GroupCommitter implements AutoCloseable {
         Counter.builder("ringkv.storage.fsyncs")
             .description("Durable (fsynced) RocksDB writes of the group committer")
             .register(registry);
-    this.rejected =
-        Counter.builder("ringkv.storage.commit.rejected")
-            .description("Log writes rejected because the commit queue was full")
+    this.queueWaits =
+        Counter.builder("ringkv.storage.commit.queue.waits")
+            .description("Log write parts whose writer waited for room in the commit queue")
             .register(registry);
     this.fsyncLatency =
         Timer.builder("ringkv.storage.fsync.latency")
@@ -78,28 +88,95 @@ public final class GroupCommitter implements AutoCloseable {
   }
 
   /**
-   * Queues {@code write}; the future completes once it is durable, or exceptionally if it is
-   * rejected (queue full, committer stopped) or does not fit its group's log.
+   * Queues {@code write}, split into parts that fit the batch limits, waiting for room in the queue
+   * if it is full. The future completes once every part is durable, or exceptionally if the
+   * committer stopped or a part does not fit its group's log.
    *
-   * @throws LimitExceededException if the write is above {@code batchEntriesMax} or {@code
-   *     batchSizeBytesMax}; nothing is queued
+   * @throws LimitExceededException if one entry alone is above {@code batchSizeBytesMax}; nothing
+   *     is queued
    */
   public CompletableFuture<Void> submit(LogWrite write) {
-    checkLimits(write);
-    CompletableFuture<Void> future = new CompletableFuture<>();
-    if (closed || failure != null) {
-      future.completeExceptionally(stopped());
-      return future;
+    List<LogWrite> parts = split(write);
+    parts.forEach(this::checkLimits);
+    List<CompletableFuture<Void>> futures = new ArrayList<>(parts.size());
+    for (LogWrite part : parts) {
+      CompletableFuture<Void> future = new CompletableFuture<>();
+      futures.add(future);
+      if (!enqueue(new Pending(part, future))) {
+        future.completeExceptionally(stopped());
+        break; // later parts would not fit the log without this one
+      }
     }
-    if (!queue.offer(new Pending(write, future))) {
-      rejected.increment();
-      future.completeExceptionally(
-          new CommitRejectedException(
-              "commit queue full (commitQueueWritesMax="
-                  + store.options.commitQueueWritesMax()
-                  + ")"));
+    return futures.size() == 1
+        ? futures.getFirst()
+        : CompletableFuture.allOf(futures.toArray(CompletableFuture[]::new));
+  }
+
+  /** Log writes that fit in the queue now without waiting. */
+  public int queueSpaceWrites() {
+    return queue.remainingCapacity();
+  }
+
+  /** Puts {@code pending} in the queue, waiting for room; false if the committer stopped. */
+  private boolean enqueue(Pending pending) {
+    boolean waited = false;
+    try {
+      while (!closed && failure == null) {
+        if (queue.offer(pending, QUEUE_WAIT_POLL_MILLIS, TimeUnit.MILLISECONDS)) {
+          return true;
+        }
+        if (!waited) {
+          queueWaits.increment();
+          waited = true;
+        }
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
-    return future;
+    return false;
+  }
+
+  /**
+   * {@code write} as consecutive parts within {@code batchEntriesMax} and {@code
+   * batchSizeBytesMax}: the snapshot and configuration go with the first part, the hard state with
+   * the last.
+   */
+  List<LogWrite> split(LogWrite write) {
+    StorageOptions options = store.options;
+    List<Entry> entries = write.entries();
+    if (entries.size() <= options.batchEntriesMax()
+        && write.entriesSizeBytes() <= options.batchSizeBytesMax()) {
+      return List.of(write);
+    }
+    List<List<Entry>> chunks = new ArrayList<>();
+    int start = 0;
+    long sizeBytes = 0;
+    for (int i = 0; i < entries.size(); i++) {
+      long entryBytes = entries.get(i).sizeBytes();
+      boolean full =
+          i - start == options.batchEntriesMax()
+              || sizeBytes + entryBytes > options.batchSizeBytesMax();
+      if (i > start && full) {
+        chunks.add(entries.subList(start, i));
+        start = i;
+        sizeBytes = 0;
+      }
+      sizeBytes += entryBytes;
+    }
+    chunks.add(entries.subList(start, entries.size()));
+    List<LogWrite> parts = new ArrayList<>(chunks.size());
+    for (int i = 0; i < chunks.size(); i++) {
+      boolean first = i == 0;
+      boolean last = i == chunks.size() - 1;
+      parts.add(
+          new LogWrite(
+              write.groupId(),
+              first ? write.snapshot() : null,
+              chunks.get(i),
+              last ? write.hardState() : null,
+              first ? write.confState() : null));
+    }
+    return parts;
   }
 
   /**

@@ -59,6 +59,11 @@ public final class StorageEngine implements AutoCloseable {
     return StoreOpener.FORMAT_VERSION;
   }
 
+  /** The settings this engine was opened with (its limits, for callers that must stay within). */
+  public StorageOptions options() {
+    return store.options;
+  }
+
   public Path path() {
     return store.path;
   }

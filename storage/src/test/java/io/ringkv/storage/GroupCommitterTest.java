@@ -18,8 +18,10 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Proves group commit: writes of many groups queued while the committer is busy become one RocksDB
- * write with one fsync (counted in the metrics), futures complete only after that write, the
- * bounded queue rejects and counts overflow, and the synchronous call is all or nothing.
+ * write with one fsync (counted in the metrics), futures complete only after that write, a writer
+ * that finds the bounded queue full waits for room (counted) instead of being refused, a write
+ * above the batch limits is split into parts that each fit, and the synchronous call is all or
+ * nothing.
  *
  * <p>The committer thread comes from an injected factory that holds it at a latch, so the queue
  * state at the first commit is exact, without timing guesses.
@@ -86,21 +88,56 @@ class GroupCommitterTest {
   }
 
   @Test
-  void fullQueueRejectsAndCounts() {
+  void fullQueueMakesTheWriterWaitAndCounts() throws Exception {
     try (StorageEngine engine = openHeld(2)) {
       GroupCommitter committer = engine.groupCommitter();
-      CompletableFuture<Void> first = committer.submit(LogWrite.of(1, entries(1, 1, 1), null));
-      CompletableFuture<Void> second = committer.submit(LogWrite.of(1, entries(2, 2, 1), null));
-      CompletableFuture<Void> third = committer.submit(LogWrite.of(1, entries(3, 3, 1), null));
-      assertThat(third).isCompletedExceptionally();
-      assertThatThrownBy(third::join)
-          .hasCauseInstanceOf(CommitRejectedException.class)
-          .hasMessageContaining("commitQueueWritesMax=2");
-      assertThat(registry.counter("ringkv.storage.commit.rejected").count()).isEqualTo(1.0);
-      release.countDown();
-      first.join();
-      second.join();
-      assertThat(engine.raftLog(1).lastIndex()).isEqualTo(2);
+      try {
+        CompletableFuture<Void> first = committer.submit(LogWrite.of(1, entries(1, 1, 1), null));
+        CompletableFuture<Void> second = committer.submit(LogWrite.of(1, entries(2, 2, 1), null));
+        assertThat(committer.queueSpaceWrites()).isZero();
+        CompletableFuture<CompletableFuture<Void>> third =
+            CompletableFuture.supplyAsync(
+                () -> committer.submit(LogWrite.of(1, entries(3, 3, 1), null)));
+        awaitCount("ringkv.storage.commit.queue.waits", 1.0);
+        assertThat(third).as("the writer waits for room, it is not refused").isNotDone();
+        release.countDown();
+        CompletableFuture.allOf(first, second, third.get(30, TimeUnit.SECONDS)).join();
+        assertThat(engine.raftLog(1).lastIndex()).isEqualTo(3);
+      } finally {
+        release.countDown(); // never leave the committer held: close would wait for it
+      }
+    }
+  }
+
+  @Test
+  void writeAboveTheBatchLimitsIsSplitAndDurable() {
+    try (StorageEngine engine =
+        StorageEngine.open(
+            TestStores.options(directory)
+                .meterRegistry(registry)
+                .batchEntriesMax(10)
+                .batchSizeBytesMax(4 * 1024 * 1024)
+                .build())) {
+      engine.groupCommitter().submit(LogWrite.of(1, entries(1, 25, 1), null)).join();
+      engine
+          .groupCommitter()
+          .submit(LogWrite.of(1, entries(26, 47, 1), new HardState(1, 1, 47)))
+          .join();
+      RaftLogStore log = engine.raftLog(1);
+      assertThat(log.lastIndex()).isEqualTo(47);
+      assertThat(log.initialState().hardState().commit()).isEqualTo(47);
+      assertThat(log.entries(1, 48, Long.MAX_VALUE)).hasSize(47);
+      assertThat(registry.summary("ringkv.storage.commit.batch.writes").totalAmount())
+          .as("3 + 3 parts of at most 10 entries")
+          .isEqualTo(6.0);
+    }
+  }
+
+  private void awaitCount(String counter, double count) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (registry.counter(counter).count() < count) {
+      assertThat(System.nanoTime()).as("waiting for " + counter).isLessThan(deadline);
+      TimeUnit.MILLISECONDS.sleep(5); // polling interval of a bounded wait
     }
   }
 

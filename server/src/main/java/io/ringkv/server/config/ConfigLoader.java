@@ -211,7 +211,11 @@ public final class ConfigLoader {
         integer(values, Setting.CHANGEFEED_RETENTION_CHECK_INTERVAL_MILLIS),
         integer(values, Setting.CHANGEFEED_RETENTION_AGE_MILLIS),
         integer(values, Setting.SNAPSHOT_SIZE_BYTES_MAX),
-        integer(values, Setting.SESSION_EXPIRY_MILLIS));
+        integer(values, Setting.SESSION_EXPIRY_MILLIS),
+        new PipelineLimits(
+            integer(values, Setting.APPLY_QUEUE_BYTES_MAX),
+            (int) integer(values, Setting.COMMIT_QUEUE_WRITES_MAX),
+            integer(values, Setting.RAFT_INFLIGHT_BYTES_MAX)));
   }
 
   /**

@@ -18,6 +18,7 @@ import java.util.List;
  *     chunks, so the peer frame limit does not bound it)
  * @param sessionExpiryMillis a client write session idle longer than this (in the time of the
  *     commands, stamped by the proposing leader) expires
+ * @param pipeline bounds of the write pipeline (apply queue, commit queue, Raft in-flight bytes)
  */
 public record NodeConfig(
     String clusterId,
@@ -40,7 +41,8 @@ public record NodeConfig(
     long changefeedRetentionCheckIntervalMillis,
     long changefeedRetentionAgeMillis,
     long snapshotSizeBytesMax,
-    long sessionExpiryMillis) {
+    long sessionExpiryMillis,
+    PipelineLimits pipeline) {
   public static final long SNAPSHOT_SIZE_BYTES_MAX_DEFAULT = 8L * 1024 * 1024 * 1024;
 
   /**
@@ -94,7 +96,8 @@ public record NodeConfig(
         Long.parseLong(Setting.CHANGEFEED_RETENTION_CHECK_INTERVAL_MILLIS.defaultValue()),
         Long.parseLong(Setting.CHANGEFEED_RETENTION_AGE_MILLIS.defaultValue()),
         SNAPSHOT_SIZE_BYTES_MAX_DEFAULT,
-        SESSION_EXPIRY_MILLIS_DEFAULT);
+        SESSION_EXPIRY_MILLIS_DEFAULT,
+        PipelineLimits.DEFAULTS);
   }
 
   public PartitionLayout partitionLayout() {

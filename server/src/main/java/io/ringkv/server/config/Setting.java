@@ -120,6 +120,26 @@ public enum Setting {
           + " SESSION_EXPIRED, never applied twice); its record is deleted after twice this",
       1_000,
       30L * 24 * 3_600_000),
+  APPLY_QUEUE_BYTES_MAX(
+      "apply-queue-bytes-max",
+      Long.toString(PipelineLimits.APPLY_QUEUE_BYTES_MAX_DEFAULT),
+      "committed bytes waiting for the apply thread; at this bound the node takes no new Raft"
+          + " work until apply catches up",
+      64 * 1024,
+      Long.MAX_VALUE / 2),
+  COMMIT_QUEUE_WRITES_MAX(
+      "commit-queue-writes-max",
+      "log writes waiting for the group commit; at this bound the node takes no new Raft work"
+          + " until the disk catches up",
+      PipelineLimits.DEFAULTS.commitQueueWritesMax(),
+      1,
+      1_000_000),
+  RAFT_INFLIGHT_BYTES_MAX(
+      "raft-inflight-bytes-max",
+      Long.toString(PipelineLimits.RAFT_INFLIGHT_BYTES_MAX_DEFAULT),
+      "entry bytes a partition leader sends one follower before it hears back",
+      1024 * 1024,
+      io.ringkv.storage.StorageOptions.BATCH_SIZE_BYTES_MAX_DEFAULT),
   PEER_SEND_QUEUE_FRAMES_MAX(
       "peer-send-queue-frames-max",
       "frames queued per disconnected peer",

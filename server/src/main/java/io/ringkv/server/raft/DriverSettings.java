@@ -20,6 +20,11 @@ import java.nio.file.Path;
  * @param sessionTtlMillis client sessions idle longer than this (in entry time) expire
  * @param inboxTasksMax bounded queue of work handed to the driver thread
  * @param snapshotDirectory scratch space under the data dir for snapshots being sent or received
+ * @param applyQueueBytesMax (apply-queue-bytes-max) committed entry bytes handed to the apply
+ *     thread and not applied yet; at this bound no new Ready is taken until apply catches up, so
+ *     the queue holds at most this plus one Ready's committed bytes
+ * @param raftInflightBytesMax (raft-inflight-bytes-max) entry bytes a leader sends one follower
+ *     before hearing back; bounds what a follower receives between two Readies
  */
 public record DriverSettings(
     long nodeId,
@@ -32,12 +37,16 @@ public record DriverSettings(
     long peerBatchSizeBytesMax,
     long sessionTtlMillis,
     int inboxTasksMax,
-    Path snapshotDirectory) {
+    Path snapshotDirectory,
+    long applyQueueBytesMax,
+    long raftInflightBytesMax) {
   public static final int TICK_MILLIS_DEFAULT = 100;
   public static final int ELECTION_TIMEOUT_TICKS_DEFAULT = 10;
   public static final long LOG_COMPACTION_ENTRIES_DEFAULT = 10_000;
   public static final int INBOX_TASKS_MAX_DEFAULT = 100_000;
   public static final long SESSION_TTL_MILLIS_DEFAULT = 10 * 60 * 1000L;
+  public static final long APPLY_QUEUE_BYTES_MAX_DEFAULT = 64L * 1024 * 1024;
+  public static final long RAFT_INFLIGHT_BYTES_MAX_DEFAULT = 32L * 1024 * 1024;
 
   public DriverSettings {
     Invariants.check(nodeId > 0, "nodeId must be > 0");
@@ -52,5 +61,7 @@ public record DriverSettings(
     Invariants.check(sessionTtlMillis > 0, "sessionTtlMillis must be > 0");
     Invariants.check(inboxTasksMax >= 1, "inboxTasksMax must be >= 1");
     Invariants.check(snapshotDirectory != null, "snapshotDirectory must be set");
+    Invariants.check(applyQueueBytesMax >= 1, "applyQueueBytesMax must be >= 1");
+    Invariants.check(raftInflightBytesMax >= 1, "raftInflightBytesMax must be >= 1");
   }
 }

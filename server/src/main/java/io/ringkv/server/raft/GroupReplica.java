@@ -1,5 +1,6 @@
 package io.ringkv.server.raft;
 
+import io.ringkv.raft.Invariants;
 import io.ringkv.raft.RawNode;
 import io.ringkv.raft.Ready;
 import io.ringkv.raft.Role;
@@ -73,6 +74,45 @@ final class GroupReplica {
 
   /** Set when the replica stopped on a failure; it is no longer driven. */
   volatile Throwable failure;
+
+  /** The stopped replica's status was withdrawn from the status board (driver thread). */
+  boolean withdrawn;
+
+  /**
+   * Checks what must hold between the stages after every driver iteration (driver thread). A
+   * violation throws; the caller stops this replica.
+   */
+  void checkInvariants() {
+    long applied = appliedIndex;
+    Invariants.check(
+        applied <= handedIndex,
+        "partition %d: applied %d past handed out %d",
+        partition,
+        applied,
+        handedIndex);
+    Invariants.check(
+        applied >= appliedAtOpen,
+        "partition %d: applied %d below %d found at open",
+        partition,
+        applied,
+        appliedAtOpen);
+    long commitIndex = raw.status().commitIndex();
+    Invariants.check(
+        handedIndex <= Math.max(commitIndex, appliedAtOpen),
+        "partition %d: handed out %d past commit %d",
+        partition,
+        handedIndex,
+        commitIndex);
+    if (writing == null) {
+      long lastIndex = log.lastIndex();
+      Invariants.check(
+          durableIndex == lastIndex,
+          "partition %d: durable index %d but the stored log ends at %d",
+          partition,
+          durableIndex,
+          lastIndex);
+    }
+  }
 
   GroupReplica(
       int partition,

@@ -1,0 +1,92 @@
+package io.ringkv.server.raft;
+
+import io.ringkv.raft.ConfState;
+import io.ringkv.raft.Config;
+import io.ringkv.raft.Invariants;
+import io.ringkv.raft.RawNode;
+import io.ringkv.storage.LogWrite;
+import io.ringkv.storage.PartitionStore;
+import io.ringkv.storage.RaftLogStore;
+import io.ringkv.storage.StorageEngine;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.random.RandomGenerator;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Opens the local replicas at start (on the thread that builds the driver, before its loop runs).
+ *
+ * <p>A group with no configuration, no log and no snapshot is new: every replica of it writes the
+ * same initial configuration, the placement's voters, all of them in one durable write. A replica
+ * whose store an interrupted snapshot install left incomplete refuses to open.
+ */
+final class ReplicaOpener {
+  private static final Logger log = LoggerFactory.getLogger(ReplicaOpener.class);
+
+  private ReplicaOpener() {}
+
+  /** Opens a replica of every partition in {@code replicas} (partition -> voters), in order. */
+  static Map<Integer, GroupReplica> open(
+      DriverSettings settings,
+      StorageEngine engine,
+      Map<Integer, List<Long>> replicas,
+      RandomGenerator random) {
+    List<LogWrite> bootstrap = new ArrayList<>();
+    for (Map.Entry<Integer, List<Long>> placed : replicas.entrySet()) {
+      RaftLogStore raftLog = engine.raftLog(placed.getKey());
+      if (raftLog.initialState().confState().voters().isEmpty()
+          && raftLog.lastIndex() == 0
+          && raftLog.snapshot().isEmpty()) {
+        bootstrap.add(
+            new LogWrite(
+                placed.getKey(),
+                null,
+                List.of(),
+                null,
+                ConfState.ofVoters(new HashSet<>(placed.getValue()))));
+      }
+    }
+    if (!bootstrap.isEmpty()) {
+      engine.groupCommitter().commit(bootstrap);
+      log.info("bootstrapped {} partition replicas", bootstrap.size());
+    }
+    Map<Integer, GroupReplica> opened = new LinkedHashMap<>();
+    for (int partition : replicas.keySet()) {
+      opened.put(partition, openOne(settings, engine, partition, random));
+    }
+    return opened;
+  }
+
+  private static GroupReplica openOne(
+      DriverSettings settings, StorageEngine engine, int partition, RandomGenerator random) {
+    RaftLogStore raftLog = engine.raftLog(partition);
+    PartitionStore store = engine.partition(partition);
+    Invariants.check(
+        !store.needsSnapshot(),
+        "partition %d: an interrupted snapshot install left it incomplete: %s",
+        partition,
+        store.needsSnapshotReason());
+    Config config =
+        Config.builder(settings.nodeId())
+            .electionTimeoutTicks(settings.electionTimeoutTicks())
+            .heartbeatTimeoutTicks(settings.heartbeatTimeoutTicks())
+            .appliedIndex(store.appliedState().index())
+            .preVote(true)
+            .checkQuorum(true)
+            .maxCommittedSizeBytesPerReady(settings.peerBatchSizeBytesMax())
+            // A follower then receives at most this between two Readies: one log write's worth.
+            .maxInflightBytes(settings.raftInflightBytesMax())
+            .build();
+    RawNode raw = new RawNode(config, raftLog, random);
+    return new GroupReplica(
+        partition,
+        raw,
+        raftLog,
+        store,
+        new PartitionStateMachine(store, settings.sessionTtlMillis()));
+  }
+}
