@@ -96,6 +96,7 @@ public final class GossipCore {
   private final Map<String, Suspicion> suspicions = new LinkedHashMap<>();
   private final Map<Long, Relay> relays = new LinkedHashMap<>();
   private final List<String> probeRound = new ArrayList<>();
+  private final List<String> seeds = new ArrayList<>();
   private final List<Packet> outgoing = new ArrayList<>();
   private final List<MemberEvent> events = new ArrayList<>();
   private UnsafeMode unsafeMode = UnsafeMode.NONE;
@@ -141,8 +142,15 @@ public final class GossipCore {
 
   // ---- inputs
 
-  /** Asks each seed for its member list; the answers make this member known to the cluster. */
+  /**
+   * Asks each seed for its member list; the answers make this member known to the cluster. While
+   * this member knows no live member, its push-pull goes to a seed again, so a member started
+   * before its seeds, or cut off from them for a while, still joins.
+   */
   public void join(List<String> seedAddresses) {
+    seeds.clear();
+    seeds.addAll(seedAddresses);
+    seeds.remove(selfAddress);
     for (String seed : seedAddresses) {
       if (!seed.equals(selfAddress)) {
         send(seed, new Message.PushPull(false, fullState()));
@@ -184,6 +192,16 @@ public final class GossipCore {
     MemberRecord sender = members.get(packet.fromId());
     if (sender != null) {
       sender.lastHeardTick = now;
+      if (sender.state == MemberState.DEAD) {
+        // A member we hold dead is talking to us: tell it, so it refutes with a higher incarnation.
+        // Without this, two sides of a long partition would wait for push-pull to meet pairwise.
+        send(
+            packet.fromAddress(),
+            new Message.Gossip(
+                List.of(
+                    new Update(
+                        sender.id, sender.address, MemberState.DEAD, sender.incarnation, selfId))));
+      }
     }
     if (packet.message() instanceof Message.PushPull pushPull) {
       merge(pushPull.updates(), packet.fromId());
@@ -531,7 +549,15 @@ public final class GossipCore {
 
   private void applyAboutSelf(Update update) {
     boolean accusation = update.state() != MemberState.ALIVE;
-    if (!accusation || left || update.incarnation() < incarnation) {
+    if (!accusation || left) {
+      return;
+    }
+    if (update.incarnation() < incarnation) {
+      // Already refuted, but the accusation still circulates: someone missed the refutation
+      // (a lossy or one-way link). Spread it again rather than let the accuser's timer run out.
+      if (broadcasts.queued(selfId) == null && unsafeMode != UnsafeMode.NO_REFUTATION) {
+        broadcasts.add(new Update(selfId, selfAddress, MemberState.ALIVE, incarnation, selfId));
+      }
       return;
     }
     if (unsafeMode == UnsafeMode.NO_REFUTATION) {
@@ -581,7 +607,9 @@ public final class GossipCore {
   private void pushPull() {
     // Dead members stay candidates: after a partition heals this is how the two sides meet again.
     List<MemberRecord> peer = randomMembers(1, m -> m.state != MemberState.LEFT);
-    if (!peer.isEmpty()) {
+    if (probeableCount == 0 && !seeds.isEmpty()) {
+      send(seeds.get(random.nextInt(seeds.size())), new Message.PushPull(false, fullState()));
+    } else if (!peer.isEmpty()) {
       send(peer.getFirst().address, new Message.PushPull(false, fullState()));
     }
   }
