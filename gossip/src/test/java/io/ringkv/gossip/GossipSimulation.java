@@ -439,11 +439,11 @@ final class GossipSimulation {
                   ids[observer]
                       + " declared healthy "
                       + ids[subject]
-                      + " dead; it sees "
-                      + cores[subject].members()
-                      + " health "
+                      + " dead; its health "
                       + cores[subject].localHealthScore()
-                      + " "
+                      + ", incarnation "
+                      + cores[subject].incarnation()
+                      + ", "
                       + cores[subject].counters());
             }
           }
