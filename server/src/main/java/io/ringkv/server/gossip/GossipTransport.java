@@ -78,6 +78,7 @@ public final class GossipTransport implements AutoCloseable {
   private final AtomicLong oversizeDropped = new AtomicLong();
   private final AtomicLong pushPullsCompleted = new AtomicLong();
   private final AtomicLong pushPullsFailed = new AtomicLong();
+  private volatile GossipStatus latest;
   private Channel datagramChannel;
   private Channel pushPullServer;
 
@@ -89,6 +90,7 @@ public final class GossipTransport implements AutoCloseable {
     this.core = new GossipCore(settings.memberId(), settings.address(), settings.gossip(), random);
     this.codec = new GossipWireCodec(settings.clusterId());
     this.eventListener = eventListener;
+    this.latest = new GossipStatus(List.of(), 0, core.counters(), transportCounters());
     this.loop =
         new MultiThreadIoEventLoopGroup(
             1,
@@ -150,6 +152,14 @@ public final class GossipTransport implements AutoCloseable {
     return result;
   }
 
+  /**
+   * The status as of the last tick, for metrics: readable from any thread without waiting for the
+   * gossip thread.
+   */
+  public GossipStatus latestStatus() {
+    return latest;
+  }
+
   /** Announces that this node leaves; close the transport a few gossip rounds later. */
   public void leave() {
     loop.execute(() -> {
@@ -188,6 +198,7 @@ public final class GossipTransport implements AutoCloseable {
     try {
       core.tick();
       flush(null, null);
+      latest = statusNow();
     } catch (RuntimeException e) {
       // A broken invariant is a bug: say so loudly, but keep the node's other work running.
       log.error("gossip tick failed", e);

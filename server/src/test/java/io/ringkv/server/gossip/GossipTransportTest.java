@@ -2,6 +2,7 @@ package io.ringkv.server.gossip;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.ringkv.gossip.GossipSettings;
 import io.ringkv.gossip.MemberState;
 import io.ringkv.gossip.Message;
@@ -20,8 +21,9 @@ import org.junit.jupiter.api.Test;
 /**
  * Proves the gossip transport on real sockets (loopback 127.0.0.220-224, this test's own range):
  * four nodes join through one seed by TCP push-pull and see each other alive over UDP; a node that
- * stops is declared dead by the others within the {@code local} preset's bound; and a datagram of
- * another cluster is dropped and counted. It waits on conditions with deadlines, never on sleeps.
+ * stops is declared dead by the others within the {@code local} preset's bound (and the metrics
+ * show it); and a datagram of another cluster is dropped and counted. It waits on conditions with
+ * deadlines, never on sleeps.
  */
 class GossipTransportTest {
   private static final int PORT = 7380;
@@ -59,6 +61,14 @@ class GossipTransportTest {
         "all four alive everywhere",
         JOIN_DEADLINE_MILLIS,
         () -> allSee(4, MemberState.ALIVE, null));
+    SimpleMeterRegistry registry = new SimpleMeterRegistry();
+    GossipMetrics.register(registry, transports.getFirst()::latestStatus);
+    waitFor(
+        "metrics show four alive members and probes",
+        JOIN_DEADLINE_MILLIS,
+        () ->
+            registry.get("ringkv.gossip.members").tag("state", "alive").gauge().value() == 4
+                && registry.get("ringkv.gossip.probes").functionCounter().count() > 0);
     GossipTransport stopped = transports.remove(3);
     stopped.close();
     long started = System.nanoTime();
@@ -75,6 +85,10 @@ class GossipTransportTest {
             + " ms (bound "
             + boundMillis
             + " ms)");
+    assertThat(
+            registry.get("ringkv.gossip.declared.dead").functionCounter().count()
+                + registry.get("ringkv.gossip.members").tag("state", "dead").gauge().value())
+        .isPositive();
     GossipStatus status = transports.getFirst().status().get();
     assertThat(status.transport().pushPullsCompleted()).isPositive();
     assertThat(status.transport().oversizeDropped()).isZero();
