@@ -181,6 +181,12 @@ public final class GossipTransport implements AutoCloseable {
 
   @Override
   public void close() {
+    // Close the sockets first and wait, so the addresses are free when close() returns.
+    for (Channel channel : new Channel[] {datagramChannel, pushPullServer}) {
+      if (channel != null) {
+        channel.close().syncUninterruptibly();
+      }
+    }
     loop.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
   }
 
