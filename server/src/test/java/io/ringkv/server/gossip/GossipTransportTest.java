@@ -67,7 +67,7 @@ class GossipTransportTest {
         JOIN_DEADLINE_MILLIS,
         () -> allSee(4, MemberState.ALIVE, null));
     SimpleMeterRegistry registry = new SimpleMeterRegistry();
-    GossipMetrics.register(registry, transports.getFirst()::latestStatus);
+    GossipMetrics.register(registry, transports.getFirst());
     waitFor(
         "metrics show four alive members and probes",
         JOIN_DEADLINE_MILLIS,
