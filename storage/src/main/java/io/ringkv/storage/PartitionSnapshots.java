@@ -33,16 +33,20 @@ import org.rocksdb.WriteBatch;
  *
  * <p>Install verifies everything first and makes the snapshot's files durable, then: (1) durably
  * writes an "installing" marker naming the snapshot directory, (2) deletes the partition's data and
- * changefeed with range deletes, (3) ingests the SST files (copied, so the originals stay), (4)
- * durably writes the new applied state and changefeed floor and clears the marker in one batch, (5)
- * deletes the snapshot directory. Steps (2) to (4) only depend on the files, so they can be redone
- * any number of times: a crash anywhere between (1) and (4) leaves the marker, and the next open
- * rolls the install forward from the directory it names ({@link #rollForward}). Only if those files
- * are gone or damaged does the partition stay unavailable, with the path in the reason.
+ * changefeed with range deletes, (3) ingests the SST files (hard links of them are moved in, so no
+ * bytes are copied and the originals stay), (4) durably writes the new applied state and changefeed
+ * floor and clears the marker in one batch, (5) deletes the snapshot directory. Steps (2) to (4)
+ * only depend on the files, so they can be redone any number of times: a crash anywhere between (1)
+ * and (4) leaves the marker, and the next open rolls the install forward from the directory it
+ * names ({@link #rollForward}). Only if those files are gone or damaged does the partition stay
+ * unavailable, with the path in the reason.
  */
 final class PartitionSnapshots {
   private static final int MANIFEST_FORMAT = 1;
   private static final String DATA_FILE = "data.sst";
+
+  /** Where the hard links RocksDB moves in during an ingest are made, inside the snapshot. */
+  static final String INGEST_LINKS_DIRECTORY = "ingest-links";
 
   private PartitionSnapshots() {}
 
@@ -276,23 +280,53 @@ final class PartitionSnapshots {
     }
   }
 
-  /** Step 3: ingest copies of the SST files (the originals stay for a redo). */
+  /**
+   * Step 3: ingest the SST files without copying their bytes. RocksDB moves hard links of them
+   * (made in {@link #INGEST_LINKS_DIRECTORY} inside the snapshot directory), so the originals stay
+   * for a redo after a crash. Where links cannot be made, RocksDB copies the files instead.
+   */
   static void ingest(Store store, long groupId, SnapshotFiles files) {
-    List<String> paths = new ArrayList<>();
-    for (SnapshotFiles.FileEntry entry : files.files()) {
-      paths.add(files.directory().resolve(entry.name()).toString());
-    }
-    if (paths.isEmpty()) {
+    if (files.files().isEmpty()) {
       return;
+    }
+    Path links = files.directory().resolve(INGEST_LINKS_DIRECTORY);
+    List<String> paths = hardLinks(files, links);
+    boolean move = paths != null;
+    if (!move) {
+      paths = new ArrayList<>();
+      for (SnapshotFiles.FileEntry entry : files.files()) {
+        paths.add(files.directory().resolve(entry.name()).toString());
+      }
     }
     try (IngestExternalFileOptions ingest =
         new IngestExternalFileOptions()
-            .setMoveFiles(false)
+            .setMoveFiles(move)
             .setAllowBlockingFlush(true)
             .setAllowGlobalSeqNo(true)) {
       store.db.ingestExternalFile(store.data, paths, ingest);
     } catch (RocksDBException e) {
       throw store.failure("ingest snapshot of group " + groupId, e);
+    } finally {
+      deleteTree(links);
+    }
+  }
+
+  /** Hard links of the snapshot's files in {@code links}, or null if they cannot be made. */
+  private static List<String> hardLinks(SnapshotFiles files, Path links) {
+    deleteTree(links); // left by an ingest that crashed: made again
+    try {
+      Files.createDirectories(links);
+      List<String> paths = new ArrayList<>();
+      for (SnapshotFiles.FileEntry entry : files.files()) {
+        Path link = links.resolve(entry.name());
+        Files.createLink(link, files.directory().resolve(entry.name()));
+        paths.add(link.toString());
+      }
+      return paths;
+    } catch (IOException | UnsupportedOperationException e) {
+      LoggerHolder.log.info("snapshot {}: no hard links ({}), ingest copies", files.directory(), e);
+      deleteTree(links);
+      return null;
     }
   }
 

@@ -271,11 +271,15 @@ class RaftLogStoreTest {
                 .batchEntriesMax(4)
                 .batchSizeBytesMax(10_000)
                 .build())) {
+      // The synchronous commit is all or nothing; submit splits, but one entry alone must fit.
       assertThatThrownBy(
-              () -> engine.groupCommitter().submit(LogWrite.of(1, entries(1, 5, 1), null)))
+              () -> engine.groupCommitter().commit(List.of(LogWrite.of(1, entries(1, 5, 1), null))))
           .isInstanceOf(LimitExceededException.class)
           .hasMessage("batchEntriesMax exceeded: 5 > 4");
       Entry big = new Entry(1, 1, EntryType.NORMAL, new byte[10_000]);
+      assertThatThrownBy(() -> engine.groupCommitter().submit(LogWrite.of(1, List.of(big), null)))
+          .isInstanceOf(LimitExceededException.class)
+          .hasMessageContaining("batchSizeBytesMax exceeded: 10017 > 10000");
       assertThatThrownBy(
               () -> engine.groupCommitter().commit(List.of(LogWrite.of(1, List.of(big), null))))
           .isInstanceOf(LimitExceededException.class)

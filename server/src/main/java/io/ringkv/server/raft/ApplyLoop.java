@@ -1,6 +1,5 @@
 package io.ringkv.server.raft;
 
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -9,14 +8,19 @@ import org.slf4j.LoggerFactory;
 /**
  * The apply thread: runs work handed over by the driver thread, strictly in the order handed over.
  *
- * <p>Design notes. The driver hands committed entries, read releases and snapshot installs of all
- * groups to this one thread as tasks. FIFO order keeps each group's entries in log order, and a
- * snapshot install runs after every entry handed before it. The queue is not bounded here: what
- * enters it is bounded upstream (in-flight proposals per partition, the Raft core's committed
- * entries per Ready, one outstanding Ready per group).
+ * <p>Design notes. The driver hands committed entries and read releases of all groups to this one
+ * thread as tasks, through {@link ReplicaApplier}. FIFO order keeps each group's entries in log
+ * order. This queue holds tasks, not bytes, and has no bound of its own: the bound is kept by
+ * {@link ReplicaApplier}, which counts the committed bytes handed over and not applied, and by the
+ * persistence stage, which takes no new Ready while that count is at {@code apply-queue-bytes-max}.
+ * The other tasks (read releases, failed-read cleanup, the end of a snapshot install) carry no
+ * entries and come at most one per group and Ready.
  */
 final class ApplyLoop implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ApplyLoop.class);
+
+  /** How often an idle apply thread checks whether it should stop. */
+  private static final long IDLE_POLL_MILLIS = 100;
 
   private final LinkedBlockingQueue<Runnable> queue = new LinkedBlockingQueue<>();
   private final Thread thread;
@@ -36,30 +40,11 @@ final class ApplyLoop implements AutoCloseable {
     queue.add(task);
   }
 
-  /** Runs {@code task} after everything queued so far and waits for it (rare work only). */
-  void runAndWait(Runnable task) {
-    CompletableFuture<Void> done = new CompletableFuture<>();
-    execute(() -> {
-      try {
-        task.run();
-        done.complete(null);
-      } catch (RuntimeException | Error e) {
-        done.completeExceptionally(e);
-      }
-    });
-    done.join();
-  }
-
-  /** Tasks queued and not yet run. */
-  int queued() {
-    return queue.size();
-  }
-
   private void loop() {
     while (running || !queue.isEmpty()) {
       Runnable task;
       try {
-        task = queue.poll(100, TimeUnit.MILLISECONDS);
+        task = queue.poll(IDLE_POLL_MILLIS, TimeUnit.MILLISECONDS);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         return;
@@ -76,7 +61,7 @@ final class ApplyLoop implements AutoCloseable {
     }
   }
 
-  /** Runs what is queued, then stops the thread. */
+  /** Lets the thread run what is queued, then stops it (waiting at most ten seconds). */
   @Override
   public void close() {
     running = false;

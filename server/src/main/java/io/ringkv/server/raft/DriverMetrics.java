@@ -38,9 +38,7 @@ final class DriverMetrics {
     /** A Heartbeats frame (this driver sends heartbeats inside RaftBatch frames). */
     HEARTBEATS_FRAME("heartbeats_frame"),
     /** An outgoing RaftBatch frame the transport did not take. */
-    FRAME_NOT_SENT("frame_not_sent"),
-    /** A message for a replica that is installing a snapshot. */
-    REPLICA_INSTALLING("replica_installing");
+    FRAME_NOT_SENT("frame_not_sent");
 
     final String tag;
 

@@ -2,12 +2,10 @@ package io.ringkv.server.raft;
 
 import io.micrometer.core.instrument.MeterRegistry;
 import io.ringkv.proto.internal.Command;
-import io.ringkv.proto.internal.GroupRaftMessage;
 import io.ringkv.proto.internal.Heartbeats;
 import io.ringkv.proto.internal.RaftBatch;
 import io.ringkv.raft.Invariants;
 import io.ringkv.raft.Message;
-import io.ringkv.raft.MessageType;
 import io.ringkv.raft.RawNode;
 import io.ringkv.raft.Role;
 import io.ringkv.raft.Status;
@@ -45,11 +43,14 @@ import org.slf4j.LoggerFactory;
  * PersistencePipeline} take the Readies, publish each replica's status and check its invariants.
  *
  * <p>The stages, each owning one thread's work: this class (the driver thread: inbox, ticks,
- * proposals, reads, roles); {@link PersistencePipeline} (driver thread: Readies, group commit
- * submission, durability); {@link ReplicaApplier} (the apply thread); {@link PeerOutbox} (driver
- * thread: frames per peer); {@link LeaderBalancer} (pure decisions); {@link ReceivedSnapshots}
- * (driver thread: scratch directories); {@link DriverMetrics}. Time comes only from the injected
- * clocks, so a test can step a node.
+ * roles); {@link ClientRequests} (driver thread: proposal and ReadIndex batching); {@link
+ * PeerInbox} (driver thread: checked delivery of received frames); {@link PersistencePipeline}
+ * (driver thread: Readies, group commit submission, durability, back-pressure); {@link PeerOutbox}
+ * (driver thread: frames per peer); {@link ReplicaApplier} (the apply thread, and the snapshot
+ * installer beside it); {@link StatusBoard} (published statuses and per-iteration invariant
+ * checks); {@link LeaderBalancer} and {@link ApplyBatchSplitter} (pure decisions); {@link
+ * ReceivedSnapshots} (driver thread: scratch directories); {@link DriverMetrics}. Time comes only
+ * from the injected clocks, so a test can step a node.
  *
  * <p>A replica whose processing throws (a broken invariant, a storage failure) is stopped and
  * logged loudly by the {@link ReplicaGuard}; the other partitions keep running.
@@ -83,6 +84,7 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
   private final ReplicaApplier applier;
   private final ReplicaGuard guard;
   private final ClientRequests requests;
+  private final PeerInbox peerInbox;
   private final ReceivedSnapshots receivedSnapshots = new ReceivedSnapshots();
   private final PersistencePipeline pipeline;
   private final Thread thread;
@@ -129,6 +131,9 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
     metrics.registerApplyQueueGauge(applier::queuedBytes);
     this.guard = new ReplicaGuard(applier::execute);
     this.board = new StatusBoard(partitionCount, guard, metrics);
+    this.peerInbox =
+        new PeerInbox(
+            settings.nodeId(), this::replica, guard, metrics, () -> balancer.holdUntil(ticks));
     this.requests =
         new ClientRequests(
             settings.nodeId(),
@@ -347,7 +352,7 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
 
   @Override
   public void onRaftBatch(long fromNodeId, RaftBatch batch) {
-    if (!inbox.offer(() -> deliver(fromNodeId, batch))) {
+    if (!inbox.offer(() -> peerInbox.deliver(fromNodeId, batch))) {
       metrics.dropped(DropReason.INBOX_FULL);
     }
   }
@@ -429,46 +434,6 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
     while ((task = completions.poll()) != null) {
       task.run();
     }
-  }
-
-  private void deliver(long fromNodeId, RaftBatch batch) {
-    for (GroupRaftMessage grouped : batch.getMessagesList()) {
-      long groupId = grouped.getGroupId();
-      GroupReplica replica = groupId < Integer.MAX_VALUE ? groups.get((int) groupId) : null;
-      Message message;
-      try {
-        message = RaftMessageCodec.decode(grouped.getMessage());
-      } catch (RaftMessageCodec.MalformedMessageException e) {
-        metrics.dropped(DropReason.MALFORMED);
-        continue;
-      }
-      DropReason drop = dropReason(replica, fromNodeId, message);
-      if (drop != null) {
-        metrics.dropped(drop);
-        continue;
-      }
-      if (message.type() == MessageType.TIMEOUT_NOW) {
-        // Leadership handed here on purpose (a requested transfer): balancing leaves it here.
-        replica.balanceAfterTick = balancer.holdUntil(ticks);
-      }
-      guard.run(replica, () -> replica.raw.step(message));
-    }
-  }
-
-  private DropReason dropReason(GroupReplica replica, long fromNodeId, Message message) {
-    if (replica == null) {
-      return DropReason.UNKNOWN_GROUP;
-    }
-    if (replica.failure != null) {
-      return DropReason.REPLICA_STOPPED;
-    }
-    if (message.to() != settings.nodeId() || message.from() != fromNodeId) {
-      return DropReason.WRONG_ADDRESS;
-    }
-    if (message.type() == MessageType.SNAPSHOT) {
-      return DropReason.SNAPSHOT_IN_BATCH;
-    }
-    return null;
   }
 
   private void tickAll() {

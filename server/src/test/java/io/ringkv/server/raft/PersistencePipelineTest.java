@@ -153,6 +153,84 @@ class PersistencePipelineTest {
     }
   }
 
+  @Test
+  void snapshotInstallHoldsUpNeitherTheDriverNorOtherGroups() throws Exception {
+    Path exported = directory.resolve("exported");
+    try (StorageEngine source =
+        StorageEngine.open(
+            StorageOptions.builder(directory.resolve("source"), "pipeline", 2).build())) {
+      source
+          .partition(PARTITION)
+          .apply(
+              io.ringkv.storage.ApplyBatch.of(
+                  10,
+                  1,
+                  0,
+                  List.of(new io.ringkv.storage.Mutation.Put(new byte[] {1}, new byte[] {2}, 10))));
+      source.partition(PARTITION).exportSnapshot(exported);
+    }
+    engine =
+        StorageEngine.open(
+            StorageOptions.builder(directory.resolve("node"), "pipeline", SELF).build());
+    driver =
+        steppedDriver(
+            engine,
+            Map.of(PARTITION, List.of(1L, 2L, 3L), 1, List.of(1L, 2L, 3L)),
+            DriverSettings.APPLY_QUEUE_BYTES_MAX_DEFAULT);
+    GroupReplica installing = driver.replica(PARTITION);
+    GroupReplica other = driver.replica(1);
+    RaftMessage snapshot =
+        RaftMessage.newBuilder()
+            .setType(RaftMessageType.MSG_SNAP)
+            .setTo(SELF)
+            .setFrom(2)
+            .setTerm(1)
+            .setSnapshot(
+                io.ringkv.proto.internal.RaftSnapshot.newBuilder()
+                    .setData(com.google.protobuf.ByteString.copyFromUtf8(exported.toString()))
+                    .setMetadata(
+                        io.ringkv.proto.internal.RaftSnapshotMetadata.newBuilder()
+                            .setIndex(10)
+                            .setTerm(1)
+                            .setConfState(
+                                io.ringkv.proto.internal.RaftConfState.newBuilder()
+                                    .addVoters(1)
+                                    .addVoters(2)
+                                    .addVoters(3))))
+            .build();
+    java.util.concurrent.ExecutorService stepper =
+        java.util.concurrent.Executors.newSingleThreadExecutor();
+    try {
+      synchronized (engine.partition(PARTITION)) { // the install blocks on the store
+        driver.deliverSnapshot(2, PARTITION, RaftMessageCodec.decode(snapshot));
+        driver.onRaftBatch(2, append(1, 2, 1, 0, 0, 1, 3, 3));
+        // Step on another thread: if an iteration waited for the install, it would never end.
+        stepper
+            .submit(() -> {
+              stepUntil(
+                  "the other group applies while the install is held",
+                  () -> other.appliedIndex == 3);
+              return null;
+            })
+            .get(10, TimeUnit.SECONDS);
+        assertThat(installing.writing).as("the installing group waits for its install").isNotNull();
+        assertThat(installing.appliedIndex).isZero();
+      }
+      stepper
+          .submit(() -> {
+            stepUntil(
+                "the install finishes",
+                () -> installing.appliedIndex == 10 && installing.writing == null);
+            return null;
+          })
+          .get(10, TimeUnit.SECONDS);
+    } finally {
+      stepper.shutdownNow();
+    }
+    assertThat(installing.failure).isNull();
+    assertThat(engine.partition(PARTITION).get(new byte[] {1})).isPresent();
+  }
+
   private double backPressureWaits() {
     return registry.get("ringkv.driver.backpressure.waits").counter().count();
   }
