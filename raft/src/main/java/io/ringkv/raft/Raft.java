@@ -574,6 +574,13 @@ final class Raft {
       log.commitTo(metadata.index());
       return false;
     }
+    if (log.hasEntriesBeingApplied()) {
+      // The application is still applying committed entries of an earlier Ready (the node
+      // pipelines Readies). Restoring now would switch the configuration under it, and a conf
+      // change among those entries would then be applied to the snapshot's configuration instead
+      // of the one it was committed against. Refuse; the leader sends the snapshot again.
+      return false;
+    }
     log.restore(snapshot);
     tracker.progress.clear();
     tracker.applyConfig(metadata.confState(), log.lastIndex());
