@@ -86,6 +86,17 @@ class SimulationTest {
     assertSeedPasses(3000079934L);
   }
 
+  /**
+   * Seed 3000157266 (fails on the core before these fixes too): member 2 alone applied the
+   * leave-joint change that made it a learner, with the longest log. Members 1 and 4, still in the
+   * joint configuration, needed its vote, which it refused to their shorter logs, and as a learner
+   * it never campaigned. A learner refusing such a vote may now campaign until it hears a leader.
+   */
+  @Test
+  void aDemotedVoterWithTheLongestLogCampaignsWhenTheOthersNeedIt() {
+    assertSeedPasses(3000157266L);
+  }
+
   private static void assertSeedPasses(long seed) {
     Simulation.Result result = Simulation.run(seed, Simulation.Options.standard(seed));
     assertThat(result.failed()).as("seed %d failed: %s", seed, result.failure()).isFalse();
