@@ -97,6 +97,17 @@ class SimulationTest {
     assertSeedPasses(3000157266L);
   }
 
+  /**
+   * Seed 3000172924: a SNAPSHOT message to member 2 was queued, then dropped when the leader was
+   * isolated; nobody told the leader, whose progress for member 2 stayed in the snapshot state for
+   * good, and the joint configuration needed member 2. The simulation now reports a snapshot that
+   * never arrived as failed, as the node's snapshot transfer does.
+   */
+  @Test
+  void aSnapshotLostInFlightIsReportedAndSentAgain() {
+    assertSeedPasses(3000172924L);
+  }
+
   private static void assertSeedPasses(long seed) {
     Simulation.Result result = Simulation.run(seed, Simulation.Options.standard(seed));
     assertThat(result.failed()).as("seed %d failed: %s", seed, result.failure()).isFalse();
