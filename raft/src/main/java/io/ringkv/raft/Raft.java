@@ -75,6 +75,16 @@ final class Raft {
   /** A TIMEOUT_NOW arrived while a conf change awaited apply: campaign once it is applied. */
   boolean timeoutNowPending;
 
+  /**
+   * A learner in its own configuration that refused a vote, on log grounds, to a candidate that
+   * still counts it as a voter (that candidate has not yet applied the change that demoted this
+   * member). Until it hears from a leader it may campaign: it may hold the only log that can win,
+   * as when it alone learned that the demoting change committed, and the others, still in the joint
+   * configuration, need its vote yet can never get it. The Raft dissertation (4.2.2) notes that a
+   * member outside its own latest configuration may still be needed for elections.
+   */
+  boolean neededByStaleVoters;
+
   private StepFunction stepForRole;
   private Runnable tickForRole;
 
@@ -113,7 +123,7 @@ final class Raft {
 
   boolean promotable() {
     Progress self = tracker.progress.get(id);
-    return self != null && !self.learner && log.unstable.snapshot == null;
+    return self != null && (!self.learner || neededByStaleVoters) && log.unstable.snapshot == null;
   }
 
   boolean committedEntryInCurrentTerm() {
@@ -442,6 +452,13 @@ final class Raft {
       }
     } else {
       send(Message.voteResponse(preVote, message.from(), id, term, false));
+      Progress self = tracker.progress.get(id);
+      if (self != null
+          && self.learner
+          && leaderId == 0
+          && !log.isUpToDate(message.index(), message.logTerm())) {
+        neededByStaleVoters = true;
+      }
     }
   }
 
@@ -457,16 +474,19 @@ final class Raft {
       case APPEND -> {
         electionElapsedTicks = 0;
         leaderId = message.from();
+        neededByStaleVoters = false;
         handleAppend(message);
       }
       case HEARTBEAT -> {
         electionElapsedTicks = 0;
         leaderId = message.from();
+        neededByStaleVoters = false;
         handleHeartbeat(message);
       }
       case SNAPSHOT -> {
         electionElapsedTicks = 0;
         leaderId = message.from();
+        neededByStaleVoters = false;
         handleSnapshot(message);
       }
       case TRANSFER_LEADER, READ_INDEX -> {
@@ -572,6 +592,13 @@ final class Raft {
     if (log.matchTerm(metadata.index(), metadata.term())) {
       // Our log already holds the snapshot's last entry: fast-forward the commit index instead.
       log.commitTo(metadata.index());
+      return false;
+    }
+    if (log.hasEntriesBeingApplied()) {
+      // The application is still applying committed entries of an earlier Ready (the node
+      // pipelines Readies). Restoring now would switch the configuration under it, and a conf
+      // change among those entries would then be applied to the snapshot's configuration instead
+      // of the one it was committed against. Refuse; the leader sends the snapshot again.
       return false;
     }
     log.restore(snapshot);

@@ -7,14 +7,21 @@ import java.util.List;
  * The core's view of the log: persisted entries read through {@link RaftLogReader} plus the {@link
  * UnstableLog} not yet persisted.
  *
- * <p>Invariants: {@code applied <= committed <= lastIndex()}; committed entries are never
- * truncated.
+ * <p>Invariants: {@code applied <= committed <= lastIndex()}, {@code applied <= applyingIndex};
+ * committed entries are never truncated.
  */
 final class RaftLog {
   final RaftLogReader storage;
   final UnstableLog unstable;
   long committed;
   long applied;
+
+  /**
+   * Highest index handed to the application to apply, in a Ready not yet advanced; equal to {@code
+   * applied} when none is outstanding.
+   */
+  long applyingIndex;
+
   private final long maxApplyingSizeBytes;
 
   RaftLog(RaftLogReader storage, long maxApplyingSizeBytes) {
@@ -24,6 +31,7 @@ final class RaftLog {
     this.unstable = new UnstableLog(storage.lastIndex() + 1);
     this.committed = firstIndex - 1;
     this.applied = firstIndex - 1;
+    this.applyingIndex = applied;
   }
 
   long firstIndex() {
@@ -238,6 +246,23 @@ final class RaftLog {
         applied,
         committed);
     applied = index;
+    applyingIndex = Math.max(applyingIndex, index);
+  }
+
+  /** Committed entries up to {@code index} were handed out to be applied. */
+  void applyingTo(long index) {
+    Invariants.check(
+        index <= committed && index >= applyingIndex,
+        "applying %d out of range [%d,%d]",
+        index,
+        applyingIndex,
+        committed);
+    applyingIndex = index;
+  }
+
+  /** Whether committed entries were handed out to the application and not yet applied. */
+  boolean hasEntriesBeingApplied() {
+    return applyingIndex > applied;
   }
 
   void stableTo(long index, long term) {

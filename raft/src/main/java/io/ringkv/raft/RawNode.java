@@ -139,6 +139,10 @@ public final class RawNode {
     }
     raft.messages.clear();
     Snapshot snapshot = raft.log.unstable.snapshot;
+    List<Entry> committedEntries = raft.log.nextCommittedEntries();
+    if (!committedEntries.isEmpty()) {
+      raft.log.applyingTo(committedEntries.get(committedEntries.size() - 1).index());
+    }
     Ready ready =
         new Ready(
             raft.log.unstableEntries(),
@@ -146,7 +150,7 @@ public final class RawNode {
             snapshot == null ? Snapshot.EMPTY : snapshot,
             early,
             late,
-            raft.log.nextCommittedEntries(),
+            committedEntries,
             raft.readStates);
     raft.readStates.clear();
     outstanding = ready;

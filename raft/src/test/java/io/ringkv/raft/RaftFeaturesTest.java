@@ -79,6 +79,32 @@ class RaftFeaturesTest {
   }
 
   @Test
+  void aSnapshotIsRefusedWhileCommittedEntriesAreBeingApplied() {
+    ScriptedCluster cluster = new ScriptedCluster(3, builder -> builder);
+    cluster.campaign(1);
+    cluster.isolate(2);
+    cluster.propose(1, 5);
+    cluster.propose(1, 6);
+    RaftLog leaderLog = cluster.node(1).raft().log;
+    long term = cluster.status(1).term();
+    long previous = cluster.status(2).lastIndex();
+    long last = leaderLog.lastIndex();
+    List<Entry> missing = leaderLog.slice(previous + 1, last + 1, Long.MAX_VALUE);
+    RawNode follower = cluster.node(2);
+    follower.step(
+        Message.append(2, 1, term, leaderLog.termOrZero(previous), previous, missing, last));
+    Ready applying = follower.ready(); // a pipelined node applies these while it keeps stepping
+    assertThat(applying.committedEntries()).isNotEmpty();
+    Snapshot snapshot =
+        new Snapshot(
+            new SnapshotMetadata(last + 5, term, ConfState.ofVoters(java.util.Set.of(1L, 2L, 3L))),
+            new byte[0]);
+    follower.step(Message.snapshot(2, 1, term, snapshot));
+    assertThat(follower.status().lastIndex()).isEqualTo(last);
+    assertThat(follower.status().commitIndex()).isEqualTo(last);
+  }
+
+  @Test
   void checkQuorumDeposesALeaderThatCannotHearAQuorum() {
     ScriptedCluster cluster = new ScriptedCluster(3, builder -> builder.checkQuorum(true));
     cluster.campaign(1);

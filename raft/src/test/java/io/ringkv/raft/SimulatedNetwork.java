@@ -74,12 +74,21 @@ final class SimulatedNetwork {
     inFlight.add(new InFlight(nowTick + delay, sequence++, message));
   }
 
+  /**
+   * SNAPSHOT messages dropped on arrival, for the simulation to report as failed to their sender
+   * (as the node's snapshot transfer reports a transfer that did not arrive).
+   */
+  final java.util.List<Message> lostSnapshots = new java.util.ArrayList<>();
+
   /** The next message due at or before {@code nowTick}, or null. Cut links drop it on arrival. */
   Message poll(long nowTick) {
     while (!inFlight.isEmpty() && inFlight.peek().deliverAtTick <= nowTick) {
       Message message = inFlight.poll().message;
       if (isCut(message.from(), message.to())) {
         droppedCount++;
+        if (message.type() == MessageType.SNAPSHOT) {
+          lostSnapshots.add(message);
+        }
         continue;
       }
       return message;

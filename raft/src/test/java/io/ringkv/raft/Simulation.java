@@ -252,6 +252,7 @@ final class Simulation implements TestMember.ApplyListener {
         deliver(message);
         delivered = true;
       }
+      reportLostSnapshots();
       boolean handled = handleReadies();
       if (!delivered && !handled) {
         break;
@@ -263,8 +264,13 @@ final class Simulation implements TestMember.ApplyListener {
   private void deliver(Message message) {
     TestMember target = members.get(message.to());
     if (target == null || !target.alive) {
+      if (message.type() == MessageType.SNAPSHOT) {
+        network.lostSnapshots.add(message);
+      }
+      reportLostSnapshots();
       return;
     }
+    reportLostSnapshots();
     traceDigest =
         ((traceDigest * 31 + message.type().ordinal()) * 31 + message.from() * 7 + message.to())
                 * 31
@@ -282,6 +288,20 @@ final class Simulation implements TestMember.ApplyListener {
         sender.node.reportSnapshot(message.to(), true);
       }
     }
+  }
+
+  /**
+   * A snapshot that never arrived is reported as failed to its sender, as the node's transfer does;
+   * otherwise the sender would wait for it forever.
+   */
+  private void reportLostSnapshots() {
+    for (Message lost : network.lostSnapshots) {
+      TestMember sender = members.get(lost.from());
+      if (sender != null && sender.alive) {
+        sender.node.reportSnapshot(lost.to(), false);
+      }
+    }
+    network.lostSnapshots.clear();
   }
 
   private boolean handleReadies() {

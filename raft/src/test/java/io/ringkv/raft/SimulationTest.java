@@ -74,6 +74,40 @@ class SimulationTest {
     assertSeedPasses(2815487340L);
   }
 
+  /**
+   * Seed 3000079934 (from the range run after the fix above): a pipelined member 4 stepped a
+   * snapshot while the committed entries of its previous Ready, a leave-joint change among them,
+   * were still being applied. The restore switched its configuration to the snapshot's, and
+   * applying the leave-joint change then failed with "configuration is not joint". A member now
+   * refuses a snapshot while committed entries are being applied.
+   */
+  @Test
+  void snapshotIsNotRestoredUnderEntriesBeingApplied() {
+    assertSeedPasses(3000079934L);
+  }
+
+  /**
+   * Seed 3000157266 (fails on the core before these fixes too): member 2 alone applied the
+   * leave-joint change that made it a learner, with the longest log. Members 1 and 4, still in the
+   * joint configuration, needed its vote, which it refused to their shorter logs, and as a learner
+   * it never campaigned. A learner refusing such a vote may now campaign until it hears a leader.
+   */
+  @Test
+  void aDemotedVoterWithTheLongestLogCampaignsWhenTheOthersNeedIt() {
+    assertSeedPasses(3000157266L);
+  }
+
+  /**
+   * Seed 3000172924: a SNAPSHOT message to member 2 was queued, then dropped when the leader was
+   * isolated; nobody told the leader, whose progress for member 2 stayed in the snapshot state for
+   * good, and the joint configuration needed member 2. The simulation now reports a snapshot that
+   * never arrived as failed, as the node's snapshot transfer does.
+   */
+  @Test
+  void aSnapshotLostInFlightIsReportedAndSentAgain() {
+    assertSeedPasses(3000172924L);
+  }
+
   private static void assertSeedPasses(long seed) {
     Simulation.Result result = Simulation.run(seed, Simulation.Options.standard(seed));
     assertThat(result.failed()).as("seed %d failed: %s", seed, result.failure()).isFalse();
