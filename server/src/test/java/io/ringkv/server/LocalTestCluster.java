@@ -1,7 +1,11 @@
 package io.ringkv.server;
 
 import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.ringkv.proto.v1.KVGrpc;
+import io.ringkv.proto.v1.PutRequest;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -79,6 +83,28 @@ final class LocalTestCluster {
     for (RingkvNode node : nodes) {
       if (node != null) {
         node.close();
+      }
+    }
+  }
+
+  /**
+   * A blind put sent until it succeeds, retried while the partition has no leader or the call times
+   * out, until {@code deadlineNanos}. Retrying a blind write of the same value leaves the same
+   * final state, which is all the callers check.
+   */
+  static void putRetrying(
+      KVGrpc.KVBlockingStub kv, PutRequest request, long callSeconds, long deadlineNanos) {
+    while (true) {
+      try {
+        kv.withDeadlineAfter(callSeconds, TimeUnit.SECONDS).put(request);
+        return;
+      } catch (StatusRuntimeException e) {
+        Status.Code code = e.getStatus().getCode();
+        boolean retryable =
+            code == Status.Code.UNAVAILABLE || code == Status.Code.DEADLINE_EXCEEDED;
+        if (!retryable || System.nanoTime() > deadlineNanos) {
+          throw e;
+        }
       }
     }
   }
