@@ -2,6 +2,8 @@ package io.ringkv.server.raft;
 
 import com.google.protobuf.CodedInputStream;
 import com.google.protobuf.WireFormat;
+import io.ringkv.proto.internal.Command;
+import io.ringkv.proto.v1.TxnRequest;
 import io.ringkv.raft.Entry;
 import io.ringkv.raft.EntryType;
 import java.io.IOException;
@@ -25,11 +27,12 @@ final class ApplyBatchSplitter {
   /** Share of the store's byte limit given to command bytes; the rest is left for results. */
   static final double RESULT_BYTES_SHARE = 0.5;
 
-  private static final int COMMAND_PUT_FIELD = 5;
-  private static final int COMMAND_DELETE_FIELD = 6;
-  private static final int COMMAND_TXN_FIELD = 7;
-  private static final int TXN_SUCCESS_FIELD = 2;
-  private static final int TXN_FAILURE_FIELD = 3;
+  // Field numbers from the generated messages, so the splitter follows the wire format if it moves.
+  private static final int COMMAND_PUT_FIELD = Command.PUT_FIELD_NUMBER;
+  private static final int COMMAND_DELETE_FIELD = Command.DELETE_FIELD_NUMBER;
+  private static final int COMMAND_TXN_FIELD = Command.TXN_FIELD_NUMBER;
+  private static final int TXN_SUCCESS_FIELD = TxnRequest.SUCCESS_FIELD_NUMBER;
+  private static final int TXN_FAILURE_FIELD = TxnRequest.FAILURE_FIELD_NUMBER;
 
   private final int recordsMax;
   private final long commandBytesMax;
