@@ -39,6 +39,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.TreeMap;
 
 /**
  * One partition's replicated state machine: turns committed log entries into one atomic {@link
@@ -82,6 +83,13 @@ final class PartitionStateMachine {
   static final int SESSION_SWEEP_BUCKET_BITS = 12;
 
   static final long SESSION_SWEEP_BUCKETS = 1L << SESSION_SWEEP_BUCKET_BITS;
+
+  /**
+   * Most records one sweep deletes (the lowest ids first), so a slice crowded with idle sessions
+   * never makes one apply batch larger than the store takes; the rest wait for the slice's next
+   * turn.
+   */
+  static final int SESSION_SWEEP_DELETES_MAX = (int) SESSION_SWEEP_INTERVAL_ENTRIES;
 
   /**
    * A record is deleted once idle this many expiries (expired, but not yet deleted, in between).
@@ -263,7 +271,7 @@ final class PartitionStateMachine {
       long bucket = (index / SESSION_SWEEP_INTERVAL_ENTRIES) % SESSION_SWEEP_BUCKETS;
       long first = bucket << (Long.SIZE - SESSION_SWEEP_BUCKET_BITS);
       long last = first | (-1L >>> SESSION_SWEEP_BUCKET_BITS);
-      Map<Long, SessionRecord> slice = new HashMap<>();
+      Map<Long, SessionRecord> slice = new TreeMap<>(Long::compareUnsigned);
       for (SessionRecord stored : view.sessions(first, last)) {
         slice.put(stored.sessionId(), stored);
       }
@@ -273,9 +281,14 @@ final class PartitionStateMachine {
         }
       }
       long horizonMillis = SESSION_DELETE_AFTER_EXPIRIES * expiryMillis;
+      int deleted = 0;
       for (SessionRecord record : slice.values()) {
+        if (deleted == SESSION_SWEEP_DELETES_MAX) {
+          break;
+        }
         if (!record.removed() && now - sessionEntry(record).getLastWriteMillis() > horizonMillis) {
           sessions.put(record.sessionId(), SessionRecord.removal(record.sessionId()));
+          deleted++;
         }
       }
     }
