@@ -212,7 +212,11 @@ public final class RingkvNode implements AutoCloseable {
     if (config.leaderBalanceIntervalMillis() > 0) {
       driver.enableLeaderBalancing(
           Math.max(1, config.leaderBalanceIntervalMillis() / config.raftTickMillis()),
-          transport::isConnected);
+          this::mayLead);
+      if (gossip != null) {
+        NodeGossip own = gossip;
+        driver.enableSlowNodeAwareness(config.slowNode(), own::localHealthScore, own::setDegraded);
+      }
     }
     driver.start(transport::sendRaftBatch, snapshotTransfers::ship);
     changefeedRetention =
@@ -259,7 +263,7 @@ public final class RingkvNode implements AutoCloseable {
             .addService(
                 MalformedRequests.refusedAsInvalid(
                     new ClusterService(
-                            config, replicas, driver, peerChannels, transport::isConnected)
+                            config, replicas, driver, peerChannels, transport::isConnected, gossip)
                         .bindService()))
             .build()
             .start();
@@ -289,6 +293,16 @@ public final class RingkvNode implements AutoCloseable {
         config.gossip().settings(),
         random,
         registry);
+  }
+
+  /**
+   * Whether leadership may be handed to {@code nodeId}: connected, and, with gossip on, neither
+   * dead nor gone by gossip nor saying it is slow.
+   */
+  private boolean mayLead(long nodeId) {
+    NodeGossip own = gossip;
+    return transport.isConnected(nodeId)
+        && (own == null || (!own.isGone(nodeId) && !own.isDegraded(nodeId)));
   }
 
   /** This node's gossip, or null when gossip is off. */

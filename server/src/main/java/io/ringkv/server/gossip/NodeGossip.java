@@ -3,6 +3,7 @@ package io.ringkv.server.gossip;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.ringkv.gossip.GossipSettings;
 import io.ringkv.gossip.MemberState;
+import io.ringkv.gossip.MemberView;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.random.RandomGenerator;
@@ -76,10 +77,15 @@ public final class NodeGossip implements AutoCloseable {
 
   /** How gossip last saw {@code nodeId}, or null when it has not heard of it. */
   public MemberState state(long nodeId) {
+    MemberView view = view(nodeId);
+    return view == null ? null : view.state();
+  }
+
+  private MemberView view(long nodeId) {
     String id = memberId(nodeId);
     for (GossipStatus.Member member : transport.latestStatus().members()) {
       if (member.view().memberId().equals(id)) {
-        return member.view().state();
+        return member.view();
       }
     }
     return null;
@@ -89,6 +95,17 @@ public final class NodeGossip implements AutoCloseable {
   public boolean isGone(long nodeId) {
     MemberState state = state(nodeId);
     return state == MemberState.DEAD || state == MemberState.LEFT;
+  }
+
+  /** Tells the other members whether this node counts itself slow. */
+  public void setDegraded(boolean degraded) {
+    transport.setDegraded(degraded);
+  }
+
+  /** True when {@code nodeId} last said it is slow. */
+  public boolean isDegraded(long nodeId) {
+    MemberView view = view(nodeId);
+    return view != null && view.degraded();
   }
 
   /** This node's Lifeguard local health score as of the last tick: 0 is healthy. */
