@@ -170,6 +170,7 @@ final class ClusterService extends ClusterGrpc.ClusterImplBase {
     observer.onNext(
         MembersResponse.newBuilder()
             .setMapEpoch(KvErrors.MAP_EPOCH)
+            .setNodeId(config.nodeId())
             .addAllMembers(members())
             .build());
     observer.onCompleted();
