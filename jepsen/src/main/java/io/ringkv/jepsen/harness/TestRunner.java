@@ -180,7 +180,7 @@ public final class TestRunner {
               cluster,
               firewall,
               () -> leader(cluster, channels),
-              slowNodeWatch(cluster, channels));
+              slowNodeWatch(channels));
       if (nemesis != null && options.nemesis().matches("partition|all") && !Firewall.available()) {
         throw new IOException("the partition nemesis needs root and iptables");
       }
@@ -216,21 +216,21 @@ public final class TestRunner {
   }
 
   /** Reads leaderships and slow flags through the Cluster service; notes go to the history. */
-  private SlowNodeWatch slowNodeWatch(LocalCluster cluster, List<ManagedChannel> channels) {
+  private SlowNodeWatch slowNodeWatch(List<ManagedChannel> channels) {
     return new SlowNodeWatch() {
       @Override
       public int leadsOf(int node) {
-        for (int id = 1; id <= cluster.nodeCount(); id++) {
-          if (id != node && cluster.isRunning(id) && !cluster.isPaused(id)) {
-            return ClusterProbe.leadsOf(channels.get(id - 1), node, LEADER_PROBE_DEADLINE);
-          }
-        }
-        return -1;
+        // The node's own count: another node knows the leaders of its own replicas only.
+        io.ringkv.proto.v1.StatusResponse status =
+            ClusterProbe.status(channels.get(node - 1), LEADER_PROBE_DEADLINE);
+        return status == null ? -1 : status.getPartitionsLedLocally();
       }
 
       @Override
       public Boolean slowOf(int node) {
-        return ClusterProbe.slow(channels.get(node - 1), LEADER_PROBE_DEADLINE);
+        io.ringkv.proto.v1.StatusResponse status =
+            ClusterProbe.status(channels.get(node - 1), LEADER_PROBE_DEADLINE);
+        return status == null ? null : status.getSlow();
       }
 
       @Override

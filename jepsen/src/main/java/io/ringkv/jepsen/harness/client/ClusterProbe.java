@@ -43,34 +43,15 @@ public final class ClusterProbe {
   }
 
   /**
-   * Partitions {@code node} leads according to the node behind {@code channel}; -1 when it cannot
-   * answer within {@code deadline}.
+   * The Status answer of the node behind {@code channel} (its own count of partitions it leads, its
+   * slow flag); null when it cannot answer within {@code deadline}.
    */
-  public static int leadsOf(ManagedChannel channel, long node, Duration deadline) {
-    try {
-      return (int)
-          ClusterGrpc.newBlockingStub(channel)
-              .withDeadlineAfter(deadline.toNanos(), TimeUnit.NANOSECONDS)
-              .partitions(PartitionsRequest.getDefaultInstance())
-              .getPartitionsList()
-              .stream()
-              .filter(partition -> partition.getLeaderNodeId() == node)
-              .count();
-    } catch (StatusRuntimeException e) {
-      return -1;
-    }
-  }
-
-  /**
-   * Whether the node behind {@code channel} says it counts itself slow; null when it cannot answer
-   * within {@code deadline}.
-   */
-  public static Boolean slow(ManagedChannel channel, Duration deadline) {
+  public static io.ringkv.proto.v1.StatusResponse status(
+      ManagedChannel channel, Duration deadline) {
     try {
       return ClusterGrpc.newBlockingStub(channel)
           .withDeadlineAfter(deadline.toNanos(), TimeUnit.NANOSECONDS)
-          .status(io.ringkv.proto.v1.StatusRequest.getDefaultInstance())
-          .getSlow();
+          .status(io.ringkv.proto.v1.StatusRequest.getDefaultInstance());
     } catch (StatusRuntimeException e) {
       return null;
     }

@@ -8,7 +8,7 @@ import java.util.Map;
  * shows leaderships moving off a slowed node and back.
  */
 public interface SlowNodeWatch {
-  /** Partitions {@code node} leads, as another running node sees it; -1 when unknown. */
+  /** Partitions {@code node} leads, by its own count; -1 when it does not answer. */
   int leadsOf(int node);
 
   /** {@code node}'s own word on whether it counts itself slow; null when it does not answer. */
