@@ -12,12 +12,18 @@ import java.util.concurrent.TimeUnit;
 final class LatencyWindow {
   static final double QUANTILE = 0.99;
 
+  /**
+   * Fewer commits than this in a window say nothing about a p99 (one slow commit of a quiet node
+   * would be its "p99"): such a window counts as empty.
+   */
+  static final int SAMPLES_MIN = 20;
+
   private double[] previousCounts = new double[0];
 
   /**
-   * The window's p99 in milliseconds, or NaN when nothing was recorded in it; {@code totalCount} is
-   * the timer's count, which also holds samples above the last bucket (those count as infinitely
-   * slow).
+   * The window's p99 in milliseconds, or NaN when fewer than {@link #SAMPLES_MIN} commits were
+   * recorded in it; {@code totalCount} is the timer's count, which also holds samples above the
+   * last bucket (those count as infinitely slow).
    */
   double p99Millis(CountAtBucket[] buckets, long totalCount) {
     double[] counts = new double[buckets.length + 1];
@@ -46,7 +52,7 @@ final class LatencyWindow {
       previous = null; // the timer was reset: its counts are this window's alone
     }
     double total = cumulative[last] - (previous == null ? 0 : previous[last]);
-    if (total <= 0) {
+    if (total < SAMPLES_MIN) {
       return Double.NaN;
     }
     for (int index = 0; index <= last; index++) {

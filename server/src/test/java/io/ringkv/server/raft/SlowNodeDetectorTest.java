@@ -9,7 +9,7 @@ import org.junit.jupiter.api.Test;
  * Proves the slow-node verdict alone, with no clock or driver: a bad health score or fsync p99
  * makes the node slow at the first check, it stays slow until both have been good for the whole
  * recovery period without a break, a zero threshold turns its check off, and the windowed p99
- * covers only what happened since the previous check.
+ * covers only what happened since the previous check and needs enough commits to mean anything.
  */
 class SlowNodeDetectorTest {
   private static final SlowNodeSettings SETTINGS = new SlowNodeSettings(500, 3, 30_000);
@@ -45,5 +45,9 @@ class SlowNodeDetectorTest {
     assertThat(LatencyWindow.quantile(bounds, before, after)).isEqualTo(1_000);
     assertThat(LatencyWindow.quantile(bounds, null, after)).as("since start").isEqualTo(10);
     assertThat(LatencyWindow.quantile(bounds, after, after)).as("empty window").isNaN();
+    double[] fewSlow = {990, 1_098, 1_098, 1_100 + 5, 1_100 + 5};
+    assertThat(LatencyWindow.quantile(bounds, after, fewSlow))
+        .as("5 commits, all slow: too few to judge")
+        .isNaN();
   }
 }
