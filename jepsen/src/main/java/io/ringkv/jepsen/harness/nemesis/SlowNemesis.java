@@ -19,11 +19,15 @@ import java.util.function.Supplier;
  * it counts itself slow and hands its leaderships away; it takes them back only after it has been
  * healthy for its recovery period. The start event records how many partitions the node led; the
  * stop event how many it leads and whether it says it is slow; a watcher then notes {@code
- * :slow-node-back} once it leads again and is no longer slow (or {@code :slow-node-not-back} after
+ * :slow-node-back} once it is no longer slow and leads as many partitions as at the start (or {@code :slow-node-not-back} after
  * {@link #BACK_WATCH_MILLIS_MAX}).
  */
 final class SlowNemesis implements Nemesis {
-  static final long BURST_PAUSE_MILLIS = 1_500;
+  /**
+   * Long enough that gossip suspects the node in most bursts (its refutations raise its health
+   * score), short enough that no suspicion times out (real-process test: 3 s pauses never do).
+   */
+  static final long BURST_PAUSE_MILLIS = 2_500;
   static final long BURST_RUN_MILLIS = 500;
 
   /** Bursts in one fault at most, whatever its length. */
@@ -38,6 +42,7 @@ final class SlowNemesis implements Nemesis {
   private CountDownLatch stopBursts;
   private Thread bursts;
   private int target;
+  private int leadsAtStart;
 
   SlowNemesis(LocalCluster cluster, Supplier<OptionalInt> leader, SlowNodeWatch watch) {
     this.cluster = cluster;
@@ -65,7 +70,8 @@ final class SlowNemesis implements Nemesis {
       value.put(Keyword.of("target"), Keyword.of("random"));
     }
     value.put(Keyword.of("nodes"), List.of((long) target));
-    value.put(Keyword.of("leads"), (long) watch.leadsOf(target));
+    leadsAtStart = watch.leadsOf(target);
+    value.put(Keyword.of("leads"), (long) leadsAtStart);
     stopBursts = new CountDownLatch(1);
     int node = target;
     CountDownLatch stop = stopBursts;
@@ -103,17 +109,21 @@ final class SlowNemesis implements Nemesis {
       cluster.resume(target);
     }
     int node = target;
+    int wanted = Math.max(1, leadsAtStart);
     Map<Object, Object> value = new LinkedHashMap<>();
     value.put(Keyword.of("nodes"), List.of((long) node));
     value.put(Keyword.of("leads"), (long) watch.leadsOf(node));
     Boolean slow = watch.slowOf(node);
     value.put(Keyword.of("slow"), slow == null ? Keyword.of("unknown") : slow);
-    Thread.ofPlatform().name("slow-nemesis-watch").daemon().start(() -> watchBack(node));
+    Thread.ofPlatform().name("slow-nemesis-watch").daemon().start(() -> watchBack(node, wanted));
     return new NemesisEvent(stopF(), value);
   }
 
-  /** Notes when the healed node leads again and says it is no longer slow. */
-  private void watchBack(int node) {
+  /**
+   * Notes when the healed node says it is no longer slow and leads as many partitions as when the
+   * fault began ({@code wanted}, at least one).
+   */
+  private void watchBack(int node, int wanted) {
     long start = System.nanoTime();
     long deadline = start + TimeUnit.MILLISECONDS.toNanos(BACK_WATCH_MILLIS_MAX);
     boolean wasSlow = false;
@@ -122,7 +132,7 @@ final class SlowNemesis implements Nemesis {
         Boolean slow = watch.slowOf(node);
         wasSlow |= Boolean.TRUE.equals(slow);
         int leads = watch.leadsOf(node);
-        if (Boolean.FALSE.equals(slow) && leads > 0) {
+        if (Boolean.FALSE.equals(slow) && leads >= wanted) {
           watch.note(
               Keyword.of("slow-node-back"),
               Map.of(
