@@ -170,8 +170,9 @@ class RingkvNodeTest {
     assertThat(seen.get(0).getPeerAddress()).isEqualTo(hostOne + ":" + one[1]);
     // Members' ALIVE is gossip's word now, which can come before the peer connection is up.
     String connected = "ringkv_peer_connections_established_total{direction=\"out\"} 1.0";
+    long connectDeadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
     String metrics = httpGet(nodeOne.metricsAddress(), "/metrics").body();
-    while (!metrics.contains(connected) && System.nanoTime() < deadline) {
+    while (!metrics.contains(connected) && System.nanoTime() < connectDeadline) {
       TimeUnit.MILLISECONDS.sleep(10); // polling interval of a bounded wait
       metrics = httpGet(nodeOne.metricsAddress(), "/metrics").body();
     }
