@@ -19,8 +19,8 @@ import java.util.function.Supplier;
  * it counts itself slow and hands its leaderships away; it takes them back only after it has been
  * healthy for its recovery period. The start event records how many partitions the node led; the
  * stop event how many it leads and whether it says it is slow; a watcher then notes {@code
- * :slow-node-back} once it is no longer slow and leads as many partitions as at the start (or {@code :slow-node-not-back} after
- * {@link #BACK_WATCH_MILLIS_MAX}).
+ * :slow-node-back} once it is no longer slow and leads as many partitions as at the start (or
+ * {@code :slow-node-not-back} after {@link #BACK_WATCH_MILLIS_MAX}).
  */
 final class SlowNemesis implements Nemesis {
   /**
@@ -28,6 +28,7 @@ final class SlowNemesis implements Nemesis {
    * score), short enough that no suspicion times out (real-process test: 3 s pauses never do).
    */
   static final long BURST_PAUSE_MILLIS = 2_500;
+
   static final long BURST_RUN_MILLIS = 500;
 
   /** Bursts in one fault at most, whatever its length. */
