@@ -9,28 +9,37 @@ import io.ringkv.routing.PartitionLayout;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * An immutable snapshot of the cluster's partition map and member addresses, as one node told it.
  * It answers "which nodes should serve this key, best first": the partition's leader when known,
- * then its other replicas. Keys go to partitions through {@link KeyHasher} and {@link
- * PartitionLayout}, the same code the server uses.
+ * then its other replicas. Members the answering node's gossip holds dead (or gone) come last of
+ * all, so the client tries live nodes first without ever having nowhere to go. Keys go to
+ * partitions through {@link KeyHasher} and {@link PartitionLayout}, the same code the server uses.
  */
 final class PartitionMap {
   private final long epoch;
   private final PartitionLayout layout;
   private final PartitionInfo[] partitions;
   private final Map<Long, String> addressByNode;
+  private final Set<Long> goneNodes;
 
   private PartitionMap(
-      long epoch, PartitionLayout layout, PartitionInfo[] partitions, Map<Long, String> addresses) {
+      long epoch,
+      PartitionLayout layout,
+      PartitionInfo[] partitions,
+      Map<Long, String> addresses,
+      Set<Long> goneNodes) {
     this.epoch = epoch;
     this.layout = layout;
     this.partitions = partitions;
     this.addressByNode = addresses;
+    this.goneNodes = goneNodes;
   }
 
   /**
@@ -68,12 +77,17 @@ final class PartitionMap {
       }
     }
     Map<Long, String> addresses = new HashMap<>();
+    Set<Long> gone = new HashSet<>();
     for (Member member : membersResponse.getMembersList()) {
       if (!member.getClientAddress().isEmpty()) {
         addresses.put(member.getNodeId(), member.getClientAddress());
       }
+      if (member.getState() == Member.State.DEAD || member.getState() == Member.State.LEFT) {
+        gone.add(member.getNodeId());
+      }
     }
-    return new PartitionMap(partitionsResponse.getMapEpoch(), layout, byId, Map.copyOf(addresses));
+    return new PartitionMap(
+        partitionsResponse.getMapEpoch(), layout, byId, Map.copyOf(addresses), Set.copyOf(gone));
   }
 
   long epoch() {
@@ -88,21 +102,38 @@ final class PartitionMap {
     return partitions[id];
   }
 
-  /** Client addresses for {@code key}'s partition: the leader first (when known), then replicas. */
+  /**
+   * Client addresses of live nodes for {@code key}'s partition: the leader first (when known), then
+   * replicas. Nodes gossip holds dead are left out (see {@link #goneAddresses}).
+   */
   List<String> candidatesFor(byte[] key) {
     PartitionInfo info = partitions[partitionOf(key)];
     LinkedHashSet<String> result = new LinkedHashSet<>();
-    String leader = addressByNode.get(info.getLeaderNodeId());
-    if (info.getLeaderNodeId() != 0 && leader != null) {
+    long leaderId = info.getLeaderNodeId();
+    String leader = addressByNode.get(leaderId);
+    if (leaderId != 0 && leader != null && !goneNodes.contains(leaderId)) {
       result.add(leader);
     }
     for (long replica : info.getReplicasList()) {
       String address = addressByNode.get(replica);
-      if (address != null) {
+      if (address != null && !goneNodes.contains(replica)) {
         result.add(address);
       }
     }
     return new ArrayList<>(result);
+  }
+
+  /** Client addresses of members gossip holds dead or gone, sorted: the last resort. */
+  List<String> goneAddresses() {
+    List<String> result = new ArrayList<>();
+    for (long node : goneNodes) {
+      String address = addressByNode.get(node);
+      if (address != null) {
+        result.add(address);
+      }
+    }
+    result.sort(null);
+    return result;
   }
 
   /** The leader's client address of {@code key}'s partition, or null when unknown. */
@@ -111,8 +142,14 @@ final class PartitionMap {
     return leader == 0 ? null : addressByNode.get(leader);
   }
 
+  /** Client addresses of the members not held dead, sorted. */
   List<String> memberAddresses() {
-    List<String> result = new ArrayList<>(addressByNode.values());
+    List<String> result = new ArrayList<>();
+    addressByNode.forEach((node, address) -> {
+      if (!goneNodes.contains(node)) {
+        result.add(address);
+      }
+    });
     result.sort(null);
     return result;
   }
@@ -124,6 +161,6 @@ final class PartitionMap {
     }
     PartitionInfo[] copy = Arrays.copyOf(partitions, partitions.length);
     copy[partition] = copy[partition].toBuilder().setLeaderNodeId(leaderNodeId).build();
-    return new PartitionMap(epoch, layout, copy, addressByNode);
+    return new PartitionMap(epoch, layout, copy, addressByNode, goneNodes);
   }
 }

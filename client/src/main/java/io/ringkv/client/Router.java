@@ -119,18 +119,27 @@ final class Router {
 
   /**
    * Where a request for {@code key} should go, best first: leader, replicas, then every other
-   * member and seed (any node forwards). A null key means "any node".
+   * member and seed (any node forwards), then members gossip holds dead. A null key means "any
+   * node".
    */
   List<String> candidates(byte[] key) {
     LinkedHashSet<String> result = new LinkedHashSet<>();
     PartitionMap current = map.get();
+    List<String> gone = current == null ? List.of() : current.goneAddresses();
     if (current != null) {
       if (key != null) {
         result.addAll(current.candidatesFor(key));
       }
       result.addAll(current.memberAddresses());
     }
-    result.addAll(seeds);
+    for (String seed : seeds) {
+      if (!gone.contains(seed)) {
+        result.add(seed);
+      }
+    }
+    // Members gossip holds dead come last: skipped while any other node is left to try, and still
+    // tried after them, since one node's view may be the wrong one.
+    result.addAll(gone);
     return new ArrayList<>(result);
   }
 

@@ -16,7 +16,8 @@ import org.junit.jupiter.api.Test;
 /**
  * Proves routing from a partition map built here: key -> partition agrees with the shared
  * KeyHasher/PartitionLayout, the leader's address comes first and the replicas follow, an unknown
- * leader falls back to replicas, hash tags co-locate keys, and inconsistent maps are refused.
+ * leader falls back to replicas, hash tags co-locate keys, inconsistent maps are refused, and a
+ * member gossip holds dead is skipped while any other node is left (tried last, never dropped).
  */
 class PartitionMapTest {
   static final int PARTITIONS = 8;
@@ -108,5 +109,23 @@ class PartitionMapTest {
     PartitionsResponse notPowerOfTwo = partitions(1).toBuilder().setPartitionCount(6).build();
     assertThatThrownBy(() -> PartitionMap.of(notPowerOfTwo, members()))
         .hasMessageContaining("power of two");
+  }
+
+  @Test
+  void aMemberGossipHoldsDeadIsTriedLastOfAll() {
+    MembersResponse.Builder members = members().toBuilder();
+    members.setMembers(0, members.getMembers(0).toBuilder().setState(Member.State.DEAD));
+    Router router = new Router(List.of(address(1), address(2)), null, 0);
+    router.install(PartitionMap.of(partitions(4), members.build()));
+    PartitionLayout layout = PartitionLayout.of(PARTITIONS);
+    byte[] key = null;
+    for (int i = 0; key == null; i++) {
+      byte[] candidate = ("k" + i).getBytes(StandardCharsets.UTF_8);
+      if (layout.partitionOfKey(candidate) == 0) {
+        key = candidate; // partition 0 is led by node 1, the dead one
+      }
+    }
+    assertThat(router.candidates(key)).containsExactly(address(2), address(3), address(1));
+    assertThat(router.candidates(null)).containsExactly(address(2), address(3), address(1));
   }
 }

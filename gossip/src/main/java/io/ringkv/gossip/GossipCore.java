@@ -53,6 +53,7 @@ public final class GossipCore {
     long incarnation;
     long stateChangeTick;
     long lastHeardTick = -1;
+    boolean degraded;
 
     MemberRecord(String id, String address, MemberState state, long incarnation, long tick) {
       this.id = id;
@@ -104,6 +105,7 @@ public final class GossipCore {
   private long now;
   private long incarnation;
   private boolean left;
+  private boolean degraded;
   private int awarenessScore;
   private int probeableCount;
   private int probeRoundIndex;
@@ -167,6 +169,23 @@ public final class GossipCore {
     incarnation++;
     broadcasts.add(new Update(selfId, selfAddress, MemberState.LEFT, incarnation, selfId));
     probe = null;
+  }
+
+  /**
+   * Tells the cluster whether this member is slow (the adapter decides; the core only spreads it).
+   * A change raises the incarnation, so the new word overrides the old one everywhere.
+   */
+  public void setDegraded(boolean value) {
+    if (left || value == degraded) {
+      return;
+    }
+    degraded = value;
+    incarnation++;
+    broadcasts.add(selfAlive());
+  }
+
+  public boolean degraded() {
+    return degraded;
   }
 
   /** Advances time by one tick: timers fire and periodic work is due. */
@@ -278,10 +297,11 @@ public final class GossipCore {
   /** Every known member, this one included, in the order they became known. */
   public List<MemberView> members() {
     List<MemberView> views = new ArrayList<>(memberIds.size() + 1);
-    views.add(new MemberView(selfId, selfAddress, stateOf(selfId), incarnation, now));
+    views.add(new MemberView(selfId, selfAddress, stateOf(selfId), incarnation, now, degraded));
     for (String id : memberIds) {
       MemberRecord m = members.get(id);
-      views.add(new MemberView(m.id, m.address, m.state, m.incarnation, m.lastHeardTick));
+      views.add(
+          new MemberView(m.id, m.address, m.state, m.incarnation, m.lastHeardTick, m.degraded));
     }
     return views;
   }
@@ -476,6 +496,7 @@ public final class GossipCore {
       MemberRecord added =
           new MemberRecord(
               update.memberId(), update.address(), MemberState.ALIVE, update.incarnation(), now);
+      added.degraded = update.degraded();
       members.put(added.id, added);
       memberIds.add(added.id);
       probeableCount++;
@@ -492,6 +513,7 @@ public final class GossipCore {
     MemberState previous = member.state;
     member.incarnation = update.incarnation();
     member.address = update.address();
+    member.degraded = update.degraded();
     setState(member, MemberState.ALIVE);
     suspicions.remove(member.id);
     if (previous != MemberState.ALIVE) {
@@ -556,7 +578,7 @@ public final class GossipCore {
       // Already refuted, but the accusation still circulates: someone missed the refutation
       // (a lossy or one-way link). Spread it again rather than let the accuser's timer run out.
       if (broadcasts.queued(selfId) == null && unsafeMode != UnsafeMode.NO_REFUTATION) {
-        broadcasts.add(new Update(selfId, selfAddress, MemberState.ALIVE, incarnation, selfId));
+        broadcasts.add(selfAlive());
       }
       return;
     }
@@ -567,7 +589,7 @@ public final class GossipCore {
     incarnation = update.incarnation() + 1;
     refutationCount++;
     adjustAwareness(1);
-    broadcasts.add(new Update(selfId, selfAddress, MemberState.ALIVE, incarnation, selfId));
+    broadcasts.add(selfAlive());
   }
 
   private void setState(MemberRecord member, MemberState state) {
@@ -635,13 +657,19 @@ public final class GossipCore {
   private List<Update> fullState() {
     List<Update> state = new ArrayList<>(memberIds.size() + 1);
     state.add(
-        new Update(
-            selfId, selfAddress, left ? MemberState.LEFT : MemberState.ALIVE, incarnation, selfId));
+        left
+            ? new Update(selfId, selfAddress, MemberState.LEFT, incarnation, selfId)
+            : selfAlive());
     for (String id : memberIds) {
       MemberRecord m = members.get(id);
-      state.add(new Update(m.id, m.address, m.state, m.incarnation, selfId));
+      boolean alive = m.state == MemberState.ALIVE;
+      state.add(new Update(m.id, m.address, m.state, m.incarnation, selfId, alive && m.degraded));
     }
     return state;
+  }
+
+  private Update selfAlive() {
+    return new Update(selfId, selfAddress, MemberState.ALIVE, incarnation, selfId, degraded);
   }
 
   private List<Update> piggyback() {

@@ -52,12 +52,12 @@ public final class WireLimits {
   }
 
   private static int updateBytesBound(int memberIdBytes, int fromIdBytes, int addressBytes) {
-    // member id, from id, address, incarnation, state, and the update's own wrapper.
+    // member id, from id, address, incarnation, state, degraded, and the update's own wrapper.
     return memberIdBytes
         + fromIdBytes
         + addressBytes
         + 3 * FIELD_OVERHEAD_BYTES_MAX
-        + 2 * INTEGER_FIELD_BYTES_MAX
+        + 3 * INTEGER_FIELD_BYTES_MAX
         + FIELD_OVERHEAD_BYTES_MAX;
   }
 

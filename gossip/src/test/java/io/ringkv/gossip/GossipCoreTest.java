@@ -9,7 +9,8 @@ import org.junit.jupiter.api.Test;
 /**
  * Proves the core's protocol steps one at a time on a few members with a lossless next-tick
  * network: join by push-pull, probe and indirect probe, suspicion then death, refutation by
- * incarnation, the buddy system, local health awareness, and the settings' validation.
+ * incarnation, the buddy system, local health awareness, a member's word that it is degraded, and
+ * the settings' validation.
  */
 class GossipCoreTest {
   private static final GossipSettings LAN = GossipSettings.lan();
@@ -221,6 +222,28 @@ class GossipCoreTest {
     cluster.dropRule = packet -> packet.toAddress().equals("a");
     cluster.ticks(20 * LAN.probeIntervalTicks());
     assertThat(cluster.core("a").localHealthScore()).isZero();
+  }
+
+  @Test
+  void aMemberThatSaysItIsDegradedIsSeenSoEverywhereAndItsRecoveryToo() {
+    ScriptedCluster cluster = new ScriptedCluster(LAN, 11, "a", "b", "c", "d");
+    cluster.ticks(100);
+    long before = cluster.core("c").incarnation();
+    cluster.core("c").setDegraded(true);
+    assertThat(cluster.core("c").incarnation()).isEqualTo(before + 1);
+    cluster.ticksUntil("c degraded everywhere", 200, () -> allSeeDegraded(cluster, "c", true));
+    // A member that joins later learns it by push-pull, which repeats the flag.
+    assertThat(cluster.allSee("c", MemberState.ALIVE)).isTrue();
+    cluster.core("c").setDegraded(false);
+    cluster.ticksUntil("c healthy everywhere", 200, () -> allSeeDegraded(cluster, "c", false));
+    assertThat(cluster.core("c").incarnation()).isEqualTo(before + 2);
+  }
+
+  private static boolean allSeeDegraded(ScriptedCluster cluster, String id, boolean degraded) {
+    return cluster.cores.values().stream()
+        .allMatch(core ->
+            core.members().stream()
+                .anyMatch(view -> view.memberId().equals(id) && view.degraded() == degraded));
   }
 
   @Test

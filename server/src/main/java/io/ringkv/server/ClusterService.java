@@ -3,6 +3,7 @@ package io.ringkv.server;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
+import io.ringkv.gossip.MemberState;
 import io.ringkv.proto.v1.ClusterGrpc;
 import io.ringkv.proto.v1.Member;
 import io.ringkv.proto.v1.MembersRequest;
@@ -17,20 +18,26 @@ import io.ringkv.proto.v1.TransferLeaderResponse;
 import io.ringkv.raft.Role;
 import io.ringkv.routing.PartitionLayout;
 import io.ringkv.server.config.NodeConfig;
+import io.ringkv.server.gossip.GossipStatus;
+import io.ringkv.server.gossip.NodeGossip;
 import io.ringkv.server.raft.DriverException;
 import io.ringkv.server.raft.GroupStatus;
 import io.ringkv.server.raft.MultiRaftDriver;
+import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.LongPredicate;
 import java.util.stream.IntStream;
 
 /**
- * The Cluster service from this node's view: configured members (ALIVE when this node has a peer
- * connection to them), the static placement (map epoch 1) with the Raft progress of local replicas,
- * and leader transfer (forwarded once to the leader this node knows). AddNode and RemoveNode stay
- * UNIMPLEMENTED until a meta group drives placement.
+ * The Cluster service from this node's view: configured members with gossip's verdict on each
+ * (state, incarnation, time since last heard, whether it says it is slow; with gossip off, ALIVE
+ * when this node has a peer connection to them), the static placement (map epoch 1) with the Raft
+ * progress of local replicas, and leader transfer (forwarded once to the leader this node knows).
+ * AddNode and RemoveNode stay UNIMPLEMENTED until a meta group drives placement.
  */
 final class ClusterService extends ClusterGrpc.ClusterImplBase {
   static final long TRANSFER_POLL_MILLIS = 20;
@@ -41,19 +48,25 @@ final class ClusterService extends ClusterGrpc.ClusterImplBase {
   private final MultiRaftDriver driver;
   private final PeerChannels peers;
   private final LongPredicate peerConnected;
+  private final NodeGossip gossip;
 
+  /**
+   * @param gossip this node's gossip, or null when it is off
+   */
   ClusterService(
       NodeConfig config,
       List<List<Long>> replicas,
       MultiRaftDriver driver,
       PeerChannels peers,
-      LongPredicate peerConnected) {
+      LongPredicate peerConnected,
+      NodeGossip gossip) {
     this.config = config;
     this.layout = config.partitionLayout();
     this.replicas = replicas;
     this.driver = driver;
     this.peers = peers;
     this.peerConnected = peerConnected;
+    this.gossip = gossip;
   }
 
   @Override
@@ -74,7 +87,8 @@ final class ClusterService extends ClusterGrpc.ClusterImplBase {
         withoutQuorum++;
       }
     }
-    observer.onNext(
+    List<Member> members = members();
+    StatusResponse.Builder response =
         StatusResponse.newBuilder()
             .setClusterId(config.clusterId())
             .setNodeId(config.nodeId())
@@ -86,27 +100,79 @@ final class ClusterService extends ClusterGrpc.ClusterImplBase {
             .setPartitionsWithLeader(withLeader)
             .setPartitionsLedLocally(ledLocally)
             .setPartitionsWithoutQuorum(withoutQuorum)
-            .build());
+            .setGossipEnabled(gossip != null)
+            .setSlow(driver.isSlow())
+            .addAllMembers(members);
+    if (gossip != null) {
+      response
+          .setGossipPreset(config.gossip().preset())
+          .setLocalHealthScore(gossip.localHealthScore());
+    }
+    observer.onNext(response.build());
     observer.onCompleted();
   }
 
+  /** Alive or merely suspected by gossip (with gossip off: connected). */
   private boolean alive(long nodeId) {
-    return nodeId == config.nodeId() || peerConnected.test(nodeId);
+    if (nodeId == config.nodeId()) {
+      return true;
+    }
+    if (gossip == null) {
+      return peerConnected.test(nodeId);
+    }
+    MemberState state = gossip.state(nodeId);
+    return state == MemberState.ALIVE || state == MemberState.SUSPECT;
   }
 
-  @Override
-  public void members(MembersRequest request, StreamObserver<MembersResponse> observer) {
-    MembersResponse.Builder response = MembersResponse.newBuilder().setMapEpoch(KvErrors.MAP_EPOCH);
+  /** Every configured member as this node sees it. */
+  private List<Member> members() {
+    Map<Long, GossipStatus.Member> seen = new HashMap<>();
+    if (gossip != null) {
+      for (GossipStatus.Member member : gossip.latestStatus().members()) {
+        seen.put(NodeGossip.nodeId(member.view().memberId()), member);
+      }
+    }
+    List<Member> result = new ArrayList<>();
     for (io.ringkv.server.config.Member member : config.members()) {
-      response.addMembers(
+      Member.Builder proto =
           Member.newBuilder()
               .setNodeId(member.nodeId())
               .setClientAddress(member.clientAddress().toString())
               .setPeerAddress(member.peerAddress().toString())
-              .setState(
-                  alive(member.nodeId()) ? Member.State.ALIVE : Member.State.STATE_UNSPECIFIED));
+              .setMillisSinceHeard(-1);
+      GossipStatus.Member view = seen.get(member.nodeId());
+      if (gossip == null) {
+        proto.setState(
+            alive(member.nodeId()) ? Member.State.ALIVE : Member.State.STATE_UNSPECIFIED);
+      } else if (view != null) {
+        proto
+            .setState(state(view.view().state()))
+            .setIncarnation(view.view().incarnation())
+            .setMillisSinceHeard(view.millisSinceHeard())
+            .setDegraded(view.view().degraded());
+      }
+      result.add(proto.build());
     }
-    observer.onNext(response.build());
+    return result;
+  }
+
+  private static Member.State state(MemberState state) {
+    return switch (state) {
+      case ALIVE -> Member.State.ALIVE;
+      case SUSPECT -> Member.State.SUSPECT;
+      case DEAD -> Member.State.DEAD;
+      case LEFT -> Member.State.LEFT;
+    };
+  }
+
+  @Override
+  public void members(MembersRequest request, StreamObserver<MembersResponse> observer) {
+    observer.onNext(
+        MembersResponse.newBuilder()
+            .setMapEpoch(KvErrors.MAP_EPOCH)
+            .setNodeId(config.nodeId())
+            .addAllMembers(members())
+            .build());
     observer.onCompleted();
   }
 

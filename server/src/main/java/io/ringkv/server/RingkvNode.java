@@ -10,6 +10,7 @@ import io.ringkv.proto.internal.SnapshotChunkAck;
 import io.ringkv.raft.Message;
 import io.ringkv.server.config.Member;
 import io.ringkv.server.config.NodeConfig;
+import io.ringkv.server.gossip.NodeGossip;
 import io.ringkv.server.metrics.MetricsHttpServer;
 import io.ringkv.server.raft.DriverSettings;
 import io.ringkv.server.raft.MultiRaftDriver;
@@ -60,6 +61,7 @@ public final class RingkvNode implements AutoCloseable {
   private final HealthStatusManager health = new HealthStatusManager();
   private MetricsHttpServer metricsServer;
   private PeerTransport transport;
+  private NodeGossip gossip;
   private StorageEngine engine;
   private ChangefeedRetention changefeedRetention;
   private MultiRaftDriver driver;
@@ -206,10 +208,15 @@ public final class RingkvNode implements AutoCloseable {
     for (Member peer : config.peers()) {
       transport.setPeer(peer.nodeId(), peer.peerAddress().toSocketAddress());
     }
+    gossip = startGossip(random.split());
     if (config.leaderBalanceIntervalMillis() > 0) {
       driver.enableLeaderBalancing(
           Math.max(1, config.leaderBalanceIntervalMillis() / config.raftTickMillis()),
-          transport::isConnected);
+          this::mayLead);
+      if (gossip != null) {
+        NodeGossip own = gossip;
+        driver.enableSlowNodeAwareness(config.slowNode(), own::localHealthScore, own::setDegraded);
+      }
     }
     driver.start(transport::sendRaftBatch, snapshotTransfers::ship);
     changefeedRetention =
@@ -256,7 +263,7 @@ public final class RingkvNode implements AutoCloseable {
             .addService(
                 MalformedRequests.refusedAsInvalid(
                     new ClusterService(
-                            config, replicas, driver, peerChannels, transport::isConnected)
+                            config, replicas, driver, peerChannels, transport::isConnected, gossip)
                         .bindService()))
             .build()
             .start();
@@ -268,6 +275,39 @@ public final class RingkvNode implements AutoCloseable {
         clientAddress(),
         transport.localAddress(),
         metricsServer.address());
+  }
+
+  /** Gossip on the advertised peer address, seeded with the other members; null when off. */
+  private NodeGossip startGossip(SplittableRandom random) throws InterruptedException {
+    if (!config.gossip().enabled()) {
+      log.info("gossip is off (gossip-enabled false)");
+      return null;
+    }
+    log.info("gossip preset {}: {}", config.gossip().preset(), config.gossip().settings());
+    return NodeGossip.start(
+        config.clusterId(),
+        config.nodeId(),
+        config.advertisePeerAddress().host(),
+        config.advertisePeerAddress().port(),
+        config.peers().stream().map(peer -> peer.peerAddress().toString()).toList(),
+        config.gossip().settings(),
+        random,
+        registry);
+  }
+
+  /**
+   * Whether leadership may be handed to {@code nodeId}: connected, and, with gossip on, neither
+   * dead nor gone by gossip nor saying it is slow.
+   */
+  private boolean mayLead(long nodeId) {
+    NodeGossip own = gossip;
+    return transport.isConnected(nodeId)
+        && (own == null || (!own.isGone(nodeId) && !own.isDegraded(nodeId)));
+  }
+
+  /** This node's gossip, or null when gossip is off. */
+  public NodeGossip gossip() {
+    return gossip;
   }
 
   @SuppressWarnings("deprecation") // the v1alpha service is deprecated upstream, not withdrawn
@@ -351,6 +391,9 @@ public final class RingkvNode implements AutoCloseable {
     }
     if (snapshotTransfers != null) {
       snapshotTransfers.close();
+    }
+    if (gossip != null) {
+      gossip.close();
     }
     if (transport != null) {
       transport.close();

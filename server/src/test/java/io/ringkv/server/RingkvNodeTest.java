@@ -168,8 +168,15 @@ class RingkvNodeTest {
     assertThat(seen).extracting(Member::getNodeId).containsExactly(1L, 2L);
     assertThat(seen).allMatch(m -> m.getState() == Member.State.ALIVE);
     assertThat(seen.get(0).getPeerAddress()).isEqualTo(hostOne + ":" + one[1]);
-    assertThat(httpGet(nodeOne.metricsAddress(), "/metrics").body())
-        .contains("ringkv_peer_connections_established_total{direction=\"out\"} 1.0");
+    // Members' ALIVE is gossip's word now, which can come before the peer connection is up.
+    String connected = "ringkv_peer_connections_established_total{direction=\"out\"} 1.0";
+    long connectDeadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    String metrics = httpGet(nodeOne.metricsAddress(), "/metrics").body();
+    while (!metrics.contains(connected) && System.nanoTime() < connectDeadline) {
+      TimeUnit.MILLISECONDS.sleep(10); // polling interval of a bounded wait
+      metrics = httpGet(nodeOne.metricsAddress(), "/metrics").body();
+    }
+    assertThat(metrics).contains(connected);
     PartitionsResponse partitions =
         cluster.partitions(PartitionsRequest.newBuilder().addPartitions(3).build());
     assertThat(partitions.getPartitions(0).getReplicasList()).containsExactlyInAnyOrder(1L, 2L);

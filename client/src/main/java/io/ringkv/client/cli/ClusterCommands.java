@@ -18,17 +18,21 @@ import java.util.stream.Collectors;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.ParentCommand;
 
-/** {@code ringctl cluster status | partitions}. */
+/** {@code ringctl cluster status | members | partitions}. */
 @Command(
     name = "cluster",
     description = "Cluster inspection.",
-    subcommands = {ClusterCommands.StatusCommand.class, ClusterCommands.PartitionsCommand.class})
+    subcommands = {
+      ClusterCommands.StatusCommand.class,
+      ClusterCommands.MembersCommand.class,
+      ClusterCommands.PartitionsCommand.class
+    })
 final class ClusterCommands implements Callable<Integer> {
   @ParentCommand RingCtl root;
 
   @Override
   public Integer call() {
-    root.err().println("ringctl: cluster needs a subcommand: status or partitions");
+    root.err().println("ringctl: cluster needs a subcommand: status, members or partitions");
     return RingCtl.EXIT_ERROR;
   }
 
@@ -37,7 +41,10 @@ final class ClusterCommands implements Callable<Integer> {
 
   @Command(
       name = "status",
-      description = "Each member: does it answer, how many partitions it leads and follows.")
+      description =
+          "Each member: gossip state, incarnation and time since heard as the answering node sees"
+              + " them; its own health score and slow flag; does it answer; partitions it leads"
+              + " and follows.")
   static final class StatusCommand implements Callable<Integer> {
     @ParentCommand ClusterCommands cluster;
 
@@ -46,6 +53,16 @@ final class ClusterCommands implements Callable<Integer> {
       RingCtl root = cluster.root;
       return root.withClient(client -> {
         MembersResponse members = BlockingRingKvClient.await(client.cluster().members());
+        StatusResponse viewer = BlockingRingKvClient.await(client.cluster().status());
+        if (viewer.getMembersCount() > 0) {
+          // One node's view for every member's state, incarnation and time since heard.
+          members =
+              MembersResponse.newBuilder(members)
+                  .clearMembers()
+                  .addAllMembers(viewer.getMembersList())
+                  .setNodeId(viewer.getNodeId())
+                  .build();
+        }
         PartitionsResponse partitions = BlockingRingKvClient.await(client.cluster().partitions());
         List<MemberView> views = new ArrayList<>();
         Map<String, CompletableFuture<StatusResponse>> asked = new LinkedHashMap<>();
@@ -74,12 +91,10 @@ final class ClusterCommands implements Callable<Integer> {
         }
         String kv = probeKv(client, members);
         long answering = views.stream().filter(v -> v.status() != null).count();
-        StatusResponse any =
-            views.stream().map(MemberView::status).filter(s -> s != null).findFirst().orElse(null);
         if (root.json()) {
-          root.out().println(Json.write(statusJson(views, any, partitions, kv)));
+          root.out().println(Json.write(statusJson(views, viewer, partitions, kv)));
         } else {
-          printStatusTable(root, views, any, partitions, kv);
+          printStatusTable(root, views, viewer, partitions, kv);
         }
         return answering == views.size() ? RingCtl.EXIT_OK : RingCtl.EXIT_ERROR;
       });
@@ -102,19 +117,22 @@ final class ClusterCommands implements Callable<Integer> {
   }
 
   private static Map<String, Object> statusJson(
-      List<MemberView> views, StatusResponse any, PartitionsResponse partitions, String kv) {
+      List<MemberView> views, StatusResponse viewer, PartitionsResponse partitions, String kv) {
     Map<String, Object> json = new LinkedHashMap<>();
-    json.put("cluster_id", any == null ? null : any.getClusterId());
+    json.put("cluster_id", viewer.getClusterId());
     json.put("map_epoch", partitions.getMapEpoch());
     json.put("partition_count", partitions.getPartitionCount());
-    json.put("replication_factor", any == null ? null : any.getReplicationFactor());
+    json.put("replication_factor", viewer.getReplicationFactor());
     json.put("kv_service", kv);
+    json.put("seen_by", viewer.getNodeId());
+    json.put("gossip", viewer.getGossipEnabled() ? viewer.getGossipPreset() : "off");
     List<Object> members = new ArrayList<>();
     for (MemberView view : views) {
-      Map<String, Object> member = new LinkedHashMap<>();
-      member.put("node_id", view.member().getNodeId());
-      member.put("client_address", view.member().getClientAddress());
-      member.put("state", view.member().getState().name());
+      Map<String, Object> member = gossipJson(view.member());
+      if (view.status() != null) {
+        member.put("local_health_score", view.status().getLocalHealthScore());
+        member.put("slow", view.status().getSlow());
+      }
       member.put("answers", view.status() != null);
       if (view.error() != null) {
         member.put("error", view.error());
@@ -127,39 +145,111 @@ final class ClusterCommands implements Callable<Integer> {
     return json;
   }
 
+  /** A member's gossip fields, as one node sees them. */
+  private static Map<String, Object> gossipJson(Member member) {
+    Map<String, Object> json = new LinkedHashMap<>();
+    json.put("node_id", member.getNodeId());
+    json.put("client_address", member.getClientAddress());
+    json.put("peer_address", member.getPeerAddress());
+    json.put("state", member.getState().name());
+    json.put("incarnation", member.getIncarnation());
+    json.put("millis_since_heard", member.getMillisSinceHeard());
+    json.put("degraded", member.getDegraded());
+    return json;
+  }
+
   private static void printStatusTable(
       RingCtl root,
       List<MemberView> views,
-      StatusResponse any,
+      StatusResponse viewer,
       PartitionsResponse partitions,
       String kv) {
     root.out()
         .printf(
             "cluster %s  map epoch %d  partitions %d  replication %s  kv service %s%n",
-            any == null ? "?" : any.getClusterId(),
+            viewer.getClusterId(),
             partitions.getMapEpoch(),
             partitions.getPartitionCount(),
-            any == null ? "?" : Integer.toString(any.getReplicationFactor()),
+            Integer.toString(viewer.getReplicationFactor()),
             kv);
     root.out()
         .printf(
-            "%-6s %-22s %-8s %-9s %6s %8s%n",
-            "NODE", "ADDRESS", "STATE", "ANSWERS", "LEADS", "FOLLOWS");
+            "states as seen by node %d (gossip %s)%n",
+            viewer.getNodeId(), viewer.getGossipEnabled() ? viewer.getGossipPreset() : "off");
+    root.out()
+        .printf(
+            "%-6s %-22s %-8s %5s %8s %6s %-5s %-9s %6s %8s%n",
+            "NODE", "ADDRESS", "STATE", "INC", "HEARD", "HEALTH", "SLOW", "ANSWERS", "LEADS",
+            "FOLLOWS");
     for (MemberView view : views) {
+      Member member = view.member();
       root.out()
           .printf(
-              "%-6d %-22s %-8s %-9s %6d %8d%n",
-              view.member().getNodeId(),
-              view.member().getClientAddress(),
-              stateName(view.member().getState()),
+              "%-6d %-22s %-8s %5d %8s %6s %-5s %-9s %6d %8d%n",
+              member.getNodeId(),
+              member.getClientAddress(),
+              stateName(member.getState()),
+              member.getIncarnation(),
+              heard(member.getMillisSinceHeard()),
+              view.status() == null ? "?" : Integer.toString(view.status().getLocalHealthScore()),
+              view.status() == null ? "?" : (view.status().getSlow() ? "yes" : "no"),
               view.status() != null ? "yes" : "no (" + view.error() + ")",
               view.leads(),
               view.follows());
     }
   }
 
+  private static String heard(long millis) {
+    return millis < 0 ? "never" : String.format("%.1fs", millis / 1000.0);
+  }
+
   private static String stateName(Member.State state) {
     return state == Member.State.STATE_UNSPECIFIED ? "unknown" : state.name().toLowerCase();
+  }
+
+  @Command(
+      name = "members",
+      description =
+          "Every member as the answering node's gossip sees it: state, incarnation, time since"
+              + " heard, and whether it says it is slow.")
+  static final class MembersCommand implements Callable<Integer> {
+    @ParentCommand ClusterCommands cluster;
+
+    @Override
+    public Integer call() {
+      RingCtl root = cluster.root;
+      return root.withClient(client -> {
+        MembersResponse response = BlockingRingKvClient.await(client.cluster().members());
+        if (root.json()) {
+          Map<String, Object> json = new LinkedHashMap<>();
+          json.put("map_epoch", response.getMapEpoch());
+          json.put("seen_by", response.getNodeId());
+          List<Object> list = new ArrayList<>();
+          response.getMembersList().forEach(member -> list.add(gossipJson(member)));
+          json.put("members", list);
+          root.out().println(Json.write(json));
+          return RingCtl.EXIT_OK;
+        }
+        root.out().printf("as seen by node %d%n", response.getNodeId());
+        root.out()
+            .printf(
+                "%-6s %-22s %-22s %-8s %5s %8s %-8s%n",
+                "NODE", "CLIENT", "PEER", "STATE", "INC", "HEARD", "DEGRADED");
+        for (Member member : response.getMembersList()) {
+          root.out()
+              .printf(
+                  "%-6d %-22s %-22s %-8s %5d %8s %-8s%n",
+                  member.getNodeId(),
+                  member.getClientAddress(),
+                  member.getPeerAddress(),
+                  stateName(member.getState()),
+                  member.getIncarnation(),
+                  heard(member.getMillisSinceHeard()),
+                  member.getDegraded() ? "yes" : "no");
+        }
+        return RingCtl.EXIT_OK;
+      });
+    }
   }
 
   @Command(name = "partitions", description = "The partition map: ranges, replicas, leaders.")

@@ -32,9 +32,17 @@ public final class ReportWriter {
   static final int LATENCY_POINTS_MAX = 20_000;
 
   private static final Set<Keyword> FAULT_STARTS =
-      Set.of(Keyword.of("start-partition"), Keyword.of("kill"), Keyword.of("pause"));
+      Set.of(
+          Keyword.of("start-partition"),
+          Keyword.of("kill"),
+          Keyword.of("pause"),
+          Keyword.of("start-slow"));
   private static final Set<Keyword> FAULT_STOPS =
-      Set.of(Keyword.of("stop-partition"), Keyword.of("restart"), Keyword.of("resume"));
+      Set.of(
+          Keyword.of("stop-partition"),
+          Keyword.of("restart"),
+          Keyword.of("resume"),
+          Keyword.of("stop-slow"));
 
   private static final Map<OpType, String> COLOURS =
       Map.of(OpType.OK, "#2b8a3e", OpType.FAIL, "#c92a2a", OpType.INFO, "#e8890c");

@@ -33,7 +33,7 @@ public final class TestCommand implements Callable<Integer> {
   @Option(
       names = "--nemesis",
       defaultValue = "none",
-      description = "none, partition, kill, pause or all (default: ${DEFAULT-VALUE})")
+      description = "none, partition, kill, pause, slow or all (default: ${DEFAULT-VALUE})")
   String nemesis;
 
   @Option(names = "--nodes", defaultValue = "5", description = "nodes (default: ${DEFAULT-VALUE})")

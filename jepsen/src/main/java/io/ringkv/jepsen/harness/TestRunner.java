@@ -14,6 +14,8 @@ import io.ringkv.jepsen.harness.cluster.LocalCluster;
 import io.ringkv.jepsen.harness.nemesis.Firewall;
 import io.ringkv.jepsen.harness.nemesis.Nemeses;
 import io.ringkv.jepsen.harness.nemesis.Nemesis;
+import io.ringkv.jepsen.harness.nemesis.SlowNodeWatch;
+import io.ringkv.jepsen.history.Keyword;
 import io.ringkv.jepsen.history.Op;
 import io.ringkv.jepsen.history.OpType;
 import java.io.IOException;
@@ -26,6 +28,7 @@ import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.OptionalInt;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
@@ -172,7 +175,12 @@ public final class TestRunner {
                 .build());
       }
       Nemesis nemesis =
-          Nemeses.create(options.nemesis(), cluster, firewall, () -> leader(cluster, channels));
+          Nemeses.create(
+              options.nemesis(),
+              cluster,
+              firewall,
+              () -> leader(cluster, channels),
+              slowNodeWatch(channels));
       if (nemesis != null && options.nemesis().matches("partition|all") && !Firewall.available()) {
         throw new IOException("the partition nemesis needs root and iptables");
       }
@@ -205,6 +213,31 @@ public final class TestRunner {
         channel.shutdownNow();
       }
     }
+  }
+
+  /** Reads leaderships and slow flags through the Cluster service; notes go to the history. */
+  private SlowNodeWatch slowNodeWatch(List<ManagedChannel> channels) {
+    return new SlowNodeWatch() {
+      @Override
+      public int leadsOf(int node) {
+        // The node's own count: another node knows the leaders of its own replicas only.
+        io.ringkv.proto.v1.StatusResponse status =
+            ClusterProbe.status(channels.get(node - 1), LEADER_PROBE_DEADLINE);
+        return status == null ? -1 : status.getPartitionsLedLocally();
+      }
+
+      @Override
+      public Boolean slowOf(int node) {
+        io.ringkv.proto.v1.StatusResponse status =
+            ClusterProbe.status(channels.get(node - 1), LEADER_PROBE_DEADLINE);
+        return status == null ? null : status.getSlow();
+      }
+
+      @Override
+      public void note(Keyword f, Map<Object, Object> value) {
+        recorder.nemesis(f, value, null);
+      }
+    };
   }
 
   private OptionalInt leader(LocalCluster cluster, List<ManagedChannel> channels) {

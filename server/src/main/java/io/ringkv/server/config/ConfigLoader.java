@@ -1,5 +1,6 @@
 package io.ringkv.server.config;
 
+import io.ringkv.gossip.GossipSettings;
 import io.ringkv.routing.PartitionLayout;
 import java.io.IOException;
 import java.io.Reader;
@@ -215,7 +216,79 @@ public final class ConfigLoader {
         new PipelineLimits(
             integer(values, Setting.APPLY_QUEUE_BYTES_MAX),
             (int) integer(values, Setting.COMMIT_QUEUE_WRITES_MAX),
-            integer(values, Setting.RAFT_INFLIGHT_BYTES_MAX)));
+            integer(values, Setting.RAFT_INFLIGHT_BYTES_MAX)),
+        gossip(values, peerAddress, clientAddress, metricsAddress),
+        new SlowNodeSettings(
+            integer(values, Setting.SLOW_NODE_FSYNC_P99_MILLIS_MAX),
+            (int) integer(values, Setting.SLOW_NODE_HEALTH_SCORE_MIN),
+            integer(values, Setting.SLOW_NODE_RECOVERY_MILLIS)));
+  }
+
+  /**
+   * The gossip preset with single fields overridden. Millisecond settings become ticks of the
+   * preset's tick length, rounded up; the combination is then checked as a whole, and a failure
+   * names the setting that broke it.
+   */
+  private static GossipConfig gossip(
+      Map<Setting, String> values, HostPort peer, HostPort client, HostPort metrics) {
+    boolean enabled = bool(values, Setting.GOSSIP_ENABLED);
+    String preset = text(values, Setting.GOSSIP_PRESET);
+    GossipSettings base;
+    try {
+      base = GossipSettings.preset(preset);
+    } catch (IllegalArgumentException e) {
+      throw new ConfigException(Setting.GOSSIP_PRESET.settingName(), e.getMessage());
+    }
+    if (enabled && (peer.port() + 1 == client.port() || peer.port() + 1 == metrics.port())) {
+      throw new ConfigException(
+          Setting.PEER_ADDR.settingName(),
+          "port + 1 ("
+              + (peer.port() + 1)
+              + ") carries gossip push-pull and must differ from the client and metrics ports");
+    }
+    int tick = base.tickMillis();
+    try {
+      GossipSettings settings =
+          new GossipSettings(
+              tick,
+              ticks(values, Setting.GOSSIP_PROBE_INTERVAL_MILLIS, tick, base.probeIntervalTicks()),
+              ticks(values, Setting.GOSSIP_PROBE_TIMEOUT_MILLIS, tick, base.probeTimeoutTicks()),
+              count(values, Setting.GOSSIP_INDIRECT_CHECKS, base.indirectChecks()),
+              base.retransmitMultiplier(),
+              count(values, Setting.GOSSIP_SUSPICION_MULTIPLIER, base.suspicionMultiplier()),
+              count(
+                  values,
+                  Setting.GOSSIP_SUSPICION_MAX_TIMEOUT_MULTIPLIER,
+                  base.suspicionMaxTimeoutMultiplier()),
+              count(values, Setting.GOSSIP_AWARENESS_MAX, base.awarenessMax()),
+              ticks(values, Setting.GOSSIP_INTERVAL_MILLIS, tick, base.gossipIntervalTicks()),
+              count(values, Setting.GOSSIP_NODES, base.gossipNodes()),
+              base.gossipToTheDeadTicks(),
+              ticks(
+                  values,
+                  Setting.GOSSIP_PUSH_PULL_INTERVAL_MILLIS,
+                  tick,
+                  base.pushPullIntervalTicks()),
+              base.broadcastQueueMax(),
+              base.localHealthAwareness(),
+              base.suspicionShrink(),
+              base.buddySystem());
+      return new GossipConfig(enabled, preset, settings);
+    } catch (IllegalArgumentException e) {
+      throw new ConfigException(
+          Setting.GOSSIP_PRESET.settingName(),
+          "with the gossip-* overrides given: " + e.getMessage() + " (ticks of " + tick + " ms)");
+    }
+  }
+
+  private static int ticks(Map<Setting, String> values, Setting setting, int tick, int preset) {
+    return values.containsKey(setting)
+        ? (int) Math.ceilDiv(integer(values, setting), (long) tick)
+        : preset;
+  }
+
+  private static int count(Map<Setting, String> values, Setting setting, int preset) {
+    return values.containsKey(setting) ? (int) integer(values, setting) : preset;
   }
 
   /**

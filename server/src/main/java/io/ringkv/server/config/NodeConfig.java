@@ -19,6 +19,8 @@ import java.util.List;
  * @param sessionExpiryMillis a client write session idle longer than this (in the time of the
  *     commands, stamped by the proposing leader) expires
  * @param pipeline bounds of the write pipeline (apply queue, commit queue, Raft in-flight bytes)
+ * @param gossip whether and how the node runs gossip
+ * @param slowNode when the node counts itself slow and hands its leaderships away
  */
 public record NodeConfig(
     String clusterId,
@@ -42,7 +44,9 @@ public record NodeConfig(
     long changefeedRetentionAgeMillis,
     long snapshotSizeBytesMax,
     long sessionExpiryMillis,
-    PipelineLimits pipeline) {
+    PipelineLimits pipeline,
+    GossipConfig gossip,
+    SlowNodeSettings slowNode) {
   public static final long SNAPSHOT_SIZE_BYTES_MAX_DEFAULT = 8L * 1024 * 1024 * 1024;
 
   /**
@@ -97,7 +101,9 @@ public record NodeConfig(
         Long.parseLong(Setting.CHANGEFEED_RETENTION_AGE_MILLIS.defaultValue()),
         SNAPSHOT_SIZE_BYTES_MAX_DEFAULT,
         SESSION_EXPIRY_MILLIS_DEFAULT,
-        PipelineLimits.DEFAULTS);
+        PipelineLimits.DEFAULTS,
+        GossipConfig.DEFAULTS,
+        SlowNodeSettings.DEFAULTS);
   }
 
   public PartitionLayout partitionLayout() {

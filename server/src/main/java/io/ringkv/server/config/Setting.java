@@ -146,6 +146,87 @@ public enum Setting {
       Limits.DEFAULTS.peerSendQueueFramesMax(),
       1,
       1_000_000),
+  GOSSIP_ENABLED(
+      "gossip-enabled",
+      "true",
+      "run SWIM gossip (UDP on the peer port, push-pull on TCP peer port + 1) for member"
+          + " liveness"),
+  GOSSIP_PRESET(
+      "gossip-preset",
+      "lan",
+      "gossip timing preset: local (one machine), lan or wan; the gossip-* settings below"
+          + " override single fields"),
+  GOSSIP_PROBE_INTERVAL_MILLIS(
+      "gossip-probe-interval-millis",
+      null,
+      "period between two probes (default: from the preset; lan 1000)",
+      100,
+      60_000),
+  GOSSIP_PROBE_TIMEOUT_MILLIS(
+      "gossip-probe-timeout-millis",
+      null,
+      "wait for a direct ack before asking helpers; below the probe interval (lan 500)",
+      50,
+      60_000),
+  GOSSIP_INDIRECT_CHECKS(
+      "gossip-indirect-checks",
+      null,
+      "helpers asked to probe a silent member (lan 3)",
+      0,
+      io.ringkv.gossip.GossipSettings.INDIRECT_CHECKS_MAX),
+  GOSSIP_SUSPICION_MULTIPLIER(
+      "gossip-suspicion-multiplier",
+      null,
+      "shortest suspicion timeout = this x max(1, log10 n) x probe interval (lan 4)",
+      1,
+      io.ringkv.gossip.GossipSettings.MULTIPLIER_MAX),
+  GOSSIP_SUSPICION_MAX_TIMEOUT_MULTIPLIER(
+      "gossip-suspicion-max-timeout-multiplier",
+      null,
+      "longest suspicion timeout (no confirmations yet) = this x the shortest (lan 6)",
+      1,
+      io.ringkv.gossip.GossipSettings.MULTIPLIER_MAX),
+  GOSSIP_AWARENESS_MAX(
+      "gossip-awareness-max",
+      null,
+      "Lifeguard: a node that finds itself slow stretches probe period and timeout up to this"
+          + " factor (lan 8)",
+      1,
+      io.ringkv.gossip.GossipSettings.AWARENESS_MAX_MAX),
+  GOSSIP_INTERVAL_MILLIS(
+      "gossip-interval-millis", null, "period between two gossip rounds (lan 200)", 50, 60_000),
+  GOSSIP_NODES(
+      "gossip-nodes",
+      null,
+      "members sent updates per gossip round (lan 3)",
+      1,
+      io.ringkv.gossip.GossipSettings.GOSSIP_NODES_MAX),
+  GOSSIP_PUSH_PULL_INTERVAL_MILLIS(
+      "gossip-push-pull-interval-millis",
+      null,
+      "period between two full-state exchanges over TCP (lan 30000)",
+      100,
+      3_600_000),
+  SLOW_NODE_FSYNC_P99_MILLIS_MAX(
+      "slow-node-fsync-p99-millis-max",
+      "500",
+      "a node whose group-commit (fsync) p99 over one check period is above this counts as slow"
+          + " and hands its leaderships to healthy replicas; 0 turns the fsync check off",
+      0,
+      3_600_000),
+  SLOW_NODE_HEALTH_SCORE_MIN(
+      "slow-node-health-score-min",
+      "3",
+      "a node whose gossip local health score (Lifeguard, 0 = healthy) is at least this counts"
+          + " as slow; 0 turns the health check off",
+      0,
+      io.ringkv.gossip.GossipSettings.AWARENESS_MAX_MAX),
+  SLOW_NODE_RECOVERY_MILLIS(
+      "slow-node-recovery-millis",
+      "30000",
+      "a slow node takes leaderships back only after it has been healthy this long",
+      0,
+      3_600_000),
   DEBUG_UNSAFE_STALE_READS(
       "debug-unsafe-stale-reads",
       "false",

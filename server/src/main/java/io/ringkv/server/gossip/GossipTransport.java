@@ -160,6 +160,11 @@ public final class GossipTransport implements AutoCloseable {
     return latest;
   }
 
+  /** Tells the cluster whether this node counts itself slow (spread with a new incarnation). */
+  public void setDegraded(boolean degraded) {
+    loop.execute(() -> core.setDegraded(degraded));
+  }
+
   /** Announces that this node leaves; close the transport a few gossip rounds later. */
   public void leave() {
     loop.execute(() -> {

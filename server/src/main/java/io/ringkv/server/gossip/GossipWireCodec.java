@@ -67,7 +67,8 @@ final class GossipWireCodec {
               .setAddress(update.address())
               .setState(GossipUpdate.State.forNumber(update.state().ordinal() + 1))
               .setIncarnation(update.incarnation())
-              .setFromId(update.fromId()));
+              .setFromId(update.fromId())
+              .setDegraded(update.degraded()));
     }
     return envelope.build().toByteArray();
   }
@@ -92,7 +93,8 @@ final class GossipWireCodec {
                 update.getAddress(),
                 state(update.getState()),
                 update.getIncarnation(),
-                update.getFromId()));
+                update.getFromId(),
+                update.getDegraded()));
       }
       Message message = message(envelope, updates);
       if (message == null) {

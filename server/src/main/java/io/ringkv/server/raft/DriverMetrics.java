@@ -106,6 +106,15 @@ final class DriverMetrics {
             .register(registry);
   }
 
+  /** 1 while this node counts itself slow and gives its leaderships away. */
+  void registerSlowGauge(java.util.function.BooleanSupplier slow) {
+    Gauge.builder("ringkv.node.slow", () -> slow.getAsBoolean() ? 1 : 0)
+        .description(
+            "1 while this node counts itself slow (gossip health or fsync p99) and hands its"
+                + " partition leaderships to healthy replicas")
+        .register(registry);
+  }
+
   private Counter counter(String name, String description) {
     return Counter.builder(name).description(description).register(registry);
   }

@@ -17,6 +17,13 @@ import java.util.function.LongPredicate;
  * hands on, so leadership settles. A partition moved on purpose (a requested transfer, seen on the
  * old leader as the request and on the new one as the transfer's TIMEOUT_NOW) is left alone for
  * {@link #HOLD_PERIODS_AFTER_TRANSFER} periods.
+ *
+ * <p>Slow nodes: a node that counts itself slow hands every partition it leads to a healthy replica
+ * (the preferred one when healthy, else the next healthy voter in the same round-robin order), at
+ * once and whatever the hold; and no node hands a partition to a replica that is not healthy, so
+ * the slow node's partitions stay away from it until it says it has recovered (its own hysteresis
+ * decides when). "Healthy" is the caller's predicate: connected, not dead by gossip and not
+ * degraded.
  */
 final class LeaderBalancer {
   /** Balance periods a partition moved by a requested transfer stays where it was sent. */
@@ -56,22 +63,51 @@ final class LeaderBalancer {
     return tick + HOLD_PERIODS_AFTER_TRANSFER * Math.max(1, intervalTicks);
   }
 
-  /** The transfers to make now; {@code connected} says which peers are reachable. */
-  List<Transfer> transfers(long tick, List<Candidate> candidates, LongPredicate connected) {
+  /** The transfers to make now, for a healthy node; {@code healthy} says which peers may lead. */
+  List<Transfer> transfers(long tick, List<Candidate> candidates, LongPredicate healthy) {
+    return transfers(tick, candidates, false, healthy);
+  }
+
+  /**
+   * The transfers to make now: {@code selfSlow} says this node counts itself slow, {@code healthy}
+   * which peers may take a leadership (reachable, alive, not slow).
+   */
+  List<Transfer> transfers(
+      long tick, List<Candidate> candidates, boolean selfSlow, LongPredicate healthy) {
     List<Transfer> transfers = new ArrayList<>();
     for (Candidate candidate : candidates) {
       if (!candidate.leader()
           || candidate.leadTransferee() != 0
-          || tick < candidate.balanceAfterTick()
-          || candidate.voters().isEmpty()) {
+          || candidate.voters().isEmpty()
+          || (!selfSlow && tick < candidate.balanceAfterTick())) {
         continue;
       }
-      long preferred = preferredLeader(candidate.partition(), candidate.voters());
-      if (preferred != nodeId && connected.test(preferred)) {
-        transfers.add(new Transfer(candidate.partition(), preferred));
+      long target =
+          selfSlow
+              ? healthiestOther(candidate.partition(), candidate.voters(), healthy)
+              : preferredLeader(candidate.partition(), candidate.voters());
+      if (target != 0 && target != nodeId && healthy.test(target)) {
+        transfers.add(new Transfer(candidate.partition(), target));
       }
     }
     return transfers;
+  }
+
+  /**
+   * The first healthy voter other than this node, in the round-robin order that starts at the
+   * preferred leader (so a slow node's partitions spread over the others as evenly as the preferred
+   * leaders do); 0 when there is none.
+   */
+  private long healthiestOther(int partition, Collection<Long> voters, LongPredicate healthy) {
+    List<Long> sorted = new ArrayList<>(voters);
+    Collections.sort(sorted);
+    for (int step = 0; step < sorted.size(); step++) {
+      long voter = sorted.get((partition + step) % sorted.size());
+      if (voter != nodeId && healthy.test(voter)) {
+        return voter;
+      }
+    }
+    return 0;
   }
 
   /**

@@ -1,6 +1,7 @@
 package io.ringkv.server.raft;
 
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.distribution.HistogramSnapshot;
 import io.ringkv.proto.internal.Command;
 import io.ringkv.proto.internal.Heartbeats;
 import io.ringkv.proto.internal.RaftBatch;
@@ -9,6 +10,7 @@ import io.ringkv.raft.Message;
 import io.ringkv.raft.RawNode;
 import io.ringkv.raft.Role;
 import io.ringkv.raft.Status;
+import io.ringkv.server.config.SlowNodeSettings;
 import io.ringkv.server.raft.DriverMetrics.DropReason;
 import io.ringkv.server.transport.PeerMessageHandler;
 import io.ringkv.storage.PartitionStore;
@@ -26,6 +28,7 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
+import java.util.function.IntSupplier;
 import java.util.function.LongPredicate;
 import java.util.function.LongSupplier;
 import java.util.random.RandomGenerator;
@@ -94,6 +97,11 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
 
   private LeaderBalancer balancer;
   private LongPredicate peerConnected = id -> false;
+  private SlowNodeDetector slowNode;
+  private IntSupplier healthScore = () -> 0;
+  private Consumer<Boolean> slowChanged = slow -> {};
+  private final LatencyWindow fsyncWindow = new LatencyWindow();
+  private volatile boolean slow;
   private long ticks;
 
   /**
@@ -170,6 +178,26 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
     Invariants.check(intervalTicks >= 1, "balance interval must be >= 1 tick");
     this.balancer = new LeaderBalancer(settings.nodeId(), intervalTicks);
     this.peerConnected = connected;
+  }
+
+  /**
+   * Turns on slow-node awareness (before {@link #start}; works on the leader balance period, so
+   * only with balancing on): at each balance period the node judges itself by {@code healthScore}
+   * (gossip's Lifeguard score) and its group-commit p99 over the period; while slow it hands every
+   * partition it leads to a healthy replica, and {@code slowChanged} hears each change (the node
+   * tells gossip, so the others stop handing leaderships to it). See {@link SlowNodeDetector}.
+   */
+  public void enableSlowNodeAwareness(
+      SlowNodeSettings settings, IntSupplier healthScore, Consumer<Boolean> slowChanged) {
+    this.slowNode = new SlowNodeDetector(settings);
+    this.healthScore = healthScore;
+    this.slowChanged = slowChanged;
+    metrics.registerSlowGauge(() -> slow);
+  }
+
+  /** Whether this node counts itself slow as of the last balance period. */
+  public boolean isSlow() {
+    return slow;
   }
 
   /** The replica that should lead {@code partition} (see {@link LeaderBalancer}). */
@@ -466,13 +494,40 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
               status.confState().voters(),
               replica.balanceAfterTick));
     }
-    for (LeaderBalancer.Transfer transfer : balancer.transfers(ticks, candidates, peerConnected)) {
+    boolean selfSlow = judgeSelf();
+    for (LeaderBalancer.Transfer transfer :
+        balancer.transfers(ticks, candidates, selfSlow, peerConnected)) {
       GroupReplica replica = groups.get(transfer.partition());
       log.debug(
           "partition {}: handing leadership to node {}", transfer.partition(), transfer.target());
       guard.run(replica, () -> replica.raw.transferLeader(transfer.target()));
       metrics.balanceTransfers.increment();
     }
+  }
+
+  private boolean judgeSelf() {
+    if (slowNode == null) {
+      return false;
+    }
+    HistogramSnapshot fsync = metrics.fsyncTimer.takeSnapshot();
+    double p99Millis = fsyncWindow.p99Millis(fsync.histogramCounts(), fsync.count());
+    int score = healthScore.getAsInt();
+    boolean before = slowNode.slow();
+    SlowNodeDetector.Verdict verdict =
+        slowNode.check(TimeUnit.NANOSECONDS.toMillis(nanoTime.getAsLong()), score, p99Millis);
+    if (slowNode.slow() != before) {
+      log.warn(
+          "node {} {} (gossip health score {}, group-commit p99 {} ms this period)",
+          settings.nodeId(),
+          slowNode.slow()
+              ? "counts itself slow (" + verdict + "): handing its leaderships to healthy replicas"
+              : "has recovered: it may lead again",
+          score,
+          p99Millis);
+      slow = slowNode.slow();
+      slowChanged.accept(slow);
+    }
+    return slowNode.slow();
   }
 
   // ---------------------------------------------------------------- roles and failures

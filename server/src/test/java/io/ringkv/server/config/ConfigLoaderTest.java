@@ -281,6 +281,45 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void gossipStartsFromThePresetAndSingleFieldsOverrideIt() {
+    NodeConfig defaults = load("--data-dir", "/d");
+    assertThat(defaults.gossip()).isEqualTo(GossipConfig.DEFAULTS);
+    assertThat(defaults.gossip().settings()).isEqualTo(io.ringkv.gossip.GossipSettings.lan());
+    assertThat(defaults.slowNode()).isEqualTo(SlowNodeSettings.DEFAULTS);
+
+    NodeConfig tuned =
+        load(
+            "--data-dir",
+            "/d",
+            "--gossip-preset",
+            "local",
+            "--gossip-probe-interval-millis",
+            "520",
+            "--gossip-indirect-checks",
+            "5");
+    assertThat(tuned.gossip().preset()).isEqualTo("local");
+    // 520 ms in 50 ms ticks, rounded up; untouched fields keep the local preset's values.
+    assertThat(tuned.gossip().settings().probeIntervalTicks()).isEqualTo(11);
+    assertThat(tuned.gossip().settings().indirectChecks()).isEqualTo(5);
+    assertThat(tuned.gossip().settings().probeTimeoutTicks())
+        .isEqualTo(io.ringkv.gossip.GossipSettings.local().probeTimeoutTicks());
+    assertThat(load("--data-dir", "/d", "--gossip-enabled", "false").gossip().enabled()).isFalse();
+  }
+
+  @Test
+  void badGossipSettingsAreNamed() {
+    expectError("gossip-preset", () -> load("--data-dir", "/d", "--gossip-preset", "moon"));
+    // A probe timeout as long as the probe interval is refused as a combination.
+    expectError(
+        "gossip-preset", () -> load("--data-dir", "/d", "--gossip-probe-timeout-millis", "1000"));
+    expectError("gossip-nodes", () -> load("--data-dir", "/d", "--gossip-nodes", "0"));
+    // Push-pull listens on the peer port + 1, so that port must be free of the node's others.
+    expectError(
+        "peer-addr",
+        () -> load("--data-dir", "/d", "--peer-addr", ":7000", "--client-addr", ":7001"));
+  }
+
+  @Test
   void usageListsEverySetting() {
     String usage = Setting.usage();
     for (Setting setting : Setting.values()) {

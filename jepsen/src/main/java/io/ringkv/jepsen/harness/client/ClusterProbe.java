@@ -41,4 +41,19 @@ public final class ClusterProbe {
         .map(e -> OptionalInt.of(Math.toIntExact(e.getKey())))
         .orElse(OptionalInt.empty());
   }
+
+  /**
+   * The Status answer of the node behind {@code channel} (its own count of partitions it leads, its
+   * slow flag); null when it cannot answer within {@code deadline}.
+   */
+  public static io.ringkv.proto.v1.StatusResponse status(
+      ManagedChannel channel, Duration deadline) {
+    try {
+      return ClusterGrpc.newBlockingStub(channel)
+          .withDeadlineAfter(deadline.toNanos(), TimeUnit.NANOSECONDS)
+          .status(io.ringkv.proto.v1.StatusRequest.getDefaultInstance());
+    } catch (StatusRuntimeException e) {
+      return null;
+    }
+  }
 }

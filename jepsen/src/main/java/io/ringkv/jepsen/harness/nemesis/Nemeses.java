@@ -14,14 +14,16 @@ import java.util.function.Supplier;
 /**
  * The suite's nemeses over a {@link LocalCluster}: partitions (random halves, one node isolated,
  * the leader isolated, a majority ring, a bridge) through a {@link Firewall}; SIGKILL and restart
- * of random nodes or of the leader; SIGSTOP/SIGCONT of a random node or of the leader; and {@code
- * all}, which picks one of those for each fault. The leader is the node that leads the most
+ * of random nodes or of the leader; SIGSTOP/SIGCONT of a random node or of the leader; {@code
+ * slow}, short SIGSTOP/SIGCONT bursts on one node for the whole fault ({@link SlowNemesis}); and
+ * {@code all}, which picks one of those for each fault. The leader is the node that leads the most
  * partitions by the Cluster service; when none is known a random node stands in, and the event says
  * so.
  */
 public final class Nemeses {
   /** The names {@code --nemesis} accepts. */
-  public static final List<String> NAMES = List.of("none", "partition", "kill", "pause", "all");
+  public static final List<String> NAMES =
+      List.of("none", "partition", "kill", "pause", "slow", "all");
 
   private Nemeses() {}
 
@@ -31,17 +33,29 @@ public final class Nemeses {
    */
   public static Nemesis create(
       String name, LocalCluster cluster, Firewall firewall, Supplier<OptionalInt> leader) {
+    return create(name, cluster, firewall, leader, SlowNodeWatch.NONE);
+  }
+
+  /** As above; {@code watch} lets the slow nemesis record leaderships moving. */
+  public static Nemesis create(
+      String name,
+      LocalCluster cluster,
+      Firewall firewall,
+      Supplier<OptionalInt> leader,
+      SlowNodeWatch watch) {
     return switch (name) {
       case "none" -> null;
       case "partition" -> new PartitionNemesis(cluster, firewall, leader);
       case "kill" -> new KillNemesis(cluster, leader);
       case "pause" -> new PauseNemesis(cluster, leader);
+      case "slow" -> new SlowNemesis(cluster, leader, watch);
       case "all" ->
           new MixedNemesis(
               List.of(
                   new PartitionNemesis(cluster, firewall, leader),
                   new KillNemesis(cluster, leader),
-                  new PauseNemesis(cluster, leader)));
+                  new PauseNemesis(cluster, leader),
+                  new SlowNemesis(cluster, leader, watch)));
       default ->
           throw new IllegalArgumentException("unknown nemesis '" + name + "'; known: " + NAMES);
     };

@@ -1,0 +1,137 @@
+package io.ringkv.server.gossip;
+
+import io.micrometer.core.instrument.MeterRegistry;
+import io.ringkv.gossip.GossipSettings;
+import io.ringkv.gossip.MemberState;
+import io.ringkv.gossip.MemberView;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.random.RandomGenerator;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A node's gossip as the rest of the node uses it: members are named by node id (the gossip member
+ * id is the id in decimal), liveness is read from the transport's last published status without
+ * waiting for the gossip thread, and closing says goodbye before the sockets go, so the others see
+ * LEFT at once instead of suspecting the node for a suspicion timeout.
+ */
+public final class NodeGossip implements AutoCloseable {
+  /** Gossip rounds close() waits after announcing the leave, so the news gets out first. */
+  static final int LEAVE_GOSSIP_ROUNDS = 2;
+
+  private static final Logger log = LoggerFactory.getLogger(NodeGossip.class);
+
+  private final GossipTransport transport;
+  private final long leaveWaitMillis;
+
+  private NodeGossip(GossipTransport transport, long leaveWaitMillis) {
+    this.transport = transport;
+    this.leaveWaitMillis = leaveWaitMillis;
+  }
+
+  /**
+   * Starts gossip on {@code host:port} (the node's advertised peer address) with the other members'
+   * peer addresses as seeds, and registers its meters.
+   */
+  public static NodeGossip start(
+      String clusterId,
+      long nodeId,
+      String host,
+      int port,
+      List<String> seedAddresses,
+      GossipSettings settings,
+      RandomGenerator random,
+      MeterRegistry registry)
+      throws InterruptedException {
+    GossipTransport transport =
+        new GossipTransport(
+            new GossipTransportSettings(
+                clusterId, memberId(nodeId), host, port, seedAddresses, settings),
+            random,
+            event -> {});
+    try {
+      transport.start();
+    } catch (RuntimeException | InterruptedException e) {
+      transport.close();
+      throw e;
+    }
+    GossipMetrics.register(registry, transport);
+    long leaveWait =
+        (long) LEAVE_GOSSIP_ROUNDS * settings.gossipIntervalTicks() * settings.tickMillis();
+    return new NodeGossip(transport, leaveWait);
+  }
+
+  public static String memberId(long nodeId) {
+    return Long.toString(nodeId);
+  }
+
+  /** The node id a gossip member id names, or 0 when it names none. */
+  public static long nodeId(String memberId) {
+    try {
+      return Long.parseLong(memberId);
+    } catch (NumberFormatException e) {
+      return 0;
+    }
+  }
+
+  /** How gossip last saw {@code nodeId}, or null when it has not heard of it. */
+  public MemberState state(long nodeId) {
+    MemberView view = view(nodeId);
+    return view == null ? null : view.state();
+  }
+
+  private MemberView view(long nodeId) {
+    String id = memberId(nodeId);
+    for (GossipStatus.Member member : transport.latestStatus().members()) {
+      if (member.view().memberId().equals(id)) {
+        return member.view();
+      }
+    }
+    return null;
+  }
+
+  /** True when gossip holds {@code nodeId} dead or gone (not when it merely suspects it). */
+  public boolean isGone(long nodeId) {
+    MemberState state = state(nodeId);
+    return state == MemberState.DEAD || state == MemberState.LEFT;
+  }
+
+  /** Tells the other members whether this node counts itself slow. */
+  public void setDegraded(boolean degraded) {
+    transport.setDegraded(degraded);
+  }
+
+  /** True when {@code nodeId} last said it is slow. */
+  public boolean isDegraded(long nodeId) {
+    MemberView view = view(nodeId);
+    return view != null && view.degraded();
+  }
+
+  /** This node's Lifeguard local health score as of the last tick: 0 is healthy. */
+  public int localHealthScore() {
+    return transport.latestStatus().localHealthScore();
+  }
+
+  /** The view as of the last tick (a few tens of milliseconds old at most). */
+  public GossipStatus latestStatus() {
+    return transport.latestStatus();
+  }
+
+  /** The view read on the gossip thread. */
+  public CompletableFuture<GossipStatus> status() {
+    return transport.status();
+  }
+
+  @Override
+  public void close() {
+    transport.leave();
+    try {
+      Thread.sleep(leaveWaitMillis); // lets the LEFT update ride a few gossip rounds; bounded
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    transport.close();
+    log.info("gossip stopped");
+  }
+}
