@@ -370,4 +370,26 @@ class WatchSingleNodeTest {
     LocalTestCluster.awaitTrue(
         "nothing stays buffered once the consumer read", 30, () -> buffered.value() == 0);
   }
+
+  /**
+   * Regression: a response whose event budget was used up by records the selector filtered out was
+   * taken for "caught up", and the stream waited for the next write or progress tick.
+   */
+  @Test
+  void aBacklogOfUnselectedChangesDoesNotStallTheStream() throws Exception {
+    cluster = new RealTestCluster(dataDir, HOSTS, 1, "--watch-response-events-max", "10");
+    for (int i = 0; i < 50; i++) {
+      put("y/" + i, "unselected");
+    }
+    long selected = put("x/1", "selected");
+    WatchProbe probe =
+        watch(
+            prefix("x/")
+                .setCursor(WatchCursor.newBuilder().putRevisions(0, 0))
+                .setProgressIntervalMillis(3_600_000)
+                .build());
+    probe.created();
+    assertThat(probe.events(1).stream().map(WatchSingleNodeTest::describe))
+        .containsExactly("PUT x/1=selected@" + selected);
+  }
 }
