@@ -392,4 +392,23 @@ class WatchSingleNodeTest {
     assertThat(probe.events(1).stream().map(WatchSingleNodeTest::describe))
         .containsExactly("PUT x/1=selected@" + selected);
   }
+
+  @Test
+  void theTestOnlyDropSwitchDropsEveryNthEventAndCountsIt() throws Exception {
+    cluster =
+        new RealTestCluster(
+            dataDir, HOSTS, 1, "--allow-unsafe-debug", "true", "--debug-watch-drop-one-in", "3");
+    for (int i = 0; i < 9; i++) {
+      put("d/" + i, "v");
+    }
+    long last = put("e/", "end");
+    WatchProbe probe =
+        watch(WatchRequest.newBuilder().setAll(true).setStart(WatchRequest.Start.OLDEST).build());
+    probe.created();
+    List<Event> events = probe.eventsUntil(r -> r.getCursor().getRevisionsOrDefault(0, 0) >= last);
+    assertThat(events).hasSize(7); // 10 changes, every third dropped
+    assertThat(
+            cluster.nodes[0].registry().find("ringkv.watch.debug.dropped.events").counter().count())
+        .isEqualTo(3);
+  }
 }
