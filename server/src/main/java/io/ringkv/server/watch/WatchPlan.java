@@ -141,12 +141,26 @@ record WatchPlan(
       return new int[] {partition};
     }
     if (listed.isEmpty()) {
-      int[] every = new int[layout.partitionCount()];
-      Arrays.setAll(every, i -> i);
-      return every;
+      return everyPartition(layout.partitionCount());
     }
     return listed.stream().mapToInt(Integer::intValue).toArray();
   }
+
+  /**
+   * Every partition of the layout, one array shared by all streams that watch everything (never
+   * written after it is made), so an idle stream does not pay for its own copy.
+   */
+  private static int[] everyPartition(int partitionCount) {
+    int[] every = everyPartitionShared;
+    if (every == null || every.length != partitionCount) {
+      every = new int[partitionCount];
+      Arrays.setAll(every, i -> i);
+      everyPartitionShared = every;
+    }
+    return every;
+  }
+
+  private static volatile int[] everyPartitionShared;
 
   private static void checkPartition(int partition, PartitionLayout layout) {
     if (partition < 0 || partition >= layout.partitionCount()) {
