@@ -221,7 +221,8 @@ public final class ConfigLoader {
         new SlowNodeSettings(
             integer(values, Setting.SLOW_NODE_FSYNC_P99_MILLIS_MAX),
             (int) integer(values, Setting.SLOW_NODE_HEALTH_SCORE_MIN),
-            integer(values, Setting.SLOW_NODE_RECOVERY_MILLIS)));
+            integer(values, Setting.SLOW_NODE_RECOVERY_MILLIS)),
+        watchLimits(values));
   }
 
   /**
@@ -289,6 +290,21 @@ public final class ConfigLoader {
 
   private static int count(Map<Setting, String> values, Setting setting, int preset) {
     return values.containsKey(setting) ? (int) integer(values, setting) : preset;
+  }
+
+  private static WatchLimits watchLimits(Map<Setting, String> values) {
+    long dropOneIn = integer(values, Setting.DEBUG_WATCH_DROP_ONE_IN);
+    if (dropOneIn != 0 && !bool(values, Setting.ALLOW_UNSAFE_DEBUG)) {
+      throw new ConfigException(
+          Setting.DEBUG_WATCH_DROP_ONE_IN.settingName(),
+          "is unsafe (drops changefeed events) and refused unless allow-unsafe-debug is true");
+    }
+    return new WatchLimits(
+        (int) integer(values, Setting.WATCHES_MAX),
+        integer(values, Setting.WATCH_BUFFER_BYTES_MAX),
+        (int) integer(values, Setting.WATCH_RESPONSE_EVENTS_MAX),
+        integer(values, Setting.WATCH_PROGRESS_INTERVAL_MILLIS),
+        dropOneIn);
   }
 
   /**

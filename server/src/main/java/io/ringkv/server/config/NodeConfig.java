@@ -21,6 +21,7 @@ import java.util.List;
  * @param pipeline bounds of the write pipeline (apply queue, commit queue, Raft in-flight bytes)
  * @param gossip whether and how the node runs gossip
  * @param slowNode when the node counts itself slow and hands its leaderships away
+ * @param watch bounds and timing of the changefeed streams (Watch)
  */
 public record NodeConfig(
     String clusterId,
@@ -46,7 +47,8 @@ public record NodeConfig(
     long sessionExpiryMillis,
     PipelineLimits pipeline,
     GossipConfig gossip,
-    SlowNodeSettings slowNode) {
+    SlowNodeSettings slowNode,
+    WatchLimits watch) {
   public static final long SNAPSHOT_SIZE_BYTES_MAX_DEFAULT = 8L * 1024 * 1024 * 1024;
 
   /**
@@ -103,7 +105,8 @@ public record NodeConfig(
         SESSION_EXPIRY_MILLIS_DEFAULT,
         PipelineLimits.DEFAULTS,
         GossipConfig.DEFAULTS,
-        SlowNodeSettings.DEFAULTS);
+        SlowNodeSettings.DEFAULTS,
+        WatchLimits.DEFAULTS);
   }
 
   public PartitionLayout partitionLayout() {
