@@ -35,7 +35,7 @@ class WatchFiguresTest {
     AtomicLongArray first = new AtomicLongArray(new long[] {5_000, 12_000_000, 19_000_000, 0});
     AtomicLongArray second = new AtomicLongArray(new long[] {0, 15_000_000, 0, 30_000_000});
 
-    WatchLagDriver.Lag lag = WatchLagDriver.lag(ack, 1, List.of(first, second));
+    WatchLagDriver.Lag lag = WatchLagDriver.lag(ack, 1, List.of(first, second), 0, 10_000_000);
 
     // first: 2 ms and (before the ack) 0; second: 5 ms and missing put 2.
     assertEquals(3, lag.histogram().getTotalCount());
@@ -43,6 +43,10 @@ class WatchFiguresTest {
     assertEquals(1, lag.beforeAck());
     assertEquals(0, lag.histogram().getMinValue());
     assertEquals(5_000, lag.histogram().getMaxValue(), 5);
+    // Puts 1 and 2 were due at 10 and 20 ms: arrivals 2 ms, 0 (19 < 20) and 5 ms after.
+    assertEquals(3, lag.fromSend().getTotalCount());
+    assertEquals(0, lag.fromSend().getMinValue());
+    assertEquals(5_000, lag.fromSend().getMaxValue(), 5);
   }
 
   @Test
