@@ -14,15 +14,20 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * Heap one ringkv node spends per idle watch: the node's heap after a forced full GC is read before
@@ -51,6 +56,10 @@ public final class IdleWatchProbe {
   /** How long one metrics request may take. */
   static final long METRICS_TIMEOUT_SECONDS = 10;
 
+  /** One class's row of jcmd's GC.class_histogram: number, instances, bytes, class name. */
+  private static final Pattern HISTOGRAM_LINE =
+      Pattern.compile("^\\s*\\d+:\\s+(\\d+)\\s+(\\d+)\\s+(\\S+)");
+
   private IdleWatchProbe() {}
 
   /** The node's heap in use: the sum of {@code jvm_memory_used_bytes} over the heap's pools. */
@@ -68,6 +77,45 @@ public final class IdleWatchProbe {
           "no jvm_memory_used_bytes with area=\"heap\" in the metrics");
     }
     return (long) sum;
+  }
+
+  /** Class name to {instances, bytes} from jcmd's GC.class_histogram output. */
+  static Map<String, long[]> classHistogram(String jcmdOutput) {
+    Map<String, long[]> classes = new HashMap<>();
+    for (String line : jcmdOutput.split("\n")) {
+      Matcher m = HISTOGRAM_LINE.matcher(line);
+      if (m.find()) {
+        classes.put(
+            m.group(3), new long[] {Long.parseLong(m.group(1)), Long.parseLong(m.group(2))});
+      }
+    }
+    return classes;
+  }
+
+  /**
+   * The classes whose live bytes grew most from {@code before} to {@code after}, largest first,
+   * with the growth per watch: where an idle watch's bytes go.
+   */
+  static List<String> topGrowth(
+      Map<String, long[]> before, Map<String, long[]> after, int count, long watches) {
+    return after.entrySet().stream()
+        .map(e -> {
+          long[] was = before.getOrDefault(e.getKey(), new long[2]);
+          return Map.entry(
+              e.getKey(), new long[] {e.getValue()[0] - was[0], e.getValue()[1] - was[1]});
+        })
+        .filter(e -> e.getValue()[1] > 0)
+        .sorted((x, y) -> Long.compare(y.getValue()[1], x.getValue()[1]))
+        .limit(count)
+        .map(e ->
+            String.format(
+                Locale.ROOT,
+                "%,12d bytes %,9d objects %7.1f bytes/watch  %s",
+                e.getValue()[1],
+                e.getValue()[0],
+                e.getValue()[1] / (double) watches,
+                e.getKey()))
+        .toList();
   }
 
   public static void main(String[] args) throws Exception {
@@ -90,6 +138,8 @@ public final class IdleWatchProbe {
         endpoint, nodePid, watches, channelCount, seed, prefix);
     HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
     Heap heap = new Heap(http, URI.create(metrics), nodePid);
+    int classCount = Integer.parseInt(options.getOrDefault("classes", "15"));
+    Map<String, long[]> classesBefore = classCount > 0 ? heap.classes() : Map.of();
     long before = heap.afterGc();
     System.out.printf("watch-idle: heap before %,d bytes%n", before);
 
@@ -119,6 +169,11 @@ public final class IdleWatchProbe {
       long open = heap.afterGc();
       long stillOpen = created.get() - ended.get();
       System.out.printf("watch-idle: heap with %d open watches %,d bytes%n", stillOpen, open);
+      if (classCount > 0 && stillOpen > 0) {
+        System.out.println("watch-idle: classes that grew most (jcmd GC.class_histogram):");
+        topGrowth(classesBefore, heap.classes(), classCount, stillOpen)
+            .forEach(line -> System.out.println("  " + line));
+      }
       contexts.forEach(c -> c.cancel(null));
       long after = heap.afterGc();
       System.out.printf("watch-idle: heap after cancelling %,d bytes%n", after);
@@ -209,20 +264,35 @@ public final class IdleWatchProbe {
     }
 
     private void gc() throws IOException, InterruptedException {
+      jcmd("GC.run");
+    }
+
+    /** Live objects per class (jcmd GC.class_histogram, which collects first). */
+    Map<String, long[]> classes() throws IOException, InterruptedException {
+      return classHistogram(jcmd("GC.class_histogram"));
+    }
+
+    private String jcmd(String command) throws IOException, InterruptedException {
       Path jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd");
-      Process process =
-          new ProcessBuilder(jcmd.toString(), Long.toString(pid), "GC.run")
-              .redirectErrorStream(true)
-              .redirectOutput(ProcessBuilder.Redirect.DISCARD)
-              .start();
-      if (!process.waitFor(JCMD_TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
-        process.destroyForcibly();
-        throw new IOException(
-            "jcmd " + pid + " GC.run took more than " + JCMD_TIMEOUT_SECONDS + " s");
-      }
-      if (process.exitValue() != 0) {
-        throw new IOException(
-            "jcmd " + pid + " GC.run failed with exit code " + process.exitValue());
+      Path output = Files.createTempFile("ringkv-jcmd", ".txt");
+      try {
+        Process process =
+            new ProcessBuilder(jcmd.toString(), Long.toString(pid), command)
+                .redirectErrorStream(true)
+                .redirectOutput(output.toFile())
+                .start();
+        if (!process.waitFor(JCMD_TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
+          process.destroyForcibly();
+          throw new IOException(
+              "jcmd " + pid + " " + command + " took more than " + JCMD_TIMEOUT_SECONDS + " s");
+        }
+        if (process.exitValue() != 0) {
+          throw new IOException(
+              "jcmd " + pid + " " + command + " failed with exit code " + process.exitValue());
+        }
+        return Files.readString(output);
+      } finally {
+        Files.deleteIfExists(output);
       }
     }
   }

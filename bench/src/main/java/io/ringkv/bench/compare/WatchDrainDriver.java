@@ -15,10 +15,10 @@ import java.util.concurrent.atomic.AtomicReference;
  * (closed loop, {@code --inflight} outstanding), then opens one watch of that prefix from the
  * oldest retained change (ringkv OLDEST; etcd revision 1) and counts events until it holds every
  * acknowledged put. The figure is events per second from opening the watch to the last event; the
- * time to the first event is printed apart. The watch reads the whole retained changefeed, so
- * changes outside the prefix (an earlier load) cost the server time and are part of what is
- * measured. Bounded: the watch gives up after {@link #IDLE_TIMEOUT_SECONDS} without an event or
- * {@code --timeout} seconds in all, and then reports how many arrived.
+ * time to the first event and the rate after it are printed apart. The watch reads the whole
+ * retained changefeed, so changes outside the prefix (an earlier load) cost the server time and are
+ * part of what is measured. Bounded: the watch gives up after {@link #IDLE_TIMEOUT_SECONDS} without
+ * an event or {@code --timeout} seconds in all, and then reports how many arrived.
  */
 public final class WatchDrainDriver {
   /** Largest number of puts one run may write. */
@@ -83,6 +83,7 @@ public final class WatchDrainDriver {
       acknowledged = write(target, prefix, value, puts, inflight);
     }
     Counter counter = new Counter();
+    Throwable endedEarly;
     long opened = System.nanoTime();
     long deadline = opened + TimeUnit.SECONDS.toNanos(timeoutSeconds);
     try (WatchTarget.Subscription subscription =
@@ -100,18 +101,21 @@ public final class WatchDrainDriver {
         }
         TimeUnit.MILLISECONDS.sleep(10); // polling a counter the transport thread advances
       }
+      // Read before closing: the close itself ends the stream.
+      endedEarly = counter.ended.get();
     }
     long events = counter.events.get();
     double seconds = events == 0 ? Double.NaN : (counter.lastNanos - opened) / 1e9;
     System.out.printf(
         "watch-drain: acknowledged=%d delivered=%d seconds=%.2f first-event-ms=%.1f"
-            + " events-per-second=%.0f stream-ended=%s%n",
+            + " events-per-second=%.0f after-first-event=%.0f stream-ended-early=%s%n",
         acknowledged,
         events,
         seconds,
         events == 0 ? Double.NaN : (counter.firstNanos - opened) / 1e6,
         events / seconds,
-        counter.ended.get());
+        (events - 1) / ((counter.lastNanos - counter.firstNanos) / 1e9),
+        endedEarly);
     if (events < acknowledged) {
       System.out.printf("watch-drain: INCOMPLETE, %d events missing%n", acknowledged - events);
       System.exit(1);

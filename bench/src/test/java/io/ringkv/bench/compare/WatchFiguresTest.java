@@ -66,6 +66,35 @@ class WatchFiguresTest {
   }
 
   @Test
+  void classGrowthComesFromTheHistograms() {
+    String before =
+        """
+        12741:
+         num     #instances         #bytes  class name (module)
+        -------------------------------------------------------
+           1:          1000         100000  [B (java.base@25.0.3)
+           2:            10            640  io.ringkv.server.watch.WatchStream
+        Total          1010         100640
+        """;
+    String after =
+        """
+           1:          3000         300000  [B (java.base@25.0.3)
+           2:          2010         128640  io.ringkv.server.watch.WatchStream
+           3:             5            100  java.lang.Object (java.base@25.0.3)
+        """;
+
+    List<String> top =
+        IdleWatchProbe.topGrowth(
+            IdleWatchProbe.classHistogram(before), IdleWatchProbe.classHistogram(after), 2, 2000);
+
+    assertEquals(2, top.size());
+    assertEquals("     200,000 bytes     2,000 objects   100.0 bytes/watch  [B", top.get(0));
+    assertEquals(
+        "     128,000 bytes     2,000 objects    64.0 bytes/watch  io.ringkv.server.watch.WatchStream",
+        top.get(1));
+  }
+
+  @Test
   void reportReadsTheLagLine() {
     Report.Run run =
         Report.parse(
