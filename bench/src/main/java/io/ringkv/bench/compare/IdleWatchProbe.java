@@ -50,6 +50,9 @@ public final class IdleWatchProbe {
   /** GC-then-read rounds per heap reading; the smallest reading is kept. */
   static final int HEAP_READINGS = 3;
 
+  /** Classes listed as still grown after the watches were cancelled. */
+  static final int RESIDUAL_CLASSES = 8;
+
   /** How long jcmd may take for one GC. */
   static final long JCMD_TIMEOUT_SECONDS = 60;
 
@@ -64,19 +67,24 @@ public final class IdleWatchProbe {
 
   /** The node's heap in use: the sum of {@code jvm_memory_used_bytes} over the heap's pools. */
   static long heapUsedBytes(String prometheusText) {
+    return (long) metricSum(prometheusText, "jvm_memory_used_bytes", "area=\"heap\"");
+  }
+
+  /** The sum of every sample of {@code name} whose labels contain {@code labels}. */
+  static double metricSum(String prometheusText, String name, String labels) {
     double sum = 0;
     boolean found = false;
     for (String line : prometheusText.split("\n")) {
-      if (line.startsWith("jvm_memory_used_bytes{") && line.contains("area=\"heap\"")) {
+      boolean named = line.startsWith(name + "{") || line.startsWith(name + " ");
+      if (named && line.contains(labels)) {
         sum += Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
         found = true;
       }
     }
     if (!found) {
-      throw new IllegalArgumentException(
-          "no jvm_memory_used_bytes with area=\"heap\" in the metrics");
+      throw new IllegalArgumentException("no " + name + " with " + labels + " in the metrics");
     }
-    return (long) sum;
+    return sum;
   }
 
   /** Class name to {instances, bytes} from jcmd's GC.class_histogram output. */
@@ -141,6 +149,7 @@ public final class IdleWatchProbe {
     int classCount = Integer.parseInt(options.getOrDefault("classes", "15"));
     Map<String, long[]> classesBefore = classCount > 0 ? heap.classes() : Map.of();
     long before = heap.afterGc();
+    double activeBefore = heap.active();
     System.out.printf("watch-idle: heap before %,d bytes%n", before);
 
     List<ManagedChannel> channels = new ArrayList<>();
@@ -174,9 +183,21 @@ public final class IdleWatchProbe {
         topGrowth(classesBefore, heap.classes(), classCount, stillOpen)
             .forEach(line -> System.out.println("  " + line));
       }
+      System.out.printf(
+          "watch-idle: the node counts %.0f open watches (ringkv_watch_active)%n", heap.active());
       contexts.forEach(c -> c.cancel(null));
+      // The node drops a stream when the cancellation reaches it: wait for that before measuring.
+      long cancelDeadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(timeoutSeconds);
+      while (heap.active() > activeBefore && System.nanoTime() < cancelDeadline) {
+        TimeUnit.MILLISECONDS.sleep(100); // polling the node's gauge
+      }
       long after = heap.afterGc();
       System.out.printf("watch-idle: heap after cancelling %,d bytes%n", after);
+      if (classCount > 0 && stillOpen > 0) {
+        System.out.println("watch-idle: classes still grown after cancelling, from before:");
+        topGrowth(classesBefore, heap.classes(), RESIDUAL_CLASSES, stillOpen)
+            .forEach(line -> System.out.println("  " + line));
+      }
       if (stillOpen > 0) {
         System.out.printf(
             "watch-idle: bytes-per-idle-watch=%.0f (%d watches on one node; heap after cancelling"
@@ -249,18 +270,27 @@ public final class IdleWatchProbe {
       long smallest = Long.MAX_VALUE;
       for (int i = 0; i < HEAP_READINGS; i++) {
         gc();
-        HttpResponse<String> response =
-            http.send(
-                HttpRequest.newBuilder(metrics)
-                    .timeout(Duration.ofSeconds(METRICS_TIMEOUT_SECONDS))
-                    .build(),
-                HttpResponse.BodyHandlers.ofString());
-        if (response.statusCode() != 200) {
-          throw new IOException(metrics + " answered " + response.statusCode());
-        }
-        smallest = Math.min(smallest, heapUsedBytes(response.body()));
+        smallest = Math.min(smallest, heapUsedBytes(scrape()));
       }
       return smallest;
+    }
+
+    /** Watch streams the node has open. */
+    double active() throws IOException, InterruptedException {
+      return metricSum(scrape(), "ringkv_watch_active", "");
+    }
+
+    private String scrape() throws IOException, InterruptedException {
+      HttpResponse<String> response =
+          http.send(
+              HttpRequest.newBuilder(metrics)
+                  .timeout(Duration.ofSeconds(METRICS_TIMEOUT_SECONDS))
+                  .build(),
+              HttpResponse.BodyHandlers.ofString());
+      if (response.statusCode() != 200) {
+        throw new IOException(metrics + " answered " + response.statusCode());
+      }
+      return response.body();
     }
 
     private void gc() throws IOException, InterruptedException {

@@ -17,6 +17,7 @@ public final class WatchReport {
   private static final String LAG = "WATCH-LAG";
   private static final String PUT = "PUT";
   private static final String FROM_SEND = "WATCH-FROM-SEND";
+  private static final String LOAD_AFTER = "load average after:";
 
   private WatchReport() {}
 
@@ -42,22 +43,29 @@ public final class WatchReport {
   static String lagTable(Path dir, List<String> names) throws IOException {
     StringBuilder t = new StringBuilder();
     t.append("| run | puts/s done | put p50 / p99 ms | lag p50 / p99 / p99.9 / max ms |")
-        .append(
-            " from send p50 / p99 ms | deliveries | missing |\n|---|---|---|---|---|---|---|\n");
+        .append(" from send p50 / p99 ms | deliveries | missing | load average after |\n")
+        .append("|---|---|---|---|---|---|---|---|\n");
     for (String name : names) {
       Path file = dir.resolve("ringkv-" + name + ".txt");
       if (!Files.exists(file)) {
-        t.append("| ").append(name).append(" | (no output) | | | | | |\n");
+        t.append("| ").append(name).append(" | (no output) | | | | | | |\n");
         continue;
       }
-      Report.Run run = Report.parse(Files.readAllLines(file));
+      List<String> lines = Files.readAllLines(file);
+      Report.Run run = Report.parse(lines);
+      String load =
+          lines.stream()
+              .filter(l -> l.startsWith(LOAD_AFTER))
+              .map(l -> l.substring(LOAD_AFTER.length()).strip().split(" ")[0])
+              .findFirst()
+              .orElse("?");
       Map<String, Double> put = run.ops().getOrDefault(PUT, Map.of());
       Map<String, Double> lag = run.ops().getOrDefault(LAG, Map.of());
       Map<String, Double> fromSend = run.ops().getOrDefault(FROM_SEND, Map.of());
       t.append(
           String.format(
               Locale.ROOT,
-              "| %s | %,.0f | %s / %s | %s / %s / %s / %s | %s / %s | %,.0f | %,.0f |%n",
+              "| %s | %,.0f | %s / %s | %s / %s / %s / %s | %s / %s | %,.0f | %,.0f | %s |%n",
               name,
               run.throughput(),
               ms(put, "50thPercentileLatency(us)"),
@@ -69,7 +77,8 @@ public final class WatchReport {
               ms(fromSend, "50thPercentileLatency(us)"),
               ms(fromSend, "99thPercentileLatency(us)"),
               lag.getOrDefault("Operations", Double.NaN),
-              lag.getOrDefault("Return=ERROR", Double.NaN)));
+              lag.getOrDefault("Return=ERROR", Double.NaN),
+              load));
     }
     return t.toString();
   }
@@ -86,7 +95,8 @@ public final class WatchReport {
     }
     StringBuilder block = new StringBuilder("```\n");
     for (String line : Files.readAllLines(file)) {
-      if (line.startsWith(marker) || line.startsWith("load average")) {
+      // The marked lines, the class lists indented under them, and the load average.
+      if (line.startsWith(marker) || line.startsWith("  ") || line.startsWith("load average")) {
         block.append(line).append('\n');
       }
     }

@@ -62,6 +62,9 @@ class WatchFiguresTest {
         """;
 
     assertEquals(15_000_000, IdleWatchProbe.heapUsedBytes(metrics));
+    assertEquals(
+        10_000,
+        IdleWatchProbe.metricSum("ringkv_watch_active 10000.0\n", "ringkv_watch_active", ""));
     assertThrows(IllegalArgumentException.class, () -> IdleWatchProbe.heapUsedBytes("up 1\n"));
   }
 
