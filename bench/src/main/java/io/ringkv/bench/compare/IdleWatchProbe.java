@@ -126,6 +126,40 @@ public final class IdleWatchProbe {
         .toList();
   }
 
+  /**
+   * Growth per watch by whose classes grew: ringkv's, gRPC's, Netty's (shaded in gRPC), the JDK's,
+   * and arrays, whose owner a class histogram does not tell.
+   */
+  static String growthByOwner(Map<String, long[]> before, Map<String, long[]> after, long watches) {
+    Map<String, Long> owners = new java.util.LinkedHashMap<>();
+    for (String owner : List.of("ringkv", "grpc", "netty", "jdk", "arrays", "other")) {
+      owners.put(owner, 0L);
+    }
+    after.forEach((name, counts) ->
+        owners.merge(
+            owner(name), counts[1] - before.getOrDefault(name, new long[2])[1], Long::sum));
+    StringBuilder line = new StringBuilder();
+    owners.forEach((owner, bytes) ->
+        line.append(line.isEmpty() ? "" : ", ")
+            .append(String.format(Locale.ROOT, "%s %.0f", owner, bytes / (double) watches)));
+    return line.toString();
+  }
+
+  private static String owner(String className) {
+    if (className.startsWith("io.ringkv.")) {
+      return "ringkv";
+    } else if (className.startsWith("io.grpc.netty.shaded.io.netty.")) {
+      return "netty";
+    } else if (className.startsWith("io.grpc.")) {
+      return "grpc";
+    } else if (className.startsWith("[")) {
+      return "arrays";
+    } else if (className.startsWith("java.") || className.startsWith("jdk.")) {
+      return "jdk";
+    }
+    return "other";
+  }
+
   public static void main(String[] args) throws Exception {
     Map<String, String> options = LoadTool.parse(args);
     String endpoint = options.getOrDefault("endpoint", "127.0.0.81:7379");
@@ -179,8 +213,12 @@ public final class IdleWatchProbe {
       long stillOpen = created.get() - ended.get();
       System.out.printf("watch-idle: heap with %d open watches %,d bytes%n", stillOpen, open);
       if (classCount > 0 && stillOpen > 0) {
+        Map<String, long[]> classesOpen = heap.classes();
+        System.out.println(
+            "watch-idle: bytes per watch by owner: "
+                + growthByOwner(classesBefore, classesOpen, stillOpen));
         System.out.println("watch-idle: classes that grew most (jcmd GC.class_histogram):");
-        topGrowth(classesBefore, heap.classes(), classCount, stillOpen)
+        topGrowth(classesBefore, classesOpen, classCount, stillOpen)
             .forEach(line -> System.out.println("  " + line));
       }
       System.out.printf(

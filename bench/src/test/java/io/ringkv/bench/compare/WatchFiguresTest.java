@@ -91,6 +91,10 @@ class WatchFiguresTest {
             IdleWatchProbe.classHistogram(before), IdleWatchProbe.classHistogram(after), 2, 2000);
 
     assertEquals(2, top.size());
+    assertEquals(
+        "ringkv 64, grpc 0, netty 0, jdk 0, arrays 100, other 0",
+        IdleWatchProbe.growthByOwner(
+            IdleWatchProbe.classHistogram(before), IdleWatchProbe.classHistogram(after), 2000));
     assertEquals("     200,000 bytes     2,000 objects   100.0 bytes/watch  [B", top.get(0));
     assertEquals(
         "     128,000 bytes     2,000 objects    64.0 bytes/watch  io.ringkv.server.watch.WatchStream",
