@@ -127,6 +127,14 @@ public final class LoadDriver {
     System.out.printf("[OVERALL], RunTime(ms), %d%n", (sendEnd - recordFrom) / 1_000_000);
     System.out.printf("[OVERALL], Throughput(ops/sec), %.1f%n", ok.get() / seconds);
     System.out.printf("[OVERALL], AllOperations, %d%n", answered.get());
+    printOperation(name, histogram, errors.get());
+    if (!drained) {
+      System.out.printf("%s, Return=UNFINISHED, %d%n", name, inflight - slots.availablePermits());
+    }
+  }
+
+  /** One operation's lines in YCSB's format: count, p50, p99, p99.9 and maximum in µs, errors. */
+  static void printOperation(String name, org.HdrHistogram.Histogram histogram, long errors) {
     System.out.printf("%s, Operations, %d%n", name, histogram.getTotalCount());
     System.out.printf(
         "%s, 50thPercentileLatency(us), %d%n", name, histogram.getValueAtPercentile(50));
@@ -134,9 +142,7 @@ public final class LoadDriver {
         "%s, 99thPercentileLatency(us), %d%n", name, histogram.getValueAtPercentile(99));
     System.out.printf(
         "%s, 99.9PercentileLatency(us), %d%n", name, histogram.getValueAtPercentile(99.9));
-    System.out.printf("%s, Return=ERROR, %d%n", name, errors.get());
-    if (!drained) {
-      System.out.printf("%s, Return=UNFINISHED, %d%n", name, inflight - slots.availablePermits());
-    }
+    System.out.printf("%s, MaxLatency(us), %d%n", name, histogram.getMaxValue());
+    System.out.printf("%s, Return=ERROR, %d%n", name, errors);
   }
 }
