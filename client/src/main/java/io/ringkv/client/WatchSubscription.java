@@ -403,8 +403,15 @@ final class WatchSubscription implements Flow.Subscription {
         fail(compacted(stream, failure, operation));
         return -1;
       }
+      // A node that holds none of the partitions asked for (the map was stale) names no reason in
+      // its error yet, only its words; the next attempt refreshes the map and goes elsewhere.
+      boolean misrouted =
+          status.getCode() == Status.Code.FAILED_PRECONDITION
+              && status.getDescription() != null
+              && status.getDescription().contains("holds no replica");
       boolean retryable =
           status.isOk()
+              || misrouted
               || failure.kind().retryable
               || failure.kind() == CallFailure.Kind.SERVER_ERROR
               || failure.kind() == CallFailure.Kind.CANCELLED;
