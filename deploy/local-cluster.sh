@@ -13,7 +13,8 @@
 # Settings from the environment: RINGKV_START_TIMEOUT_SECONDS (60), RINGKV_STOP_TIMEOUT_SECONDS (10),
 # RINGKV_PARTITIONS (64), RINGKV_CLUSTER_ID (ringkv-local), RINGKV_JAVA_OPTS (a small heap each),
 # RINGKV_RUN_DIR (./run) and RINGKV_ADDRESS_BASE (10: node i on 127.0.0.(10+i)); tests use the last two
-# to run a second cluster beside a developer's.
+# to run a second cluster beside a developer's. RINGKV_NODE_FLAGS (empty) adds settings to every node,
+# e.g. "--changefeed-retention-age-millis 15000".
 # Only processes whose pid this script recorded are ever signalled.
 set -eu
 root_dir=$(CDPATH='' cd -- "$(dirname -- "$0")/.." && pwd)
@@ -89,9 +90,10 @@ launch() {
   dir=$(node_dir "$i")
   mkdir -p "$dir/data"
   host=$(node_host "$i")
+  # shellcheck disable=SC2086 # RINGKV_NODE_FLAGS is a list of flags
   "$root_dir/bin/ringkv" --data-dir "$dir/data" --node-id "$i" --host "$host" \
     --members "$(cat "$run_dir/members")" --partitions "$partitions" --cluster-id "$cluster_id" \
-    >>"$dir/node.log" 2>&1 </dev/null &
+    ${RINGKV_NODE_FLAGS:-} >>"$dir/node.log" 2>&1 </dev/null &
   echo $! >"$(pid_file "$i")"
 }
 

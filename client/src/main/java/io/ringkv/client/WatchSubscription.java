@@ -174,6 +174,11 @@ final class WatchSubscription implements Flow.Subscription {
     return responsesHeldHighWater;
   }
 
+  /** The nodes the current streams go to, for tests that fail the serving node. */
+  synchronized List<String> addresses() {
+    return streams.stream().map(stream -> stream.route.address()).toList();
+  }
+
   /** How many times the streams were restarted after a failure. */
   synchronized int restarts() {
     return restarts;
