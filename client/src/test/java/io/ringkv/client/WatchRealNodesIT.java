@@ -248,6 +248,9 @@ class WatchRealNodesIT {
         client.blocking().put("cli/n", Integer.toString(written++));
         TimeUnit.MILLISECONDS.sleep(20); // write pace, not a wait for a condition
       }
+      for (int more = 0; more < 3; more++) { // values after the last one the first watch printed
+        client.blocking().put("cli/n", Integer.toString(written++));
+      }
       List<String> firstLines = first.get();
       assertThat(firstLines).hasSize(3);
       assertThat(firstLines.get(0)).contains("\"key\":\"cli/n\"", "\"kind\":\"put\"");
@@ -257,7 +260,17 @@ class WatchRealNodesIT {
       String cursor = firstLines.get(2).replaceAll(".*\"cursor\":\"([^\"]*)\".*", "$1");
       // Resumed from the printed cursor: the next value, with its previous one, nothing repeated.
       List<String> second =
-          ringctl("watch", "--prefix", "cli/", "--from", cursor, "--max-events", "1", "--prev-kv");
+          ringctl(
+              "watch",
+              "--prefix",
+              "cli/",
+              "--from",
+              cursor,
+              "--max-events",
+              "1",
+              "--prev-kv",
+              "--timeout",
+              "30s");
       assertThat(second).hasSize(2);
       assertThat(second.get(0))
           .startsWith("PUT\tcli/n\t" + (lastPrinted + 1) + "\t(was " + lastPrinted + ")");
