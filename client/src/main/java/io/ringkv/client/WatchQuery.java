@@ -199,7 +199,10 @@ public final class WatchQuery {
     return copy;
   }
 
-  /** Silence after which a stream that owes a response is resumed elsewhere (default 15 s). */
+  /**
+   * Silence after which a stream that owes a response is resumed elsewhere (default 15 s; the watch
+   * uses at least three of its progress intervals).
+   */
   public WatchQuery withIdleTimeout(Duration timeout) {
     requirePositive("idle timeout", timeout);
     WatchQuery copy = copy();
@@ -252,6 +255,10 @@ public final class WatchQuery {
 
   Duration resumeTimeout() {
     return resumeTimeout;
+  }
+
+  Duration progressInterval() {
+    return progressInterval;
   }
 
   Duration idleTimeout() {

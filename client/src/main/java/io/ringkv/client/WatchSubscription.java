@@ -60,6 +60,11 @@ final class WatchSubscription implements Flow.Subscription {
   private final Executor deliveryExecutor;
   private final int spread;
 
+  /**
+   * Silence that fails a stream: the query's idle timeout, and never under 3 progress intervals.
+   */
+  private final long idleTimeoutNanos;
+
   private final ArrayDeque<Pending> queue = new ArrayDeque<>();
   private final Set<String> avoid = new HashSet<>();
   private List<Stream> streams = List.of();
@@ -113,6 +118,8 @@ final class WatchSubscription implements Flow.Subscription {
     this.scheduler = scheduler;
     this.deliveryExecutor = deliveryExecutor;
     this.spread = spread;
+    this.idleTimeoutNanos =
+        Math.max(query.idleTimeout().toNanos(), 3 * query.progressInterval().toNanos());
     this.deliveredCursor = query.cursor();
     this.receivedCursor = query.cursor();
   }
@@ -120,7 +127,7 @@ final class WatchSubscription implements Flow.Subscription {
   /** Hands the subscriber this subscription and opens the first streams. */
   void start() {
     subscriber.onSubscribe(this);
-    long checkNanos = Math.max(1, query.idleTimeout().toNanos() / 4);
+    long checkNanos = Math.max(1, idleTimeoutNanos / 4);
     synchronized (this) {
       if (done) {
         return;
@@ -538,7 +545,7 @@ final class WatchSubscription implements Flow.Subscription {
     synchronized (this) {
       long now = nanoClock.getAsLong();
       for (Stream stream : streams) {
-        if (stream.owed > 0 && now - stream.lastActivityNanos > query.idleTimeout().toNanos()) {
+        if (stream.owed > 0 && now - stream.lastActivityNanos > idleTimeoutNanos) {
           silent = stream;
           break;
         }
@@ -548,7 +555,9 @@ final class WatchSubscription implements Flow.Subscription {
       onClose(
           silent,
           Status.UNAVAILABLE.withDescription(
-              "no response within the idle timeout of " + query.idleTimeout()),
+              "no response within the idle timeout of "
+                  + TimeUnit.NANOSECONDS.toMillis(idleTimeoutNanos)
+                  + " ms"),
           new Metadata());
     }
   }

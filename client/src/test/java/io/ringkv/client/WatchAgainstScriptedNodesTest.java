@@ -31,7 +31,8 @@ import org.junit.jupiter.api.Timeout;
  * Proves the client side of Watch over real gRPC on loopback (127.0.0.117-118, this suite's
  * addresses), against scripted Watch services: a stream that fails is resumed from the cursor of
  * the last item handed to the subscriber, and items received but not handed over are fetched again,
- * not lost and not repeated, even inside one revision; a compacted cursor ends the watch with
+ * not lost and not repeated, even inside one revision; a node that owes a response and stays silent
+ * past the idle timeout is left for another; a compacted cursor ends the watch with
  * WatchCompactedException carrying the partition and oldest retained revisions, without a retry; a
  * refused query is not retried; and a subscriber that asks for one item at a time holds the client
  * to a bounded number of responses while the node is held back by gRPC flow control.
@@ -216,6 +217,28 @@ class WatchAgainstScriptedNodesTest {
       assertThat(positions(rest)).containsExactly("0:12/1", "0:13/0");
       assertThat(rest.get(0).cursor()).isEqualTo(WatchCursor.parse("0:12"));
       assertThat(watch.restarts()).isEqualTo(1);
+    }
+  }
+
+  @Test
+  void aNodeThatOwesAResponseAndStaysSilentIsLeftForAnother() throws Exception {
+    List<WatchRequest> requests = new CopyOnWriteArrayList<>();
+    AtomicInteger calls = new AtomicInteger();
+    Script script =
+        (call, request, out) -> {
+          out.onNext(created(Map.of(0, 10L)));
+          if (call > 1) {
+            out.onNext(response(Map.of(0, 11L), event(0, 11, 0, "a")));
+          } // the first node then hangs: no progress, no error, an open stream
+        };
+    String first = start(117, new ScriptedWatch(requests, calls, script));
+    String second = start(118, new ScriptedWatch(requests, calls, script));
+    WatchTestSubscriber subscriber = new WatchTestSubscriber(100);
+    try (RingKvClient client = client(first, second)) {
+      client.watch(WatchQuery.all().withIdleTimeout(Duration.ofMillis(300))).subscribe(subscriber);
+      assertThat(positions(subscriber.events(1, WAIT))).containsExactly("0:11/0");
+      assertThat(requests).hasSize(2);
+      assertThat(requests.get(0).getAll()).isTrue();
     }
   }
 
