@@ -134,6 +134,7 @@ class ReflectionProtocolsTest {
         .contains(
             "ringkv.v1.KV",
             "ringkv.v1.Cluster",
+            "ringkv.v1.Watch",
             "grpc.health.v1.Health",
             "grpc.reflection.v1.ServerReflection",
             "grpc.reflection.v1alpha.ServerReflection");

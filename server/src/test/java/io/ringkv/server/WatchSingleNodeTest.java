@@ -7,6 +7,7 @@ import io.grpc.Status;
 import io.ringkv.proto.v1.DeleteRequest;
 import io.ringkv.proto.v1.ErrorDetail;
 import io.ringkv.proto.v1.Event;
+import io.ringkv.proto.v1.KVGrpc;
 import io.ringkv.proto.v1.ProgressRequest;
 import io.ringkv.proto.v1.PutRequest;
 import io.ringkv.proto.v1.WatchCursor;
@@ -30,6 +31,12 @@ import org.junit.jupiter.api.io.TempDir;
  * key only; an idle stream gets progress responses whose cursor and resolved revisions reach the
  * applied index, and one at once on RequestProgress; watches-max refuses one stream too many with
  * RESOURCE_EXHAUSTED naming the limit; a request without a selector is refused INVALID_ARGUMENT.
+ * Events carry hybrid-logical-clock stamps that strictly increase with the revision even when many
+ * writes share a millisecond. A cursor older than retention ends the stream FAILED_PRECONDITION
+ * with a COMPACTED detail and a last response naming the oldest retained revision, or, with
+ * on_compacted SNAPSHOT, continues from a snapshot of the selected keys and then the tail. A
+ * consumer that never reads while writes continue makes the node hold no more than
+ * watch-buffer-bytes-max for it, and later reads every change in order.
  */
 class WatchSingleNodeTest {
   private static final String[] HOSTS = {"127.0.0.131"};
@@ -219,5 +226,189 @@ class WatchSingleNodeTest {
     WatchProbe malformed = watch(WatchRequest.getDefaultInstance());
     assertThat(Status.fromThrowable(malformed.awaitEnd()).getCode())
         .isEqualTo(Status.Code.INVALID_ARGUMENT);
+  }
+
+  @Test
+  void hlcStampsIncreaseStrictlyWithinAMillisecond() throws Exception {
+    cluster = new RealTestCluster(dataDir, HOSTS, 1);
+    KVGrpc.KVStub async = KVGrpc.newStub(cluster.channels[0]);
+    int writes = 300;
+    java.util.concurrent.CountDownLatch done = new java.util.concurrent.CountDownLatch(writes);
+    for (int i = 0; i < writes; i++) {
+      async
+          .withDeadlineAfter(30, TimeUnit.SECONDS)
+          .put(
+              PutRequest.newBuilder()
+                  .setKey(ByteString.copyFromUtf8("h/" + i))
+                  .setValue(ByteString.copyFromUtf8("v"))
+                  .build(),
+              new io.grpc.stub.StreamObserver<>() {
+                @Override
+                public void onNext(io.ringkv.proto.v1.PutResponse value) {}
+
+                @Override
+                public void onError(Throwable t) {
+                  done.countDown();
+                }
+
+                @Override
+                public void onCompleted() {
+                  done.countDown();
+                }
+              });
+    }
+    assertThat(done.await(60, TimeUnit.SECONDS)).isTrue();
+    WatchProbe oldest = watch(prefix("h/").setStart(WatchRequest.Start.OLDEST).build());
+    oldest.created();
+    List<Event> events = oldest.events(writes);
+    int sameMillisecond = 0;
+    for (int i = 1; i < events.size(); i++) {
+      Event before = events.get(i - 1);
+      Event after = events.get(i);
+      assertThat(after.getRevision()).isGreaterThan(before.getRevision());
+      boolean later =
+          after.getHlcPhysicalMillis() > before.getHlcPhysicalMillis()
+              || (after.getHlcPhysicalMillis() == before.getHlcPhysicalMillis()
+                  && after.getHlcLogical() > before.getHlcLogical());
+      assertThat(later).as("stamp of %s after %s", after, before).isTrue();
+      if (after.getHlcPhysicalMillis() == before.getHlcPhysicalMillis()) {
+        sameMillisecond++;
+      }
+    }
+    System.out.println("writes sharing a millisecond with the one before: " + sameMillisecond);
+    assertThat(sameMillisecond).as("the load put several writes in one millisecond").isPositive();
+  }
+
+  @Test
+  void aCompactedCursorFailsOrContinuesFromASnapshot() throws Exception {
+    cluster =
+        new RealTestCluster(
+            dataDir,
+            HOSTS,
+            1,
+            "--changefeed-retention-age-millis",
+            "300",
+            "--changefeed-retention-check-interval-millis",
+            "20");
+    long first = put("c/1", "old");
+    put("c/2", "two");
+    long old = put("c/1", "new");
+    LocalTestCluster.awaitTrue(
+        "retention dropped the first writes",
+        30,
+        () -> cluster.nodes[0].storageEngine().changefeed(0).oldestRetainedRevision() > old);
+    WatchCursor stale = WatchCursor.newBuilder().putRevisions(0, first).build();
+
+    WatchProbe failing = watch(prefix("c/").setCursor(stale).build());
+    Throwable error = failing.awaitEnd();
+    assertThat(Status.fromThrowable(error).getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+    ErrorDetail detail = KvErrors.detailOf(error);
+    assertThat(detail.getReason()).isEqualTo(ErrorDetail.Reason.COMPACTED);
+    assertThat(detail.getPartition()).isZero();
+    assertThat(detail.getOldestRetainedRevision()).isGreaterThan(old);
+    WatchResponse last = failing.responses().getLast();
+    assertThat(last.getCompacted()).isEqualTo(detail);
+    assertThat(last.getOldestRetainedMap()).containsEntry(0, detail.getOldestRetainedRevision());
+
+    WatchProbe continuing =
+        watch(
+            prefix("c/")
+                .setCursor(stale)
+                .setOnCompacted(io.ringkv.proto.v1.OnCompacted.Action.SNAPSHOT)
+                .build());
+    continuing.created();
+    List<Event> snapshot = continuing.eventsUntil(r -> r.getSnapshotInProgressCount() == 0);
+    assertThat(snapshot.stream().map(WatchSingleNodeTest::describe))
+        .containsExactly("PUT c/1=new@" + old, "PUT c/2=two@" + (first + 1));
+    assertThat(snapshot).allMatch(Event::getFromSnapshot);
+    assertThat(continuing.responses()).anyMatch(r -> r.getOldestRetainedMap().containsKey(0));
+    long tail = put("c/3", "three");
+    assertThat(continuing.events(1).stream().map(WatchSingleNodeTest::describe))
+        .containsExactly("PUT c/3=three@" + tail);
+  }
+
+  @Test
+  void aConsumerThatDoesNotReadHoldsNoMoreThanItsBuffer() throws Exception {
+    long bufferMax = 64 * 1024;
+    cluster =
+        new RealTestCluster(
+            dataDir, HOSTS, 2, "--watch-buffer-bytes-max", Long.toString(bufferMax));
+    WatchProbe slow = WatchProbe.openManual(cluster.channels[0], prefix("s/").build());
+    probes.add(slow);
+    slow.created();
+    io.micrometer.core.instrument.Gauge buffered =
+        cluster.nodes[0].registry().find("ringkv.watch.buffered.bytes").gauge();
+    byte[] value = new byte[8 * 1024];
+    int writes = 500; // 4 MB: far beyond the client's flow-control window and the buffer
+    List<Long> revisions = new ArrayList<>();
+    double bufferedMax = 0;
+    for (int i = 0; i < writes; i++) {
+      value[0] = (byte) i;
+      revisions.add(
+          cluster
+              .kv[0]
+              .withDeadlineAfter(10, TimeUnit.SECONDS)
+              .put(
+                  PutRequest.newBuilder()
+                      .setKey(ByteString.copyFromUtf8("s/" + i))
+                      .setValue(ByteString.copyFrom(value))
+                      .build())
+              .getRevision());
+      bufferedMax = Math.max(bufferedMax, buffered.value());
+    }
+    System.out.println("largest bytes buffered for the slow consumer: " + bufferedMax);
+    assertThat(bufferedMax).as("the consumer's back-pressure reached the node").isPositive();
+    // One response of at most the buffer bound, plus one event's overrun (a revision is whole).
+    assertThat(bufferedMax).isLessThanOrEqualTo(bufferMax + value.length + 1024);
+    slow.request(Integer.MAX_VALUE);
+    List<Event> events = slow.events(writes);
+    assertThat(events).hasSize(writes);
+    assertThat(events.stream().map(e -> e.getKey().toStringUtf8()).distinct().count())
+        .isEqualTo(writes);
+    assertThat(events.stream().map(Event::getRevision).sorted().toList())
+        .isEqualTo(revisions.stream().sorted().toList());
+    LocalTestCluster.awaitTrue(
+        "nothing stays buffered once the consumer read", 30, () -> buffered.value() == 0);
+  }
+
+  /**
+   * Regression: a response whose event budget was used up by records the selector filtered out was
+   * taken for "caught up", and the stream waited for the next write or progress tick.
+   */
+  @Test
+  void aBacklogOfUnselectedChangesDoesNotStallTheStream() throws Exception {
+    cluster = new RealTestCluster(dataDir, HOSTS, 1, "--watch-response-events-max", "10");
+    for (int i = 0; i < 50; i++) {
+      put("y/" + i, "unselected");
+    }
+    long selected = put("x/1", "selected");
+    WatchProbe probe =
+        watch(
+            prefix("x/")
+                .setCursor(WatchCursor.newBuilder().putRevisions(0, 0))
+                .setProgressIntervalMillis(3_600_000)
+                .build());
+    probe.created();
+    assertThat(probe.events(1).stream().map(WatchSingleNodeTest::describe))
+        .containsExactly("PUT x/1=selected@" + selected);
+  }
+
+  @Test
+  void theTestOnlyDropSwitchDropsEveryNthEventAndCountsIt() throws Exception {
+    cluster =
+        new RealTestCluster(
+            dataDir, HOSTS, 1, "--allow-unsafe-debug", "true", "--debug-watch-drop-one-in", "3");
+    for (int i = 0; i < 9; i++) {
+      put("d/" + i, "v");
+    }
+    long last = put("e/", "end");
+    WatchProbe probe =
+        watch(WatchRequest.newBuilder().setAll(true).setStart(WatchRequest.Start.OLDEST).build());
+    probe.created();
+    List<Event> events = probe.eventsUntil(r -> r.getCursor().getRevisionsOrDefault(0, 0) >= last);
+    assertThat(events).hasSize(7); // 10 changes, every third dropped
+    assertThat(
+            cluster.nodes[0].registry().find("ringkv.watch.debug.dropped.events").counter().count())
+        .isEqualTo(3);
   }
 }

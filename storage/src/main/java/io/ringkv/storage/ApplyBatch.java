@@ -18,6 +18,8 @@ import java.util.Map;
  * @param sessions client session records to save
  * @param timestampMillisByRevision the time of each revision's entry (the proposer's time carried
  *     in the command), so a change record's time depends on its entry alone, not on the batching
+ * @param hlcLogicalByRevision the logical counter of each revision's hybrid logical clock time
+ *     (absent: 0)
  */
 public record ApplyBatch(
     long appliedIndex,
@@ -26,8 +28,10 @@ public record ApplyBatch(
     long timestampMillis,
     List<Mutation> mutations,
     List<SessionRecord> sessions,
-    Map<Long, Long> timestampMillisByRevision) {
+    Map<Long, Long> timestampMillisByRevision,
+    Map<Long, Integer> hlcLogicalByRevision) {
   public ApplyBatch {
+    hlcLogicalByRevision = Map.copyOf(hlcLogicalByRevision);
     mutations = List.copyOf(mutations);
     sessions = List.copyOf(sessions);
     timestampMillisByRevision = Map.copyOf(timestampMillisByRevision);
@@ -51,12 +55,25 @@ public record ApplyBatch(
       long timestampMillis,
       List<Mutation> mutations,
       List<SessionRecord> sessions) {
-    this(appliedIndex, appliedTerm, confState, timestampMillis, mutations, sessions, Map.of());
+    this(
+        appliedIndex,
+        appliedTerm,
+        confState,
+        timestampMillis,
+        mutations,
+        sessions,
+        Map.of(),
+        Map.of());
   }
 
   /** The time to stamp on the change records of {@code revision}. */
   public long timestampMillisOf(long revision) {
     return timestampMillisByRevision.getOrDefault(revision, timestampMillis);
+  }
+
+  /** The logical counter to stamp on the change records of {@code revision}. */
+  public int hlcLogicalOf(long revision) {
+    return hlcLogicalByRevision.getOrDefault(revision, 0);
   }
 
   /** Mutations only, no session records or configuration change. */

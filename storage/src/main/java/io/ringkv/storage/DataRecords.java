@@ -9,6 +9,12 @@ import java.nio.ByteBuffer;
 final class DataRecords {
   private static final int STORED_HEADER_BYTES = 3 * 8;
 
+  /** Change record flags: a new value, a previous value, a logical HLC counter (at the end). */
+  private static final int CHANGE_HAS_VALUE = 1;
+
+  private static final int CHANGE_HAS_PREVIOUS = 2;
+  private static final int CHANGE_HAS_HLC_LOGICAL = 4;
+
   private DataRecords() {}
 
   static byte[] encodeValue(byte[] key, StoredValue stored) {
@@ -45,12 +51,22 @@ final class DataRecords {
     size += change.value() == null ? 0 : 4 + STORED_HEADER_BYTES + change.value().value().length;
     size +=
         change.previous() == null ? 0 : 4 + STORED_HEADER_BYTES + change.previous().value().length;
+    // A record without a logical counter keeps the format of format version 1, byte for byte.
+    boolean hasLogical = change.hlcLogical() != 0;
+    size += hasLogical ? 4 : 0;
     ByteBuffer payload = ByteBuffer.allocate(size);
     payload.putLong(change.timestampMillis());
     Codec.putBytes(payload, change.key());
-    payload.put((byte) ((change.value() == null ? 0 : 1) | (change.previous() == null ? 0 : 2)));
+    payload.put(
+        (byte)
+            ((change.value() == null ? 0 : CHANGE_HAS_VALUE)
+                | (change.previous() == null ? 0 : CHANGE_HAS_PREVIOUS)
+                | (hasLogical ? CHANGE_HAS_HLC_LOGICAL : 0)));
     putOptional(payload, change.value());
     putOptional(payload, change.previous());
+    if (hasLogical) {
+      payload.putInt(change.hlcLogical());
+    }
     return Codec.seal(key, payload);
   }
 
@@ -66,9 +82,13 @@ final class DataRecords {
           long timestamp = in.getLong();
           byte[] userKey = Codec.getBytes(in);
           byte flags = in.get();
-          StoredValue now = (flags & 1) != 0 ? getOptional(in) : null;
-          StoredValue before = (flags & 2) != 0 ? getOptional(in) : null;
-          return new ChangeRecord(revision, ordinal, timestamp, userKey, now, before);
+          if ((flags & ~(CHANGE_HAS_VALUE | CHANGE_HAS_PREVIOUS | CHANGE_HAS_HLC_LOGICAL)) != 0) {
+            throw new IllegalArgumentException("unknown change flags " + flags);
+          }
+          StoredValue now = (flags & CHANGE_HAS_VALUE) != 0 ? getOptional(in) : null;
+          StoredValue before = (flags & CHANGE_HAS_PREVIOUS) != 0 ? getOptional(in) : null;
+          int logical = (flags & CHANGE_HAS_HLC_LOGICAL) != 0 ? in.getInt() : 0;
+          return new ChangeRecord(revision, ordinal, timestamp, userKey, now, before, logical);
         });
   }
 

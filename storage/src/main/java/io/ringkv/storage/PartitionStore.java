@@ -190,7 +190,8 @@ public final class PartitionStore {
               batch.timestampMillisOf(revision),
               mutation.key(),
               next,
-              previous));
+              previous,
+              batch.hlcLogicalOf(revision)));
     }
     return changes;
   }

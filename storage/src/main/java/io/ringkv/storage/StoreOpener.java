@@ -37,7 +37,11 @@ import org.slf4j.LoggerFactory;
  * IncompatibleFormatException}. In every failing case the files stay byte-identical.
  */
 final class StoreOpener {
-  static final int FORMAT_VERSION = 1;
+  /**
+   * 2: change records may carry a logical HLC counter (a flag bit and 4 bytes at the end), which
+   * builds of version 1 cannot read. A version-1 store opens and is marked 2 from then on.
+   */
+  static final int FORMAT_VERSION = 2;
 
   /** Share of a memtable's write buffer given to its bloom filter, where one is used. */
   static final double MEMTABLE_BLOOM_SIZE_RATIO = 0.1;
@@ -298,6 +302,12 @@ final class StoreOpener {
     if (nodeId != options.nodeId()) {
       throw new ForeignStoreException(
           store.path, "node id is " + nodeId + ", expected " + options.nodeId());
+    }
+    if (version < FORMAT_VERSION) {
+      // Its records all read as they are; the identity is rewritten with the new version so an
+      // older build refuses the store once it may hold records of the new format.
+      log.info("store {}: format version {} is marked {}", store.path, version, FORMAT_VERSION);
+      return true;
     }
     return false;
   }

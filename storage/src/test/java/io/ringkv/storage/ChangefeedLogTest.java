@@ -17,7 +17,9 @@ import org.junit.jupiter.api.io.TempDir;
  * Proves the changefeed log: records appended by apply are read back in revision order from any
  * revision, reads are bounded without splitting a revision, retention by age (injected clock) and
  * by bytes drops whole revisions from the oldest end, and the oldest retained revision is exact
- * across reopen, with a clear error for a compacted cursor.
+ * across reopen, with a clear error for a compacted cursor. Change records keep the logical counter
+ * of their hybrid-logical-clock time, and a record in the format of version 1 (no counter) reads
+ * with counter 0.
  */
 class ChangefeedLogTest {
   @TempDir Path directory;
@@ -35,6 +37,40 @@ class ChangefeedLogTest {
                   new Mutation.Put(bytes("k" + revision), bytes("value-" + revision), revision),
                   new Mutation.Put(bytes("shared"), bytes("v" + revision), revision))));
     }
+  }
+
+  @Test
+  void changeRecordsKeepTheirHlcLogicalCounterAndVersionOneRecordsReadAsZero() {
+    try (StorageEngine engine = TestStores.open(directory)) {
+      PartitionStore partition = engine.partition(1);
+      partition.apply(
+          new ApplyBatch(
+              2,
+              1,
+              null,
+              500,
+              List.of(
+                  new Mutation.Put(bytes("a"), bytes("1"), 1),
+                  new Mutation.Put(bytes("b"), bytes("2"), 2)),
+              List.of(),
+              java.util.Map.of(1L, 500L, 2L, 500L),
+              java.util.Map.of(2L, 7)));
+      List<ChangeRecord> records = engine.changefeed(1).read(1, 10, Long.MAX_VALUE);
+      assertThat(records).extracting(ChangeRecord::hlcLogical).containsExactly(0, 7);
+      assertThat(records).extracting(ChangeRecord::timestampMillis).containsExactly(500L, 500L);
+    }
+    // The layout version 1 wrote: time, key, flags (1 = value), value with its revisions.
+    byte[] key = Keys.change(1, 9, 0);
+    java.nio.ByteBuffer payload = java.nio.ByteBuffer.allocate(8 + 4 + 1 + 1 + 4 + 24 + 1);
+    payload.putLong(123).putInt(1).put((byte) 'k').put((byte) 1);
+    payload.putInt(24 + 1).putLong(9).putLong(9).putLong(1).put((byte) 'v');
+    ChangeRecord old = DataRecords.decodeChange(1, key, Codec.seal(key, payload));
+    assertThat(old.hlcLogical()).isZero();
+    assertThat(old.timestampMillis()).isEqualTo(123);
+    assertThat(old.value().value()).containsExactly('v');
+    // And a record without a counter is still written in that layout, byte for byte.
+    assertThat(DataRecords.encodeChange(key, old))
+        .isEqualTo(Codec.seal(key, payload.rewind().position(payload.limit())));
   }
 
   @Test

@@ -21,6 +21,9 @@ import java.util.function.LongSupplier;
  * once with a {@link DriverException} the caller can route or retry on.
  */
 final class ClientRequests {
+  /** Largest logical count within one HLC millisecond (the wire field is unsigned 32-bit). */
+  static final int HLC_LOGICAL_MAX = Integer.MAX_VALUE;
+
   private final long nodeId;
   private final int inflightProposalsPerPartitionMax;
   private final Clock clock;
@@ -63,14 +66,35 @@ final class ClientRequests {
       return;
     }
     long requestId = nextRequestId++;
+    stampHlc(replica);
     byte[] data =
         command.toBuilder()
             .setProposerNodeId(nodeId)
             .setRequestId(requestId)
-            .setProposedAtMillis(clock.millis())
+            .setProposedAtMillis(replica.hlcPhysicalMillis)
+            .setProposedAtLogical(replica.hlcLogical)
             .build()
             .toByteArray();
     replica.queuedProposals.add(new GroupReplica.Proposal(requestId, data, future));
+  }
+
+  /**
+   * Moves the partition's hybrid logical clock past its last stamp: the wall clock when it moved
+   * on, else the same millisecond with the next logical count, so this leader's commands of one
+   * partition carry strictly increasing times even within one millisecond or when the wall clock
+   * steps back.
+   */
+  private void stampHlc(GroupReplica replica) {
+    long wall = clock.millis();
+    if (wall > replica.hlcPhysicalMillis) {
+      replica.hlcPhysicalMillis = wall;
+      replica.hlcLogical = 0;
+    } else if (replica.hlcLogical == HLC_LOGICAL_MAX) {
+      replica.hlcPhysicalMillis++; // a counter this high in one millisecond: borrow the next one
+      replica.hlcLogical = 0;
+    } else {
+      replica.hlcLogical++;
+    }
   }
 
   /** Queues a linearizable read on a leader. */

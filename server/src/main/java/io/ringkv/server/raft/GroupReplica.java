@@ -67,6 +67,14 @@ final class GroupReplica {
 
   long knownLeader;
 
+  /**
+   * The last hybrid-logical-clock time this node stamped on a proposal of this partition (driver
+   * thread): physical millis and logical counter.
+   */
+  long hlcPhysicalMillis;
+
+  int hlcLogical;
+
   /** Leader balancing leaves this group alone until this tick (after a requested transfer). */
   long balanceAfterTick;
 

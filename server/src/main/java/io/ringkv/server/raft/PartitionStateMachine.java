@@ -137,6 +137,9 @@ final class PartitionStateMachine {
         Command command = parse(entry);
         batch.timestampMillis = Math.max(batch.timestampMillis, command.getProposedAtMillis());
         batch.timestampMillisByRevision.put(entry.index(), command.getProposedAtMillis());
+        if (command.getProposedAtLogical() != 0) {
+          batch.hlcLogicalByRevision.put(entry.index(), command.getProposedAtLogical());
+        }
         CommandResult result = batch.applyCommand(command, entry.index());
         results.add(
             new Applied(
@@ -152,7 +155,8 @@ final class PartitionStateMachine {
               batch.timestampMillis,
               batch.mutations,
               sessions,
-              batch.timestampMillisByRevision),
+              batch.timestampMillisByRevision,
+              batch.hlcLogicalByRevision),
           batch.readBefore);
     }
     Invariants.check(
@@ -192,6 +196,9 @@ final class PartitionStateMachine {
 
     /** Each command entry's own time: its change records carry it, whatever the batching. */
     private final Map<Long, Long> timestampMillisByRevision = new HashMap<>();
+
+    /** Each command entry's HLC logical counter, where it is not 0. */
+    private final Map<Long, Integer> hlcLogicalByRevision = new HashMap<>();
 
     Batch(PartitionReadView view) {
       this.view = view;

@@ -18,7 +18,8 @@ final class WatchEvents {
             .setRevision(record.revision())
             .setOrdinal(record.ordinal())
             .setKey(ByteString.copyFrom(record.key()))
-            .setHlcPhysicalMillis(record.timestampMillis());
+            .setHlcPhysicalMillis(record.timestampMillis())
+            .setHlcLogical(record.hlcLogical());
     StoredValue value = record.value();
     if (value == null) {
       event.setKind(Event.Kind.DELETE);

@@ -78,6 +78,11 @@ final class WatchHub implements AppliedListener, AutoCloseable {
         this::tick, PROGRESS_TICK_MILLIS, PROGRESS_TICK_MILLIS, TimeUnit.MILLISECONDS);
   }
 
+  /** True once the node began closing: no stream is registered any more. */
+  boolean isClosed() {
+    return closed;
+  }
+
   /** A fresh stream id (never 0, which means "none" on the wire). */
   long newId() {
     return nextId.incrementAndGet();

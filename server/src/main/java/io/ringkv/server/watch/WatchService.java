@@ -22,6 +22,7 @@ import io.ringkv.storage.StorageEngine;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
 
 /**
@@ -38,6 +39,11 @@ import java.util.function.LongSupplier;
 public final class WatchService extends WatchGrpc.WatchImplBase implements AutoCloseable {
   /** Threads of the shared executor that serves every stream. */
   static final int THREADS_DEFAULT = Math.max(2, Runtime.getRuntime().availableProcessors());
+
+  /**
+   * How long one ReadIndex of a linearizable start may stay unanswered before it is asked again.
+   */
+  static final long READ_INDEX_ATTEMPT_MILLIS = 500;
 
   private final PartitionLayout layout;
   private final Limits limits;
@@ -96,7 +102,26 @@ public final class WatchService extends WatchGrpc.WatchImplBase implements AutoC
 
       @Override
       public CompletableFuture<?> awaitLeaderCommit(int partition) {
-        return driver.readIndexOnAnyReplica(partition);
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        readIndexAttempt(partition, done);
+        return done;
+      }
+
+      /**
+       * A follower that knows no leader yet (just started, or an election is running) drops a
+       * ReadIndex without an answer: ask again after a while, until the caller gives up.
+       */
+      private void readIndexAttempt(int partition, CompletableFuture<Void> done) {
+        driver
+            .readIndexOnAnyReplica(partition)
+            .orTimeout(READ_INDEX_ATTEMPT_MILLIS, TimeUnit.MILLISECONDS)
+            .whenComplete((term, failure) -> {
+              if (failure == null) {
+                done.complete(null);
+              } else if (!done.isDone()) {
+                readIndexAttempt(partition, done);
+              }
+            });
       }
     };
   }
@@ -115,6 +140,13 @@ public final class WatchService extends WatchGrpc.WatchImplBase implements AutoC
     }
     WatchStream stream = new WatchStream(hub, observer, plan, hub.newId());
     if (!hub.register(stream)) {
+      if (hub.isClosed()) {
+        observer.onError(
+            Status.UNAVAILABLE
+                .withDescription("node stopping; watch elsewhere")
+                .asRuntimeException());
+        return;
+      }
       int max = hub.limits.watchesMax();
       observer.onError(
           KvErrors.of(

@@ -348,7 +348,10 @@ final class WatchStream {
     }
   }
 
-  /** Reads the tails of the partitions, round robin; true when a read bound stopped it. */
+  /**
+   * Reads the tails of the partitions, round robin; true when a bound stopped it with more possibly
+   * left to read (also when filtered-out records used up the budget and nothing is to be sent).
+   */
   private boolean tail(WatchResponse.Builder response, Budget budget) {
     int count = partitions.length;
     for (int k = 0; k < count && !budget.full(); k++) {
@@ -373,7 +376,7 @@ final class WatchStream {
       }
     }
     nextPartitionIndex = (nextPartitionIndex + 1) % count;
-    return false;
+    return budget.full();
   }
 
   /** One read of one partition's changes after its cursor; false when it cannot continue. */

@@ -243,6 +243,27 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void watchSettingsHaveDefaultsAndTheDropSwitchNeedsItsPermission() {
+    assertThat(load("--data-dir", "/d").watch()).isEqualTo(WatchLimits.DEFAULTS);
+    assertThat(load("--data-dir", "/d", "--watches-max", "7").watch().watchesMax()).isEqualTo(7);
+    expectError("watches-max", () -> load("--data-dir", "/d", "--watches-max", "0"));
+    expectError(
+        "debug-watch-drop-one-in",
+        () -> load("--data-dir", "/d", "--debug-watch-drop-one-in", "1000"));
+    assertThat(
+            load(
+                    "--data-dir",
+                    "/d",
+                    "--debug-watch-drop-one-in",
+                    "1000",
+                    "--allow-unsafe-debug",
+                    "true")
+                .watch()
+                .debugWatchDropOneIn())
+        .isEqualTo(1000);
+  }
+
+  @Test
   void theUnsafeStaleReadSwitchIsOffByDefaultAndNeedsItsPermission() {
     assertThat(load("--data-dir", "/d").debugUnsafeStaleReads()).isFalse();
     expectError(
