@@ -16,6 +16,7 @@
 # to run a second cluster beside a developer's. RINGKV_GOSSIP_PRESET (lan): the local preset detects
 # faster but, on a laptop shared with builds and GC pauses, suspects nodes that are only slow; lan
 # gives the timings a real deployment has, so what a developer sees here holds there.
+# RINGKV_NODE_FLAGS (empty) adds settings to every node, e.g. "--changefeed-retention-age-millis 15000".
 # Only processes whose pid this script recorded are ever signalled.
 set -eu
 root_dir=$(CDPATH='' cd -- "$(dirname -- "$0")/.." && pwd)
@@ -92,9 +93,10 @@ launch() {
   dir=$(node_dir "$i")
   mkdir -p "$dir/data"
   host=$(node_host "$i")
+  # shellcheck disable=SC2086 # RINGKV_NODE_FLAGS is a list of flags
   "$root_dir/bin/ringkv" --data-dir "$dir/data" --node-id "$i" --host "$host" \
     --members "$(cat "$run_dir/members")" --partitions "$partitions" --cluster-id "$cluster_id" \
-    --gossip-preset "$gossip_preset" >>"$dir/node.log" 2>&1 </dev/null &
+    --gossip-preset "$gossip_preset" ${RINGKV_NODE_FLAGS:-} >>"$dir/node.log" 2>&1 </dev/null &
   echo $! >"$(pid_file "$i")"
 }
 

@@ -142,6 +142,32 @@ final class PartitionMap {
     return leader == 0 ? null : addressByNode.get(leader);
   }
 
+  int partitionCount() {
+    return partitions.length;
+  }
+
+  /** Client addresses of the nodes holding a replica of {@code partition}, in replica order. */
+  List<String> replicaAddresses(int partition) {
+    List<String> result = new ArrayList<>();
+    for (long replica : partitions[partition].getReplicasList()) {
+      String address = addressByNode.get(replica);
+      if (address != null) {
+        result.add(address);
+      }
+    }
+    return result;
+  }
+
+  /** Whether every known member holds a replica of every partition (nodes <= replication). */
+  boolean everyMemberHoldsEveryPartition() {
+    for (PartitionInfo info : partitions) {
+      if (!info.getReplicasList().containsAll(addressByNode.keySet())) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   /** Client addresses of the members not held dead, sorted. */
   List<String> memberAddresses() {
     List<String> result = new ArrayList<>();

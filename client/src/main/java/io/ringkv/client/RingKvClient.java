@@ -33,8 +33,11 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.Flow;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
 import java.util.function.LongSupplier;
 import java.util.random.RandomGenerator;
@@ -103,7 +106,10 @@ public final class RingKvClient implements AutoCloseable {
       LongSupplier nanoClock,
       ScheduledExecutorService scheduler,
       boolean ownsScheduler,
-      int scanPageSize) {}
+      int scanPageSize,
+      Backoff backoff,
+      ExecutorService watchDelivery,
+      AtomicInteger watchCount) {}
 
   private RingKvClient(Core core, long deadlineNanos) {
     this.core = core;
@@ -269,6 +275,50 @@ public final class RingKvClient implements AutoCloseable {
         .thenApply(RingKvClient::pageOf);
   }
 
+  // ---- watch ----
+
+  /**
+   * The changefeed of {@code query}, as a publisher of items: each {@link WatchEvent} is a change,
+   * each {@link WatchProgress} a report that the cursor moved without one. Every subscription is
+   * its own watch. Flow control follows the subscriber's demand: the client asks the node for a
+   * response only when the subscriber wants more, and holds at most {@link
+   * WatchQuery#withResponsesBufferedMax} responses per watch, so a slow subscriber slows the stream
+   * instead of filling memory. After any failure (node down, stream reset, node restart) the watch
+   * resumes by itself on another node from the cursor of the last item handed over, with backoff,
+   * for up to the query's resume timeout: the subscriber sees no gap and no repeat. It ends with
+   * {@link WatchCompactedException} when a position is older than retention (unless the query asks
+   * for {@link WatchQuery.OnCompacted#SNAPSHOT}), with another {@link RingKvException} when the
+   * nodes refuse the query or stay unreachable, and never completes normally.
+   *
+   * <p>Items are handed over on a thread of the client's own (never a gRPC transport thread); a
+   * subscriber may block in {@code onNext} for as long as it needs.
+   */
+  public Flow.Publisher<WatchItem> watch(WatchQuery query) {
+    if (query == null) {
+      throw new IllegalArgumentException("query must not be null");
+    }
+    return subscriber -> {
+      if (subscriber == null) {
+        throw new NullPointerException("subscriber must not be null (rule 1.9)");
+      }
+      newWatch(query, subscriber).start();
+    };
+  }
+
+  WatchSubscription newWatch(WatchQuery query, Flow.Subscriber<? super WatchItem> subscriber) {
+    return new WatchSubscription(
+        query,
+        subscriber,
+        core.channels(),
+        core.router(),
+        core.endpoints(),
+        core.backoff(),
+        core.nanoClock(),
+        core.scheduler(),
+        core.watchDelivery(),
+        core.watchCount().getAndIncrement());
+  }
+
   // ---- plumbing ----
 
   <Req, Resp> CompletableFuture<Resp> call(
@@ -429,6 +479,7 @@ public final class RingKvClient implements AutoCloseable {
     if (core.ownsScheduler()) {
       core.scheduler().shutdownNow();
     }
+    core.watchDelivery().shutdown();
   }
 
   /**
@@ -593,14 +644,9 @@ public final class RingKvClient implements AutoCloseable {
       ChannelPool channels = new ChannelPool(interceptors, messageSizeBytesMax, directCallbacks);
       Transport transport = new Transport(channels);
       Router router = new Router(normalised, transport, refreshNanos);
+      Backoff backoff = new Backoff(backoffInitialNanos, backoffMaxNanos, chosenRandom);
       RetryingCaller caller =
-          new RetryingCaller(
-              router,
-              transport,
-              new Backoff(backoffInitialNanos, backoffMaxNanos, chosenRandom),
-              nanoClock,
-              chosenScheduler,
-              attemptNanos);
+          new RetryingCaller(router, transport, backoff, nanoClock, chosenScheduler, attemptNanos);
       Core core =
           new Core(
               normalised,
@@ -612,7 +658,14 @@ public final class RingKvClient implements AutoCloseable {
               nanoClock,
               chosenScheduler,
               ownsScheduler,
-              scanPageSize);
+              scanPageSize,
+              backoff,
+              Executors.newCachedThreadPool(runnable -> {
+                Thread thread = new Thread(runnable, "ringkv-watch-delivery");
+                thread.setDaemon(true);
+                return thread;
+              }),
+              new AtomicInteger(chosenRandom.nextInt(1 << 16)));
       return new RingKvClient(core, deadlineNanos);
     }
 

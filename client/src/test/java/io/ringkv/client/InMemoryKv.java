@@ -45,12 +45,17 @@ public final class InMemoryKv extends KVGrpc.KVImplBase implements AutoCloseable
 
   /** Starts serving on 127.0.0.1 and an ephemeral port; returns host:port. */
   public String start() throws IOException {
+    return start("127.0.0.1");
+  }
+
+  /** Starts serving on {@code host} (a test's own loopback address) and an ephemeral port. */
+  public String start(String host) throws IOException {
     server =
-        NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
+        NettyServerBuilder.forAddress(new InetSocketAddress(host, 0))
             .addService(this)
             .build()
             .start();
-    return "127.0.0.1:" + server.getPort();
+    return host + ":" + server.getPort();
   }
 
   @Override

@@ -38,6 +38,7 @@ import picocli.CommandLine.ParentCommand;
       RingCtl.Del.class,
       RingCtl.Cas.class,
       RingCtl.Scan.class,
+      WatchCommand.class,
       ClusterCommands.class,
       RingCtl.Leader.class
     })
