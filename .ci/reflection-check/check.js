@@ -1,7 +1,8 @@
 // A ringkv node seen by a client that knows nothing of ringkv: grpc-js-reflection-client speaks
 // server reflection v1alpha only (as grpcurl before 1.9 does). With no proto file it lists the
-// services, resolves ringkv.v1.KV and grpc.health.v1.Health from the node, and calls Put, Get, Txn
-// and Check through the descriptors it downloaded. Exits 0 only if every answer is the expected one.
+// services, resolves ringkv.v1.KV, ringkv.v1.Watch and grpc.health.v1.Health from the node, calls
+// Put, Get, Txn and Check, and reads the Put back from a Watch stream (as `grpcurl -d '{"prefix":..}'
+// HOST:PORT ringkv.v1.Watch/Watch` does), all through the descriptors it downloaded. Exits 0 only if every answer is the expected one.
 'use strict';
 const grpc = require('@grpc/grpc-js');
 const { GrpcReflection } = require('grpc-js-reflection-client');
@@ -38,7 +39,7 @@ async function serviceClient(reflection, symbol) {
   const reflection = new GrpcReflection(target, credentials, {}, 'v1alpha');
   const services = await reflection.listServices();
   console.log('services: ' + services.join(', '));
-  for (const expected of ['ringkv.v1.KV', 'ringkv.v1.Cluster', 'grpc.health.v1.Health']) {
+  for (const expected of ['ringkv.v1.KV', 'ringkv.v1.Cluster', 'ringkv.v1.Watch', 'grpc.health.v1.Health']) {
     if (!services.includes(expected)) fail(`service ${expected} not listed`);
   }
 
@@ -57,6 +58,23 @@ async function serviceClient(reflection, symbol) {
   const read = txn.responses[1] && txn.responses[1].get;
   if (!read || Buffer.from(read.value).toString() !== 'swapped') fail('Txn get did not see its own put: ' + JSON.stringify(txn));
   console.log('Put, Get and Txn answered as expected (Txn revision ' + txn.revision + ')');
+
+  const watch = await serviceClient(reflection, 'ringkv.v1.Watch');
+  const event = await new Promise((resolve, reject) => {
+    const stream = watch.Watch({ prefix: key, start: 'OLDEST' }, { deadline: Date.now() + deadlineMillis });
+    stream.on('data', (response) => {
+      const found = (response.events || []).find((e) => Buffer.from(e.value).toString() === 'swapped');
+      if (found) {
+        stream.cancel();
+        resolve(found);
+      }
+    });
+    stream.on('error', (error) => (error.code === grpc.status.CANCELLED ? null : reject(error)));
+    stream.on('end', () => reject(new Error('the Watch stream ended before the Txn put arrived')));
+  });
+  // PUT is the enum's default value, which proto3 leaves out of the decoded message.
+  if (!Buffer.from(event.key).equals(key) || (event.kind || 'PUT') !== 'PUT') fail('Watch event is not the Txn put: ' + JSON.stringify(event));
+  console.log('Watch from OLDEST delivered the Txn put (partition ' + event.partition + ', revision ' + event.revision + ')');
 
   const health = await serviceClient(reflection, 'grpc.health.v1.Health');
   const status = await call(health, 'Check', {});
