@@ -121,6 +121,8 @@ class ReportWriterTest {
         Duration.ofSeconds(30),
         Path.of("."),
         Path.of("store"),
-        false);
+        false,
+        3,
+        0);
   }
 }
