@@ -7,13 +7,13 @@ import io.grpc.protobuf.StatusProto;
 import io.ringkv.proto.v1.ErrorDetail;
 
 /** gRPC errors with a {@link ErrorDetail}, as the client contract describes them. */
-final class KvErrors {
+public final class KvErrors {
   /** The map epoch of the static placement (no meta group yet). */
   static final long MAP_EPOCH = 1;
 
   private KvErrors() {}
 
-  static StatusRuntimeException of(Status.Code code, String message, ErrorDetail detail) {
+  public static StatusRuntimeException of(Status.Code code, String message, ErrorDetail detail) {
     return StatusProto.toStatusRuntimeException(
         com.google.rpc.Status.newBuilder()
             .setCode(code.value())
@@ -22,7 +22,7 @@ final class KvErrors {
             .build());
   }
 
-  static StatusRuntimeException limit(String limitName, long limitValue, long actual) {
+  public static StatusRuntimeException limit(String limitName, long limitValue, long actual) {
     return of(
         Status.Code.INVALID_ARGUMENT,
         limitName + " is " + limitValue + ", got " + actual,
@@ -33,7 +33,7 @@ final class KvErrors {
             .build());
   }
 
-  static StatusRuntimeException malformed(String message) {
+  public static StatusRuntimeException malformed(String message) {
     return of(
         Status.Code.INVALID_ARGUMENT,
         message,
@@ -76,7 +76,7 @@ final class KvErrors {
   }
 
   /** The detail of an error status, or null. */
-  static ErrorDetail detailOf(Throwable error) {
+  public static ErrorDetail detailOf(Throwable error) {
     com.google.rpc.Status status = StatusProto.fromThrowable(error);
     if (status == null) {
       return null;

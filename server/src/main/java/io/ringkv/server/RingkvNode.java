@@ -38,7 +38,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * A running ringkv node: metrics/health HTTP, storage, the multi-Raft driver, the peer transport,
- * and the gRPC server with reflection, the standard health service, KV and Cluster.
+ * and the gRPC server with reflection, the standard health service, KV, Watch and Cluster.
  *
  * <p>Start-up order: metrics first (so a node that fails later is still observable), then storage
  * and the driver's replicas (bootstrapped from the placement on first start), the peer transport,
@@ -66,6 +66,7 @@ public final class RingkvNode implements AutoCloseable {
   private SnapshotTransfers snapshotTransfers;
   private PeerChannels peerChannels;
   private KvService kvService;
+  private io.ringkv.server.watch.WatchService watchService;
   private Server grpcServer;
 
   private RingkvNode(NodeConfig config) {
@@ -239,6 +240,16 @@ public final class RingkvNode implements AutoCloseable {
             config.debugUnsafeStaleReads(),
             config.sessionExpiryMillis(),
             System::nanoTime);
+    watchService =
+        new io.ringkv.server.watch.WatchService(
+            config.partitionLayout(),
+            config.limits(),
+            config.watch(),
+            driver,
+            engine,
+            replicas,
+            registry,
+            System::nanoTime);
     grpcServer =
         NettyServerBuilder.forAddress(config.clientAddress().toSocketAddress())
             .maxInboundMessageSize(config.limits().requestSizeBytesMax())
@@ -253,6 +264,7 @@ public final class RingkvNode implements AutoCloseable {
             .addService(health.getHealthService())
             .intercept(new ForwardingHeaders())
             .addService(MalformedRequests.refusedAsInvalid(kvService.bindService()))
+            .addService(MalformedRequests.refusedAsInvalid(watchService.bindService()))
             .addService(
                 MalformedRequests.refusedAsInvalid(
                     new ClusterService(
@@ -326,6 +338,11 @@ public final class RingkvNode implements AutoCloseable {
     }
     serving.set(false);
     health.enterTerminalState();
+    if (watchService != null) {
+      // Streams never end by themselves: end them first (UNAVAILABLE, resume elsewhere), so the
+      // server's graceful shutdown does not wait its whole grace period for them.
+      watchService.close();
+    }
     if (grpcServer != null) {
       grpcServer.shutdown();
       try {

@@ -215,7 +215,23 @@ public final class ConfigLoader {
         new PipelineLimits(
             integer(values, Setting.APPLY_QUEUE_BYTES_MAX),
             (int) integer(values, Setting.COMMIT_QUEUE_WRITES_MAX),
-            integer(values, Setting.RAFT_INFLIGHT_BYTES_MAX)));
+            integer(values, Setting.RAFT_INFLIGHT_BYTES_MAX)),
+        watchLimits(values));
+  }
+
+  private static WatchLimits watchLimits(Map<Setting, String> values) {
+    long dropOneIn = integer(values, Setting.DEBUG_WATCH_DROP_ONE_IN);
+    if (dropOneIn != 0 && !bool(values, Setting.ALLOW_UNSAFE_DEBUG)) {
+      throw new ConfigException(
+          Setting.DEBUG_WATCH_DROP_ONE_IN.settingName(),
+          "is unsafe (drops changefeed events) and refused unless allow-unsafe-debug is true");
+    }
+    return new WatchLimits(
+        (int) integer(values, Setting.WATCHES_MAX),
+        integer(values, Setting.WATCH_BUFFER_BYTES_MAX),
+        (int) integer(values, Setting.WATCH_RESPONSE_EVENTS_MAX),
+        integer(values, Setting.WATCH_PROGRESS_INTERVAL_MILLIS),
+        dropOneIn);
   }
 
   /**

@@ -19,6 +19,7 @@ import java.util.List;
  * @param sessionExpiryMillis a client write session idle longer than this (in the time of the
  *     commands, stamped by the proposing leader) expires
  * @param pipeline bounds of the write pipeline (apply queue, commit queue, Raft in-flight bytes)
+ * @param watch bounds and timing of the changefeed streams (Watch)
  */
 public record NodeConfig(
     String clusterId,
@@ -42,7 +43,8 @@ public record NodeConfig(
     long changefeedRetentionAgeMillis,
     long snapshotSizeBytesMax,
     long sessionExpiryMillis,
-    PipelineLimits pipeline) {
+    PipelineLimits pipeline,
+    WatchLimits watch) {
   public static final long SNAPSHOT_SIZE_BYTES_MAX_DEFAULT = 8L * 1024 * 1024 * 1024;
 
   /**
@@ -97,7 +99,8 @@ public record NodeConfig(
         Long.parseLong(Setting.CHANGEFEED_RETENTION_AGE_MILLIS.defaultValue()),
         SNAPSHOT_SIZE_BYTES_MAX_DEFAULT,
         SESSION_EXPIRY_MILLIS_DEFAULT,
-        PipelineLimits.DEFAULTS);
+        PipelineLimits.DEFAULTS,
+        WatchLimits.DEFAULTS);
   }
 
   public PartitionLayout partitionLayout() {

@@ -146,6 +146,38 @@ public enum Setting {
       Limits.DEFAULTS.peerSendQueueFramesMax(),
       1,
       1_000_000),
+  WATCHES_MAX(
+      "watches-max",
+      "Watch streams open at once on this node; one more is refused RESOURCE_EXHAUSTED",
+      WatchLimits.WATCHES_MAX_DEFAULT,
+      1,
+      10_000_000),
+  WATCH_BUFFER_BYTES_MAX(
+      "watch-buffer-bytes-max",
+      Long.toString(WatchLimits.WATCH_BUFFER_BYTES_MAX_DEFAULT),
+      "change bytes one Watch stream reads ahead for its consumer; a slower consumer is read for"
+          + " at its own pace, never buffered beyond this",
+      4 * 1024,
+      256L * 1024 * 1024),
+  WATCH_RESPONSE_EVENTS_MAX(
+      "watch-response-events-max",
+      "events in one Watch response (a revision is never split)",
+      WatchLimits.WATCH_RESPONSE_EVENTS_MAX_DEFAULT,
+      1,
+      100_000),
+  WATCH_PROGRESS_INTERVAL_MILLIS(
+      "watch-progress-interval-millis",
+      Long.toString(WatchLimits.WATCH_PROGRESS_INTERVAL_MILLIS_DEFAULT),
+      "an idle Watch stream gets a progress response (cursor, resolved revisions) this often",
+      10,
+      3_600_000),
+  DEBUG_WATCH_DROP_ONE_IN(
+      "debug-watch-drop-one-in",
+      "0",
+      "UNSAFE, testing only: every N-th event a Watch stream would deliver is dropped (0 = off;"
+          + " proves the Jepsen changefeed checker catches a gap); needs allow-unsafe-debug",
+      0,
+      1_000_000_000),
   DEBUG_UNSAFE_STALE_READS(
       "debug-unsafe-stale-reads",
       "false",

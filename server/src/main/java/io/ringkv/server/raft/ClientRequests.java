@@ -82,6 +82,11 @@ final class ClientRequests {
     }
   }
 
+  /** Queues a ReadIndex on any replica; the Raft core forwards a follower's to its leader. */
+  void readOnAnyReplica(GroupReplica replica, CompletableFuture<Long> future) {
+    replica.queuedReads.add(future);
+  }
+
   /** Proposes what each group's leader collected in this iteration as one batch. */
   void flushProposals(Collection<GroupReplica> groups) {
     for (GroupReplica replica : groups) {

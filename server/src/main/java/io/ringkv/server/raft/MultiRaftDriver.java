@@ -215,6 +215,23 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
     return groups.containsKey(partition);
   }
 
+  /**
+   * Tells {@code listener} (on the apply thread) of every apply and snapshot install of every local
+   * replica from now on.
+   */
+  public void setAppliedListener(AppliedListener listener) {
+    applier.setAppliedListener(listener);
+  }
+
+  /**
+   * What the local replica of {@code partition} has applied (its store holds the data and change
+   * records up to it), or -1 when it is not hosted here.
+   */
+  public long appliedIndex(int partition) {
+    GroupReplica replica = groups.get(partition);
+    return replica == null ? -1 : replica.appliedIndex;
+  }
+
   /** The last published status of the local replica of {@code partition}, or null. */
   public GroupStatus status(int partition) {
     return board.get(partition);
@@ -250,6 +267,18 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
         replica -> {
           requests.read(replica, future);
         });
+    return future;
+  }
+
+  /**
+   * ReadIndex on any local replica, leader or follower (a follower asks its leader for the commit
+   * index): completes with the term once the local replica applied at least the leader's commit
+   * index as of the call. A follower that knows no leader drops the request, so callers bound their
+   * wait.
+   */
+  public CompletableFuture<Long> readIndexOnAnyReplica(int partition) {
+    CompletableFuture<Long> future = new CompletableFuture<>();
+    submit(partition, future, replica -> requests.readOnAnyReplica(replica, future));
     return future;
   }
 

@@ -44,6 +44,7 @@ final class ReplicaApplier implements AutoCloseable {
   private final LongSupplier nanoTime;
   private final Consumer<Runnable> toDriver;
   private ReplicaGuard guard;
+  private volatile AppliedListener appliedListener = AppliedListener.NONE;
 
   /** Bytes of committed entries handed to the apply thread and not applied yet. */
   private final AtomicLong queuedBytes = new AtomicLong();
@@ -83,6 +84,11 @@ final class ReplicaApplier implements AutoCloseable {
   void start(ReplicaGuard replicaGuard) {
     this.guard = replicaGuard;
     loop.start();
+  }
+
+  /** Tells {@code listener} of every apply and install from now on. */
+  void setAppliedListener(AppliedListener listener) {
+    this.appliedListener = listener;
   }
 
   /** Bytes of committed entries handed over and not applied yet (any thread). */
@@ -199,6 +205,7 @@ final class ReplicaApplier implements AutoCloseable {
       }
       DriverMetrics.recordNanos(metrics.applyTimer, nanoTime.getAsLong() - started);
       releaseParkedReads(replica);
+      appliedListener.applied(replica.partition, replica.appliedIndex);
     } catch (RuntimeException e) {
       stopFromApply(replica, e);
     }
@@ -290,6 +297,7 @@ final class ReplicaApplier implements AutoCloseable {
   private void finishInstall(GroupReplica replica, long installed, CompletableFuture<Void> done) {
     replica.appliedIndex = installed;
     releaseParkedReads(replica);
+    appliedListener.applied(replica.partition, installed);
     metrics.snapshotsInstalled.increment();
     log.info("partition {}: snapshot at {} installed", replica.partition, installed);
     done.complete(null);
