@@ -31,16 +31,17 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>Design notes. Consumer {@code c} draws everything from its own seeded random (the run's seed
  * mixed with {@code c}): which node each stream goes to, and how long each stream lives before the
- * consumer drops it abruptly (uniform in {@link #STREAM_LIFETIME_MIN}..{@link
- * #STREAM_LIFETIME_MAX}). A node the nemesis kills, pauses or cuts off ends or stalls the streams
- * it serves; the consumer then resumes elsewhere. The cursor it resumes from is the one of the last
+ * consumer drops it abruptly (uniform from {@link #STREAM_LIFETIME_MIN} to the run's {@code
+ * --stream-seconds}). A node the nemesis kills, pauses or cuts off ends or stalls the streams it
+ * serves; the consumer then resumes elsewhere. The cursor it resumes from is the one of the last
  * response it processed, never one of a response it only received. During the drain, streams are
  * not dropped on purpose, and a consumer stops once it has seen every acknowledged write, or after
  * {@link #DRAIN_QUIET} without a new event, or at {@link #DRAIN_DURATION_MAX}.
  */
 final class ChangefeedConsumers implements Workload.Background {
+  /** The shortest life of a stream a consumer drops on purpose. */
   static final Duration STREAM_LIFETIME_MIN = Duration.ofMillis(300);
-  static final Duration STREAM_LIFETIME_MAX = Duration.ofSeconds(5);
+
   static final Duration DRAIN_QUIET = Duration.ofSeconds(10);
   static final Duration DRAIN_DURATION_MAX = Duration.ofSeconds(60);
 
@@ -62,6 +63,7 @@ final class ChangefeedConsumers implements Workload.Background {
 
   private final Workload.BackgroundContext context;
   private final int consumerCount;
+  private final Duration streamLifetimeMax;
   private final String prefix;
   private final Set<Long> acknowledged;
   private final List<Thread> threads = new ArrayList<>();
@@ -73,12 +75,14 @@ final class ChangefeedConsumers implements Workload.Background {
   ChangefeedConsumers(
       Workload.BackgroundContext context,
       int consumerCount,
+      Duration streamLifetimeMax,
       String prefix,
       Set<Long> acknowledged) {
     Invariants.check(
-        STREAM_LIFETIME_MIN.compareTo(STREAM_LIFETIME_MAX) < 0, "stream lifetimes inverted");
+        STREAM_LIFETIME_MIN.compareTo(streamLifetimeMax) < 0, "stream lifetimes inverted");
     this.context = context;
     this.consumerCount = consumerCount;
+    this.streamLifetimeMax = streamLifetimeMax;
     this.prefix = prefix;
     this.acknowledged = acknowledged;
   }
@@ -136,7 +140,7 @@ final class ChangefeedConsumers implements Workload.Background {
     try {
       while (!stopped && !finishedDraining(consumer)) {
         int node = 1 + consumer.random.nextInt(context.cluster().nodeCount());
-        long spread = STREAM_LIFETIME_MAX.minus(STREAM_LIFETIME_MIN).toNanos();
+        long spread = streamLifetimeMax.minus(STREAM_LIFETIME_MIN).toNanos();
         long lifetimeNanos =
             STREAM_LIFETIME_MIN.toNanos() + (long) (consumer.random.nextDouble() * spread);
         if (!stream(consumer, node, lifetimeNanos)) {

@@ -9,6 +9,7 @@ import io.ringkv.jepsen.harness.client.Outcome;
 import io.ringkv.jepsen.history.Keyword;
 import io.ringkv.jepsen.history.Op;
 import io.ringkv.jepsen.history.OpType;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -65,15 +66,17 @@ final class ChangefeedWorkload implements Workload {
 
   private final int keys;
   private final int consumers;
+  private final Duration streamLifetimeMax;
   private final AtomicLong nextValue = new AtomicLong();
   private final Set<Long> acknowledged = ConcurrentHashMap.newKeySet();
 
-  ChangefeedWorkload(int keys, int consumers) {
+  ChangefeedWorkload(int keys, int consumers, Duration streamLifetimeMax) {
     if (keys < 1 || consumers < 1) {
       throw new IllegalArgumentException("the changefeed workload needs keys and consumers");
     }
     this.keys = keys;
     this.consumers = consumers;
+    this.streamLifetimeMax = streamLifetimeMax;
   }
 
   @Override
@@ -105,7 +108,7 @@ final class ChangefeedWorkload implements Workload {
 
   @Override
   public Background background(BackgroundContext context) {
-    return new ChangefeedConsumers(context, consumers, PREFIX, acknowledged);
+    return new ChangefeedConsumers(context, consumers, streamLifetimeMax, PREFIX, acknowledged);
   }
 
   @Override

@@ -73,6 +73,14 @@ public final class TestCommand implements Callable<Integer> {
   int consumers;
 
   @Option(
+      names = "--stream-seconds",
+      defaultValue = "5",
+      description =
+          "changefeed: a consumer drops each stream after a random 0.3 s up to this many seconds"
+              + " (default: ${DEFAULT-VALUE})")
+  double streamSeconds;
+
+  @Option(
       names = "--debug-watch-drop-one-in",
       defaultValue = "0",
       description =
@@ -182,6 +190,7 @@ public final class TestCommand implements Callable<Integer> {
             store != null ? store : root.resolve("jepsen").resolve("store"),
             unsafeStaleReads,
             consumers,
+            Duration.ofMillis((long) (streamSeconds * 1000)),
             debugWatchDropOneIn);
     if (!TestRunner.CLIENTS.contains(client)) {
       throw new CommandLine.ParameterException(

@@ -28,6 +28,7 @@ public record TestOptions(
     Path storeRoot,
     boolean unsafeStaleReads,
     int consumers,
+    Duration streamLifetimeMax,
     int debugWatchDropOneIn) {
   public static final List<String> WORKLOADS = List.of("register", "set", "changefeed");
 
@@ -51,6 +52,9 @@ public record TestOptions(
    */
   public static final List<String> UNSAFE_STALE_READS_FLAGS =
       List.of("--debug-unsafe-stale-reads", "true", "--allow-unsafe-debug", "true");
+
+  /** The node flags that permit a debug switch. */
+  static final List<String> ALLOW_UNSAFE_DEBUG_FLAGS = List.of("--allow-unsafe-debug", "true");
 
   public TestOptions {
     Objects.requireNonNull(repositoryRoot, "repositoryRoot");
@@ -85,6 +89,11 @@ public record TestOptions(
       throw new IllegalArgumentException(
           "--consumers must be 1.." + CONSUMERS_MAX + ", not " + consumers);
     }
+    requirePositive(streamLifetimeMax, "--stream-seconds");
+    if (streamLifetimeMax.compareTo(ChangefeedConsumers.STREAM_LIFETIME_MIN) <= 0) {
+      throw new IllegalArgumentException(
+          "--stream-seconds must be above " + ChangefeedConsumers.STREAM_LIFETIME_MIN);
+    }
     if (debugWatchDropOneIn < 0) {
       throw new IllegalArgumentException(
           "--debug-watch-drop-one-in must be 0 (off) or positive, not " + debugWatchDropOneIn);
@@ -104,6 +113,9 @@ public record TestOptions(
     }
     if (debugWatchDropOneIn > 0) {
       flags.addAll(List.of(DEBUG_WATCH_DROP_ONE_IN_FLAG, Integer.toString(debugWatchDropOneIn)));
+      if (!unsafeStaleReads) {
+        flags.addAll(ALLOW_UNSAFE_DEBUG_FLAGS);
+      }
     }
     return new ClusterSpec(
         repositoryRoot,

@@ -231,7 +231,8 @@ public final class TestRunner {
     return switch (options.workload()) {
       case "register" -> new RegisterWorkload(options.keys());
       case "set" -> new SetWorkload();
-      case "changefeed" -> new ChangefeedWorkload(options.keys(), options.consumers());
+      case "changefeed" ->
+          new ChangefeedWorkload(options.keys(), options.consumers(), options.streamLifetimeMax());
       default -> throw new IllegalArgumentException("unknown workload " + options.workload());
     };
   }

@@ -123,6 +123,7 @@ class ReportWriterTest {
         Path.of("store"),
         false,
         3,
+        Duration.ofSeconds(5),
         0);
   }
 }

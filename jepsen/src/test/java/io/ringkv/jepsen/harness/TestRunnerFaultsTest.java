@@ -62,6 +62,7 @@ class TestRunnerFaultsTest {
             store,
             false,
             3,
+            Duration.ofSeconds(5),
             0);
     Map<String, String> shared = new HashMap<>();
     StringWriter out = new StringWriter();
