@@ -2,14 +2,11 @@ package io.ringkv.jepsen.harness;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.ringkv.jepsen.cli.RingkvJepsen;
 import io.ringkv.jepsen.history.EdnReader;
 import io.ringkv.jepsen.history.HistoryReader;
 import io.ringkv.jepsen.history.Keyword;
 import io.ringkv.jepsen.history.Op;
 import io.ringkv.jepsen.history.OpType;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -40,48 +37,46 @@ class ChangefeedDroppedEventsIT {
   @Test
   @Timeout(300)
   void droppedEventIsNamedAsAMissingWrite() throws Exception {
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    int status =
-        RingkvJepsen.commandLine(new PrintWriter(out, true), new PrintWriter(err, true))
-            .execute(
-                "test",
-                "--workload",
-                "changefeed",
-                "--nemesis",
-                "none",
-                "--nodes",
-                "3",
-                "--address-base",
-                "45",
-                "--time-limit",
-                "45",
-                "--rate",
-                "300",
-                "--concurrency",
-                "8",
-                "--keys",
-                "32",
-                "--consumers",
-                "2",
-                "--stream-seconds",
-                "600",
-                "--debug-watch-drop-one-in",
-                "1000",
-                "--seed",
-                "5",
-                "--store",
-                store.toString());
-    String printed = out + "\n" + err;
+    CliRun run =
+        CliRun.of(
+            "test",
+            "--workload",
+            "changefeed",
+            "--nemesis",
+            "none",
+            "--nodes",
+            "3",
+            "--address-base",
+            "45",
+            "--time-limit",
+            "45",
+            "--rate",
+            "300",
+            "--concurrency",
+            "8",
+            "--keys",
+            "32",
+            "--consumers",
+            "2",
+            "--stream-seconds",
+            "600",
+            "--debug-watch-drop-one-in",
+            "1000",
+            "--seed",
+            "5",
+            "--store",
+            store.toString());
+    String printed = run.printed();
+    int status = run.status();
     System.out.println(printed);
     assertThat(status).as(printed).isEqualTo(TestRunner.EXIT_INVALID);
     assertThat(printed).contains("verdict: invalid", ":missing: consumer");
-    Path run;
+    Path runDir;
     try (Stream<Path> runs = Files.list(store.resolve("changefeed-none"))) {
-      run = runs.toList().getFirst();
+      runDir = runs.toList().getFirst();
     }
     Map<?, ?> results =
-        (Map<?, ?>) EdnReader.readOne(Files.readString(run.resolve("results.edn")), "results");
+        (Map<?, ?>) EdnReader.readOne(Files.readString(runDir.resolve("results.edn")), "results");
     Map<?, ?> checker =
         (Map<?, ?>) ((Map<?, ?>) results.get(Keyword.of("checkers"))).get(Keyword.of("changefeed"));
     Map<?, ?> missing =
@@ -92,7 +87,7 @@ class ChangefeedDroppedEventsIT {
                 .findFirst()
                 .orElseThrow(() -> new AssertionError("no missing write in " + checker));
     List<Object> write = List.of(missing.get(Keyword.of("key")), missing.get(Keyword.of("value")));
-    List<Op> history = HistoryReader.read(run.resolve("history.edn"));
+    List<Op> history = HistoryReader.read(runDir.resolve("history.edn"));
     assertThat(history)
         .as("the missing write %s was acknowledged", write)
         .anyMatch(op ->
