@@ -252,7 +252,8 @@ final class ChangefeedConsumers implements Workload.Background {
     if (!events.isEmpty()) {
       consumer.lastEventNanos = context.recorder().elapsedNanos();
     }
-    consumer.cursor.clear();
+    // A partition the response's cursor leaves out keeps its revision: a request's cursor that
+    // omits a partition would start it at OLDEST again.
     response.getCursor().getRevisionsMap().forEach((p, r) -> consumer.cursor.put((long) p, r));
     Map<Object, Object> done = consumer.value();
     done.put(ChangefeedChecker.EVENTS, events);
