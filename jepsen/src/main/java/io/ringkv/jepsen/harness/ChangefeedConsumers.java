@@ -177,7 +177,10 @@ final class ChangefeedConsumers implements Workload.Background {
     Map<Object, Object> watch = consumer.value();
     watch.put(NODE, (long) node);
     watch.put(ChangefeedChecker.CURSOR, new LinkedHashMap<Object, Object>(consumer.cursor));
-    context.recorder().invoke(consumer.process, ChangefeedChecker.WATCH, watch);
+    // The history keeps the very map it is given: every entry gets its own.
+    context
+        .recorder()
+        .invoke(consumer.process, ChangefeedChecker.WATCH, new LinkedHashMap<>(watch));
     WatchRequest.Builder request =
         WatchRequest.newBuilder()
             .setPrefix(com.google.protobuf.ByteString.copyFromUtf8(prefix))
@@ -223,8 +226,8 @@ final class ChangefeedConsumers implements Workload.Background {
           return true;
         }
       }
+      context.recorder().invoke(consumer.process, ChangefeedChecker.CANCEL, consumer.value());
       Map<Object, Object> cancel = consumer.value();
-      context.recorder().invoke(consumer.process, ChangefeedChecker.CANCEL, cancel);
       cancel.put(Keyword.of("discarded"), (long) stream.pendingCount());
       context
           .recorder()
