@@ -1,5 +1,6 @@
 package io.ringkv.jepsen.harness;
 
+import io.ringkv.jepsen.checker.ChangefeedChecker;
 import io.ringkv.jepsen.history.Keyword;
 import io.ringkv.jepsen.history.Op;
 import io.ringkv.jepsen.history.OpType;
@@ -129,11 +130,18 @@ public final class ReportWriter {
     return html.toString();
   }
 
+  /**
+   * Client ops that are not requests with a latency: a changefeed consumer records taking a
+   * response it already holds ({@code :poll}) and dropping its stream ({@code :cancel}).
+   */
+  private static final Set<Keyword> UNTIMED =
+      Set.of(ChangefeedChecker.POLL, ChangefeedChecker.CANCEL);
+
   static List<Sample> samples(List<Op> history) {
     Map<Object, Op> open = new HashMap<>();
     List<Sample> samples = new ArrayList<>();
     for (Op op : history) {
-      if (!op.isClient()) {
+      if (!op.isClient() || UNTIMED.contains(op.f())) {
         continue;
       }
       if (op.type() == OpType.INVOKE) {

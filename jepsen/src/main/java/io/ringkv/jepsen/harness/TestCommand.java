@@ -27,7 +27,7 @@ public final class TestCommand implements Callable<Integer> {
   @Option(
       names = "--workload",
       defaultValue = "register",
-      description = "register or set (default: ${DEFAULT-VALUE})")
+      description = "register, set or changefeed (default: ${DEFAULT-VALUE})")
   String workload;
 
   @Option(
@@ -61,8 +61,32 @@ public final class TestCommand implements Callable<Integer> {
   @Option(
       names = "--keys",
       defaultValue = "8",
-      description = "register keys (default: ${DEFAULT-VALUE})")
+      description = "register (or changefeed) keys (default: ${DEFAULT-VALUE})")
   int keys;
+
+  @Option(
+      names = "--consumers",
+      defaultValue = "3",
+      description =
+          "changefeed consumers, each dropping and resuming its stream at random"
+              + " (default: ${DEFAULT-VALUE})")
+  int consumers;
+
+  @Option(
+      names = "--stream-seconds",
+      defaultValue = "5",
+      description =
+          "changefeed: a consumer drops each stream after a random 0.3 s up to this many seconds"
+              + " (default: ${DEFAULT-VALUE})")
+  double streamSeconds;
+
+  @Option(
+      names = "--debug-watch-drop-one-in",
+      defaultValue = "0",
+      description =
+          "start the nodes with their test-only switch that drops every N-th event a stream"
+              + " delivers (0: off); the changefeed verdict should become invalid")
+  int debugWatchDropOneIn;
 
   @Option(
       names = "--client",
@@ -164,12 +188,18 @@ public final class TestCommand implements Callable<Integer> {
             Duration.ofSeconds(checkTimeLimitSeconds),
             root,
             store != null ? store : root.resolve("jepsen").resolve("store"),
-            unsafeStaleReads);
+            unsafeStaleReads,
+            consumers,
+            Duration.ofMillis((long) (streamSeconds * 1000)),
+            debugWatchDropOneIn);
     if (!TestRunner.CLIENTS.contains(client)) {
       throw new CommandLine.ParameterException(
           spec.commandLine(), "unknown client '" + client + "'; known: " + TestRunner.CLIENTS);
     }
     out.printf("client: %s%n", client);
+    if (debugWatchDropOneIn > 0) {
+      out.printf("PLANTED BUG: nodes drop one watch event in %d%n", debugWatchDropOneIn);
+    }
     if (unsafeStaleReads) {
       out.println(
           "UNSAFE: nodes serve linearizable reads without ReadIndex (--unsafe-stale-reads)");

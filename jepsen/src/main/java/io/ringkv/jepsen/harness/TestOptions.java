@@ -26,8 +26,19 @@ public record TestOptions(
     Duration checkTimeLimit,
     Path repositoryRoot,
     Path storeRoot,
-    boolean unsafeStaleReads) {
-  public static final List<String> WORKLOADS = List.of("register", "set");
+    boolean unsafeStaleReads,
+    int consumers,
+    Duration streamLifetimeMax,
+    int debugWatchDropOneIn) {
+  public static final List<String> WORKLOADS = List.of("register", "set", "changefeed");
+
+  /** The most changefeed consumers a run may have. */
+  public static final int CONSUMERS_MAX = 32;
+
+  /**
+   * The node setting of {@code --debug-watch-drop-one-in}: drop every N-th event a stream sends.
+   */
+  public static final String DEBUG_WATCH_DROP_ONE_IN_FLAG = "--debug-watch-drop-one-in";
 
   /** The most client threads a run may use. */
   public static final int CONCURRENCY_MAX = 256;
@@ -41,6 +52,9 @@ public record TestOptions(
    */
   public static final List<String> UNSAFE_STALE_READS_FLAGS =
       List.of("--debug-unsafe-stale-reads", "true", "--allow-unsafe-debug", "true");
+
+  /** The node flags that permit a debug switch. */
+  static final List<String> ALLOW_UNSAFE_DEBUG_FLAGS = List.of("--allow-unsafe-debug", "true");
 
   public TestOptions {
     Objects.requireNonNull(repositoryRoot, "repositoryRoot");
@@ -71,6 +85,19 @@ public record TestOptions(
     if (keys < 1) {
       throw new IllegalArgumentException("--keys must be positive, not " + keys);
     }
+    if (consumers < 1 || consumers > CONSUMERS_MAX) {
+      throw new IllegalArgumentException(
+          "--consumers must be 1.." + CONSUMERS_MAX + ", not " + consumers);
+    }
+    requirePositive(streamLifetimeMax, "--stream-seconds");
+    if (streamLifetimeMax.compareTo(ChangefeedConsumers.STREAM_LIFETIME_MIN) <= 0) {
+      throw new IllegalArgumentException(
+          "--stream-seconds must be above " + ChangefeedConsumers.STREAM_LIFETIME_MIN);
+    }
+    if (debugWatchDropOneIn < 0) {
+      throw new IllegalArgumentException(
+          "--debug-watch-drop-one-in must be 0 (off) or positive, not " + debugWatchDropOneIn);
+    }
     requirePositive(opTimeout, "--op-timeout-ms");
     requirePositive(faultDuration, "--fault-seconds");
     requirePositive(healedDuration, "--healed-seconds");
@@ -80,6 +107,16 @@ public record TestOptions(
 
   /** The cluster these options describe, storing into {@code runDir}. */
   ClusterSpec clusterSpec(Path runDir, String runId) {
+    List<String> flags = new java.util.ArrayList<>();
+    if (unsafeStaleReads) {
+      flags.addAll(UNSAFE_STALE_READS_FLAGS);
+    }
+    if (debugWatchDropOneIn > 0) {
+      flags.addAll(List.of(DEBUG_WATCH_DROP_ONE_IN_FLAG, Integer.toString(debugWatchDropOneIn)));
+      if (!unsafeStaleReads) {
+        flags.addAll(ALLOW_UNSAFE_DEBUG_FLAGS);
+      }
+    }
     return new ClusterSpec(
         repositoryRoot,
         runDir,
@@ -89,7 +126,7 @@ public record TestOptions(
         Math.min(3, nodes),
         "ringkv-jepsen-" + runId,
         healthTimeout,
-        unsafeStaleReads ? UNSAFE_STALE_READS_FLAGS : List.of());
+        flags);
   }
 
   /** The test's name, its folder under the store: e.g. {@code register-partition}. */

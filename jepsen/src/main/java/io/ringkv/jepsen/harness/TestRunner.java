@@ -196,16 +196,27 @@ public final class TestRunner {
       Thread nemesisThread =
           schedule == null ? null : Thread.ofPlatform().name("nemesis").start(schedule);
       out.printf("running %s for %s%n", workload.name(), options.timeLimit());
-      runClients(cluster, workload, channels);
-      if (nemesisThread != null) {
-        schedule.finish();
-        nemesisThread.join();
-        schedule.heal();
-      }
-      healEverything(cluster, firewall);
-      reconnect(channels);
-      if (harnessError.get() == null) {
-        finalPhase(cluster, workload, channels);
+      try (Workload.Background background =
+          workload.background(
+              new Workload.BackgroundContext(
+                  recorder,
+                  spec,
+                  options.seed(),
+                  options.opTimeout(),
+                  error -> harnessError.compareAndSet(null, error)))) {
+        background.start();
+        runClients(cluster, workload, channels);
+        if (nemesisThread != null) {
+          schedule.finish();
+          nemesisThread.join();
+          schedule.heal();
+        }
+        healEverything(cluster, firewall);
+        reconnect(channels);
+        if (harnessError.get() == null) {
+          background.drain();
+          finalPhase(cluster, workload, channels);
+        }
       }
       return new RunOutcome(recorder.elapsedNanos(), schedule == null ? 0 : schedule.faultCount());
     } finally {
@@ -253,6 +264,8 @@ public final class TestRunner {
     return switch (options.workload()) {
       case "register" -> new RegisterWorkload(options.keys());
       case "set" -> new SetWorkload();
+      case "changefeed" ->
+          new ChangefeedWorkload(options.keys(), options.consumers(), options.streamLifetimeMax());
       default -> throw new IllegalArgumentException("unknown workload " + options.workload());
     };
   }

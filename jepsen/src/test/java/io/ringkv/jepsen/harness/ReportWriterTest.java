@@ -121,6 +121,9 @@ class ReportWriterTest {
         Duration.ofSeconds(30),
         Path.of("."),
         Path.of("store"),
-        false);
+        false,
+        3,
+        Duration.ofSeconds(5),
+        0);
   }
 }

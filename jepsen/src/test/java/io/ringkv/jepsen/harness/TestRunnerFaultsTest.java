@@ -60,7 +60,10 @@ class TestRunnerFaultsTest {
             Duration.ofSeconds(30),
             LocalCluster.findRepositoryRoot(Path.of("")),
             store,
-            false);
+            false,
+            3,
+            Duration.ofSeconds(5),
+            0);
     Map<String, String> shared = new HashMap<>();
     StringWriter out = new StringWriter();
     TestRunner.RunResult result =

@@ -3,10 +3,7 @@ package io.ringkv.jepsen.harness;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import io.ringkv.jepsen.cli.RingkvJepsen;
 import io.ringkv.jepsen.harness.nemesis.Firewall;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -35,38 +32,36 @@ class UnsafeStaleReadsIT {
         "1".equals(System.getenv("RINGKV_JEPSEN_UNSAFE_DEMO")),
         "opt-in: set RINGKV_JEPSEN_UNSAFE_DEMO=1");
     assumeTrue(Firewall.available(), "needs root and a working iptables");
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    int status =
-        RingkvJepsen.commandLine(new PrintWriter(out, true), new PrintWriter(err, true))
-            .execute(
-                "test",
-                "--workload",
-                "register",
-                "--nemesis",
-                "partition",
-                "--client",
-                "grpc",
-                "--unsafe-stale-reads",
-                "--nodes",
-                "5",
-                "--address-base",
-                "80",
-                "--time-limit",
-                "30",
-                "--fault-seconds",
-                "8",
-                "--healed-seconds",
-                "3",
-                "--concurrency",
-                "10",
-                "--keys",
-                "4",
-                "--seed",
-                "11",
-                "--store",
-                store.toString());
-    String printed = out + "\n" + err;
+    CliRun run =
+        CliRun.of(
+            "test",
+            "--workload",
+            "register",
+            "--nemesis",
+            "partition",
+            "--client",
+            "grpc",
+            "--unsafe-stale-reads",
+            "--nodes",
+            "5",
+            "--address-base",
+            "80",
+            "--time-limit",
+            "30",
+            "--fault-seconds",
+            "8",
+            "--healed-seconds",
+            "3",
+            "--concurrency",
+            "10",
+            "--keys",
+            "4",
+            "--seed",
+            "11",
+            "--store",
+            store.toString());
+    String printed = run.printed();
+    int status = run.status();
     assertThat(status).as(printed).isEqualTo(TestRunner.EXIT_INVALID);
     assertThat(printed).contains("verdict: invalid", "no linearization reaches past");
     try (Stream<Path> runs = Files.list(store.resolve("register-partition"))) {

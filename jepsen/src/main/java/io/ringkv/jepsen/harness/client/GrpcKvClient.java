@@ -178,7 +178,8 @@ public final class GrpcKvClient implements KvClientAdapter {
     return status.getDescription() == null ? "" : ": " + status.getDescription();
   }
 
-  private static Optional<ErrorDetail> errorDetail(StatusRuntimeException e) {
+  /** The {@link ErrorDetail} a failed call carries, if any. */
+  public static Optional<ErrorDetail> errorDetail(StatusRuntimeException e) {
     com.google.rpc.Status rich = StatusProto.fromThrowable(e);
     if (rich == null) {
       return Optional.empty();
