@@ -375,6 +375,73 @@ class WatchSingleNodeTest {
    * Regression: a response whose event budget was used up by records the selector filtered out was
    * taken for "caught up", and the stream waited for the next write or progress tick.
    */
+  /**
+   * One transaction whose events with their previous values are larger than a default gRPC client
+   * accepts in one message (4 MiB) must still reach the consumer: the node splits that revision
+   * over several responses, and the cursor passes the revision only with its last event.
+   */
+  @Test
+  void aRevisionLargerThanOneResponseArrivesInPartsAndTheCursorWaitsForItsEnd() throws Exception {
+    cluster = new RealTestCluster(dataDir, HOSTS, 1);
+    String value = "v".repeat(1024 * 1024 - 64);
+    List<String> keys = List.of("big/{t}/1", "big/{t}/2", "big/{t}/3");
+    for (String key : keys) {
+      put(key, "a" + value);
+    }
+    io.ringkv.proto.v1.TxnRequest.Builder txn = io.ringkv.proto.v1.TxnRequest.newBuilder();
+    for (String key : keys) {
+      txn.addSuccess(
+          io.ringkv.proto.v1.RequestOp.newBuilder()
+              .setPut(
+                  PutRequest.newBuilder()
+                      .setKey(ByteString.copyFromUtf8(key))
+                      .setValue(ByteString.copyFromUtf8("b" + value))));
+    }
+    long revision =
+        cluster.kv[0].withDeadlineAfter(30, TimeUnit.SECONDS).txn(txn.build()).getRevision();
+    long after = put("big/{t}/after", "small");
+    WatchProbe probe =
+        watch(
+            prefix("big/")
+                .setStart(WatchRequest.Start.OLDEST)
+                .setPrevKv(true)
+                .setProgressIntervalMillis(3_600_000)
+                .build());
+    probe.created();
+    List<Event> events = new ArrayList<>();
+    List<Long> cursorsMidRevision = new ArrayList<>();
+    while (events.size() < 7) {
+      WatchResponse response = probe.next();
+      assertThat(response)
+          .as(
+              "the stream must go on past the large revision; it ended with %s",
+              probe.statusError())
+          .isNotNull();
+      events.addAll(response.getEventsList());
+      long txnEvents = events.stream().filter(e -> e.getRevision() == revision).count();
+      if (txnEvents > 0 && txnEvents < keys.size()) {
+        cursorsMidRevision.add(
+            response.getCursor().getRevisionsOrDefault(events.get(0).getPartition(), 0));
+      }
+    }
+    assertThat(
+            events.stream()
+                .map(e -> e.getKey().toStringUtf8() + "@" + e.getRevision() + "/" + e.getOrdinal()))
+        .containsExactly(
+            "big/{t}/1@" + (revision - 3) + "/0",
+            "big/{t}/2@" + (revision - 2) + "/0",
+            "big/{t}/3@" + (revision - 1) + "/0",
+            "big/{t}/1@" + revision + "/0",
+            "big/{t}/2@" + revision + "/1",
+            "big/{t}/3@" + revision + "/2",
+            "big/{t}/after@" + after + "/0");
+    assertThat(events.subList(3, 6)).allSatisfy(e -> assertThat(e.getPrevFound()).isTrue());
+    assertThat(cursorsMidRevision)
+        .as("a response that ends inside the revision leaves the cursor before it")
+        .isNotEmpty()
+        .allSatisfy(c -> assertThat(c).isLessThan(revision));
+  }
+
   @Test
   void aBacklogOfUnselectedChangesDoesNotStallTheStream() throws Exception {
     cluster = new RealTestCluster(dataDir, HOSTS, 1, "--watch-response-events-max", "10");

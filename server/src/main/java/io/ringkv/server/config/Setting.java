@@ -242,7 +242,7 @@ public enum Setting {
       256L * 1024 * 1024),
   WATCH_RESPONSE_EVENTS_MAX(
       "watch-response-events-max",
-      "events in one Watch response (a revision is never split)",
+      "events in one Watch response (a revision is split only when its bytes exceed a response)",
       WatchLimits.WATCH_RESPONSE_EVENTS_MAX_DEFAULT,
       1,
       100_000),

@@ -40,7 +40,7 @@ final class WatchHub implements AppliedListener, AutoCloseable {
   final WatchMetrics metrics;
   final LongSupplier nanoTime;
 
-  /** Bytes one response may carry (events; a revision is never split). */
+  /** Bytes one response may carry (a revision larger than this is split over responses). */
   final long responseBytesMax;
 
   private final AtomicReferenceArray<WatchStream[]> byPartition;

@@ -82,6 +82,18 @@ final class WatchStream {
   private volatile boolean created;
   private boolean finished;
   private long eventsOffered;
+
+  /**
+   * A revision too large for one response (a transaction's events, with previous values, can be
+   * twice the request limit) goes out in parts: the partition index, the revision and the ordinal
+   * its next part starts at; -1 when none is split. Its cursor stays before the revision until the
+   * last part, so a consumer resuming mid-revision gets the whole revision again and skips the
+   * ordinals it already has.
+   */
+  private int splitIndex = -1;
+
+  private long splitRevision;
+  private int splitOrdinalNext;
   private long bufferedBytes;
   private int nextPartitionIndex;
   private SnapshotScan scan;
@@ -393,6 +405,7 @@ final class WatchStream {
       return false;
     }
     long last = cursors[index];
+    long complete = cursors[index];
     boolean pastApplied = false;
     for (ChangeRecord record : records) {
       if (record.revision() > applied) {
@@ -406,11 +419,31 @@ final class WatchStream {
           partition,
           record.revision(),
           cursors[index]);
-      last = record.revision();
-      budget.events--;
-      if (selector.matches(record.key())) {
-        offer(response, WatchEvents.change(partition, record, prevKv), budget);
+      if (record.revision() != last) {
+        complete = last;
       }
+      boolean sentBefore =
+          index == splitIndex
+              && record.revision() == splitRevision
+              && record.ordinal() < splitOrdinalNext;
+      budget.events--;
+      if (!sentBefore && selector.matches(record.key())) {
+        Event event = WatchEvents.change(partition, record, prevKv);
+        if (response.getEventsCount() > 0 && event.getSerializedSize() > budget.bytes) {
+          // The response is full inside this revision: send what it holds, continue here next.
+          splitIndex = index;
+          splitRevision = record.revision();
+          splitOrdinalNext = record.ordinal();
+          cursors[index] = complete;
+          budget.bytes = 0;
+          return true;
+        }
+        offer(response, event, budget);
+      }
+      last = record.revision();
+    }
+    if (index == splitIndex && last >= splitRevision) {
+      splitIndex = -1;
     }
     // Everything up to the applied index was readable; a read that ended early by a bound ends at
     // a revision boundary, so its last revision is complete.
