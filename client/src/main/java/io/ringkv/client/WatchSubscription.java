@@ -332,10 +332,14 @@ final class WatchSubscription implements Flow.Subscription {
             event.getRevision(),
             event.getOrdinal(),
             seen);
+        // A revision too large for one response ends a response early; that response's cursor
+        // then stays before the revision.
         boolean lastOfRevision =
             i + 1 == events.size()
-                || events.get(i + 1).getPartition() != partition
-                || events.get(i + 1).getRevision() != event.getRevision();
+                ? response.getCursor().getRevisionsOrDefault(partition, Long.MAX_VALUE)
+                    >= event.getRevision()
+                : events.get(i + 1).getPartition() != partition
+                    || events.get(i + 1).getRevision() != event.getRevision();
         if (lastOfRevision) {
           receivedCursor = receivedCursor.with(partition, event.getRevision());
         }

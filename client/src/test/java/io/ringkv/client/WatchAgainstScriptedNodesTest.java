@@ -220,6 +220,34 @@ class WatchAgainstScriptedNodesTest {
     }
   }
 
+  /**
+   * A node splits a revision too large for one response; the first part's cursor stays before the
+   * revision. The client must not take the last event of that part for the revision's last.
+   */
+  @Test
+  void aRevisionSplitOverTwoResponsesMovesTheCursorOnlyAtItsEnd() throws Exception {
+    List<WatchRequest> requests = new CopyOnWriteArrayList<>();
+    Script script =
+        (call, request, out) -> {
+          out.onNext(created(Map.of(0, 11L)));
+          out.onNext(response(Map.of(0, 11L), event(0, 12, 0, "t1")));
+          out.onNext(response(Map.of(0, 13L), event(0, 12, 1, "t2"), event(0, 13, 0, "a")));
+        };
+    String node = start(117, new ScriptedWatch(requests, new AtomicInteger(), script));
+    WatchTestSubscriber subscriber = new WatchTestSubscriber(0);
+    try (RingKvClient client = client(node)) {
+      WatchSubscription watch = client.newWatch(WatchQuery.prefix("").fromNow(), subscriber);
+      watch.start();
+      subscriber.subscription.request(10);
+      List<WatchEvent> events = subscriber.events(3, WAIT);
+      assertThat(positions(events)).containsExactly("0:12/0", "0:12/1", "0:13/0");
+      assertThat(events.stream().map(WatchEvent::cursor))
+          .containsExactly(
+              WatchCursor.parse("0:11"), WatchCursor.parse("0:12"), WatchCursor.parse("0:13"));
+      assertThat(watch.restarts()).isZero();
+    }
+  }
+
   @Test
   void aNodeThatOwesAResponseAndStaysSilentIsLeftForAnother() throws Exception {
     List<WatchRequest> requests = new CopyOnWriteArrayList<>();
