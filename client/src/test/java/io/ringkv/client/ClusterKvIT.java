@@ -15,11 +15,9 @@ import io.grpc.Status;
 import io.ringkv.proto.v1.KVGrpc;
 import io.ringkv.proto.v1.PartitionInfo;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -27,7 +25,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -52,29 +49,15 @@ class ClusterKvIT {
   static final int ADDRESS_BASE = 30;
   static final String[] ENDPOINTS = {"127.0.0.31:7379", "127.0.0.32:7379", "127.0.0.33:7379"};
 
+  static final ScriptCluster CLUSTER = new ScriptCluster(ROOT, RUN_DIR, ADDRESS_BASE, Map.of());
+
   static void script(String... args) throws Exception {
-    List<String> command = new ArrayList<>();
-    command.add(ROOT.resolve("deploy/local-cluster.sh").toString());
-    command.addAll(List.of(args));
-    ProcessBuilder builder = new ProcessBuilder(command).directory(ROOT.toFile()).inheritIO();
-    builder.environment().put("RINGCTL_CLASSPATH", System.getProperty("java.class.path"));
-    builder.environment().put("RINGKV_RUN_DIR", RUN_DIR.toString());
-    builder.environment().put("RINGKV_ADDRESS_BASE", Integer.toString(ADDRESS_BASE));
-    Process process = builder.start();
-    assertThat(process.waitFor(180, TimeUnit.SECONDS)).as("%s finished", command).isTrue();
-    assertThat(process.exitValue()).as("%s exit", command).isZero();
+    CLUSTER.script(args);
   }
 
   @BeforeAll
   static void startCluster() throws Exception {
-    if (Files.exists(RUN_DIR)) { // a fresh cluster each run
-      try (Stream<Path> paths = Files.walk(RUN_DIR)) {
-        for (Path path : paths.sorted(Comparator.reverseOrder()).toList()) {
-          Files.delete(path);
-        }
-      }
-    }
-    script("start", "3");
+    CLUSTER.startFresh(3);
   }
 
   @AfterAll

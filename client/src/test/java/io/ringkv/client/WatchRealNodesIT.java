@@ -6,11 +6,9 @@ import io.ringkv.client.cli.RingCtl;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -18,7 +16,6 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -47,38 +44,27 @@ class WatchRealNodesIT {
   static final long RETENTION_MILLIS = 15_000;
   static final Duration WAIT = Duration.ofSeconds(60);
 
+  static final ScriptCluster CLUSTER =
+      new ScriptCluster(
+          ROOT,
+          RUN_DIR,
+          ADDRESS_BASE,
+          Map.of(
+              "RINGKV_PARTITIONS",
+              "8",
+              "RINGKV_NODE_FLAGS",
+              "--changefeed-retention-age-millis "
+                  + RETENTION_MILLIS
+                  + " --changefeed-retention-check-interval-millis 500"
+                  + " --watch-progress-interval-millis 200"));
+
   static void script(String... args) throws Exception {
-    List<String> command = new ArrayList<>();
-    command.add(ROOT.resolve("deploy/local-cluster.sh").toString());
-    command.addAll(List.of(args));
-    ProcessBuilder builder = new ProcessBuilder(command).directory(ROOT.toFile()).inheritIO();
-    builder.environment().put("RINGCTL_CLASSPATH", System.getProperty("java.class.path"));
-    builder.environment().put("RINGKV_RUN_DIR", RUN_DIR.toString());
-    builder.environment().put("RINGKV_ADDRESS_BASE", Integer.toString(ADDRESS_BASE));
-    builder.environment().put("RINGKV_PARTITIONS", "8");
-    builder
-        .environment()
-        .put(
-            "RINGKV_NODE_FLAGS",
-            "--changefeed-retention-age-millis "
-                + RETENTION_MILLIS
-                + " --changefeed-retention-check-interval-millis 500"
-                + " --watch-progress-interval-millis 200");
-    Process process = builder.start();
-    assertThat(process.waitFor(180, TimeUnit.SECONDS)).as("%s finished", command).isTrue();
-    assertThat(process.exitValue()).as("%s exit", command).isZero();
+    CLUSTER.script(args);
   }
 
   @BeforeAll
   static void startCluster() throws Exception {
-    if (Files.exists(RUN_DIR)) { // a fresh cluster each run
-      try (Stream<Path> paths = Files.walk(RUN_DIR)) {
-        for (Path path : paths.sorted(Comparator.reverseOrder()).toList()) {
-          Files.delete(path);
-        }
-      }
-    }
-    script("start", "3");
+    CLUSTER.startFresh(3);
   }
 
   @AfterAll
