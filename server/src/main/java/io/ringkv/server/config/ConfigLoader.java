@@ -114,7 +114,7 @@ public final class ConfigLoader {
   }
 
   private static String yamlValue(Setting setting, Object value) {
-    if (value instanceof List<?> list && setting == Setting.MEMBERS) {
+    if (value instanceof List<?> list && (setting == Setting.MEMBERS || setting == Setting.JOIN)) {
       List<String> parts = new ArrayList<>();
       list.forEach(item -> parts.add(String.valueOf(item)));
       return String.join(",", parts);
@@ -222,7 +222,28 @@ public final class ConfigLoader {
             integer(values, Setting.SLOW_NODE_FSYNC_P99_MILLIS_MAX),
             (int) integer(values, Setting.SLOW_NODE_HEALTH_SCORE_MIN),
             integer(values, Setting.SLOW_NODE_RECOVERY_MILLIS)),
-        watchLimits(values));
+        watchLimits(values),
+        new MembershipSettings(
+            joinAddresses(values),
+            (int) integer(values, Setting.REBALANCE_MOVES_CONCURRENT_MAX),
+            integer(values, Setting.REBALANCE_BYTES_PER_SECOND_MAX),
+            integer(values, Setting.DEAD_NODE_REPLACE_AFTER_MILLIS)));
+  }
+
+  private static List<HostPort> joinAddresses(Map<Setting, String> values) {
+    String value = values.get(Setting.JOIN);
+    List<HostPort> addresses = new ArrayList<>();
+    if (value == null || value.isBlank()) {
+      return addresses;
+    }
+    for (String part : value.split(",")) {
+      try {
+        addresses.add(HostPort.parse(part.trim(), "127.0.0.1", Setting.CLIENT_PORT_DEFAULT));
+      } catch (IllegalArgumentException e) {
+        throw new ConfigException(Setting.JOIN.settingName(), e.getMessage());
+      }
+    }
+    return addresses;
   }
 
   /**

@@ -48,7 +48,8 @@ public record NodeConfig(
     PipelineLimits pipeline,
     GossipConfig gossip,
     SlowNodeSettings slowNode,
-    WatchLimits watch) {
+    WatchLimits watch,
+    MembershipSettings membership) {
   public static final long SNAPSHOT_SIZE_BYTES_MAX_DEFAULT = 8L * 1024 * 1024 * 1024;
 
   /**
@@ -106,7 +107,8 @@ public record NodeConfig(
         PipelineLimits.DEFAULTS,
         GossipConfig.DEFAULTS,
         SlowNodeSettings.DEFAULTS,
-        WatchLimits.DEFAULTS);
+        WatchLimits.DEFAULTS,
+        MembershipSettings.DEFAULTS);
   }
 
   public PartitionLayout partitionLayout() {

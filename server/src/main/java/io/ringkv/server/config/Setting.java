@@ -259,6 +259,29 @@ public enum Setting {
           + " proves the Jepsen changefeed checker catches a gap); needs allow-unsafe-debug",
       0,
       1_000_000_000),
+  JOIN(
+      "join",
+      null,
+      "client addresses of running members, host:port,...: start empty and wait to be added with"
+          + " `ringctl cluster join` (members is then not used)"),
+  REBALANCE_MOVES_CONCURRENT_MAX(
+      "rebalance-moves-concurrent-max",
+      "replica moves the meta leader runs at once, cluster-wide",
+      MembershipSettings.REBALANCE_MOVES_CONCURRENT_MAX_DEFAULT,
+      1,
+      1024),
+  REBALANCE_BYTES_PER_SECOND_MAX(
+      "rebalance-bytes-per-second-max",
+      Long.toString(MembershipSettings.REBALANCE_BYTES_PER_SECOND_MAX_DEFAULT),
+      "snapshot bytes per second one node sends for replica moves",
+      64 * 1024,
+      64L * 1024 * 1024 * 1024),
+  DEAD_NODE_REPLACE_AFTER_MILLIS(
+      "dead-node-replace-after-millis",
+      Long.toString(MembershipSettings.DEAD_NODE_REPLACE_AFTER_MILLIS_DEFAULT),
+      "a member gossip has held dead this long has its replicas re-created elsewhere (0 = never)",
+      0,
+      7L * 24 * 3600 * 1000),
   DEBUG_UNSAFE_STALE_READS(
       "debug-unsafe-stale-reads",
       "false",
