@@ -150,10 +150,9 @@ public final class MovePlanner {
     return Optional.empty();
   }
 
-  /** Replica slots of the cluster: partitions times replication factor, plus the meta seats. */
+  /** Data replica slots of the cluster: partitions times replication factor (meta seats apart). */
   public static int slotsTotal(ClusterMap map) {
-    int slots = map.getPartitionCount() * map.getReplicationFactor();
-    return slots + map.getGroups(ClusterMaps.metaGroup(map.getPartitionCount())).getVotersCount();
+    return map.getPartitionCount() * map.getReplicationFactor();
   }
 
   /** The ids of the ACTIVE members, ascending. */
