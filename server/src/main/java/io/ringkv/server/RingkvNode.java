@@ -11,6 +11,9 @@ import io.ringkv.raft.Message;
 import io.ringkv.server.config.Member;
 import io.ringkv.server.config.NodeConfig;
 import io.ringkv.server.gossip.NodeGossip;
+import io.ringkv.server.membership.ClusterMapView;
+import io.ringkv.server.membership.ClusterMaps;
+import io.ringkv.server.membership.MembershipCommands;
 import io.ringkv.server.metrics.MetricsHttpServer;
 import io.ringkv.server.raft.DriverSettings;
 import io.ringkv.server.raft.MultiRaftDriver;
@@ -67,6 +70,11 @@ public final class RingkvNode implements AutoCloseable {
   private MultiRaftDriver driver;
   private SnapshotTransfers snapshotTransfers;
   private PeerChannels peerChannels;
+  private ClusterMapView mapView;
+
+  /** Decides AddNode, RemoveNode and Plan; null until the meta group's coordinator is wired. */
+  private MembershipCommands membershipCommands;
+
   private KvService kvService;
   private io.ringkv.server.watch.WatchService watchService;
   private Server grpcServer;
@@ -223,13 +231,13 @@ public final class RingkvNode implements AutoCloseable {
     changefeedRetention =
         ChangefeedRetention.start(
             engine, driver::partitions, config.changefeedRetentionCheckIntervalMillis(), registry);
-    Map<Long, Member> members =
-        config.members().stream().collect(Collectors.toMap(Member::nodeId, m -> m));
+    // Routing, forwarding and the Cluster API follow this view of the cluster map.
+    mapView = new ClusterMapView(ClusterMaps.initial(config));
     peerChannels =
         new PeerChannels(
             config.nodeId(),
             config.clientAddress().host(),
-            members,
+            mapView,
             config.limits().responseSizeBytesMax());
 
     if (config.debugUnsafeStaleReads()) {
@@ -242,7 +250,7 @@ public final class RingkvNode implements AutoCloseable {
             config.limits(),
             driver,
             peerChannels,
-            replicas,
+            mapView,
             transport::isConnected,
             config.debugUnsafeStaleReads(),
             config.sessionExpiryMillis(),
@@ -254,7 +262,7 @@ public final class RingkvNode implements AutoCloseable {
             config.watch(),
             driver,
             engine,
-            replicas,
+            mapView,
             registry,
             System::nanoTime);
     grpcServer =
@@ -275,7 +283,13 @@ public final class RingkvNode implements AutoCloseable {
             .addService(
                 MalformedRequests.refusedAsInvalid(
                     new ClusterService(
-                            config, replicas, driver, peerChannels, transport::isConnected, gossip)
+                            config,
+                            mapView,
+                            driver,
+                            peerChannels,
+                            transport::isConnected,
+                            gossip,
+                            membershipCommands)
                         .bindService()))
             .build()
             .start();
@@ -333,6 +347,11 @@ public final class RingkvNode implements AutoCloseable {
 
   public PrometheusMeterRegistry registry() {
     return registry;
+  }
+
+  /** The newest cluster map this node knows, which its routing and Cluster API follow. */
+  public ClusterMapView mapView() {
+    return mapView;
   }
 
   /** This node's multi-Raft driver (for operations on its local replicas, and tests). */
