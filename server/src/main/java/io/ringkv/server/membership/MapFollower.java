@@ -7,6 +7,8 @@ import io.ringkv.proto.internal.ClusterMap;
 import io.ringkv.proto.internal.ClusterMember;
 import io.ringkv.proto.internal.GetClusterMapRequest;
 import io.ringkv.proto.internal.GetClusterMapResponse;
+import io.ringkv.proto.internal.PushClusterMapRequest;
+import io.ringkv.proto.internal.PushClusterMapResponse;
 import io.ringkv.proto.internal.ReplicaAdminGrpc;
 import io.ringkv.server.raft.MultiRaftDriver;
 import java.net.InetSocketAddress;
@@ -22,10 +24,10 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Keeps this node's {@link ClusterMapView} up to date without being told: a node that hosts a meta
- * replica reads the map from its own replica's store every {@link #LOCAL_READ_INTERVAL_MILLIS}; every
- * node also asks one meta voter (in turn) for its map every {@link #POLL_INTERVAL_MILLIS}, so a node
- * without a meta replica, or whose meta replica lags or was moved away, still converges. The meta
- * leader's pushes after each change make this the slow path.
+ * replica reads the map from its own replica's store every {@link #LOCAL_READ_INTERVAL_MILLIS};
+ * every node also asks one meta voter (in turn) for its map every {@link #POLL_INTERVAL_MILLIS}, so
+ * a node without a meta replica, or whose meta replica lags or was moved away, still converges. The
+ * meta leader's pushes after each change make this the slow path.
  */
 public final class MapFollower implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(MapFollower.class);
@@ -59,12 +61,11 @@ public final class MapFollower implements AutoCloseable {
     this.driver = driver;
     this.view = view;
     this.scheduler =
-        Executors.newSingleThreadScheduledExecutor(
-            runnable -> {
-              Thread thread = new Thread(runnable, "ringkv-map-follower");
-              thread.setDaemon(true);
-              return thread;
-            });
+        Executors.newSingleThreadScheduledExecutor(runnable -> {
+          Thread thread = new Thread(runnable, "ringkv-map-follower");
+          thread.setDaemon(true);
+          return thread;
+        });
   }
 
   public MapFollower start() {
@@ -110,14 +111,24 @@ public final class MapFollower implements AutoCloseable {
               .withDeadlineAfter(POLL_DEADLINE_MILLIS, TimeUnit.MILLISECONDS)
               .getClusterMap(GetClusterMapRequest.newBuilder().setClusterId(clusterId).build());
       if (response.hasMap() && view.adopt(response.getMap())) {
-        log.info(
-            "adopted cluster map epoch {} from node {}", view.epoch(), target.getNodeId());
+        log.info("adopted cluster map epoch {} from node {}", view.epoch(), target.getNodeId());
       }
     } catch (StatusRuntimeException e) {
       log.debug("polling the cluster map failed: {}", e.getStatus());
     } catch (RuntimeException e) {
       log.warn("polling the cluster map failed", e);
     }
+  }
+
+  /** A channel to the client address the map gives {@code nodeId} (an unknown id fails). */
+  public io.grpc.Channel channelTo(long nodeId) {
+    ClusterMember member =
+        view.member(nodeId)
+            .orElseThrow(() ->
+                io.grpc.Status.UNAVAILABLE
+                    .withDescription("node " + nodeId + " is not in the cluster map")
+                    .asRuntimeException());
+    return channel(member.getClientAddress());
   }
 
   private ManagedChannel channel(String address) {
@@ -139,6 +150,40 @@ public final class MapFollower implements AutoCloseable {
                   })
               .build();
         });
+  }
+
+  /**
+   * Offers {@code map} to every member but this node and the REMOVED (PushClusterMap), without
+   * waiting; a member that misses it polls within a second.
+   */
+  public void pushToMembers(ClusterMap map) {
+    PushClusterMapRequest request =
+        PushClusterMapRequest.newBuilder().setClusterId(clusterId).setMap(map).build();
+    for (ClusterMember member : map.getMembersList()) {
+      if (member.getNodeId() == selfNodeId || member.getState() == ClusterMember.State.REMOVED) {
+        continue;
+      }
+      ReplicaAdminGrpc.newStub(channel(member.getClientAddress()))
+          .withDeadlineAfter(POLL_DEADLINE_MILLIS, TimeUnit.MILLISECONDS)
+          .pushClusterMap(
+              request,
+              new io.grpc.stub.StreamObserver<>() {
+                @Override
+                public void onNext(PushClusterMapResponse response) {}
+
+                @Override
+                public void onError(Throwable error) {
+                  log.debug(
+                      "pushing map epoch {} to node {} failed: {}",
+                      map.getEpoch(),
+                      member.getNodeId(),
+                      error.toString());
+                }
+
+                @Override
+                public void onCompleted() {}
+              });
+    }
   }
 
   @Override

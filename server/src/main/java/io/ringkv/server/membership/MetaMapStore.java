@@ -12,6 +12,7 @@ import io.ringkv.server.raft.MultiRaftDriver;
 import io.ringkv.storage.StoredValue;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.Consumer;
 import java.util.function.Supplier;
 
 /**
@@ -23,15 +24,25 @@ import java.util.function.Supplier;
  * computed alike from its configuration ({@code initial}), at revision 0, and the first
  * compare-and-set (expecting mod revision 0, "absent") stores it with its change.
  */
-public final class MetaMapStore implements MapStore {
+public final class MetaMapStore implements Rebalancer.MapStore {
   private final MultiRaftDriver driver;
   private final int metaGroup;
   private final Supplier<ClusterMap> initial;
+  private final Consumer<ClusterMap> written;
 
-  public MetaMapStore(MultiRaftDriver driver, int metaGroup, Supplier<ClusterMap> initial) {
+  /**
+   * @param initial the map before the first write (the configured members' initial map)
+   * @param written hears every map this store wrote (the node adopts it and pushes it to members)
+   */
+  public MetaMapStore(
+      MultiRaftDriver driver,
+      int metaGroup,
+      Supplier<ClusterMap> initial,
+      Consumer<ClusterMap> written) {
     this.driver = driver;
     this.metaGroup = metaGroup;
     this.initial = initial;
+    this.written = written;
   }
 
   @Override
@@ -77,13 +88,16 @@ public final class MetaMapStore implements MapStore {
             .build();
     return driver
         .propose(metaGroup, Command.newBuilder().setTxn(txn).build())
-        .thenApply(
-            outcome -> {
-              if (outcome.result().hasError()) {
-                throw new IllegalStateException(
-                    "cluster map write refused: " + outcome.result().getError().getMessage());
-              }
-              return outcome.result().getTxn().getSucceeded();
-            });
+        .thenApply(outcome -> {
+          if (outcome.result().hasError()) {
+            throw new IllegalStateException(
+                "cluster map write refused: " + outcome.result().getError().getMessage());
+          }
+          boolean succeeded = outcome.result().getTxn().getSucceeded();
+          if (succeeded) {
+            written.accept(next);
+          }
+          return succeeded;
+        });
   }
 }
