@@ -18,7 +18,7 @@ import java.util.concurrent.TimeUnit;
 final class PeerChannels implements AutoCloseable {
   private final long selfNodeId;
   private final String selfHost;
-  private final Map<Long, Member> members;
+  private final Map<Long, Member> members = new ConcurrentHashMap<>();
   private final Map<Long, ManagedChannel> channels = new ConcurrentHashMap<>();
 
   /** Largest response a forwarded call may bring back (response-size-bytes-max plus room). */
@@ -30,7 +30,30 @@ final class PeerChannels implements AutoCloseable {
         responseSizeBytesMax + io.ringkv.server.config.Limits.RESPONSE_OVERHEAD_BYTES;
     this.selfNodeId = selfNodeId;
     this.selfHost = selfHost;
-    this.members = Map.copyOf(members);
+    this.members.putAll(members);
+  }
+
+  /**
+   * Follows the cluster map: a new member gets a channel on first use, a moved one a new channel, a
+   * removed one none.
+   */
+  void setMember(Member member) {
+    Member previous = members.put(member.nodeId(), member);
+    if (previous != null && !previous.equals(member)) {
+      closeChannel(member.nodeId());
+    }
+  }
+
+  void removeMember(long nodeId) {
+    members.remove(nodeId);
+    closeChannel(nodeId);
+  }
+
+  private void closeChannel(long nodeId) {
+    ManagedChannel channel = channels.remove(nodeId);
+    if (channel != null) {
+      channel.shutdown();
+    }
   }
 
   /** A KV stub to {@code nodeId} whose calls carry the forwarded marker. */

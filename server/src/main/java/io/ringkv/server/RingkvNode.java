@@ -5,12 +5,17 @@ import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.ringkv.proto.internal.ClusterMap;
 import io.ringkv.proto.internal.SnapshotChunk;
 import io.ringkv.proto.internal.SnapshotChunkAck;
 import io.ringkv.raft.Message;
 import io.ringkv.server.config.Member;
 import io.ringkv.server.config.NodeConfig;
 import io.ringkv.server.gossip.NodeGossip;
+import io.ringkv.server.membership.ClusterMapFile;
+import io.ringkv.server.membership.ClusterMapStart;
+import io.ringkv.server.membership.ClusterMapView;
+import io.ringkv.server.membership.ReplicaAdminService;
 import io.ringkv.server.metrics.MetricsHttpServer;
 import io.ringkv.server.raft.DriverSettings;
 import io.ringkv.server.raft.MultiRaftDriver;
@@ -54,7 +59,10 @@ public final class RingkvNode implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(RingkvNode.class);
 
-  private final NodeConfig config;
+  /** The configuration as given, then shaped by the cluster map the node starts from. */
+  private NodeConfig config;
+
+  private ClusterMapView mapView;
   private final PrometheusMeterRegistry registry;
   private final AtomicBoolean serving = new AtomicBoolean();
   private final AtomicBoolean closed = new AtomicBoolean();
@@ -111,6 +119,15 @@ public final class RingkvNode implements AutoCloseable {
     SplittableRandom random = new SplittableRandom(seed);
 
     Files.createDirectories(config.dataDir());
+    ClusterMapFile mapFile = new ClusterMapFile(config.dataDir());
+    ClusterMapStart.Start mapStart =
+        ClusterMapStart.choose(
+            config,
+            mapFile,
+            ClusterMapStart.grpcFetcher(config.clusterId(), config.clientAddress().host()),
+            System::currentTimeMillis);
+    mapView = new ClusterMapView(mapStart.map());
+    config = ClusterMapStart.shapedBy(config, mapStart.map());
     engine =
         StorageEngine.open(
             StorageOptions.builder(
@@ -126,13 +143,8 @@ public final class RingkvNode implements AutoCloseable {
                     java.time.Duration.ofMillis(config.changefeedRetentionAgeMillis()))
                 .meterRegistry(registry)
                 .build());
-    List<List<Long>> replicas = placement(config);
-    Map<Integer, List<Long>> local = new HashMap<>();
-    for (int partition = 0; partition < replicas.size(); partition++) {
-      if (replicas.get(partition).contains(config.nodeId())) {
-        local.put(partition, replicas.get(partition));
-      }
-    }
+    List<List<Long>> replicas = ClusterMapStart.partitionVoters(mapStart.map());
+    Map<Integer, List<Long>> local = mapStart.bootstrap() ? bootstrapSet(mapStart.map()) : Map.of();
     java.nio.file.Path snapshots = config.dataDir().resolve("snapshots");
     Files.createDirectories(snapshots);
     int frameMax = config.limits().peerFrameSizeBytesMax();
@@ -156,11 +168,19 @@ public final class RingkvNode implements AutoCloseable {
             driverSettings,
             engine,
             local,
-            replicas.size(),
+            config.partitionCount(),
             Clock.systemUTC(),
             System::nanoTime,
             random.split(),
             registry);
+
+    if (config.membership().debugMoveSkipSnapshotData()) {
+      driver.enableDebugSkipSnapshotData();
+    }
+    // After the bootstrap is durable: from now on this node starts from the map, never again from
+    // the configured members (a replica destroyed at run time must not be bootstrapped again).
+    mapFile.write(mapView.current());
+    mapView.addListener(mapFile::write);
 
     SnapshotTransferSettings snapshotSettings =
         SnapshotTransferSettings.forFrameLimit(
@@ -231,6 +251,10 @@ public final class RingkvNode implements AutoCloseable {
             config.clientAddress().host(),
             members,
             config.limits().responseSizeBytesMax());
+    MembersFollower membersFollower =
+        new MembersFollower(config.nodeId(), transport, snapshotTransfers, peerChannels);
+    membersFollower.accept(mapView.current());
+    mapView.addListener(membersFollower);
 
     if (config.debugUnsafeStaleReads()) {
       log.warn("UNSAFE debug-unsafe-stale-reads is on: linearizable reads may return stale data");
@@ -272,6 +296,10 @@ public final class RingkvNode implements AutoCloseable {
             .intercept(new ForwardingHeaders())
             .addService(MalformedRequests.refusedAsInvalid(kvService.bindService()))
             .addService(MalformedRequests.refusedAsInvalid(watchService.bindService()))
+            .addService(
+                MalformedRequests.refusedAsInvalid(
+                    new ReplicaAdminService(config.clusterId(), config.nodeId(), mapView, driver)
+                        .bindService()))
             .addService(
                 MalformedRequests.refusedAsInvalid(
                     new ClusterService(
@@ -325,6 +353,26 @@ public final class RingkvNode implements AutoCloseable {
   @SuppressWarnings("deprecation") // the v1alpha service is deprecated upstream, not withdrawn
   private static io.grpc.BindableService reflectionV1Alpha() {
     return io.grpc.protobuf.services.ProtoReflectionService.newInstance();
+  }
+
+  /** The newest cluster map this node knows (persisted in the data directory). */
+  public ClusterMapView mapView() {
+    return mapView;
+  }
+
+  /**
+   * The groups (data partitions and the meta group) {@code map} places on this node, with their
+   * voters: what a first start bootstraps.
+   */
+  private Map<Integer, List<Long>> bootstrapSet(ClusterMap map) {
+    Map<Integer, List<Long>> local = new HashMap<>();
+    for (int group = 0; group < map.getGroupsCount(); group++) {
+      List<Long> voters = map.getGroups(group).getVotersList();
+      if (voters.contains(config.nodeId())) {
+        local.put(group, List.copyOf(voters));
+      }
+    }
+    return local;
   }
 
   public NodeConfig config() {
