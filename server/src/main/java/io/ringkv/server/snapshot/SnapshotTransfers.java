@@ -45,6 +45,11 @@ public final class SnapshotTransfers implements PeerMessageHandler, AutoCloseabl
     this.receiver = new SnapshotReceiver(nodeId, peers, settings, transport, raft, clock, registry);
   }
 
+  /** The node ids snapshots are accepted from from now on (the cluster map's other members). */
+  public void setPeers(Set<Long> peers) {
+    receiver.setPeers(peers);
+  }
+
   /** Starts sending {@code message} (a MSG_SNAP of {@code partition}); returns at once. */
   public void ship(int partition, Message message, PartitionStore store) {
     sender.ship(partition, message, store);
