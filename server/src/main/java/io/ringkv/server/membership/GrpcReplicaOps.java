@@ -2,6 +2,7 @@ package io.ringkv.server.membership;
 
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.StreamObserver;
 import io.ringkv.proto.internal.ChangeReplicasRequest;
@@ -34,6 +35,7 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BiConsumer;
 import java.util.function.BiFunction;
 import java.util.function.LongFunction;
 
@@ -133,31 +135,25 @@ public final class GrpcReplicaOps implements Rebalancer.ReplicaOps, AutoCloseabl
   @Override
   public CompletableFuture<CreateReplicaResponse> createReplica(
       long node, int group, ClusterMap map) {
-    CompletableFuture<CreateReplicaResponse> result = new CompletableFuture<>();
-    replicaAdmin(node, callDeadlineMillis)
-        .createReplica(
-            CreateReplicaRequest.newBuilder()
-                .setClusterId(map.getClusterId())
-                .setGroup(group)
-                .setMap(map)
-                .build(),
-            into(result));
-    return result;
+    CreateReplicaRequest request =
+        CreateReplicaRequest.newBuilder()
+            .setClusterId(map.getClusterId())
+            .setGroup(group)
+            .setMap(map)
+            .build();
+    return onNode(node, (stub, result) -> stub.createReplica(request, into(result)));
   }
 
   @Override
   public CompletableFuture<DestroyReplicaResponse> destroyReplica(
       long node, int group, long epoch) {
-    CompletableFuture<DestroyReplicaResponse> result = new CompletableFuture<>();
-    replicaAdmin(node, callDeadlineMillis)
-        .destroyReplica(
-            DestroyReplicaRequest.newBuilder()
-                .setClusterId(view.current().getClusterId())
-                .setGroup(group)
-                .setMapEpoch(epoch)
-                .build(),
-            into(result));
-    return result;
+    DestroyReplicaRequest request =
+        DestroyReplicaRequest.newBuilder()
+            .setClusterId(view.current().getClusterId())
+            .setGroup(group)
+            .setMapEpoch(epoch)
+            .build();
+    return onNode(node, (stub, result) -> stub.destroyReplica(request, into(result)));
   }
 
   @Override
@@ -296,6 +292,18 @@ public final class GrpcReplicaOps implements Rebalancer.ReplicaOps, AutoCloseabl
       return detail.getLeaderHint();
     }
     return 0;
+  }
+
+  /** Runs a ReplicaAdmin call on {@code node} itself (no leader routing). */
+  private <T> CompletableFuture<T> onNode(
+      long node, BiConsumer<ReplicaAdminGrpc.ReplicaAdminStub, CompletableFuture<T>> call) {
+    CompletableFuture<T> result = new CompletableFuture<>();
+    try {
+      call.accept(replicaAdmin(node, callDeadlineMillis), result);
+    } catch (StatusRuntimeException e) {
+      result.completeExceptionally(e);
+    }
+    return result;
   }
 
   private ReplicaAdminGrpc.ReplicaAdminStub replicaAdmin(long node, long deadlineMillis) {

@@ -71,6 +71,13 @@ import org.slf4j.LoggerFactory;
 public final class Rebalancer {
   private static final Logger log = LoggerFactory.getLogger(Rebalancer.class);
 
+  /**
+   * How often the meta leader should call {@link #runOnce}: a move takes a handful of rounds (four
+   * phases plus catch-up polls), so half a second keeps a small move within seconds while a round
+   * costs a few calls per running move.
+   */
+  public static final long ROUND_INTERVAL_MILLIS_DEFAULT = 500;
+
   /** Compare-and-set attempts of one operator command before it gives up with ABORTED. */
   public static final int COMMAND_MAP_WRITE_ATTEMPTS_MAX = 8;
 
@@ -285,12 +292,17 @@ public final class Rebalancer {
     ClusterMap map = read.map();
     List<CompletableFuture<Step>> steps = new ArrayList<>();
     for (ReplicaMove move : map.getMovesList()) {
+      CompletableFuture<Step> step;
+      try {
+        step = act(map, move);
+      } catch (RuntimeException e) {
+        step = CompletableFuture.failedFuture(e);
+      }
       steps.add(
-          act(map, move)
-              .exceptionally(error -> {
-                log.info("move {} stays in its phase: {}", describe(move), rootCause(error));
-                return Step.STAY;
-              }));
+          step.exceptionally(error -> {
+            log.info("move {} stays in its phase: {}", describe(move), rootCause(error));
+            return Step.STAY;
+          }));
     }
     return CompletableFuture.allOf(steps.toArray(CompletableFuture[]::new))
         .thenCompose(ignored -> settle(read, steps.stream().map(CompletableFuture::join).toList()));
@@ -372,10 +384,15 @@ public final class Rebalancer {
     }
     for (ReplicaMove move : finished) {
       metrics.moveFinished(why(read, move), move.getToNode() == 0 ? 0 : move.getBytesEstimate());
-      catchUpTargets.remove(moveKey(move));
-      destroyAttempts.remove(moveKey(move));
       log.info("move {} finished", describe(move));
     }
+    // Memory of moves no longer recorded (finished or dropped here or by another coordinator).
+    Set<String> recorded = new HashSet<>();
+    for (ReplicaMove move : next.getMovesList()) {
+      recorded.add(moveKey(move));
+    }
+    catchUpTargets.keySet().retainAll(recorded);
+    destroyAttempts.keySet().retainAll(recorded);
     observe(next);
     return new Round(next, true, advanced, started.size(), finished.size());
   }

@@ -165,6 +165,8 @@ class RebalancerTest {
             .mapToDouble(counter -> counter.count())
             .sum();
     assertEquals(response.getMovesCount(), (int) finished);
+    long bytes = response.getMovesList().stream().mapToLong(m -> m.getBytesEstimate()).sum();
+    assertEquals(bytes, registry.get("ringkv.membership.bytes.moved").counter().count());
     assertEquals(0.0, registry.get("ringkv.membership.moves.in.progress").gauge().value());
   }
 
