@@ -88,6 +88,12 @@ public final class Rebalancer {
    */
   public static final int CLEANUP_DESTROY_ATTEMPTS_MAX = 20;
 
+  /**
+   * Rounds a PROMOTE waits for leadership to leave the node being removed before it proposes the
+   * change anyway (the transfer may be refused, e.g. by a node that cannot transfer that group).
+   */
+  public static final int LEADER_TRANSFER_ATTEMPTS_MAX = 10;
+
   /** Groups whose data size a plan asks for; beyond it bytes show as 0 (unknown). */
   public static final int PLAN_BYTES_QUERIES_MAX = 1024;
 
@@ -161,6 +167,7 @@ public final class Rebalancer {
   private final MembershipMetrics metrics;
   private final Map<String, Long> catchUpTargets = new ConcurrentHashMap<>();
   private final Map<String, Integer> destroyAttempts = new ConcurrentHashMap<>();
+  private final Map<String, Integer> transferAttempts = new ConcurrentHashMap<>();
   private final Set<Long> replacementRefusalsLogged = ConcurrentHashMap.newKeySet();
   private CompletableFuture<Round> roundInFlight;
 
@@ -393,6 +400,7 @@ public final class Rebalancer {
     }
     catchUpTargets.keySet().retainAll(recorded);
     destroyAttempts.keySet().retainAll(recorded);
+    transferAttempts.keySet().retainAll(recorded);
     observe(next);
     return new Round(next, true, advanced, started.size(), finished.size());
   }
@@ -446,7 +454,7 @@ public final class Rebalancer {
             return CompletableFuture.completedFuture(Step.NEXT);
           }
           long from = move.getFromNode();
-          if (from != 0 && progress.getLeaderNodeId() == from) {
+          if (from != 0 && progress.getLeaderNodeId() == from && !transferGivenUp(move)) {
             // Leadership leaves the replica first, so the removal never ends a leader's term
             // in the middle of client traffic; the change is proposed next round.
             long heir = heir(map, progress.getConf(), move);
@@ -493,6 +501,24 @@ public final class Rebalancer {
           }
           return Step.STAY;
         });
+  }
+
+  /**
+   * Counts one more round with leadership still on the leaving node; true once it has taken {@link
+   * #LEADER_TRANSFER_ATTEMPTS_MAX} rounds: the change is then proposed with the leader in place
+   * (Raft lets a leader commit its own removal and step down after), rather than a move that never
+   * ends because leadership cannot be handed over.
+   */
+  private boolean transferGivenUp(ReplicaMove move) {
+    int attempts = transferAttempts.merge(moveKey(move), 1, Integer::sum);
+    if (attempts == LEADER_TRANSFER_ATTEMPTS_MAX) {
+      log.warn(
+          "move {}: leadership did not leave node {} in {} rounds; removing it as leader",
+          describe(move),
+          move.getFromNode(),
+          attempts);
+    }
+    return attempts >= LEADER_TRANSFER_ATTEMPTS_MAX;
   }
 
   /** Takes back a learner whose node left before it became a voter. */

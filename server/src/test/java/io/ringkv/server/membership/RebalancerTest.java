@@ -344,6 +344,20 @@ class RebalancerTest {
   }
 
   @Test
+  void aLeaderThatCannotHandOverIsRemovedAfterTheTransferAttempts() {
+    start(1, 2, 3, 4);
+    cluster.transferRefused = true;
+    coordinator.get().removeNode(RemoveNodeRequest.newBuilder().setNodeId(1).build()).join();
+    runUntilQuiet();
+    // Node 1 led every group of the initial map; each removal happened with it still leading.
+    assertFalse(cluster.violations.isEmpty());
+    assertTrue(cluster.violations.stream().allMatch(v -> v.contains("leader 1 removed")));
+    cluster.violations.clear();
+    assertConverged(Set.of());
+    assertEquals(ClusterMember.State.REMOVED, MovePlanner.member(store.map(), 1).get().getState());
+  }
+
+  @Test
   void randomCrashesLostWritesAndFailingCallsStillConverge() {
     long baseSeed = System.nanoTime();
     System.out.println("RebalancerTest base seed " + baseSeed);
