@@ -183,11 +183,16 @@ public final class GrpcReplicaOps implements Rebalancer.ReplicaOps, AutoCloseabl
           replicaAdmin(node, callDeadlineMillis).groupProgress(request, into(result));
           return result;
         },
-        // A follower answers with its view of the leader: ask that node instead.
-        (node, response) ->
-            response.getProgressCount() == 0 && response.getLeaderNodeId() != node
-                ? response.getLeaderNodeId()
-                : 0L);
+        // Only the leader's answer has members' progress. A follower names the leader it knows:
+        // ask that node; a node without the group (hosted false) or without a known leader
+        // sends the call on to the next candidate (-1).
+        (node, response) -> {
+          if (response.getProgressCount() > 0) {
+            return 0L;
+          }
+          long leader = response.getLeaderNodeId();
+          return leader != 0 && leader != node ? leader : -1L;
+        });
   }
 
   @Override
@@ -217,7 +222,8 @@ public final class GrpcReplicaOps implements Rebalancer.ReplicaOps, AutoCloseabl
   /**
    * Runs {@code call} on the group's leader: the last leader seen, then the map's voters of the
    * group, jumping to a node named by a NOT_LEADER hint or by {@code redirect} (0: the answer is
-   * final) at most {@link #LEADER_HOPS_MAX} times. Fails with the last error when all fail.
+   * final; -1: try the next candidate) at most {@link #LEADER_HOPS_MAX} times. Fails with the last
+   * error when no candidate gives a final answer.
    */
   private <T> CompletableFuture<T> onLeader(
       int group, LongFunction<CompletableFuture<T>> call, BiFunction<Long, T, Long> redirect) {
@@ -228,6 +234,8 @@ public final class GrpcReplicaOps implements Rebalancer.ReplicaOps, AutoCloseabl
     }
     ClusterMap map = view.current();
     if (group < map.getGroupsCount()) {
+      // Recorded voters (a leaving node may still lead), then the nodes moves bring in.
+      queue.addAll(map.getGroups(group).getVotersList());
       queue.addAll(MovePlanner.effectiveVoters(map, group));
     }
     CompletableFuture<T> result = new CompletableFuture<>();
@@ -266,23 +274,21 @@ public final class GrpcReplicaOps implements Rebalancer.ReplicaOps, AutoCloseabl
     }
     answer.whenComplete((value, error) -> {
       long next = error == null ? redirect.apply(asked, value) : hintOf(error);
-      if (error == null && (next == 0 || hops >= LEADER_HOPS_MAX || tried.contains(next))) {
+      if (error == null && next == 0) {
         leaders.put(group, asked);
         result.complete(value);
         return;
       }
-      if (next != 0 && hops < LEADER_HOPS_MAX) {
+      if (next > 0 && hops < LEADER_HOPS_MAX) {
         queue.addFirst(next);
       }
-      attempt(
-          group,
-          queue,
-          tried,
-          next != 0 ? hops + 1 : hops,
-          call,
-          redirect,
-          result,
-          error != null ? error : lastError);
+      Throwable cause =
+          error != null
+              ? error
+              : Status.UNAVAILABLE
+                  .withDescription("node " + asked + " does not lead group " + group)
+                  .asRuntimeException();
+      attempt(group, queue, tried, next > 0 ? hops + 1 : hops, call, redirect, result, cause);
     });
   }
 

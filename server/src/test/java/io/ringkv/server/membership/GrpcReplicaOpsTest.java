@@ -46,7 +46,8 @@ import org.junit.jupiter.api.Test;
 class GrpcReplicaOpsTest {
   private static final String HOST_PREFIX = "127.0.3.";
   private static final long SELF_HOST_SUFFIX = 50;
-  private static final long DEADLINE_MILLIS = 300;
+  // Generous: a first call opens its channel, on a machine shared with other builds.
+  private static final long DEADLINE_MILLIS = 2_000;
   private static final int GROUP = 0;
 
   private final List<Server> servers = new ArrayList<>();
@@ -58,6 +59,7 @@ class GrpcReplicaOpsTest {
     final long id;
     final boolean silent;
     long leader;
+    boolean hosted = true;
     final List<Object> requests = new CopyOnWriteArrayList<>();
     String address;
 
@@ -93,6 +95,11 @@ class GrpcReplicaOpsTest {
             GroupProgressRequest request, StreamObserver<GroupProgressResponse> observer) {
           requests.add(request);
           if (silent) {
+            return;
+          }
+          if (!hosted) {
+            observer.onNext(GroupProgressResponse.newBuilder().setHosted(false).build());
+            observer.onCompleted();
             return;
           }
           GroupProgressResponse.Builder response =
@@ -220,6 +227,18 @@ class GrpcReplicaOpsTest {
   }
 
   @Test
+  void aNodeWithoutTheGroupOrWithoutALeaderIsPassedOver() throws IOException {
+    FakeNode without = new FakeNode(1, 0, false);
+    without.hosted = false;
+    startNodes(without, new FakeNode(2, 0, false), new FakeNode(3, 3, false));
+    GroupProgressResponse progress = ops.groupProgress(GROUP).join();
+    assertEquals(3, progress.getLeaderNodeId());
+    assertEquals(1, progress.getProgressCount());
+    assertEquals(1, without.requests.size());
+    assertEquals(1, nodes.get(1).requests.size(), "node 2 knows no leader: next candidate");
+  }
+
+  @Test
   void aNodeThatNeverAnswersCostsOneDeadlineAndTheNextVoterIsTried() throws IOException {
     startNodes(new FakeNode(1, 0, true), new FakeNode(2, 3, false), new FakeNode(3, 3, false));
     long started = System.nanoTime();
@@ -229,7 +248,7 @@ class GrpcReplicaOpsTest {
     long tookMillis = (System.nanoTime() - started) / 1_000_000;
     assertEquals(3, response.getLeaderNodeId());
     assertTrue(tookMillis >= DEADLINE_MILLIS, "waited the deadline on node 1: " + tookMillis);
-    assertTrue(tookMillis < 10 * DEADLINE_MILLIS, "one deadline, not more: " + tookMillis);
+    assertTrue(tookMillis < 2 * DEADLINE_MILLIS, "one deadline, not more: " + tookMillis);
   }
 
   @Test
