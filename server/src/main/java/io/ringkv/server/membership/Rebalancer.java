@@ -71,6 +71,13 @@ import org.slf4j.LoggerFactory;
 public final class Rebalancer {
   private static final Logger log = LoggerFactory.getLogger(Rebalancer.class);
 
+  /**
+   * How often the meta leader should call {@link #runOnce}: a move takes a handful of rounds (four
+   * phases plus catch-up polls), so half a second keeps a small move within seconds while a round
+   * costs a few calls per running move.
+   */
+  public static final long ROUND_INTERVAL_MILLIS_DEFAULT = 500;
+
   /** Compare-and-set attempts of one operator command before it gives up with ABORTED. */
   public static final int COMMAND_MAP_WRITE_ATTEMPTS_MAX = 8;
 
@@ -80,6 +87,12 @@ public final class Rebalancer {
    * destroys the replica itself when it learns the map. A REMOVED old node is not asked at all.
    */
   public static final int CLEANUP_DESTROY_ATTEMPTS_MAX = 20;
+
+  /**
+   * Rounds a PROMOTE waits for leadership to leave the node being removed before it proposes the
+   * change anyway (the transfer may be refused, e.g. by a node that cannot transfer that group).
+   */
+  public static final int LEADER_TRANSFER_ATTEMPTS_MAX = 10;
 
   /** Groups whose data size a plan asks for; beyond it bytes show as 0 (unknown). */
   public static final int PLAN_BYTES_QUERIES_MAX = 1024;
@@ -154,6 +167,7 @@ public final class Rebalancer {
   private final MembershipMetrics metrics;
   private final Map<String, Long> catchUpTargets = new ConcurrentHashMap<>();
   private final Map<String, Integer> destroyAttempts = new ConcurrentHashMap<>();
+  private final Map<String, Integer> transferAttempts = new ConcurrentHashMap<>();
   private final Set<Long> replacementRefusalsLogged = ConcurrentHashMap.newKeySet();
   private CompletableFuture<Round> roundInFlight;
 
@@ -285,12 +299,17 @@ public final class Rebalancer {
     ClusterMap map = read.map();
     List<CompletableFuture<Step>> steps = new ArrayList<>();
     for (ReplicaMove move : map.getMovesList()) {
+      CompletableFuture<Step> step;
+      try {
+        step = act(map, move);
+      } catch (RuntimeException e) {
+        step = CompletableFuture.failedFuture(e);
+      }
       steps.add(
-          act(map, move)
-              .exceptionally(error -> {
-                log.info("move {} stays in its phase: {}", describe(move), rootCause(error));
-                return Step.STAY;
-              }));
+          step.exceptionally(error -> {
+            log.info("move {} stays in its phase: {}", describe(move), rootCause(error));
+            return Step.STAY;
+          }));
     }
     return CompletableFuture.allOf(steps.toArray(CompletableFuture[]::new))
         .thenCompose(ignored -> settle(read, steps.stream().map(CompletableFuture::join).toList()));
@@ -372,10 +391,16 @@ public final class Rebalancer {
     }
     for (ReplicaMove move : finished) {
       metrics.moveFinished(why(read, move), move.getToNode() == 0 ? 0 : move.getBytesEstimate());
-      catchUpTargets.remove(moveKey(move));
-      destroyAttempts.remove(moveKey(move));
       log.info("move {} finished", describe(move));
     }
+    // Memory of moves no longer recorded (finished or dropped here or by another coordinator).
+    Set<String> recorded = new HashSet<>();
+    for (ReplicaMove move : next.getMovesList()) {
+      recorded.add(moveKey(move));
+    }
+    catchUpTargets.keySet().retainAll(recorded);
+    destroyAttempts.keySet().retainAll(recorded);
+    transferAttempts.keySet().retainAll(recorded);
     observe(next);
     return new Round(next, true, advanced, started.size(), finished.size());
   }
@@ -429,7 +454,7 @@ public final class Rebalancer {
             return CompletableFuture.completedFuture(Step.NEXT);
           }
           long from = move.getFromNode();
-          if (from != 0 && progress.getLeaderNodeId() == from) {
+          if (from != 0 && progress.getLeaderNodeId() == from && !transferGivenUp(move)) {
             // Leadership leaves the replica first, so the removal never ends a leader's term
             // in the middle of client traffic; the change is proposed next round.
             long heir = heir(map, progress.getConf(), move);
@@ -476,6 +501,24 @@ public final class Rebalancer {
           }
           return Step.STAY;
         });
+  }
+
+  /**
+   * Counts one more round with leadership still on the leaving node; true once it has taken {@link
+   * #LEADER_TRANSFER_ATTEMPTS_MAX} rounds: the change is then proposed with the leader in place
+   * (Raft lets a leader commit its own removal and step down after), rather than a move that never
+   * ends because leadership cannot be handed over.
+   */
+  private boolean transferGivenUp(ReplicaMove move) {
+    int attempts = transferAttempts.merge(moveKey(move), 1, Integer::sum);
+    if (attempts == LEADER_TRANSFER_ATTEMPTS_MAX) {
+      log.warn(
+          "move {}: leadership did not leave node {} in {} rounds; removing it as leader",
+          describe(move),
+          move.getFromNode(),
+          attempts);
+    }
+    return attempts >= LEADER_TRANSFER_ATTEMPTS_MAX;
   }
 
   /** Takes back a learner whose node left before it became a voter. */

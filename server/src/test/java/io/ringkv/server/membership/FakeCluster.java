@@ -47,6 +47,10 @@ final class FakeCluster implements Rebalancer.ReplicaOps {
   final List<String> violations = new ArrayList<>();
   final Map<String, Integer> calls = new TreeMap<>();
   private Random flaky;
+
+  /** Every TransferLeader fails (a node that cannot hand over leadership). */
+  boolean transferRefused;
+
   private double flakyFailureRate;
 
   FakeCluster(ClusterMap map) {
@@ -237,7 +241,7 @@ final class FakeCluster implements Rebalancer.ReplicaOps {
   @Override
   public CompletableFuture<TransferLeaderResponse> transferLeader(int groupId, long toNode) {
     Group group = groups.get(groupId);
-    if (fails("transferLeader", group.leader)) {
+    if (fails("transferLeader", group.leader) || transferRefused) {
       return unavailable("no leader for group " + groupId);
     }
     if (group.voters.contains(toNode) && !down.contains(toNode)) {

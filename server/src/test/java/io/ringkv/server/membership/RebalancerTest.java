@@ -165,6 +165,8 @@ class RebalancerTest {
             .mapToDouble(counter -> counter.count())
             .sum();
     assertEquals(response.getMovesCount(), (int) finished);
+    long bytes = response.getMovesList().stream().mapToLong(m -> m.getBytesEstimate()).sum();
+    assertEquals(bytes, registry.get("ringkv.membership.bytes.moved").counter().count());
     assertEquals(0.0, registry.get("ringkv.membership.moves.in.progress").gauge().value());
   }
 
@@ -339,6 +341,20 @@ class RebalancerTest {
     assertConverged(Set.of());
     assertEquals(ClusterMember.State.REMOVED, MovePlanner.member(store.map(), 5).get().getState());
     assertEquals(Set.of(), cluster.hostedBy(5));
+  }
+
+  @Test
+  void aLeaderThatCannotHandOverIsRemovedAfterTheTransferAttempts() {
+    start(1, 2, 3, 4);
+    cluster.transferRefused = true;
+    coordinator.get().removeNode(RemoveNodeRequest.newBuilder().setNodeId(1).build()).join();
+    runUntilQuiet();
+    // Node 1 led every group of the initial map; each removal happened with it still leading.
+    assertFalse(cluster.violations.isEmpty());
+    assertTrue(cluster.violations.stream().allMatch(v -> v.contains("leader 1 removed")));
+    cluster.violations.clear();
+    assertConverged(Set.of());
+    assertEquals(ClusterMember.State.REMOVED, MovePlanner.member(store.map(), 1).get().getState());
   }
 
   @Test
