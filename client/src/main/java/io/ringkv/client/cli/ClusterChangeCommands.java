@@ -45,20 +45,14 @@ final class ClusterChangeCommands {
       RingCtl root = cluster.root;
       return root.withClient(client -> {
         AddNodeResponse response = BlockingRingKvClient.await(client.cluster().addNode(address));
-        if (root.json()) {
-          Map<String, Object> json = new LinkedHashMap<>();
-          json.put("node_id", response.getNodeId());
-          json.put("map_epoch", response.getMapEpoch());
-          json.put("moves", movesJson(response.getMovesList()));
-          root.out().println(Json.write(json));
-        } else {
-          root.out()
-              .printf(
-                  "node %d at %s joined (map epoch %d); %d replica moves planned%n",
-                  response.getNodeId(), address, response.getMapEpoch(), response.getMovesCount());
-          printMoves(root.out(), response.getMovesList(), false);
-        }
-        return RingCtl.EXIT_OK;
+        Map<String, Object> json = new LinkedHashMap<>();
+        json.put("node_id", response.getNodeId());
+        return printChange(
+            root,
+            json,
+            "node " + response.getNodeId() + " at " + address + " joined",
+            response.getMapEpoch(),
+            response.getMovesList());
       });
     }
   }
@@ -107,25 +101,36 @@ final class ClusterChangeCommands {
     return root.withClient(client -> {
       RemoveNodeResponse response =
           BlockingRingKvClient.await(client.cluster().removeNode(nodeId, dead));
-      if (root.json()) {
-        Map<String, Object> json = new LinkedHashMap<>();
-        json.put("node_id", nodeId);
-        json.put("dead", dead);
-        json.put("map_epoch", response.getMapEpoch());
-        json.put("moves", movesJson(response.getMovesList()));
-        root.out().println(Json.write(json));
-      } else {
-        root.out()
-            .printf(
-                "node %d %s (map epoch %d); %d replica moves planned%n",
-                nodeId,
-                dead ? "removed as dead" : "is being decommissioned",
-                response.getMapEpoch(),
-                response.getMovesCount());
-        printMoves(root.out(), response.getMovesList(), false);
-      }
-      return RingCtl.EXIT_OK;
+      Map<String, Object> json = new LinkedHashMap<>();
+      json.put("node_id", nodeId);
+      json.put("dead", dead);
+      return printChange(
+          root,
+          json,
+          "node " + nodeId + (dead ? " removed as dead" : " is being decommissioned"),
+          response.getMapEpoch(),
+          response.getMovesList());
     });
+  }
+
+  /** A recorded change: its headline and moves as a table, or {@code json} with both added. */
+  private static int printChange(
+      RingCtl root,
+      Map<String, Object> json,
+      String headline,
+      long mapEpoch,
+      List<PlannedMove> moves) {
+    if (root.json()) {
+      json.put("map_epoch", mapEpoch);
+      json.put("moves", movesJson(moves));
+      root.out().println(Json.write(json));
+    } else {
+      root.out()
+          .printf(
+              "%s (map epoch %d); %d replica moves planned%n", headline, mapEpoch, moves.size());
+      printMoves(root.out(), moves, false);
+    }
+    return RingCtl.EXIT_OK;
   }
 
   @Command(
