@@ -181,6 +181,18 @@ final class ClusterService extends ClusterGrpc.ClusterImplBase {
       }
       result.add(proto.build());
     }
+    if (map.getMembersList().stream().noneMatch(m -> m.getNodeId() == config.nodeId())) {
+      // A node started in join mode, not yet added: it still says who it is, so AddNode learns
+      // its peer address from this answer.
+      result.add(
+          Member.newBuilder()
+              .setNodeId(config.nodeId())
+              .setClientAddress(config.advertiseClientAddress().toString())
+              .setPeerAddress(config.advertisePeerAddress().toString())
+              .setState(Member.State.ALIVE)
+              .setMapState("joining")
+              .build());
+    }
     return result;
   }
 

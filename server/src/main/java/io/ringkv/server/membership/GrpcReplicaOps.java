@@ -124,6 +124,16 @@ public final class GrpcReplicaOps implements Rebalancer.ReplicaOps, AutoCloseabl
                 peerAddress = member.getPeerAddress();
               }
             }
+            if (peerAddress.isEmpty()) {
+              throw Status.FAILED_PRECONDITION
+                  .withDescription(
+                      "node "
+                          + answer.getNodeId()
+                          + " at "
+                          + address
+                          + " did not say its peer address")
+                  .asRuntimeException();
+            }
             return new Rebalancer.NodeIdentity(
                 answer.getNodeId(), answer.getClusterId(), address.toString(), peerAddress);
           });

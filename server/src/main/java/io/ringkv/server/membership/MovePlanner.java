@@ -26,9 +26,9 @@ import java.util.function.IntToLongFunction;
  * <p>Data partitions are placed by the ring ({@link Placement}) over the ACTIVE members, so a join
  * or a removal of one of N members moves about 1/N of the slots, and only to or from that member.
  * The meta group keeps its ACTIVE voters (moving it is costly and never needed for balance) and
- * fills up to {@code min(meta_replicas_max, active members)} seats with the lowest-id ACTIVE
- * non-voters. In a group, each node that must leave is paired with one that must arrive (one slot,
- * one move); leftovers become add-only or remove-only moves.
+ * fills up to {@code min(meta_replicas_max, active members)} seats (an odd number: one less when
+ * even) with the lowest-id ACTIVE non-voters. In a group, each node that must leave is paired with
+ * one that must arrive (one slot, one move); leftovers become add-only or remove-only moves.
  */
 public final class MovePlanner {
   private MovePlanner() {}
@@ -205,6 +205,11 @@ public final class MovePlanner {
             ? map.getMetaReplicasMax()
             : ClusterMaps.META_REPLICAS_MAX_DEFAULT;
     int seats = Math.min(seatsMax, active.size());
+    if (seats % 2 == 0 && seats > 1) {
+      // An even count tolerates no more failures than the odd count below it and needs a larger
+      // quorum: four voters survive one loss, as three do.
+      seats--;
+    }
     Set<Long> kept = new LinkedHashSet<>();
     for (long voter : effectiveVoters(map, metaGroup)) {
       if (active.contains(voter)) {
