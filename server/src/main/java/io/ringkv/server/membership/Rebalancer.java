@@ -738,7 +738,9 @@ public final class Rebalancer {
     }
     int nodes = MovePlanner.activeIds(join ? changed : map).size();
     if (changed != map && nodes > 0) {
-      response.setTheoreticalShare((double) MovePlanner.slotsTotal(map) / nodes);
+      // The fraction of the slots the ring moves in theory: the joining node's 1/N of them, or
+      // the leaving node's 1/N.
+      response.setTheoreticalShare(1.0 / nodes);
     }
     return plannedWithBytes(changed).thenApply(moves -> response.addAllMoves(moves).build());
   }

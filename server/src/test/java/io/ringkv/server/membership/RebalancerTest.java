@@ -267,7 +267,7 @@ class RebalancerTest {
     PlanResponse plan =
         coordinator.get().plan(PlanRequest.newBuilder().setJoinAddress(address(4)).build()).join();
     assertEquals(PARTITIONS * REPLICATION, plan.getSlotsTotal());
-    assertEquals(PARTITIONS * REPLICATION / 4.0, plan.getTheoreticalShare());
+    assertEquals(1 / 4.0, plan.getTheoreticalShare());
     assertEquals("", plan.getRefusal());
     assertTrue(plan.getMovesList().stream().allMatch(move -> move.getToNodeId() == 4));
     assertTrue(plan.getMoves(0).getReason().contains("ring token 0x"));
