@@ -223,6 +223,8 @@ public final class RingkvNode implements AutoCloseable {
             Clock.systemUTC(),
             random.nextLong() & Long.MAX_VALUE,
             registry);
+    snapshotTransfers.limitSendRate(
+        config.membership().rebalanceBytesPerSecondMax(), System::nanoTime);
     transport =
         new PeerTransport(peerSettings, snapshotTransfers, registry, random.split()).start();
     transportRef[0] = transport;
