@@ -15,6 +15,7 @@ import io.ringkv.server.gossip.NodeGossip;
 import io.ringkv.server.membership.ClusterMapFile;
 import io.ringkv.server.membership.ClusterMapStart;
 import io.ringkv.server.membership.ClusterMapView;
+import io.ringkv.server.membership.LeftBehindReplicas;
 import io.ringkv.server.membership.ReplicaAdminService;
 import io.ringkv.server.metrics.MetricsHttpServer;
 import io.ringkv.server.raft.DriverSettings;
@@ -257,6 +258,7 @@ public final class RingkvNode implements AutoCloseable {
         new MembersFollower(config.nodeId(), transport, snapshotTransfers, peerChannels);
     membersFollower.accept(mapView.current());
     mapView.addListener(membersFollower);
+    mapView.addListener(new LeftBehindReplicas(config.nodeId(), driver));
 
     if (config.debugUnsafeStaleReads()) {
       log.warn("UNSAFE debug-unsafe-stale-reads is on: linearizable reads may return stale data");
