@@ -20,7 +20,6 @@ import io.ringkv.server.membership.ReplicaAdminService;
 import io.ringkv.server.metrics.MetricsHttpServer;
 import io.ringkv.server.raft.DriverSettings;
 import io.ringkv.server.raft.MultiRaftDriver;
-import io.ringkv.server.ring.Placement;
 import io.ringkv.server.snapshot.ChunkSender;
 import io.ringkv.server.snapshot.RaftSnapshotPort;
 import io.ringkv.server.snapshot.SnapshotTransferSettings;
@@ -475,13 +474,5 @@ public final class RingkvNode implements AutoCloseable {
     }
     registry.close();
     log.info("node {} stopped", config.nodeId());
-  }
-
-  static List<List<Long>> placement(NodeConfig config) {
-    return new Placement(
-            config.members().stream().map(Member::nodeId).collect(Collectors.toSet()),
-            config.virtualTokensPerNode(),
-            config.replicationFactor())
-        .assign(config.partitionLayout());
   }
 }
