@@ -22,11 +22,11 @@ import io.ringkv.server.membership.MembershipMetrics;
 import io.ringkv.server.membership.MetaCoordinator;
 import io.ringkv.server.membership.MetaMapStore;
 import io.ringkv.server.membership.Rebalancer;
+import io.ringkv.server.membership.LeftBehindReplicas;
 import io.ringkv.server.membership.ReplicaAdminService;
 import io.ringkv.server.metrics.MetricsHttpServer;
 import io.ringkv.server.raft.DriverSettings;
 import io.ringkv.server.raft.MultiRaftDriver;
-import io.ringkv.server.ring.Placement;
 import io.ringkv.server.snapshot.ChunkSender;
 import io.ringkv.server.snapshot.RaftSnapshotPort;
 import io.ringkv.server.snapshot.SnapshotTransferSettings;
@@ -236,6 +236,8 @@ public final class RingkvNode implements AutoCloseable {
             Clock.systemUTC(),
             random.nextLong() & Long.MAX_VALUE,
             registry);
+    snapshotTransfers.limitSendRate(
+        config.membership().rebalanceBytesPerSecondMax(), System::nanoTime);
     transport =
         new PeerTransport(peerSettings, snapshotTransfers, registry, random.split()).start();
     transportRef[0] = transport;
@@ -267,6 +269,7 @@ public final class RingkvNode implements AutoCloseable {
         new MembersFollower(config.nodeId(), transport, snapshotTransfers, peerChannels);
     membersFollower.accept(mapView.current());
     mapView.addListener(membersFollower);
+    mapView.addListener(new LeftBehindReplicas(config.nodeId(), driver));
 
     if (config.debugUnsafeStaleReads()) {
       log.warn("UNSAFE debug-unsafe-stale-reads is on: linearizable reads may return stale data");
@@ -541,13 +544,5 @@ public final class RingkvNode implements AutoCloseable {
     }
     registry.close();
     log.info("node {} stopped", config.nodeId());
-  }
-
-  static List<List<Long>> placement(NodeConfig config) {
-    return new Placement(
-            config.members().stream().map(Member::nodeId).collect(Collectors.toSet()),
-            config.virtualTokensPerNode(),
-            config.replicationFactor())
-        .assign(config.partitionLayout());
   }
 }

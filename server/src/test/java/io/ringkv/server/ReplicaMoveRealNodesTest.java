@@ -158,6 +158,19 @@ class ReplicaMoveRealNodesTest {
 
   /** The move as the meta leader's coordinator runs it, one phase after the other. */
   private void moveTo4(long from, ClusterMap map) throws Exception {
+    StatusRuntimeException foreign =
+        org.assertj.core.api.Assertions.catchThrowableOfType(
+            StatusRuntimeException.class,
+            () ->
+                admin(4)
+                    .createReplica(
+                        CreateReplicaRequest.newBuilder()
+                            .setClusterId("another")
+                            .setGroup(GROUP)
+                            .build()));
+    assertThat(foreign.getStatus().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+    assertThat(nodes[4].driver().hosts(GROUP)).as("nothing done for another cluster").isFalse();
+
     // ADD_LEARNER
     assertThat(
             admin(4)

@@ -11,7 +11,9 @@ import io.ringkv.raft.Invariants;
 import io.ringkv.raft.ProposalDroppedException;
 import io.ringkv.raft.RawNode;
 import io.ringkv.raft.Role;
+import io.ringkv.raft.SnapshotMetadata;
 import io.ringkv.raft.Status;
+import io.ringkv.storage.RaftLogStore;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Iterator;
@@ -31,6 +33,9 @@ import java.util.function.ToLongFunction;
  * (outcome unknown: the caller asks again and gets the at-once answer if it took effect).
  */
 final class ReplicaChanges {
+  private static final org.slf4j.Logger log =
+      org.slf4j.LoggerFactory.getLogger(ReplicaChanges.class);
+
   /** A proposed change waiting for its entry to be applied and the joint configuration left. */
   record Waiter(long index, CompletableFuture<ChangeReplicasResponse> future) {}
 
@@ -142,6 +147,9 @@ final class ReplicaChanges {
       future.complete(response(status, 0));
       return;
     }
+    if (addsNewMember(status.confState(), decision.change())) {
+      ensureSnapshotPoint(replica);
+    }
     try {
       replica.raw.proposeConfChange(decision.change());
     } catch (ProposalDroppedException e) {
@@ -157,6 +165,42 @@ final class ReplicaChanges {
     Invariants.check(
         index > status.lastIndex(), "conf change of %d not appended", replica.partition);
     replica.confWaiters.add(new Waiter(index, future));
+  }
+
+  private static boolean addsNewMember(ConfState conf, ConfChange change) {
+    for (ConfChange.Operation operation : change.operations()) {
+      long member = operation.memberId();
+      if (operation.type() != ConfChange.OperationType.REMOVE_MEMBER
+          && !conf.voters().contains(member)
+          && !conf.learners().contains(member)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * A replica created empty can learn its group's configuration only from a snapshot: the first
+   * configuration was written at bootstrap, not as log entries, so replaying the log from index 1
+   * would start from no voters at all (and fail at the first change). A leader whose log was never
+   * compacted therefore compacts it through its applied index before it adds a member, so the
+   * newcomer's catch-up starts with a snapshot. Only young groups pay this; others have compacted.
+   */
+  private static void ensureSnapshotPoint(GroupReplica replica) {
+    RaftLogStore raftLog = replica.log;
+    long applied = replica.appliedIndex;
+    if (!raftLog.snapshot().isEmpty()
+        || applied < raftLog.firstIndex()
+        || applied > raftLog.lastIndex()) {
+      return;
+    }
+    raftLog.saveSnapshot(
+        new SnapshotMetadata(applied, raftLog.term(applied), replica.raw.status().confState()));
+    raftLog.compact(applied);
+    log.info(
+        "partition {}: log compacted through {} so a new member starts from a snapshot",
+        replica.partition,
+        applied);
   }
 
   /**

@@ -76,6 +76,7 @@ public final class WatchService extends WatchGrpc.WatchImplBase implements AutoC
             nanoTime,
             THREADS_DEFAULT);
     driver.setAppliedListener(hub);
+    driver.setReplicaDestroyedListener(hub::replicaGone);
   }
 
   private static LocalReplicas localReplicas(MultiRaftDriver driver, StorageEngine engine) {

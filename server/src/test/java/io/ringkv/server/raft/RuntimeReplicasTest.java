@@ -287,7 +287,11 @@ class RuntimeReplicasTest {
         "node " + from + " applied its removal",
         () ->
             !ReplicaChanges.isMember(drivers[from].replica(GROUP).raw.status().confState(), from));
+    java.util.concurrent.CompletableFuture<Integer> gone =
+        new java.util.concurrent.CompletableFuture<>();
+    drivers[from].setReplicaDestroyedListener(gone::complete);
     assertThat(get(drivers[from].destroyReplica(GROUP))).isTrue();
+    assertThat(get(gone)).as("the changefeed hears of it").isEqualTo(GROUP);
     assertThat(get(drivers[from].destroyReplica(GROUP))).as("destroyed again").isFalse();
     assertThat(drivers[from].hosts(GROUP)).isFalse();
     assertThat(get(drivers[from].groupProgress(GROUP)).getHosted()).isFalse();
