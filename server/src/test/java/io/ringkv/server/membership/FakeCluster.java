@@ -73,10 +73,15 @@ final class FakeCluster implements Rebalancer.ReplicaOps {
   /** Starts node {@code id} (empty, as in join mode) at TestMaps' addresses. */
   void running(long id) {
     var member = TestMaps.member(id, io.ringkv.proto.internal.ClusterMember.State.ACTIVE);
+    running(id, member.getPeerAddress());
+  }
+
+  /** As {@link #running(long)}, the node saying {@code peerAddress} of itself ("": nothing). */
+  void running(long id, String peerAddress) {
+    var member = TestMaps.member(id, io.ringkv.proto.internal.ClusterMember.State.ACTIVE);
     running.put(
         member.getClientAddress(),
-        new Rebalancer.NodeIdentity(
-            id, clusterId, member.getClientAddress(), member.getPeerAddress()));
+        new Rebalancer.NodeIdentity(id, clusterId, member.getClientAddress(), peerAddress));
     hosted.computeIfAbsent(id, key -> new HashSet<>());
   }
 

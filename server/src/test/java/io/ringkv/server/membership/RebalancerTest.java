@@ -261,6 +261,28 @@ class RebalancerTest {
   }
 
   @Test
+  void aNodeThatDoesNotSayItsPeerAddressTakesItFromTheRequestOrIsRefused() {
+    start(1, 2, 3);
+    cluster.running(4, "");
+    assertStatus(
+        Status.Code.FAILED_PRECONDITION,
+        "did not say its peer address",
+        coordinator
+            .get()
+            .addNode(AddNodeRequest.newBuilder().setClientAddress(address(4)).build()));
+    AddNodeResponse added =
+        coordinator
+            .get()
+            .addNode(
+                AddNodeRequest.newBuilder()
+                    .setClientAddress(address(4))
+                    .setPeerAddress("127.0.3.4:7001")
+                    .build())
+            .join();
+    assertEquals("127.0.3.4:7001", added.getMembers(3).getPeerAddress());
+  }
+
+  @Test
   void planShowsTheJoinWithoutChangingTheMap() {
     start(1, 2, 3);
     cluster.running(4);
