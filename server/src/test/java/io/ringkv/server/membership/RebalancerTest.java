@@ -166,7 +166,7 @@ class RebalancerTest {
             .sum();
     assertEquals(response.getMovesCount(), (int) finished);
     long bytes = response.getMovesList().stream().mapToLong(m -> m.getBytesEstimate()).sum();
-    assertEquals(bytes, registry.get("ringkv.membership.bytes.moved").counter().count());
+    assertEquals(bytes, registry.get("ringkv.membership.moved.bytes").counter().count());
     assertEquals(0.0, registry.get("ringkv.membership.moves.in.progress").gauge().value());
   }
 
