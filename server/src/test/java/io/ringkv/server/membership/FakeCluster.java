@@ -89,6 +89,11 @@ final class FakeCluster implements Rebalancer.ReplicaOps {
     down.add(id);
   }
 
+  /** Node {@code id} answers again, with the replicas it had. */
+  void start(long id) {
+    down.remove(id);
+  }
+
   /** Every operation fails UNAVAILABLE with probability {@code rate} (seeded). */
   void flaky(Random random, double rate) {
     this.flaky = random;

@@ -40,7 +40,9 @@ import org.junit.jupiter.params.provider.EnumSource;
  * configuration, the map's voters and the hosted replicas in agreement; a coordinator that crashes
  * right after writing any phase is replaced by a new one that finishes the work; every step done
  * twice (its record lost) is harmless; refusals come back as FAILED_PRECONDITION or
- * INVALID_ARGUMENT; the cap on concurrent moves holds; the leader never removes itself.
+ * INVALID_ARGUMENT; the cap on concurrent moves holds; the leader never removes itself; and seeded
+ * runs with failing calls, lost writes, coordinator crashes and nodes down for a few rounds still
+ * converge.
  */
 class RebalancerTest {
   private static final int PARTITIONS = 8;
@@ -50,6 +52,7 @@ class RebalancerTest {
   private static final int ROUNDS_MAX = 400;
   private static final long DEAD_AFTER_MILLIS = 60_000;
   private static final int RANDOM_RUNS = 50;
+  private static final int NODE_DOWN_ROUNDS_MAX = 8;
 
   private final AtomicLong deadMillis = new AtomicLong(-1);
   private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
@@ -57,11 +60,13 @@ class RebalancerTest {
   private FakeMapStore store;
   private FakeCluster cluster;
   private final AtomicReference<Rebalancer> coordinator = new AtomicReference<>();
+  private Runnable beforeRound = () -> {};
 
   private void start(long... ids) {
     ClusterMap map = TestMaps.initial(PARTITIONS, REPLICATION, TOKENS, 1, 2, 3);
     store = new FakeMapStore(map);
     cluster = new FakeCluster(map);
+    beforeRound = () -> {};
     coordinator.set(newCoordinator());
     for (long id : ids) {
       if (id > 3) {
@@ -100,6 +105,7 @@ class RebalancerTest {
   /** Rounds until the map records no move and nothing is left to plan; returns rounds taken. */
   private int runUntilQuiet() {
     for (int round = 1; round <= ROUNDS_MAX; round++) {
+      beforeRound.run();
       cluster.tick();
       coordinator.get().runOnce().join();
       ClusterMap map = store.map();
@@ -404,13 +410,35 @@ class RebalancerTest {
             coordinator.set(newCoordinator());
           }
         };
+    // At most one node down at a time, for up to NODE_DOWN_ROUNDS_MAX rounds.
+    long[] down = {0, 0};
+    beforeRound =
+        () -> {
+          if (down[0] != 0 && --down[1] <= 0) {
+            cluster.start(down[0]);
+            down[0] = 0;
+          } else if (down[0] == 0 && random.nextDouble() < 0.05) {
+            List<ClusterMember> present =
+                store.map().getMembersList().stream()
+                    .filter(m -> m.getState() != ClusterMember.State.REMOVED)
+                    .toList();
+            down[0] = present.get(random.nextInt(present.size())).getNodeId();
+            down[1] = 1 + random.nextInt(NODE_DOWN_ROUNDS_MAX);
+            cluster.stop(down[0]);
+          }
+        };
     retryCommand(() -> join(4));
     retryCommand(() -> join(5));
     runUntilQuiet();
     retryCommand(() ->
         coordinator.get().removeNode(RemoveNodeRequest.newBuilder().setNodeId(2).build()).join());
     runUntilQuiet();
+    beforeRound = () -> {};
+    if (down[0] != 0) {
+      cluster.start(down[0]);
+    }
     cluster.flaky(random, 0);
+    runUntilQuiet();
     assertConverged(Set.of());
   }
 
