@@ -303,6 +303,37 @@ class RebalancerTest {
     assertEquals(plan.getMovesList(), join(4).getMovesList());
   }
 
+  @Test
+  void planOfARemovalShowsOnlyTheLeavingNodesSlots() {
+    start(1, 2, 3, 4);
+    PlanResponse plan =
+        coordinator.get().plan(PlanRequest.newBuilder().setRemoveNodeId(2).build()).join();
+    assertEquals("", plan.getRefusal());
+    assertFalse(plan.getMovesList().isEmpty());
+    assertTrue(plan.getMovesList().stream().allMatch(move -> move.getFromNodeId() == 2));
+    assertEquals(PARTITIONS * REPLICATION / 4.0, plan.getTheoreticalShare());
+    PlanResponse nothing = coordinator.get().plan(PlanRequest.getDefaultInstance()).join();
+    assertEquals(0, nothing.getMovesCount(), "a settled cluster has nothing left to move");
+    assertEquals(0.0, nothing.getTheoreticalShare());
+    assertEquals(ClusterMember.State.ACTIVE, MovePlanner.member(store.map(), 2).get().getState());
+  }
+
+  @Test
+  void aJoinDuringADecommissionConverges() {
+    start(1, 2, 3, 4);
+    coordinator.get().removeNode(RemoveNodeRequest.newBuilder().setNodeId(2).build()).join();
+    for (int round = 0; round < 3; round++) {
+      cluster.tick();
+      coordinator.get().runOnce().join();
+    }
+    assertTrue(store.map().getMovesCount() > 0, "the decommission is under way");
+    join(5);
+    runUntilQuiet();
+    assertConverged(Set.of());
+    assertEquals(ClusterMember.State.REMOVED, MovePlanner.member(store.map(), 2).get().getState());
+    assertEquals(Set.of(), cluster.hostedBy(2));
+  }
+
   @ParameterizedTest
   @EnumSource(
       value = ReplicaMove.Phase.class,
