@@ -30,6 +30,7 @@ import java.net.SocketAddress;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -118,11 +119,11 @@ public final class GrpcReplicaOps implements Rebalancer.ReplicaOps, AutoCloseabl
           stub.withDeadlineAfter(callDeadlineMillis, TimeUnit.MILLISECONDS)
               .members(MembersRequest.getDefaultInstance(), into(members));
           return members.thenApply(list -> {
-            String peerAddress = "";
-            for (Member member : list.getMembersList()) {
-              if (member.getNodeId() == answer.getNodeId()) {
-                peerAddress = member.getPeerAddress();
-              }
+            // Members lists the map's members; a node not yet in the map may only be in its
+            // gossip view (Status.members), or in neither (the caller then asks the operator).
+            String peerAddress = peerAddressOf(list.getMembersList(), answer.getNodeId());
+            if (peerAddress.isEmpty()) {
+              peerAddress = peerAddressOf(answer.getMembersList(), answer.getNodeId());
             }
             if (peerAddress.isEmpty()) {
               throw Status.FAILED_PRECONDITION
@@ -300,6 +301,15 @@ public final class GrpcReplicaOps implements Rebalancer.ReplicaOps, AutoCloseabl
                   .asRuntimeException();
       attempt(group, queue, tried, next > 0 ? hops + 1 : hops, call, redirect, result, cause);
     });
+  }
+
+  private static String peerAddressOf(List<Member> members, long nodeId) {
+    for (Member member : members) {
+      if (member.getNodeId() == nodeId) {
+        return member.getPeerAddress();
+      }
+    }
+    return "";
   }
 
   private static long hintOf(Throwable error) {

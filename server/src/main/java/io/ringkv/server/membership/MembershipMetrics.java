@@ -44,9 +44,8 @@ public final class MembershipMetrics {
                 + " replication factor")
         .register(registry);
     bytesMoved =
-        Counter.builder("ringkv.membership.bytes.moved")
+        Counter.builder("ringkv.membership.moved.bytes")
             .description("Estimated data bytes of finished moves that created a replica")
-            .baseUnit("bytes")
             .register(registry);
     casLost =
         Counter.builder("ringkv.membership.map.writes.lost")

@@ -208,8 +208,8 @@ public final class Rebalancer {
     }
     CompletableFuture<AddNodeResponse> result =
         ops.describeNode(request.getClientAddress())
-            .thenCompose(identity -> {
-              checkIdentity(request, identity);
+            .thenCompose(described -> {
+              NodeIdentity identity = checkedIdentity(request, described);
               return update((map, epoch) -> withJoined(map, identity, epoch), 0)
                   .thenCompose(map ->
                       plannedWithBytes(map)
@@ -798,18 +798,35 @@ public final class Rebalancer {
 
   // ---- small helpers ----
 
-  private void checkIdentity(AddNodeRequest request, NodeIdentity identity) {
+  /**
+   * What the node said of itself, checked against what the operator said; a peer address the node
+   * did not give (a node outside the map may not list itself in Members) is taken from the request.
+   */
+  private static NodeIdentity checkedIdentity(AddNodeRequest request, NodeIdentity identity) {
     if (request.getNodeId() != 0 && request.getNodeId() != identity.nodeId()) {
       throw refused(
           "the node at %s says it is node %d, not %d",
           request.getClientAddress(), identity.nodeId(), request.getNodeId());
     }
-    if (!request.getPeerAddress().isEmpty()
-        && !request.getPeerAddress().equals(identity.peerAddress())) {
+    String peer = identity.peerAddress();
+    if (peer.isEmpty()) {
+      if (request.getPeerAddress().isEmpty()) {
+        throw refused(
+            "the node at %s did not say its peer address; give it in the request",
+            request.getClientAddress());
+      }
+      return new NodeIdentity(
+          identity.nodeId(),
+          identity.clusterId(),
+          identity.clientAddress(),
+          request.getPeerAddress());
+    }
+    if (!request.getPeerAddress().isEmpty() && !request.getPeerAddress().equals(peer)) {
       throw refused(
           "the node at %s says its peer address is %s, not %s",
-          request.getClientAddress(), identity.peerAddress(), request.getPeerAddress());
+          request.getClientAddress(), peer, request.getPeerAddress());
     }
+    return identity;
   }
 
   private void observe(ClusterMap map) {

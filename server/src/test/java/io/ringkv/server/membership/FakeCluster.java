@@ -73,15 +73,25 @@ final class FakeCluster implements Rebalancer.ReplicaOps {
   /** Starts node {@code id} (empty, as in join mode) at TestMaps' addresses. */
   void running(long id) {
     var member = TestMaps.member(id, io.ringkv.proto.internal.ClusterMember.State.ACTIVE);
+    running(id, member.getPeerAddress());
+  }
+
+  /** As {@link #running(long)}, the node saying {@code peerAddress} of itself ("": nothing). */
+  void running(long id, String peerAddress) {
+    var member = TestMaps.member(id, io.ringkv.proto.internal.ClusterMember.State.ACTIVE);
     running.put(
         member.getClientAddress(),
-        new Rebalancer.NodeIdentity(
-            id, clusterId, member.getClientAddress(), member.getPeerAddress()));
+        new Rebalancer.NodeIdentity(id, clusterId, member.getClientAddress(), peerAddress));
     hosted.computeIfAbsent(id, key -> new HashSet<>());
   }
 
   void stop(long id) {
     down.add(id);
+  }
+
+  /** Node {@code id} answers again, with the replicas it had. */
+  void start(long id) {
+    down.remove(id);
   }
 
   /** Every operation fails UNAVAILABLE with probability {@code rate} (seeded). */

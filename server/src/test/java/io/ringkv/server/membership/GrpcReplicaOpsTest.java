@@ -60,6 +60,7 @@ class GrpcReplicaOpsTest {
     final boolean silent;
     long leader;
     boolean hosted = true;
+    boolean inMap = true;
     final List<Object> requests = new CopyOnWriteArrayList<>();
     String address;
 
@@ -125,17 +126,23 @@ class GrpcReplicaOpsTest {
       return new ClusterGrpc.ClusterImplBase() {
         @Override
         public void status(StatusRequest request, StreamObserver<StatusResponse> observer) {
+          // A node outside the map (join mode) is only in its own gossip view.
           observer.onNext(
-              StatusResponse.newBuilder().setNodeId(id).setClusterId(TestMaps.CLUSTER_ID).build());
+              StatusResponse.newBuilder()
+                  .setNodeId(id)
+                  .setClusterId(TestMaps.CLUSTER_ID)
+                  .addMembers(Member.newBuilder().setNodeId(id).setPeerAddress("gossip-of-" + id))
+                  .build());
           observer.onCompleted();
         }
 
         @Override
         public void members(MembersRequest request, StreamObserver<MembersResponse> observer) {
-          observer.onNext(
-              MembersResponse.newBuilder()
-                  .addMembers(Member.newBuilder().setNodeId(id).setPeerAddress("peer-of-" + id))
-                  .build());
+          MembersResponse.Builder response = MembersResponse.newBuilder();
+          if (inMap) {
+            response.addMembers(Member.newBuilder().setNodeId(id).setPeerAddress("peer-of-" + id));
+          }
+          observer.onNext(response.build());
           observer.onCompleted();
         }
       };
@@ -272,6 +279,11 @@ class GrpcReplicaOpsTest {
     assertEquals(
         new Rebalancer.NodeIdentity(4, TestMaps.CLUSTER_ID, nodes.get(2).address, "peer-of-4"),
         identity);
+    nodes.get(2).inMap = false;
+    assertEquals(
+        "gossip-of-4",
+        ops.describeNode(nodes.get(2).address).join().peerAddress(),
+        "not in Members: the gossip view in Status");
     CompletionException bad =
         assertThrows(CompletionException.class, () -> ops.describeNode("no-port").join());
     assertEquals(Status.Code.INVALID_ARGUMENT, Status.fromThrowable(bad).getCode());

@@ -40,7 +40,9 @@ import org.junit.jupiter.params.provider.EnumSource;
  * configuration, the map's voters and the hosted replicas in agreement; a coordinator that crashes
  * right after writing any phase is replaced by a new one that finishes the work; every step done
  * twice (its record lost) is harmless; refusals come back as FAILED_PRECONDITION or
- * INVALID_ARGUMENT; the cap on concurrent moves holds; the leader never removes itself.
+ * INVALID_ARGUMENT; the cap on concurrent moves holds; the leader never removes itself; and seeded
+ * runs with failing calls, lost writes, coordinator crashes and nodes down for a few rounds still
+ * converge.
  */
 class RebalancerTest {
   private static final int PARTITIONS = 8;
@@ -50,6 +52,7 @@ class RebalancerTest {
   private static final int ROUNDS_MAX = 400;
   private static final long DEAD_AFTER_MILLIS = 60_000;
   private static final int RANDOM_RUNS = 50;
+  private static final int NODE_DOWN_ROUNDS_MAX = 8;
 
   private final AtomicLong deadMillis = new AtomicLong(-1);
   private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
@@ -57,11 +60,13 @@ class RebalancerTest {
   private FakeMapStore store;
   private FakeCluster cluster;
   private final AtomicReference<Rebalancer> coordinator = new AtomicReference<>();
+  private Runnable beforeRound = () -> {};
 
   private void start(long... ids) {
     ClusterMap map = TestMaps.initial(PARTITIONS, REPLICATION, TOKENS, 1, 2, 3);
     store = new FakeMapStore(map);
     cluster = new FakeCluster(map);
+    beforeRound = () -> {};
     coordinator.set(newCoordinator());
     for (long id : ids) {
       if (id > 3) {
@@ -100,6 +105,7 @@ class RebalancerTest {
   /** Rounds until the map records no move and nothing is left to plan; returns rounds taken. */
   private int runUntilQuiet() {
     for (int round = 1; round <= ROUNDS_MAX; round++) {
+      beforeRound.run();
       cluster.tick();
       coordinator.get().runOnce().join();
       ClusterMap map = store.map();
@@ -166,7 +172,7 @@ class RebalancerTest {
             .sum();
     assertEquals(response.getMovesCount(), (int) finished);
     long bytes = response.getMovesList().stream().mapToLong(m -> m.getBytesEstimate()).sum();
-    assertEquals(bytes, registry.get("ringkv.membership.bytes.moved").counter().count());
+    assertEquals(bytes, registry.get("ringkv.membership.moved.bytes").counter().count());
     assertEquals(0.0, registry.get("ringkv.membership.moves.in.progress").gauge().value());
   }
 
@@ -261,6 +267,28 @@ class RebalancerTest {
   }
 
   @Test
+  void aNodeThatDoesNotSayItsPeerAddressTakesItFromTheRequestOrIsRefused() {
+    start(1, 2, 3);
+    cluster.running(4, "");
+    assertStatus(
+        Status.Code.FAILED_PRECONDITION,
+        "did not say its peer address",
+        coordinator
+            .get()
+            .addNode(AddNodeRequest.newBuilder().setClientAddress(address(4)).build()));
+    AddNodeResponse added =
+        coordinator
+            .get()
+            .addNode(
+                AddNodeRequest.newBuilder()
+                    .setClientAddress(address(4))
+                    .setPeerAddress("127.0.3.4:7001")
+                    .build())
+            .join();
+    assertEquals("127.0.3.4:7001", added.getMembers(3).getPeerAddress());
+  }
+
+  @Test
   void planShowsTheJoinWithoutChangingTheMap() {
     start(1, 2, 3);
     cluster.running(4);
@@ -273,6 +301,37 @@ class RebalancerTest {
     assertTrue(plan.getMoves(0).getReason().contains("ring token 0x"));
     assertEquals(1, store.map().getEpoch());
     assertEquals(plan.getMovesList(), join(4).getMovesList());
+  }
+
+  @Test
+  void planOfARemovalShowsOnlyTheLeavingNodesSlots() {
+    start(1, 2, 3, 4);
+    PlanResponse plan =
+        coordinator.get().plan(PlanRequest.newBuilder().setRemoveNodeId(2).build()).join();
+    assertEquals("", plan.getRefusal());
+    assertFalse(plan.getMovesList().isEmpty());
+    assertTrue(plan.getMovesList().stream().allMatch(move -> move.getFromNodeId() == 2));
+    assertEquals(PARTITIONS * REPLICATION / 4.0, plan.getTheoreticalShare());
+    PlanResponse nothing = coordinator.get().plan(PlanRequest.getDefaultInstance()).join();
+    assertEquals(0, nothing.getMovesCount(), "a settled cluster has nothing left to move");
+    assertEquals(0.0, nothing.getTheoreticalShare());
+    assertEquals(ClusterMember.State.ACTIVE, MovePlanner.member(store.map(), 2).get().getState());
+  }
+
+  @Test
+  void aJoinDuringADecommissionConverges() {
+    start(1, 2, 3, 4);
+    coordinator.get().removeNode(RemoveNodeRequest.newBuilder().setNodeId(2).build()).join();
+    for (int round = 0; round < 3; round++) {
+      cluster.tick();
+      coordinator.get().runOnce().join();
+    }
+    assertTrue(store.map().getMovesCount() > 0, "the decommission is under way");
+    join(5);
+    runUntilQuiet();
+    assertConverged(Set.of());
+    assertEquals(ClusterMember.State.REMOVED, MovePlanner.member(store.map(), 2).get().getState());
+    assertEquals(Set.of(), cluster.hostedBy(2));
   }
 
   @ParameterizedTest
@@ -382,13 +441,35 @@ class RebalancerTest {
             coordinator.set(newCoordinator());
           }
         };
+    // At most one node down at a time, for up to NODE_DOWN_ROUNDS_MAX rounds.
+    long[] down = {0, 0};
+    beforeRound =
+        () -> {
+          if (down[0] != 0 && --down[1] <= 0) {
+            cluster.start(down[0]);
+            down[0] = 0;
+          } else if (down[0] == 0 && random.nextDouble() < 0.05) {
+            List<ClusterMember> present =
+                store.map().getMembersList().stream()
+                    .filter(m -> m.getState() != ClusterMember.State.REMOVED)
+                    .toList();
+            down[0] = present.get(random.nextInt(present.size())).getNodeId();
+            down[1] = 1 + random.nextInt(NODE_DOWN_ROUNDS_MAX);
+            cluster.stop(down[0]);
+          }
+        };
     retryCommand(() -> join(4));
     retryCommand(() -> join(5));
     runUntilQuiet();
     retryCommand(() ->
         coordinator.get().removeNode(RemoveNodeRequest.newBuilder().setNodeId(2).build()).join());
     runUntilQuiet();
+    beforeRound = () -> {};
+    if (down[0] != 0) {
+      cluster.start(down[0]);
+    }
     cluster.flaky(random, 0);
+    runUntilQuiet();
     assertConverged(Set.of());
   }
 
