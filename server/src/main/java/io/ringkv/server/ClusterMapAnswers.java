@@ -4,6 +4,7 @@ import io.ringkv.proto.internal.ClusterMap;
 import io.ringkv.proto.internal.ClusterMember;
 import io.ringkv.proto.internal.ReplicaMove;
 import io.ringkv.proto.v1.PlannedMove;
+import io.ringkv.raft.Invariants;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -18,6 +19,21 @@ import java.util.Set;
  */
 final class ClusterMapAnswers {
   private ClusterMapAnswers() {}
+
+  /**
+   * Checks that {@code map} fits this node's layout (the partition count never changes, and the map
+   * holds one group per partition plus the meta group) and returns it.
+   */
+  static ClusterMap checked(ClusterMap map, int partitionCount) {
+    Invariants.check(
+        map.getPartitionCount() == partitionCount && map.getGroupsCount() == partitionCount + 1,
+        "cluster map epoch %d has %d partitions and %d groups; this node has %d partitions",
+        map.getEpoch(),
+        map.getPartitionCount(),
+        map.getGroupsCount(),
+        partitionCount);
+    return map;
+  }
 
   /** The API's word for a map state: "active", "decommissioning" or "removed". */
   static String mapState(ClusterMember.State state) {

@@ -92,7 +92,7 @@ final class ClusterService extends ClusterGrpc.ClusterImplBase {
 
   @Override
   public void status(StatusRequest request, StreamObserver<StatusResponse> observer) {
-    ClusterMap map = mapView.current();
+    ClusterMap map = map();
     int withLeader = 0;
     int ledLocally = 0;
     int withoutQuorum = 0;
@@ -135,6 +135,11 @@ final class ClusterService extends ClusterGrpc.ClusterImplBase {
     }
     observer.onNext(response.build());
     observer.onCompleted();
+  }
+
+  /** The current map, checked against this node's layout. */
+  private ClusterMap map() {
+    return ClusterMapAnswers.checked(mapView.current(), layout.partitionCount());
   }
 
   /** Alive or merely suspected by gossip (with gossip off: connected). */
@@ -207,7 +212,7 @@ final class ClusterService extends ClusterGrpc.ClusterImplBase {
 
   @Override
   public void members(MembersRequest request, StreamObserver<MembersResponse> observer) {
-    ClusterMap map = mapView.current();
+    ClusterMap map = map();
     observer.onNext(
         MembersResponse.newBuilder()
             .setMapEpoch(map.getEpoch())
@@ -242,7 +247,7 @@ final class ClusterService extends ClusterGrpc.ClusterImplBase {
         request.getPartitionsCount() == 0
             ? IntStream.range(0, layout.partitionCount()).boxed().toList()
             : request.getPartitionsList();
-    ClusterMap map = mapView.current();
+    ClusterMap map = map();
     PartitionsResponse.Builder response =
         PartitionsResponse.newBuilder()
             .setMapEpoch(map.getEpoch())

@@ -81,7 +81,15 @@ final class PeerChannels implements AutoCloseable {
   }
 
   private ManagedChannel channel(long nodeId) {
-    return channels.computeIfAbsent(nodeId, this::open).channel();
+    Open open = channels.computeIfAbsent(nodeId, this::open);
+    if (!open.address().equals(clientAddress(nodeId))) {
+      // Opened from a map that a newer one replaced while we opened it: open it anew.
+      if (channels.remove(nodeId, open)) {
+        open.channel().shutdown();
+      }
+      open = channels.computeIfAbsent(nodeId, this::open);
+    }
+    return open.channel();
   }
 
   private Open open(long nodeId) {
