@@ -26,6 +26,7 @@ final class MembersFollower implements Consumer<ClusterMap> {
   private final SnapshotTransfers snapshotTransfers;
   private final PeerChannels peerChannels;
   private final Set<Long> known = new HashSet<>();
+  private boolean removedLogged;
 
   MembersFollower(
       long selfNodeId,
@@ -40,6 +41,30 @@ final class MembersFollower implements Consumer<ClusterMap> {
 
   @Override
   public synchronized void accept(ClusterMap map) {
+    boolean selfRemoved =
+        map.getMembersList().stream()
+            .anyMatch(
+                m -> m.getNodeId() == selfNodeId && m.getState() == ClusterMember.State.REMOVED);
+    if (selfRemoved) {
+      // Nothing is placed here any more and the others refuse this node's connections: stop
+      // dialling them (each attempt would only be refused and logged there).
+      if (!removedLogged) {
+        removedLogged = true;
+        log.warn(
+            "this node ({}) is REMOVED in map epoch {}: it holds no replicas and dials no peers;"
+                + " stop it",
+            selfNodeId,
+            map.getEpoch());
+      }
+      for (ClusterMember member : map.getMembersList()) {
+        if (member.getNodeId() != selfNodeId) {
+          transport.removePeer(member.getNodeId());
+        }
+      }
+      known.clear();
+      snapshotTransfers.setPeers(Set.of());
+      return;
+    }
     Set<Long> peers = new HashSet<>();
     for (ClusterMember member : map.getMembersList()) {
       long id = member.getNodeId();

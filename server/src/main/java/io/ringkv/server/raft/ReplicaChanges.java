@@ -13,6 +13,7 @@ import io.ringkv.raft.RawNode;
 import io.ringkv.raft.Role;
 import io.ringkv.raft.SnapshotMetadata;
 import io.ringkv.raft.Status;
+import io.ringkv.storage.AppliedState;
 import io.ringkv.storage.RaftLogStore;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -188,14 +189,17 @@ final class ReplicaChanges {
    */
   private static void ensureSnapshotPoint(GroupReplica replica) {
     RaftLogStore raftLog = replica.log;
-    long applied = replica.appliedIndex;
+    // The store's applied state: its index and the configuration as of that index (the core's
+    // configuration may already include changes handed out but not yet applied).
+    AppliedState state = replica.store.appliedState();
+    long applied = state.index();
     if (!raftLog.snapshot().isEmpty()
         || applied < raftLog.firstIndex()
-        || applied > raftLog.lastIndex()) {
+        || applied > raftLog.lastIndex()
+        || state.confState().voters().isEmpty()) {
       return;
     }
-    raftLog.saveSnapshot(
-        new SnapshotMetadata(applied, raftLog.term(applied), replica.raw.status().confState()));
+    raftLog.saveSnapshot(new SnapshotMetadata(applied, raftLog.term(applied), state.confState()));
     raftLog.compact(applied);
     log.info(
         "partition {}: log compacted through {} so a new member starts from a snapshot",

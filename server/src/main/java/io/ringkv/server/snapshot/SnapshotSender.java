@@ -322,13 +322,22 @@ final class SnapshotSender implements AutoCloseable {
     }
   }
 
-  /** The MSG_SNAP with the exported state's index and term; its data travels as files. */
-  private static Message withExportedState(int partition, Message message, SnapshotFiles files) {
+  /**
+   * The MSG_SNAP with the exported state's index, term and configuration; its data travels as
+   * files. The configuration must be the one as of the exported index, which the store records with
+   * every apply: the log's snapshot record is older, and a membership change between the two (a
+   * move's joint configuration) would otherwise be missing on the receiver, which would then fail
+   * on the change that leaves it.
+   */
+  static Message withExportedState(int partition, Message message, SnapshotFiles files) {
+    io.ringkv.raft.ConfState exportedConf = files.appliedState().confState();
     SnapshotMetadata metadata =
         new SnapshotMetadata(
             files.appliedState().index(),
             files.appliedState().term(),
-            message.snapshot().metadata().confState());
+            exportedConf.voters().isEmpty()
+                ? message.snapshot().metadata().confState() // a store from before the record
+                : exportedConf);
     Invariants.check(
         metadata.index() >= message.snapshot().metadata().index(),
         "partition %d: exported state %d behind snapshot record %d",
