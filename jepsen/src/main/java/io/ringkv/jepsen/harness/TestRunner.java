@@ -407,6 +407,9 @@ public final class TestRunner {
       error = "no client operation succeeded; nothing to check";
     }
     if (error == null) {
+      error = unimplementedFault(history);
+    }
+    if (error == null) {
       try {
         CheckLimits limits = CheckLimits.defaults().withTimeLimit(options.checkTimeLimit());
         checks.addAll(workload.check(history, limits));
@@ -436,6 +439,20 @@ public final class TestRunner {
     }
     out.printf("verdict: %s; results in %s%n", verdict.label(), runDir);
     return new RunResult(runDir, verdict, exit, error);
+  }
+
+  /**
+   * A fault the server could not carry out because it does not implement the call (e.g. AddNode on
+   * a server without membership changes): the run did not test what it says, so it has no verdict.
+   */
+  static String unimplementedFault(List<Op> history) {
+    for (Op op : history) {
+      Object error = op.extra().get(Keyword.of("error"));
+      if (!op.isClient() && error != null && error.toString().contains("UNIMPLEMENTED")) {
+        return "the nemesis's " + op.f() + " needs what the server does not implement: " + error;
+      }
+    }
+    return null;
   }
 
   private static void deleteDataDirs(ClusterSpec spec) throws IOException {

@@ -27,7 +27,7 @@ import java.util.function.LongSupplier;
  * the command (a refused or failed command changes nothing here and is recorded as the event's
  * error). When it can neither join (no spare left) nor decommission, the fault is {@code
  * :membership-idle}. Healing is bounded: an unsettled map is reported with what is left, and the
- * next heal looks again.
+ * next heal looks again; a heal after a fault that changed nothing does not wait.
  */
 public final class MembershipNemesis implements Nemesis {
   /** How long a heal waits for the map to settle before it reports what is left. */
@@ -53,6 +53,12 @@ public final class MembershipNemesis implements Nemesis {
   private final TreeSet<Integer> leaving = new TreeSet<>();
 
   private Keyword prepared;
+
+  /**
+   * Whether the cluster accepted a command since the last heal (else a heal has nothing to wait
+   * for).
+   */
+  private boolean changed;
 
   public MembershipNemesis(
       MembershipControl control,
@@ -105,6 +111,7 @@ public final class MembershipNemesis implements Nemesis {
       control.startSpare(node);
       AddNodeResponse added = control.addNode(node);
       active.add(node);
+      changed = true;
       value.put(Keyword.of("epoch"), added.getMapEpoch());
       value.put(Keyword.of("moves"), (long) added.getMovesCount());
     } else if (what.equals(DECOMMISSION)) {
@@ -114,6 +121,7 @@ public final class MembershipNemesis implements Nemesis {
       RemoveNodeResponse removed = control.decommission(node);
       active.remove(node);
       leaving.add(node);
+      changed = true;
       value.put(Keyword.of("epoch"), removed.getMapEpoch());
       value.put(Keyword.of("moves"), (long) removed.getMovesCount());
     }
@@ -130,8 +138,10 @@ public final class MembershipNemesis implements Nemesis {
   @Override
   public NemesisEvent stop() throws Exception {
     long deadlineNanos = nanoClock.getAsLong() + settleTimeout.toNanos();
+    boolean waiting = changed || !leaving.isEmpty();
+    changed = false;
     ClusterMap map = control.clusterMap();
-    while (!settled(map) && nanoClock.getAsLong() < deadlineNanos) {
+    while (waiting && !settled(map) && nanoClock.getAsLong() < deadlineNanos) {
       Thread.sleep(pollInterval.toMillis()); // polling a condition under a deadline
       map = control.clusterMap();
     }

@@ -110,6 +110,20 @@ class MembershipNemesisTest {
     assertThat(nemesis.prepare(random)).isEqualTo(MembershipNemesis.IDLE);
   }
 
+  @Test
+  void aHealAfterAFailedCommandDoesNotWait() throws Exception {
+    ModelCluster model = new ModelCluster(4, 0, 3, 1);
+    MembershipNemesis nemesis = model.nemesis();
+    Random random = new Random(3);
+    model.refuseRemoval = true;
+    nemesis.prepare(random);
+    assertThatThrownBy(() -> nemesis.start(random)).hasMessageContaining("FAILED_PRECONDITION");
+    model.stuck = true;
+    long before = model.nanos;
+    nemesis.stop();
+    assertThat(model.nanos - before).as("one map read, no wait").isEqualTo(1_000_000_000L);
+  }
+
   /** A cluster map that drains one move per read, and node processes as flags. */
   private static final class ModelCluster implements MembershipControl {
     final TreeMap<Integer, ClusterMember.State> state = new TreeMap<>();
