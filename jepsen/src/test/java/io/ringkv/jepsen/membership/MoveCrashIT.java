@@ -40,7 +40,8 @@ class MoveCrashIT {
       load.start();
       ring.cluster.startSpare(4);
       ring.control.addNode(4);
-      ReplicaMove move = awaitMoveIn(ring, ReplicaMove.Phase.CATCH_UP, ReplicaMove.Phase.PROMOTE);
+      ReplicaMove move =
+          awaitMoveIn(ring, false, ReplicaMove.Phase.CATCH_UP, ReplicaMove.Phase.PROMOTE);
       int metaLeader = (int) MapChecks.leaderOf(ring.cluster, PARTITIONS); // the meta group
       assertThat(metaLeader).as("meta leader known").isPositive();
       System.out.printf(
@@ -61,11 +62,12 @@ class MoveCrashIT {
       load.start();
       ring.cluster.startSpare(4);
       ring.control.addNode(4);
-      ReplicaMove first = awaitMoveIn(ring, ReplicaMove.Phase.CATCH_UP);
+      ReplicaMove first = awaitMoveIn(ring, false, ReplicaMove.Phase.CATCH_UP);
       System.out.printf("killing target %d during %s%n", first.getToNode(), first);
       ring.cluster.kill((int) first.getToNode());
       ring.cluster.restart((int) first.getToNode());
-      ReplicaMove second = awaitMoveIn(ring, ReplicaMove.Phase.CATCH_UP, ReplicaMove.Phase.PROMOTE);
+      ReplicaMove second =
+          awaitMoveIn(ring, true, ReplicaMove.Phase.CATCH_UP, ReplicaMove.Phase.PROMOTE);
       System.out.printf("killing source %d during %s%n", second.getFromNode(), second);
       ring.cluster.kill((int) second.getFromNode());
       ring.cluster.restart((int) second.getFromNode());
@@ -83,19 +85,20 @@ class MoveCrashIT {
     }
   }
 
-  private static ReplicaMove awaitMoveIn(MembershipCluster ring, ReplicaMove.Phase... phases)
+  /** A move in one of {@code phases} (with a source node when {@code withSource}), waited for. */
+  private static ReplicaMove awaitMoveIn(
+      MembershipCluster ring, boolean withSource, ReplicaMove.Phase... phases)
       throws InterruptedException {
     List<ReplicaMove.Phase> wanted = List.of(phases);
+    java.util.function.Predicate<ReplicaMove> fits =
+        mv -> wanted.contains(mv.getPhase()) && (!withSource || mv.getFromNode() != 0);
     ClusterMap map =
         MapChecks.await(
             ring.control,
-            m -> m.getMovesList().stream().anyMatch(mv -> wanted.contains(mv.getPhase())),
+            m -> m.getMovesList().stream().anyMatch(fits),
             PHASE_BOUND,
             "a move in " + wanted);
-    return map.getMovesList().stream()
-        .filter(mv -> wanted.contains(mv.getPhase()))
-        .findFirst()
-        .orElseThrow();
+    return map.getMovesList().stream().filter(fits).findFirst().orElseThrow();
   }
 
   private static void settleAndCheck(MembershipCluster ring, RingLoad load) throws Exception {
