@@ -13,6 +13,7 @@ import java.util.Map;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.CleanupMode;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -28,7 +29,8 @@ import org.junit.jupiter.api.io.TempDir;
  *   -Dtest=MembershipNemesisIT -Dsurefire.failIfNoSpecifiedTests=false</pre>
  */
 class MembershipNemesisIT {
-  @TempDir Path store;
+  @TempDir(cleanup = CleanupMode.ON_SUCCESS) // a failed run keeps its node logs
+  Path store;
 
   @Test
   @Timeout(420)

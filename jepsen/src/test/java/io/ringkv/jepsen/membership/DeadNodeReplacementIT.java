@@ -8,6 +8,7 @@ import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.CleanupMode;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -23,7 +24,8 @@ import org.junit.jupiter.api.io.TempDir;
 class DeadNodeReplacementIT {
   static final Duration REPLACE_BOUND = Duration.ofSeconds(120);
 
-  @TempDir Path store;
+  @TempDir(cleanup = CleanupMode.ON_SUCCESS) // a failed run keeps its node logs
+  Path store;
 
   @Test
   @Timeout(600)

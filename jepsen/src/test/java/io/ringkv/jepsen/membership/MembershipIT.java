@@ -8,6 +8,7 @@ import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.CleanupMode;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -29,7 +30,8 @@ class MembershipIT {
   static final double SHARE_MARGIN = 0.35;
   static final double LOAD_PUTS_PER_SECOND = 300;
 
-  @TempDir Path store;
+  @TempDir(cleanup = CleanupMode.ON_SUCCESS) // a failed run keeps its node logs
+  Path store;
 
   @Test
   @Timeout(900)

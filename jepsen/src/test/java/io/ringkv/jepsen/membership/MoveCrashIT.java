@@ -9,6 +9,7 @@ import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.CleanupMode;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -28,7 +29,8 @@ class MoveCrashIT {
   static final List<String> SLOW_MOVES =
       List.of("--rebalance-moves-concurrent-max", "1", "--rebalance-bytes-per-second-max", "65536");
 
-  @TempDir Path store;
+  @TempDir(cleanup = CleanupMode.ON_SUCCESS) // a failed run keeps its node logs
+  Path store;
 
   @Test
   @Timeout(900)
