@@ -18,23 +18,8 @@ class UnimplementedFaultTest {
   @Test
   void onlyANemesisUnimplementedAnswerVoidsTheRun() {
     Op joinFailed =
-        new Op(
-            1,
-            Keyword.of("nemesis"),
-            OpType.INFO,
-            Keyword.of("join"),
-            null,
-            5,
-            Map.of(Keyword.of("error"), "io.grpc.StatusRuntimeException: UNIMPLEMENTED: AddNode"));
-    Op otherError =
-        new Op(
-            2,
-            Keyword.of("nemesis"),
-            OpType.INFO,
-            Keyword.of("kill"),
-            null,
-            6,
-            Map.of(Keyword.of("error"), "java.io.IOException: kill failed"));
+        nemesisError(1, "join", "io.grpc.StatusRuntimeException: UNIMPLEMENTED: AddNode");
+    Op otherError = nemesisError(2, "kill", "java.io.IOException: kill failed");
     Op clientUnimplemented =
         new Op(
             3,
@@ -47,5 +32,16 @@ class UnimplementedFaultTest {
     assertThat(TestRunner.unimplementedFault(List.of(otherError, clientUnimplemented))).isNull();
     assertThat(TestRunner.unimplementedFault(List.of(otherError, joinFailed)))
         .contains(":join", "UNIMPLEMENTED");
+  }
+
+  private static Op nemesisError(long index, String f, String error) {
+    return new Op(
+        index,
+        Keyword.of("nemesis"),
+        OpType.INFO,
+        Keyword.of(f),
+        null,
+        index,
+        Map.of(Keyword.of("error"), error));
   }
 }
