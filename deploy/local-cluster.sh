@@ -4,6 +4,8 @@
 # be aimed at one node. Data, logs and pid files live under ./run/node-i/ at the repository root.
 #
 #   deploy/local-cluster.sh start [N]   start N nodes (default 3) and wait until the cluster answers
+#   deploy/local-cluster.sh add         start one more node on the next address in join mode (--join
+#                                       the first nodes), then `ringctl cluster join` it
 #   deploy/local-cluster.sh stop        stop the nodes this script started (SIGTERM, then SIGKILL)
 #   deploy/local-cluster.sh status      each node's pid, state and health, then `ringctl cluster status`
 #   deploy/local-cluster.sh kill I      SIGKILL node I
@@ -12,8 +14,9 @@
 #
 # Settings from the environment: RINGKV_START_TIMEOUT_SECONDS (60), RINGKV_STOP_TIMEOUT_SECONDS (10),
 # RINGKV_PARTITIONS (64), RINGKV_CLUSTER_ID (ringkv-local), RINGKV_JAVA_OPTS (a small heap each),
-# RINGKV_RUN_DIR (./run) and RINGKV_ADDRESS_BASE (10: node i on 127.0.0.(10+i)); tests use the last two
-# to run a second cluster beside a developer's. RINGKV_GOSSIP_PRESET (lan): the local preset detects
+# RINGKV_RUN_DIR (./run), RINGKV_ADDRESS_BASE (10: node i on 127.0.0.(10+i)) and
+# RINGKV_ADDRESS_PREFIX (127.0.0: the /24 the nodes live in); tests use the last three to run a
+# second cluster beside a developer's. RINGKV_GOSSIP_PRESET (lan): the local preset detects
 # faster but, on a laptop shared with builds and GC pauses, suspects nodes that are only slow; lan
 # gives the timings a real deployment has, so what a developer sees here holds there.
 # RINGKV_NODE_FLAGS (empty) adds settings to every node, e.g. "--changefeed-retention-age-millis 15000".
@@ -24,6 +27,7 @@ root_dir=$(CDPATH='' cd -- "$(dirname -- "$0")/.." && pwd)
 
 run_dir=${RINGKV_RUN_DIR:-$root_dir/run}
 address_base=${RINGKV_ADDRESS_BASE:-10}
+address_prefix=${RINGKV_ADDRESS_PREFIX:-127.0.0}
 start_timeout_seconds=${RINGKV_START_TIMEOUT_SECONDS:-60}
 stop_timeout_seconds=${RINGKV_STOP_TIMEOUT_SECONDS:-10}
 partitions=${RINGKV_PARTITIONS:-64}
@@ -39,14 +43,39 @@ die() {
 }
 
 case "$address_base" in '' | *[!0-9]*) echo "local-cluster: RINGKV_ADDRESS_BASE must be a number" >&2; exit 2 ;; esac
-node_host() { echo "127.0.0.$((address_base + $1))"; }
+case "$address_prefix" in
+  127.[0-9]*.[0-9]*) ;;
+  *) echo "local-cluster: RINGKV_ADDRESS_PREFIX must be a loopback /24 such as 127.0.0" >&2; exit 2 ;;
+esac
+node_host() { echo "$address_prefix.$((address_base + $1))"; }
 node_dir() { echo "$run_dir/node-$1"; }
 pid_file() { echo "$(node_dir "$1")/pid"; }
 
-# Node ids this cluster has (from run/members, written by start).
-node_ids() {
+# Node ids this cluster started with (from run/members, written by start).
+initial_ids() {
   [ -f "$run_dir/members" ] || return 0
   tr ',' '\n' <"$run_dir/members" | sed -n 's/^\([0-9][0-9]*\)@.*/\1/p'
+}
+
+# Node ids added later by `add` (run/added, one a line); they start in join mode.
+added_ids() {
+  [ -f "$run_dir/added" ] || return 0
+  grep -E '^[0-9]+$' "$run_dir/added" || true
+}
+
+# Every node id of this cluster: the initial members, then the added nodes.
+node_ids() {
+  initial_ids
+  added_ids
+}
+
+# Client addresses of the initial members, comma-separated: where added nodes join.
+initial_endpoints() {
+  list=""
+  for j in $(initial_ids); do
+    list="$list${list:+,}$(node_host "$j"):7379"
+  done
+  echo "$list"
 }
 
 check_index() {
@@ -93,9 +122,16 @@ launch() {
   dir=$(node_dir "$i")
   mkdir -p "$dir/data"
   host=$(node_host "$i")
+  # An added node starts in join mode: it learns the cluster map from the initial members (also
+  # after a restart, when its own saved map takes precedence).
+  if added_ids | grep -qx "$i"; then
+    set -- --join "$(initial_endpoints)"
+  else
+    set -- --members "$(cat "$run_dir/members")"
+  fi
   # shellcheck disable=SC2086 # RINGKV_NODE_FLAGS is a list of flags
   "$root_dir/bin/ringkv" --data-dir "$dir/data" --node-id "$i" --host "$host" \
-    --members "$(cat "$run_dir/members")" --partitions "$partitions" --cluster-id "$cluster_id" \
+    "$@" --partitions "$partitions" --cluster-id "$cluster_id" \
     --gossip-preset "$gossip_preset" ${RINGKV_NODE_FLAGS:-} >>"$dir/node.log" 2>&1 </dev/null &
   echo $! >"$(pid_file "$i")"
 }
@@ -147,7 +183,7 @@ cmd_start() {
   case "$count" in '' | *[!0-9]*) die "node count must be a number, got '$count'" ;; esac
   [ "$count" -ge 1 ] && [ "$count" -le "$node_count_max" ] \
     || die "node count must be in 1..$node_count_max, got $count"
-  [ $((address_base + count)) -le 254 ] || die "addresses 127.0.0.$((address_base + 1))..$((address_base + count)) leave 127.0.0.0/24"
+  [ $((address_base + count)) -le 254 ] || die "addresses $address_prefix.$((address_base + 1))..$((address_base + count)) leave $address_prefix.0/24"
   for i in $(node_ids); do
     [ -z "$(live_pid "$i")" ] || die "node $i is already running (pid $(live_pid "$i")); stop first"
   done
@@ -191,6 +227,28 @@ stop_node() {
     fi
   fi
   rm -f "$(pid_file "$i")"
+}
+
+cmd_add() {
+  [ -f "$run_dir/members" ] || die "no cluster under $run_dir (run start first)"
+  last=0
+  for j in $(node_ids); do
+    [ "$j" -gt "$last" ] && last=$j
+  done
+  i=$((last + 1))
+  [ "$i" -le "$node_count_max" ] || die "this script runs at most $node_count_max nodes"
+  [ $((address_base + i)) -le 254 ] || die "address $address_prefix.$((address_base + i)) leaves $address_prefix.0/24"
+  joined=$(initial_endpoints)
+  echo "$i" >>"$run_dir/added"
+  build_server
+  launch "$i"
+  wait_healthy "$i"
+  address="$(node_host "$i"):7379"
+  echo "local-cluster: node $i started in join mode on $address (pid $(cat "$(pid_file "$i")")); joining it"
+  if ! "$root_dir/bin/ringctl" --endpoints "$joined" --timeout-ms 20000 cluster join "$address"; then
+    die "node $i runs but was not joined; retry with: bin/ringctl --endpoints $joined cluster join $address"
+  fi
+  echo "local-cluster: node $i joined; replicas move to it in the background (see status)"
 }
 
 cmd_stop() {
@@ -239,6 +297,7 @@ command=${1:-}
 [ $# -gt 0 ] && shift
 case "$command" in
   start) cmd_start "$@" ;;
+  add) cmd_add ;;
   stop) cmd_stop ;;
   status) cmd_status ;;
   kill)
@@ -249,7 +308,7 @@ case "$command" in
   resume) signal_node CONT "${1:-}" ;;
   restart) cmd_restart "${1:-}" ;;
   *)
-    sed -n '2,18s/^# \{0,1\}//p' "$0" >&2
+    sed -n '2,23s/^# \{0,1\}//p' "$0" >&2
     exit 2
     ;;
 esac

@@ -21,8 +21,12 @@ import java.util.Set;
  * then its other replicas. Members the answering node's gossip holds dead (or gone) come last of
  * all, so the client tries live nodes first without ever having nowhere to go. Keys go to
  * partitions through {@link KeyHasher} and {@link PartitionLayout}, the same code the server uses.
+ * Members the cluster map holds REMOVED are left out altogether: a removed node is never tried.
  */
 final class PartitionMap {
+  /** The Members answer's map state of a node removed from the cluster. */
+  static final String REMOVED = "removed";
+
   private final long epoch;
   private final PartitionLayout layout;
   private final PartitionInfo[] partitions;
@@ -79,6 +83,9 @@ final class PartitionMap {
     Map<Long, String> addresses = new HashMap<>();
     Set<Long> gone = new HashSet<>();
     for (Member member : membersResponse.getMembersList()) {
+      if (REMOVED.equals(member.getMapState())) {
+        continue; // removed from the cluster map for good: never a candidate again
+      }
       if (!member.getClientAddress().isEmpty()) {
         addresses.put(member.getNodeId(), member.getClientAddress());
       }

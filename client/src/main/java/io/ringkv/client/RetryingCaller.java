@@ -120,8 +120,9 @@ final class RetryingCaller {
             Math.min(remainingNanos, attemptTimeoutNanos))
         .whenComplete((response, error) -> {
           if (error == null) {
-            if (state.call.routingKey() != null && state.call.servedByLeader()) {
-              router.onServed(state.call.routingKey(), headerOf(response));
+            if (state.call.routingKey() != null) {
+              router.onServed(
+                  state.call.routingKey(), headerOf(response), state.call.servedByLeader());
             }
             state.result.complete(response);
           } else if (!CallFailure.isGrpcError(error)) {

@@ -3,6 +3,8 @@ package io.ringkv.client;
 import com.google.protobuf.ByteString;
 import io.grpc.ClientInterceptor;
 import io.grpc.MethodDescriptor;
+import io.ringkv.proto.v1.AddNodeRequest;
+import io.ringkv.proto.v1.AddNodeResponse;
 import io.ringkv.proto.v1.ClusterGrpc;
 import io.ringkv.proto.v1.DeleteRequest;
 import io.ringkv.proto.v1.DeleteResponse;
@@ -13,8 +15,12 @@ import io.ringkv.proto.v1.MembersRequest;
 import io.ringkv.proto.v1.MembersResponse;
 import io.ringkv.proto.v1.PartitionsRequest;
 import io.ringkv.proto.v1.PartitionsResponse;
+import io.ringkv.proto.v1.PlanRequest;
+import io.ringkv.proto.v1.PlanResponse;
 import io.ringkv.proto.v1.PutRequest;
 import io.ringkv.proto.v1.PutResponse;
+import io.ringkv.proto.v1.RemoveNodeRequest;
+import io.ringkv.proto.v1.RemoveNodeResponse;
 import io.ringkv.proto.v1.RequestOp;
 import io.ringkv.proto.v1.ResponseOp;
 import io.ringkv.proto.v1.ScanRequest;
@@ -338,6 +344,12 @@ public final class RingKvClient implements AutoCloseable {
         .call(
             new RetryingCaller.Call<>(
                 operation, method, request, routingKey, write, servedByLeader, deadline));
+  }
+
+  /** Passes {@code response} on after telling the router of the map epoch it carries. */
+  <T> T learnEpoch(T response, long mapEpoch) {
+    core.router().onEpoch(mapEpoch);
+    return response;
   }
 
   /** One attempt to one address, for calls about that node itself (cluster status). */
@@ -686,12 +698,14 @@ public final class RingKvClient implements AutoCloseable {
 
     /** The status of the cluster as any reachable node sees it. */
     public CompletableFuture<StatusResponse> status() {
-      return client.call(
-          "cluster status",
-          ClusterGrpc.getStatusMethod(),
-          StatusRequest.getDefaultInstance(),
-          null,
-          false);
+      return client
+          .call(
+              "cluster status",
+              ClusterGrpc.getStatusMethod(),
+              StatusRequest.getDefaultInstance(),
+              null,
+              false)
+          .thenApply(response -> client.learnEpoch(response, response.getMapEpoch()));
     }
 
     /** The status as the node at {@code address} sees it: one attempt, no retry elsewhere. */
@@ -701,21 +715,25 @@ public final class RingKvClient implements AutoCloseable {
     }
 
     public CompletableFuture<MembersResponse> members() {
-      return client.call(
-          "cluster members",
-          ClusterGrpc.getMembersMethod(),
-          MembersRequest.getDefaultInstance(),
-          null,
-          false);
+      return client
+          .call(
+              "cluster members",
+              ClusterGrpc.getMembersMethod(),
+              MembersRequest.getDefaultInstance(),
+              null,
+              false)
+          .thenApply(response -> client.learnEpoch(response, response.getMapEpoch()));
     }
 
     public CompletableFuture<PartitionsResponse> partitions() {
-      return client.call(
-          "cluster partitions",
-          ClusterGrpc.getPartitionsMethod(),
-          PartitionsRequest.getDefaultInstance(),
-          null,
-          false);
+      return client
+          .call(
+              "cluster partitions",
+              ClusterGrpc.getPartitionsMethod(),
+              PartitionsRequest.getDefaultInstance(),
+              null,
+              false)
+          .thenApply(response -> client.learnEpoch(response, response.getMapEpoch()));
     }
 
     /**
@@ -747,6 +765,51 @@ public final class RingKvClient implements AutoCloseable {
             }
             return true;
           });
+    }
+
+    /**
+     * Joins the running node at {@code clientAddress} (started with --join) to the cluster; its
+     * replicas move to it in the background (see {@link #status()}). Sent as a write: if the answer
+     * is lost after the change may have been made, it fails with {@link OutcomeUnknownException}
+     * instead of being sent again.
+     */
+    public CompletableFuture<AddNodeResponse> addNode(String clientAddress) {
+      AddNodeRequest request = AddNodeRequest.newBuilder().setClientAddress(clientAddress).build();
+      return client
+          .call("join of " + clientAddress, ClusterGrpc.getAddNodeMethod(), request, null, true)
+          .thenApply(response -> client.learnEpoch(response, response.getMapEpoch()));
+    }
+
+    /**
+     * Decommissions node {@code nodeId} (its replicas move off, then it is removed), or with {@code
+     * dead} removes a node that will not come back (its replicas are re-created elsewhere). Sent as
+     * a write, as {@link #addNode}.
+     */
+    public CompletableFuture<RemoveNodeResponse> removeNode(long nodeId, boolean dead) {
+      RemoveNodeRequest request =
+          RemoveNodeRequest.newBuilder().setNodeId(nodeId).setDead(dead).build();
+      return client
+          .call(
+              (dead ? "removal of dead node " : "decommission of node ") + nodeId,
+              ClusterGrpc.getRemoveNodeMethod(),
+              request,
+              null,
+              true)
+          .thenApply(response -> client.learnEpoch(response, response.getMapEpoch()));
+    }
+
+    /** The replica moves a join of the node at {@code clientAddress} would make (a dry run). */
+    public CompletableFuture<PlanResponse> planJoin(String clientAddress) {
+      return plan(PlanRequest.newBuilder().setJoinAddress(clientAddress).build());
+    }
+
+    /** The replica moves removing node {@code nodeId} would make (a dry run). */
+    public CompletableFuture<PlanResponse> planRemove(long nodeId) {
+      return plan(PlanRequest.newBuilder().setRemoveNodeId(nodeId).build());
+    }
+
+    private CompletableFuture<PlanResponse> plan(PlanRequest request) {
+      return client.call("membership plan", ClusterGrpc.getPlanMethod(), request, null, false);
     }
 
     /** Asks {@code partition}'s leader to hand leadership to node {@code toNodeId}. */

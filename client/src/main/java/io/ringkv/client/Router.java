@@ -64,6 +64,14 @@ final class Router {
 
   /** Starts a refresh unless one is running; completes with the new map, or null on failure. */
   CompletableFuture<PartitionMap> refresh() {
+    return refresh(0);
+  }
+
+  /**
+   * As {@link #refresh()}, skipping sources whose map is older than {@code wantedEpoch} (a node
+   * that told us of a newer epoch has it; another may not have learnt it yet).
+   */
+  CompletableFuture<PartitionMap> refresh(long wantedEpoch) {
     CompletableFuture<PartitionMap> mine = new CompletableFuture<>();
     CompletableFuture<PartitionMap> running = inFlight.compareAndExchange(null, mine);
     if (running != null) {
@@ -76,7 +84,7 @@ final class Router {
       sources.addAll(current.memberAddresses());
     }
     sources.addAll(seeds);
-    fetchFrom(new ArrayList<>(new LinkedHashSet<>(sources)), 0)
+    fetchFrom(new ArrayList<>(new LinkedHashSet<>(sources)), 0, wantedEpoch)
         .whenComplete((fresh, error) -> {
           if (fresh != null) {
             install(fresh);
@@ -87,7 +95,8 @@ final class Router {
     return mine;
   }
 
-  private CompletableFuture<PartitionMap> fetchFrom(List<String> sources, int index) {
+  private CompletableFuture<PartitionMap> fetchFrom(
+      List<String> sources, int index, long wantedEpoch) {
     if (index >= sources.size()) {
       return CompletableFuture.completedFuture(null);
     }
@@ -110,7 +119,10 @@ final class Router {
           if (error != null) {
             log.log(
                 System.Logger.Level.DEBUG, "partition map from {0} failed: {1}", address, error);
-            return fetchFrom(sources, index + 1);
+            return fetchFrom(sources, index + 1, wantedEpoch);
+          }
+          if (fresh.epoch() < wantedEpoch) {
+            return fetchFrom(sources, index + 1, wantedEpoch);
           }
           return CompletableFuture.completedFuture(fresh);
         })
@@ -144,19 +156,23 @@ final class Router {
   }
 
   /**
-   * Learns from the header of a response that a partition leader served (a linearizable read or a
-   * write): a newer map epoch means the map is stale; a serving node other than the cached leader
-   * means leadership moved (nodes forward to the leader, so no NOT_LEADER would tell us). Only a
-   * replica of the partition is believed, so a node that fills in its own id when it merely
-   * forwarded cannot mislead the cache beyond its replicas.
+   * Learns from the header of a response to a keyed request: a newer map epoch means the map is
+   * stale (members joined or left, replicas moved); when a partition leader served it (a
+   * linearizable read or a write), a serving node other than the cached leader means leadership
+   * moved (nodes forward to the leader, so no NOT_LEADER would tell us). Only a replica of the
+   * partition is believed, so a node that fills in its own id when it merely forwarded cannot
+   * mislead the cache beyond its replicas.
    */
-  void onServed(byte[] key, ResponseHeader header) {
+  void onServed(byte[] key, ResponseHeader header, boolean servedByLeader) {
     PartitionMap current = map.get();
     if (current == null || header == null) {
       return;
     }
     if (header.getMapEpoch() > current.epoch()) {
-      refresh();
+      refresh(header.getMapEpoch());
+      return;
+    }
+    if (!servedByLeader) {
       return;
     }
     int partition = current.partitionOf(key);
@@ -170,13 +186,25 @@ final class Router {
   }
 
   /**
+   * Learns of a map epoch from any other answer (cluster status, a membership change): a newer one
+   * than the cached map's refreshes it, so joined nodes become reachable and removed ones are
+   * dropped.
+   */
+  void onEpoch(long mapEpoch) {
+    PartitionMap current = map.get();
+    if (current != null && mapEpoch > current.epoch()) {
+      refresh(mapEpoch);
+    }
+  }
+
+  /**
    * Learns from a NOT_LEADER answer: a newer epoch or no hint means the map is stale (refresh); a
    * hint within the same epoch just moves that partition's leader.
    */
   void onNotLeader(ErrorDetail detail) {
     PartitionMap current = map.get();
     if (current == null || detail.getMapEpoch() > current.epoch() || detail.getLeaderHint() == 0) {
-      refresh();
+      refresh(detail.getMapEpoch());
       return;
     }
     map.compareAndSet(current, current.withLeader(detail.getPartition(), detail.getLeaderHint()));

@@ -116,13 +116,13 @@ class RouterRefreshTest {
           key = candidate; // partition 0: replicas 1, 2, 3, leader 1
         }
       }
-      router.onServed(key, ResponseHeader.newBuilder().setNodeId(9).setMapEpoch(4).build());
+      router.onServed(key, ResponseHeader.newBuilder().setNodeId(9).setMapEpoch(4).build(), true);
       assertThat(router.current().partition(0).getLeaderNodeId()).isEqualTo(1); // not a replica
-      router.onServed(key, ResponseHeader.newBuilder().setNodeId(2).setMapEpoch(4).build());
+      router.onServed(key, ResponseHeader.newBuilder().setNodeId(2).setMapEpoch(4).build(), true);
       assertThat(router.current().partition(0).getLeaderNodeId()).isEqualTo(2);
       assertThat(router.current().leaderFor(key)).isEqualTo(PartitionMapTest.address(2));
       assertThat(router.refreshCount()).isZero();
-      router.onServed(key, ResponseHeader.newBuilder().setNodeId(2).setMapEpoch(5).build());
+      router.onServed(key, ResponseHeader.newBuilder().setNodeId(2).setMapEpoch(5).build(), true);
       assertThat(router.refreshCount()).isEqualTo(1);
     }
   }

@@ -231,6 +231,24 @@ public final class RawNode {
         raft.leadTransferee);
   }
 
+  /** What the leader knows of one member's log (see {@link #memberProgress()}). */
+  public record MemberProgress(long memberId, long matchIndex, boolean snapshotPending) {}
+
+  /**
+   * The leader's view of every member's replication (match index, snapshot in flight), in member id
+   * order; empty unless this member leads. Membership moves wait on it for a new replica to catch
+   * up.
+   */
+  public List<MemberProgress> memberProgress() {
+    if (raft.role != Role.LEADER) {
+      return List.of();
+    }
+    List<MemberProgress> members = new ArrayList<>();
+    raft.tracker.progress.forEach((id, member) ->
+        members.add(new MemberProgress(id, member.match, member.state == Progress.State.SNAPSHOT)));
+    return members;
+  }
+
   /** Messages dropped so far (forwarding without a leader, full queues, refused proposals). */
   public long droppedMessageCount() {
     return raft.droppedMessageCount;

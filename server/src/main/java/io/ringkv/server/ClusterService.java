@@ -4,6 +4,10 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
 import io.ringkv.gossip.MemberState;
+import io.ringkv.proto.internal.ClusterMap;
+import io.ringkv.proto.internal.ClusterMember;
+import io.ringkv.proto.v1.AddNodeRequest;
+import io.ringkv.proto.v1.AddNodeResponse;
 import io.ringkv.proto.v1.ClusterGrpc;
 import io.ringkv.proto.v1.Member;
 import io.ringkv.proto.v1.MembersRequest;
@@ -11,6 +15,10 @@ import io.ringkv.proto.v1.MembersResponse;
 import io.ringkv.proto.v1.PartitionInfo;
 import io.ringkv.proto.v1.PartitionsRequest;
 import io.ringkv.proto.v1.PartitionsResponse;
+import io.ringkv.proto.v1.PlanRequest;
+import io.ringkv.proto.v1.PlanResponse;
+import io.ringkv.proto.v1.RemoveNodeRequest;
+import io.ringkv.proto.v1.RemoveNodeResponse;
 import io.ringkv.proto.v1.StatusRequest;
 import io.ringkv.proto.v1.StatusResponse;
 import io.ringkv.proto.v1.TransferLeaderRequest;
@@ -20,6 +28,8 @@ import io.ringkv.routing.PartitionLayout;
 import io.ringkv.server.config.NodeConfig;
 import io.ringkv.server.gossip.GossipStatus;
 import io.ringkv.server.gossip.NodeGossip;
+import io.ringkv.server.membership.ClusterMapView;
+import io.ringkv.server.membership.MembershipCommands;
 import io.ringkv.server.raft.DriverException;
 import io.ringkv.server.raft.GroupStatus;
 import io.ringkv.server.raft.MultiRaftDriver;
@@ -27,42 +37,53 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 import java.util.function.LongPredicate;
 import java.util.stream.IntStream;
 
 /**
- * The Cluster service from this node's view: configured members with gossip's verdict on each
- * (state, incarnation, time since last heard, whether it says it is slow; with gossip off, ALIVE
- * when this node has a peer connection to them), the static placement (map epoch 1) with the Raft
- * progress of local replicas, and leader transfer (forwarded once to the leader this node knows).
- * AddNode and RemoveNode stay UNIMPLEMENTED until a meta group drives placement.
+ * The Cluster service from this node's view: the cluster map's members (their map state and replica
+ * count) with gossip's verdict on each (state, incarnation, time since last heard, whether it says
+ * it is slow; with gossip off, ALIVE when this node has a peer connection to them), the map's
+ * placement and epoch with the Raft progress of local replicas, the map's moves in progress, and
+ * leader transfer (forwarded once to the leader this node knows). AddNode, RemoveNode and Plan are
+ * handed to {@link MembershipCommands}; without one they answer UNIMPLEMENTED.
+ *
+ * <p>Every answer reads the map once ({@link ClusterMapView#current()}) so its parts agree with the
+ * epoch it reports.
  */
 final class ClusterService extends ClusterGrpc.ClusterImplBase {
   static final long TRANSFER_POLL_MILLIS = 20;
 
   private final NodeConfig config;
   private final PartitionLayout layout;
-  private final List<List<Long>> replicas;
+  private final ClusterMapView mapView;
   private final MultiRaftDriver driver;
   private final PeerChannels peers;
   private final LongPredicate peerConnected;
   private final NodeGossip gossip;
+  private final MembershipCommands membership;
 
   /**
    * @param gossip this node's gossip, or null when it is off
+   * @param membership decides AddNode, RemoveNode and Plan; null: they answer UNIMPLEMENTED
    */
   ClusterService(
       NodeConfig config,
-      List<List<Long>> replicas,
+      ClusterMapView mapView,
       MultiRaftDriver driver,
       PeerChannels peers,
       LongPredicate peerConnected,
-      NodeGossip gossip) {
+      NodeGossip gossip,
+      MembershipCommands membership) {
     this.config = config;
     this.layout = config.partitionLayout();
-    this.replicas = replicas;
+    this.mapView = mapView;
+    this.membership = membership;
     this.driver = driver;
     this.peers = peers;
     this.peerConnected = peerConnected;
@@ -71,6 +92,7 @@ final class ClusterService extends ClusterGrpc.ClusterImplBase {
 
   @Override
   public void status(StatusRequest request, StreamObserver<StatusResponse> observer) {
+    ClusterMap map = map();
     int withLeader = 0;
     int ledLocally = 0;
     int withoutQuorum = 0;
@@ -82,27 +104,30 @@ final class ClusterService extends ClusterGrpc.ClusterImplBase {
       if (status != null && status.role() == Role.LEADER) {
         ledLocally++;
       }
-      long live = replicas.get(partition).stream().filter(this::alive).count();
-      if (live * 2 <= replicas.get(partition).size()) {
+      List<Long> voters = map.getGroups(partition).getVotersList();
+      long live = voters.stream().filter(this::alive).count();
+      if (live * 2 <= voters.size()) {
         withoutQuorum++;
       }
     }
-    List<Member> members = members();
+    List<Member> members = members(map);
     StatusResponse.Builder response =
         StatusResponse.newBuilder()
             .setClusterId(config.clusterId())
             .setNodeId(config.nodeId())
             .setVersion(RingkvNode.VERSION)
-            .setMapEpoch(KvErrors.MAP_EPOCH)
+            .setMapEpoch(map.getEpoch())
             .setPartitionCount(layout.partitionCount())
-            .setReplicationFactor(config.replicationFactor())
-            .setMemberCount(config.members().size())
+            .setReplicationFactor(map.getReplicationFactor())
+            .setMemberCount(ClusterMapAnswers.liveMemberCount(map))
             .setPartitionsWithLeader(withLeader)
             .setPartitionsLedLocally(ledLocally)
             .setPartitionsWithoutQuorum(withoutQuorum)
             .setGossipEnabled(gossip != null)
             .setSlow(driver.isSlow())
-            .addAllMembers(members);
+            .addAllMembers(members)
+            .addAllMoves(ClusterMapAnswers.moves(map))
+            .setUnderReplicatedPartitions(ClusterMapAnswers.underReplicatedPartitions(map));
     if (gossip != null) {
       response
           .setGossipPreset(config.gossip().preset())
@@ -110,6 +135,11 @@ final class ClusterService extends ClusterGrpc.ClusterImplBase {
     }
     observer.onNext(response.build());
     observer.onCompleted();
+  }
+
+  /** The current map, checked against this node's layout. */
+  private ClusterMap map() {
+    return ClusterMapAnswers.checked(mapView.current(), layout.partitionCount());
   }
 
   /** Alive or merely suspected by gossip (with gossip off: connected). */
@@ -124,26 +154,29 @@ final class ClusterService extends ClusterGrpc.ClusterImplBase {
     return state == MemberState.ALIVE || state == MemberState.SUSPECT;
   }
 
-  /** Every configured member as this node sees it. */
-  private List<Member> members() {
+  /** Every member of the map (removed ones too, so clients drop them) as this node sees it. */
+  private List<Member> members(ClusterMap map) {
     Map<Long, GossipStatus.Member> seen = new HashMap<>();
     if (gossip != null) {
       for (GossipStatus.Member member : gossip.latestStatus().members()) {
         seen.put(NodeGossip.nodeId(member.view().memberId()), member);
       }
     }
+    Map<Long, Integer> replicaCounts = ClusterMapAnswers.replicaCounts(map);
     List<Member> result = new ArrayList<>();
-    for (io.ringkv.server.config.Member member : config.members()) {
+    for (ClusterMember member : map.getMembersList()) {
       Member.Builder proto =
           Member.newBuilder()
-              .setNodeId(member.nodeId())
-              .setClientAddress(member.clientAddress().toString())
-              .setPeerAddress(member.peerAddress().toString())
-              .setMillisSinceHeard(-1);
-      GossipStatus.Member view = seen.get(member.nodeId());
+              .setNodeId(member.getNodeId())
+              .setClientAddress(member.getClientAddress())
+              .setPeerAddress(member.getPeerAddress())
+              .setMillisSinceHeard(-1)
+              .setMapState(ClusterMapAnswers.mapState(member.getState()))
+              .setReplicas(replicaCounts.getOrDefault(member.getNodeId(), 0));
+      GossipStatus.Member view = seen.get(member.getNodeId());
       if (gossip == null) {
         proto.setState(
-            alive(member.nodeId()) ? Member.State.ALIVE : Member.State.STATE_UNSPECIFIED);
+            alive(member.getNodeId()) ? Member.State.ALIVE : Member.State.STATE_UNSPECIFIED);
       } else if (view != null) {
         proto
             .setState(state(view.view().state()))
@@ -152,6 +185,18 @@ final class ClusterService extends ClusterGrpc.ClusterImplBase {
             .setDegraded(view.view().degraded());
       }
       result.add(proto.build());
+    }
+    if (map.getMembersList().stream().noneMatch(m -> m.getNodeId() == config.nodeId())) {
+      // A node started in join mode, not yet added: it still says who it is, so AddNode learns
+      // its peer address from this answer.
+      result.add(
+          Member.newBuilder()
+              .setNodeId(config.nodeId())
+              .setClientAddress(config.advertiseClientAddress().toString())
+              .setPeerAddress(config.advertisePeerAddress().toString())
+              .setState(Member.State.ALIVE)
+              .setMapState("joining")
+              .build());
     }
     return result;
   }
@@ -167,11 +212,12 @@ final class ClusterService extends ClusterGrpc.ClusterImplBase {
 
   @Override
   public void members(MembersRequest request, StreamObserver<MembersResponse> observer) {
+    ClusterMap map = map();
     observer.onNext(
         MembersResponse.newBuilder()
-            .setMapEpoch(KvErrors.MAP_EPOCH)
+            .setMapEpoch(map.getEpoch())
             .setNodeId(config.nodeId())
-            .addAllMembers(members())
+            .addAllMembers(members(map))
             .build());
     observer.onCompleted();
   }
@@ -201,9 +247,10 @@ final class ClusterService extends ClusterGrpc.ClusterImplBase {
         request.getPartitionsCount() == 0
             ? IntStream.range(0, layout.partitionCount()).boxed().toList()
             : request.getPartitionsList();
+    ClusterMap map = map();
     PartitionsResponse.Builder response =
         PartitionsResponse.newBuilder()
-            .setMapEpoch(KvErrors.MAP_EPOCH)
+            .setMapEpoch(map.getEpoch())
             .setPartitionCount(layout.partitionCount());
     for (int partition : wanted) {
       PartitionInfo.Builder info =
@@ -211,8 +258,9 @@ final class ClusterService extends ClusterGrpc.ClusterImplBase {
               .setId(partition)
               .setHashStart(layout.rangeStart(partition))
               .setHashEnd(layout.rangeEnd(partition))
-              .addAllReplicas(replicas.get(partition))
-              .setMapEpoch(KvErrors.MAP_EPOCH);
+              .addAllReplicas(map.getGroups(partition).getVotersList())
+              .addAllLearners(ClusterMapAnswers.learners(map, partition))
+              .setMapEpoch(map.getGroups(partition).getEpoch());
       GroupStatus status = driver.status(partition);
       if (status != null) {
         info.setLeaderNodeId(status.leaderId())
@@ -239,19 +287,26 @@ final class ClusterService extends ClusterGrpc.ClusterImplBase {
 
   private TransferLeaderResponse transfer(TransferLeaderRequest request) {
     int partition = request.getPartition();
-    if (partition < 0 || partition >= layout.partitionCount()) {
+    // The meta group (partition == partitionCount) too: a move takes leadership off a leaving node.
+    if (partition < 0 || partition > layout.partitionCount()) {
       throw KvErrors.malformed("no partition " + Integer.toUnsignedString(partition));
     }
-    if (!replicas.get(partition).contains(request.getToNodeId())) {
+    GroupStatus local = driver.status(partition);
+    List<Long> mapVoters = mapView.votersOf(partition);
+    // The local configuration counts too: a move's new voter is in it before the map records it.
+    if (!mapVoters.contains(request.getToNodeId())
+        && (local == null || !local.voters().contains(request.getToNodeId()))) {
       throw KvErrors.malformed(
           "node " + request.getToNodeId() + " is not a voter of partition " + partition);
     }
     long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(remainingMillis());
-    GroupStatus status = driver.status(partition);
+    GroupStatus status = local;
     if (status == null || status.role() != Role.LEADER) {
-      long leader = status == null ? replicas.get(partition).getFirst() : status.leaderId();
+      long leader =
+          status != null ? status.leaderId() : mapVoters.isEmpty() ? 0 : mapVoters.getFirst();
       if (ForwardingHeaders.isForwarded() || leader == 0 || leader == config.nodeId()) {
-        throw KvErrors.notLeader(partition, leader, leader == 0 ? "" : peers.clientAddress(leader));
+        throw KvErrors.notLeader(
+            partition, leader, leader == 0 ? "" : peers.clientAddress(leader), mapView.epoch());
       }
       return peers
           .cluster(leader)
@@ -264,7 +319,8 @@ final class ClusterService extends ClusterGrpc.ClusterImplBase {
           .get(remainingMillis(), TimeUnit.MILLISECONDS);
     } catch (ExecutionException e) {
       if (e.getCause() instanceof DriverException d) {
-        throw KvErrors.notLeader(partition, d.leaderHint(), peers.clientAddress(d.leaderHint()));
+        throw KvErrors.notLeader(
+            partition, d.leaderHint(), peers.clientAddress(d.leaderHint()), mapView.epoch());
       }
       throw Status.INTERNAL.withDescription(e.getCause().toString()).asRuntimeException();
     } catch (Exception e) {
@@ -284,6 +340,64 @@ final class ClusterService extends ClusterGrpc.ClusterImplBase {
         .setLeaderNodeId(now.leaderId())
         .setTerm(now.term())
         .build();
+  }
+
+  @Override
+  public void addNode(AddNodeRequest request, StreamObserver<AddNodeResponse> observer) {
+    if (request.getClientAddress().isBlank()) {
+      observer.onError(KvErrors.malformed("client_address is required (the joining node's)"));
+      return;
+    }
+    delegate(observer, commands -> commands.addNode(request));
+  }
+
+  @Override
+  public void removeNode(RemoveNodeRequest request, StreamObserver<RemoveNodeResponse> observer) {
+    if (request.getNodeId() == 0) {
+      observer.onError(KvErrors.malformed("node_id is required"));
+      return;
+    }
+    delegate(observer, commands -> commands.removeNode(request));
+  }
+
+  @Override
+  public void plan(PlanRequest request, StreamObserver<PlanResponse> observer) {
+    if (request.getChangeCase() == PlanRequest.ChangeCase.CHANGE_NOT_SET) {
+      observer.onError(
+          KvErrors.malformed("say which change to plan: join_address or remove_node_id"));
+      return;
+    }
+    delegate(observer, commands -> commands.plan(request));
+  }
+
+  /** Answers from the membership commands' future, or UNIMPLEMENTED when there are none. */
+  private <T> void delegate(
+      StreamObserver<T> observer, Function<MembershipCommands, CompletableFuture<T>> call) {
+    if (membership == null) {
+      observer.onError(
+          Status.UNIMPLEMENTED
+              .withDescription("membership changes are not served by this node")
+              .asRuntimeException());
+      return;
+    }
+    CompletableFuture<T> future;
+    try {
+      future = call.apply(membership);
+    } catch (RuntimeException e) {
+      future = CompletableFuture.failedFuture(e);
+    }
+    future.whenComplete((response, error) -> {
+      if (error == null) {
+        observer.onNext(response);
+        observer.onCompleted();
+        return;
+      }
+      Throwable cause = error instanceof CompletionException ? error.getCause() : error;
+      observer.onError(
+          cause instanceof StatusRuntimeException statusError
+              ? statusError
+              : Status.INTERNAL.withDescription(cause.toString()).asRuntimeException());
+    });
   }
 
   private static long remainingMillis() {

@@ -38,7 +38,7 @@ final class ForwardingHeaders implements ServerInterceptor {
     return Contexts.interceptCall(context, call, headers, next);
   }
 
-  static boolean isForwarded() {
+  public static boolean isForwarded() {
     return Boolean.TRUE.equals(FORWARDED_CALL.get());
   }
 

@@ -8,9 +8,6 @@ import io.ringkv.proto.v1.ErrorDetail;
 
 /** gRPC errors with a {@link ErrorDetail}, as the client contract describes them. */
 public final class KvErrors {
-  /** The map epoch of the static placement (no meta group yet). */
-  static final long MAP_EPOCH = 1;
-
   private KvErrors() {}
 
   public static StatusRuntimeException of(Status.Code code, String message, ErrorDetail detail) {
@@ -52,7 +49,12 @@ public final class KvErrors {
             .build());
   }
 
-  static StatusRuntimeException notLeader(int partition, long leaderHint, String leaderAddress) {
+  /**
+   * @param mapEpoch the answering node's cluster map epoch: a client holding an older map refreshes
+   *     it instead of only moving the partition's leader
+   */
+  static StatusRuntimeException notLeader(
+      int partition, long leaderHint, String leaderAddress, long mapEpoch) {
     return of(
         Status.Code.UNAVAILABLE,
         "not the leader of partition " + partition,
@@ -61,7 +63,7 @@ public final class KvErrors {
             .setPartition(partition)
             .setLeaderHint(leaderHint)
             .setLeaderAddress(leaderAddress)
-            .setMapEpoch(MAP_EPOCH)
+            .setMapEpoch(mapEpoch)
             .build());
   }
 

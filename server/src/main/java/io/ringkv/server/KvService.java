@@ -23,12 +23,12 @@ import io.ringkv.proto.v1.WriteSession;
 import io.ringkv.raft.Role;
 import io.ringkv.routing.PartitionLayout;
 import io.ringkv.server.config.Limits;
+import io.ringkv.server.membership.ClusterMapView;
 import io.ringkv.server.raft.DriverException;
 import io.ringkv.server.raft.GroupStatus;
 import io.ringkv.server.raft.MultiRaftDriver;
 import io.ringkv.storage.PartitionStore;
 import io.ringkv.storage.StoredValue;
-import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
@@ -109,7 +109,7 @@ final class KvService extends KVGrpc.KVImplBase {
       Limits limits,
       MultiRaftDriver driver,
       PeerChannels peers,
-      List<List<Long>> replicas,
+      ClusterMapView mapView,
       LongPredicate peerConnected,
       boolean debugUnsafeStaleReads,
       long sessionExpiryMillis,
@@ -119,7 +119,7 @@ final class KvService extends KVGrpc.KVImplBase {
     this.driver = driver;
     this.validation = new RequestValidation(limits, layout);
     this.router =
-        new LeaderRouter(nodeId, limits, driver, peers, replicas, peerConnected, nanoClock);
+        new LeaderRouter(nodeId, limits, driver, peers, mapView, peerConnected, nanoClock);
     this.scans = new ScanFanOut(validation, driver, router, callExecutor);
   }
 

@@ -10,6 +10,7 @@ import io.ringkv.proto.v1.KVGrpc;
 import io.ringkv.proto.v1.ResponseHeader;
 import io.ringkv.raft.Role;
 import io.ringkv.server.config.Limits;
+import io.ringkv.server.membership.ClusterMapView;
 import io.ringkv.server.raft.DriverException;
 import io.ringkv.server.raft.GroupStatus;
 import io.ringkv.server.raft.MultiRaftDriver;
@@ -52,7 +53,7 @@ final class LeaderRouter {
   private final Limits limits;
   private final MultiRaftDriver driver;
   private final PeerChannels peers;
-  private final List<List<Long>> replicas;
+  private final ClusterMapView mapView;
   private final LongPredicate peerConnected;
   private final LongSupplier nanoClock;
   private final Map<Integer, Long> leaderHints = new ConcurrentHashMap<>();
@@ -62,14 +63,14 @@ final class LeaderRouter {
       Limits limits,
       MultiRaftDriver driver,
       PeerChannels peers,
-      List<List<Long>> replicas,
+      ClusterMapView mapView,
       LongPredicate peerConnected,
       LongSupplier nanoClock) {
     this.nodeId = nodeId;
     this.limits = limits;
     this.driver = driver;
     this.peers = peers;
-    this.replicas = replicas;
+    this.mapView = mapView;
     this.peerConnected = peerConnected;
     this.nanoClock = nanoClock;
   }
@@ -126,12 +127,18 @@ final class LeaderRouter {
         }
         leader = status.leaderId();
       } else {
-        List<Long> voters = replicas.get(partition);
-        leader = leaderHints.getOrDefault(partition, voters.get(attempt % voters.size()));
+        // Not hosted here: the map's voters are where it lives (read anew each attempt, so a
+        // replica that moved while we retried is found at its new place).
+        List<Long> voters = mapView.votersOf(partition);
+        leader =
+            voters.isEmpty()
+                ? 0
+                : leaderHints.getOrDefault(partition, voters.get(attempt % voters.size()));
       }
       attempt++;
       if (ForwardingHeaders.isForwarded()) {
-        throw KvErrors.notLeader(partition, leader, leader == 0 ? "" : peers.clientAddress(leader));
+        throw KvErrors.notLeader(
+            partition, leader, leader == 0 ? "" : peers.clientAddress(leader), mapView.epoch());
       }
       if (leader == 0 || leader == nodeId || !peerConnected.test(leader)) {
         pause();
@@ -196,7 +203,8 @@ final class LeaderRouter {
               "inflight-proposals-per-partition-max",
               limits.inflightProposalsPerPartitionMax());
       case NOT_LEADER ->
-          KvErrors.notLeader(e.partition(), e.leaderHint(), peers.clientAddress(e.leaderHint()));
+          KvErrors.notLeader(
+              e.partition(), e.leaderHint(), peers.clientAddress(e.leaderHint()), mapView.epoch());
       case UNAVAILABLE, NOT_HOSTED ->
           Status.UNAVAILABLE.withDescription(e.getMessage()).asRuntimeException();
     };
@@ -232,14 +240,14 @@ final class LeaderRouter {
     return ResponseHeader.newBuilder()
         .setNodeId(nodeId)
         .setPartition(partition)
-        .setMapEpoch(KvErrors.MAP_EPOCH)
+        .setMapEpoch(mapView.epoch())
         .setRaftTerm(term)
         .build();
   }
 
   /** A header for a response merged from several partitions. */
   ResponseHeader mergedHeader() {
-    return ResponseHeader.newBuilder().setNodeId(nodeId).setMapEpoch(KvErrors.MAP_EPOCH).build();
+    return ResponseHeader.newBuilder().setNodeId(nodeId).setMapEpoch(mapView.epoch()).build();
   }
 
   private static void pause() {

@@ -4,8 +4,11 @@ import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.MetadataUtils;
+import io.ringkv.proto.internal.ClusterMap;
+import io.ringkv.proto.internal.ClusterMember;
 import io.ringkv.proto.v1.KVGrpc;
-import io.ringkv.server.config.Member;
+import io.ringkv.server.config.HostPort;
+import io.ringkv.server.membership.ClusterMapView;
 import java.net.InetSocketAddress;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -14,23 +17,43 @@ import java.util.concurrent.TimeUnit;
 /**
  * One gRPC channel per peer's client address, for forwarding. Channels bind this node's own host as
  * their source address, so per-node firewall rules also cut forwarded traffic.
+ *
+ * <p>Members come from the cluster map: a node that joined gets a channel on first use; when a map
+ * marks a member REMOVED or gives it another client address, its channel is closed (and, for a new
+ * address, opened anew on next use).
  */
 final class PeerChannels implements AutoCloseable {
   private final long selfNodeId;
   private final String selfHost;
-  private final Map<Long, Member> members;
-  private final Map<Long, ManagedChannel> channels = new ConcurrentHashMap<>();
+  private final ClusterMapView mapView;
+  private final Map<Long, Open> channels = new ConcurrentHashMap<>();
+
+  /** A channel and the client address it was opened to. */
+  private record Open(String address, ManagedChannel channel) {}
 
   /** Largest response a forwarded call may bring back (response-size-bytes-max plus room). */
   private final int inboundMessageSizeBytesMax;
 
-  PeerChannels(
-      long selfNodeId, String selfHost, Map<Long, Member> members, int responseSizeBytesMax) {
+  PeerChannels(long selfNodeId, String selfHost, ClusterMapView mapView, int responseSizeBytesMax) {
     this.inboundMessageSizeBytesMax =
         responseSizeBytesMax + io.ringkv.server.config.Limits.RESPONSE_OVERHEAD_BYTES;
     this.selfNodeId = selfNodeId;
     this.selfHost = selfHost;
-    this.members = Map.copyOf(members);
+    this.mapView = mapView;
+    mapView.addListener(this::onMap);
+  }
+
+  /** Closes the channels of members the map removed or moved to another address. */
+  private void onMap(ClusterMap map) {
+    for (ClusterMember member : map.getMembersList()) {
+      Open open = channels.get(member.getNodeId());
+      if (open != null
+          && (member.getState() == ClusterMember.State.REMOVED
+              || !open.address().equals(member.getClientAddress()))
+          && channels.remove(member.getNodeId(), open)) {
+        open.channel().shutdown();
+      }
+    }
   }
 
   /** A KV stub to {@code nodeId} whose calls carry the forwarded marker. */
@@ -52,42 +75,57 @@ final class PeerChannels implements AutoCloseable {
         .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(headers));
   }
 
+  /** The member's client address in the map, or "" for a node the map does not know. */
   String clientAddress(long nodeId) {
-    Member member = members.get(nodeId);
-    return member == null ? "" : member.clientAddress().toString();
+    return mapView.member(nodeId).map(ClusterMember::getClientAddress).orElse("");
   }
 
   private ManagedChannel channel(long nodeId) {
-    return channels.computeIfAbsent(
-        nodeId,
-        id -> {
-          Member member = members.get(id);
-          if (member == null) {
-            throw new IllegalArgumentException("unknown node " + id);
-          }
-          return NettyChannelBuilder.forAddress(member.clientAddress().toSocketAddress())
-              .usePlaintext()
-              .maxInboundMessageSize(inboundMessageSizeBytesMax)
-              .localSocketPicker(
-                  new NettyChannelBuilder.LocalSocketPicker() {
-                    @Override
-                    public java.net.SocketAddress createSocketAddress(
-                        java.net.SocketAddress remote, io.grpc.Attributes attributes) {
-                      return new InetSocketAddress(selfHost, 0);
-                    }
-                  })
-              .build();
-        });
+    Open open = channels.computeIfAbsent(nodeId, this::open);
+    if (!open.address().equals(clientAddress(nodeId))) {
+      // Opened from a map that a newer one replaced while we opened it: open it anew.
+      if (channels.remove(nodeId, open)) {
+        open.channel().shutdown();
+      }
+      open = channels.computeIfAbsent(nodeId, this::open);
+    }
+    return open.channel();
+  }
+
+  private Open open(long nodeId) {
+    ClusterMember member =
+        mapView
+            .member(nodeId)
+            .filter(m -> m.getState() != ClusterMember.State.REMOVED)
+            .orElseThrow(() ->
+                io.grpc.Status.UNAVAILABLE
+                    .withDescription("node " + nodeId + " is not a member of the cluster map")
+                    .asRuntimeException());
+    HostPort address = HostPort.parse(member.getClientAddress(), "", 0);
+    return new Open(
+        member.getClientAddress(),
+        NettyChannelBuilder.forAddress(address.toSocketAddress())
+            .usePlaintext()
+            .maxInboundMessageSize(inboundMessageSizeBytesMax)
+            .localSocketPicker(
+                new NettyChannelBuilder.LocalSocketPicker() {
+                  @Override
+                  public java.net.SocketAddress createSocketAddress(
+                      java.net.SocketAddress remote, io.grpc.Attributes attributes) {
+                    return new InetSocketAddress(selfHost, 0);
+                  }
+                })
+            .build());
   }
 
   @Override
   public void close() {
-    for (ManagedChannel channel : channels.values()) {
-      channel.shutdownNow();
+    for (Open open : channels.values()) {
+      open.channel().shutdownNow();
     }
-    for (ManagedChannel channel : channels.values()) {
+    for (Open open : channels.values()) {
       try {
-        channel.awaitTermination(5, TimeUnit.SECONDS);
+        open.channel().awaitTermination(5, TimeUnit.SECONDS);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         return;

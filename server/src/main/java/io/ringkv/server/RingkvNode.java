@@ -5,16 +5,28 @@ import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.ringkv.proto.internal.ClusterMap;
 import io.ringkv.proto.internal.SnapshotChunk;
 import io.ringkv.proto.internal.SnapshotChunkAck;
 import io.ringkv.raft.Message;
 import io.ringkv.server.config.Member;
 import io.ringkv.server.config.NodeConfig;
 import io.ringkv.server.gossip.NodeGossip;
+import io.ringkv.server.membership.ClusterMapFile;
+import io.ringkv.server.membership.ClusterMapStart;
+import io.ringkv.server.membership.ClusterMapView;
+import io.ringkv.server.membership.ClusterMaps;
+import io.ringkv.server.membership.GrpcReplicaOps;
+import io.ringkv.server.membership.LeftBehindReplicas;
+import io.ringkv.server.membership.MapFollower;
+import io.ringkv.server.membership.MembershipMetrics;
+import io.ringkv.server.membership.MetaCoordinator;
+import io.ringkv.server.membership.MetaMapStore;
+import io.ringkv.server.membership.Rebalancer;
+import io.ringkv.server.membership.ReplicaAdminService;
 import io.ringkv.server.metrics.MetricsHttpServer;
 import io.ringkv.server.raft.DriverSettings;
 import io.ringkv.server.raft.MultiRaftDriver;
-import io.ringkv.server.ring.Placement;
 import io.ringkv.server.snapshot.ChunkSender;
 import io.ringkv.server.snapshot.RaftSnapshotPort;
 import io.ringkv.server.snapshot.SnapshotTransferSettings;
@@ -54,7 +66,10 @@ public final class RingkvNode implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(RingkvNode.class);
 
-  private final NodeConfig config;
+  /** The configuration as given, then shaped by the cluster map the node starts from. */
+  private NodeConfig config;
+
+  private ClusterMapView mapView;
   private final PrometheusMeterRegistry registry;
   private final AtomicBoolean serving = new AtomicBoolean();
   private final AtomicBoolean closed = new AtomicBoolean();
@@ -67,6 +82,12 @@ public final class RingkvNode implements AutoCloseable {
   private MultiRaftDriver driver;
   private SnapshotTransfers snapshotTransfers;
   private PeerChannels peerChannels;
+  private MapFollower mapFollower;
+  private GrpcReplicaOps replicaOps;
+
+  /** Decides AddNode, RemoveNode and Plan (on the meta leader; forwarded there from elsewhere). */
+  private MetaCoordinator metaCoordinator;
+
   private KvService kvService;
   private io.ringkv.server.watch.WatchService watchService;
   private Server grpcServer;
@@ -111,6 +132,15 @@ public final class RingkvNode implements AutoCloseable {
     SplittableRandom random = new SplittableRandom(seed);
 
     Files.createDirectories(config.dataDir());
+    ClusterMapFile mapFile = new ClusterMapFile(config.dataDir());
+    ClusterMapStart.Start mapStart =
+        ClusterMapStart.choose(
+            config,
+            mapFile,
+            ClusterMapStart.grpcFetcher(config.clusterId(), config.clientAddress().host()),
+            System::currentTimeMillis);
+    mapView = new ClusterMapView(mapStart.map());
+    config = ClusterMapStart.shapedBy(config, mapStart.map());
     engine =
         StorageEngine.open(
             StorageOptions.builder(
@@ -126,13 +156,8 @@ public final class RingkvNode implements AutoCloseable {
                     java.time.Duration.ofMillis(config.changefeedRetentionAgeMillis()))
                 .meterRegistry(registry)
                 .build());
-    List<List<Long>> replicas = placement(config);
-    Map<Integer, List<Long>> local = new HashMap<>();
-    for (int partition = 0; partition < replicas.size(); partition++) {
-      if (replicas.get(partition).contains(config.nodeId())) {
-        local.put(partition, replicas.get(partition));
-      }
-    }
+    List<List<Long>> replicas = ClusterMapStart.partitionVoters(mapStart.map());
+    Map<Integer, List<Long>> local = mapStart.bootstrap() ? bootstrapSet(mapStart.map()) : Map.of();
     java.nio.file.Path snapshots = config.dataDir().resolve("snapshots");
     Files.createDirectories(snapshots);
     int frameMax = config.limits().peerFrameSizeBytesMax();
@@ -156,11 +181,19 @@ public final class RingkvNode implements AutoCloseable {
             driverSettings,
             engine,
             local,
-            replicas.size(),
+            config.partitionCount(),
             Clock.systemUTC(),
             System::nanoTime,
             random.split(),
             registry);
+
+    if (config.membership().debugMoveSkipSnapshotData()) {
+      driver.enableDebugSkipSnapshotData();
+    }
+    // After the bootstrap is durable: from now on this node starts from the map, never again from
+    // the configured members (a replica destroyed at run time must not be bootstrapped again).
+    mapFile.write(mapView.current());
+    mapView.addListener(mapFile::write);
 
     SnapshotTransferSettings snapshotSettings =
         SnapshotTransferSettings.forFrameLimit(
@@ -203,6 +236,8 @@ public final class RingkvNode implements AutoCloseable {
             Clock.systemUTC(),
             random.nextLong() & Long.MAX_VALUE,
             registry);
+    snapshotTransfers.limitSendRate(
+        config.membership().rebalanceBytesPerSecondMax(), System::nanoTime);
     transport =
         new PeerTransport(peerSettings, snapshotTransfers, registry, random.split()).start();
     transportRef[0] = transport;
@@ -223,18 +258,52 @@ public final class RingkvNode implements AutoCloseable {
     changefeedRetention =
         ChangefeedRetention.start(
             engine, driver::partitions, config.changefeedRetentionCheckIntervalMillis(), registry);
-    Map<Long, Member> members =
-        config.members().stream().collect(Collectors.toMap(Member::nodeId, m -> m));
+    // Routing, forwarding and the Cluster API follow the view of the cluster map.
     peerChannels =
         new PeerChannels(
             config.nodeId(),
             config.clientAddress().host(),
-            members,
+            mapView,
             config.limits().responseSizeBytesMax());
+    MembersFollower membersFollower =
+        new MembersFollower(config.nodeId(), transport, snapshotTransfers, peerChannels);
+    membersFollower.accept(mapView.current());
+    mapView.addListener(membersFollower);
+    mapView.addListener(new LeftBehindReplicas(config.nodeId(), driver));
 
     if (config.debugUnsafeStaleReads()) {
       log.warn("UNSAFE debug-unsafe-stale-reads is on: linearizable reads may return stale data");
     }
+    mapFollower =
+        new MapFollower(
+                config.nodeId(), config.clusterId(), config.clientAddress().host(), driver, mapView)
+            .start();
+    replicaOps = new GrpcReplicaOps(mapView, config.clientAddress().host());
+    NodeGossip ownGossip = gossip;
+    MetaMapStore metaStore =
+        new MetaMapStore(
+            driver,
+            ClusterMaps.metaGroup(config.partitionCount()),
+            this::mapBeforeFirstWrite,
+            written -> {
+              mapView.adopt(written);
+              mapFollower.pushToMembers(written);
+            });
+    metaCoordinator =
+        new MetaCoordinator(
+                config.nodeId(),
+                driver,
+                mapView,
+                new Rebalancer(
+                    metaStore,
+                    replicaOps,
+                    config.membership(),
+                    Clock.systemUTC(),
+                    nodeId -> ownGossip == null ? -1 : ownGossip.millisDead(nodeId),
+                    new MembershipMetrics(registry)),
+                mapFollower::channelTo,
+                ForwardingHeaders::isForwarded)
+            .start();
     kvService =
         new KvService(
             config.nodeId(),
@@ -242,7 +311,7 @@ public final class RingkvNode implements AutoCloseable {
             config.limits(),
             driver,
             peerChannels,
-            replicas,
+            mapView,
             transport::isConnected,
             config.debugUnsafeStaleReads(),
             config.sessionExpiryMillis(),
@@ -254,7 +323,7 @@ public final class RingkvNode implements AutoCloseable {
             config.watch(),
             driver,
             engine,
-            replicas,
+            mapView,
             registry,
             System::nanoTime);
     grpcServer =
@@ -274,8 +343,18 @@ public final class RingkvNode implements AutoCloseable {
             .addService(MalformedRequests.refusedAsInvalid(watchService.bindService()))
             .addService(
                 MalformedRequests.refusedAsInvalid(
+                    new ReplicaAdminService(config.clusterId(), config.nodeId(), mapView, driver)
+                        .bindService()))
+            .addService(
+                MalformedRequests.refusedAsInvalid(
                     new ClusterService(
-                            config, replicas, driver, peerChannels, transport::isConnected, gossip)
+                            config,
+                            mapView,
+                            driver,
+                            peerChannels,
+                            transport::isConnected,
+                            gossip,
+                            metaCoordinator)
                         .bindService()))
             .build()
             .start();
@@ -287,6 +366,19 @@ public final class RingkvNode implements AutoCloseable {
         clientAddress(),
         transport.localAddress(),
         metricsServer.address());
+  }
+
+  /**
+   * The map the meta group holds before its first write: only then can the key be absent, and then
+   * every node still knows the initial map (epoch 1), which all initial members computed alike.
+   */
+  private ClusterMap mapBeforeFirstWrite() {
+    ClusterMap known = mapView.current();
+    if (known.getEpoch() != ClusterMaps.INITIAL_EPOCH) {
+      throw new IllegalStateException(
+          "the meta group holds no cluster map but this node knows epoch " + known.getEpoch());
+    }
+    return known;
   }
 
   /** Gossip on the advertised peer address, seeded with the other members; null when off. */
@@ -325,6 +417,26 @@ public final class RingkvNode implements AutoCloseable {
   @SuppressWarnings("deprecation") // the v1alpha service is deprecated upstream, not withdrawn
   private static io.grpc.BindableService reflectionV1Alpha() {
     return io.grpc.protobuf.services.ProtoReflectionService.newInstance();
+  }
+
+  /** The newest cluster map this node knows (persisted in the data directory). */
+  public ClusterMapView mapView() {
+    return mapView;
+  }
+
+  /**
+   * The groups (data partitions and the meta group) {@code map} places on this node, with their
+   * voters: what a first start bootstraps.
+   */
+  private Map<Integer, List<Long>> bootstrapSet(ClusterMap map) {
+    Map<Integer, List<Long>> local = new HashMap<>();
+    for (int group = 0; group < map.getGroupsCount(); group++) {
+      List<Long> voters = map.getGroups(group).getVotersList();
+      if (voters.contains(config.nodeId())) {
+        local.put(group, List.copyOf(voters));
+      }
+    }
+    return local;
   }
 
   public NodeConfig config() {
@@ -394,6 +506,15 @@ public final class RingkvNode implements AutoCloseable {
         Thread.currentThread().interrupt();
       }
     }
+    if (metaCoordinator != null) {
+      metaCoordinator.close();
+    }
+    if (mapFollower != null) {
+      mapFollower.close();
+    }
+    if (replicaOps != null) {
+      replicaOps.close();
+    }
     if (kvService != null) {
       kvService.shutdown();
     }
@@ -423,13 +544,5 @@ public final class RingkvNode implements AutoCloseable {
     }
     registry.close();
     log.info("node {} stopped", config.nodeId());
-  }
-
-  static List<List<Long>> placement(NodeConfig config) {
-    return new Placement(
-            config.members().stream().map(Member::nodeId).collect(Collectors.toSet()),
-            config.virtualTokensPerNode(),
-            config.replicationFactor())
-        .assign(config.partitionLayout());
   }
 }

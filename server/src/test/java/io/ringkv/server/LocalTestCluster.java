@@ -64,6 +64,23 @@ final class LocalTestCluster {
     return flags;
   }
 
+  /**
+   * The configuration of a one-node cluster on {@code host} (free ports), plus {@code extraFlags}.
+   */
+  static io.ringkv.server.config.NodeConfig singleNodeConfig(
+      Path dataDir, String host, String... extraFlags) throws Exception {
+    List<String> flags =
+        new java.util.ArrayList<>(
+            List.of(
+                "--data-dir", dataDir.toString(),
+                "--host", host,
+                "--client-addr", ":" + SingleNodeKvTest.freePort(host),
+                "--peer-addr", ":" + SingleNodeKvTest.freePort(host),
+                "--metrics-addr", ":" + SingleNodeKvTest.freePort(host)));
+    flags.addAll(List.of(extraFlags));
+    return io.ringkv.server.config.ConfigLoader.load(flags.toArray(String[]::new));
+  }
+
   /** A plaintext channel to {@code node}'s client port, closed through {@code toClose}. */
   static ManagedChannel channel(RingkvNode node, List<AutoCloseable> toClose) {
     ManagedChannel channel =

@@ -245,7 +245,7 @@ final class PartitionSnapshots {
     }
   }
 
-  private static void deleteTree(Path directory) {
+  static void deleteTree(Path directory) {
     if (!Files.exists(directory)) {
       return;
     }

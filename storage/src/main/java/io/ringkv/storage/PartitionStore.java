@@ -306,4 +306,18 @@ public final class PartitionStore {
     needsSnapshotReason = null;
     return applied;
   }
+
+  /**
+   * A deliberately broken install for the proof that a lost snapshot is caught (setting {@code
+   * debug-move-skip-snapshot-data}, refused without allow-unsafe-debug): the applied state moves to
+   * the snapshot's, the data does not arrive. The directory is consumed as by {@link
+   * #installSnapshot}.
+   */
+  public synchronized AppliedState debugInstallSnapshotMetadataOnly(Path directory) {
+    SnapshotFiles files = PartitionSnapshots.verify(directory, groupId);
+    PartitionSnapshots.finishInstall(store, groupId, files.appliedState(), changefeed);
+    PartitionSnapshots.deleteTree(files.directory());
+    applied = files.appliedState();
+    return applied;
+  }
 }

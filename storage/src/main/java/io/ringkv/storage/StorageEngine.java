@@ -5,12 +5,18 @@ import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
+import java.util.SortedSet;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.locks.ReentrantLock;
+import org.rocksdb.ColumnFamilyHandle;
 import org.rocksdb.FlushOptions;
+import org.rocksdb.Range;
 import org.rocksdb.RocksDBException;
+import org.rocksdb.SizeApproximationFlag;
+import org.rocksdb.Slice;
+import org.rocksdb.WriteBatch;
 
 /**
  * A node's storage: one RocksDB instance with the column families {@code raft_log}, {@code
@@ -92,19 +98,89 @@ public final class StorageEngine implements AutoCloseable {
    * PartitionStore#needsSnapshotReason()}): they need a new snapshot.
    */
   public Set<Long> partitionsNeedingSnapshot() {
-    Set<Long> groups = new TreeSet<>();
+    return groupsWithStateRecord(Set.of(Keys.TAG_INSTALLING));
+  }
+
+  /** Groups that have a {@code raft_state} record with one of {@code tags}, in order. */
+  private SortedSet<Long> groupsWithStateRecord(Set<Byte> tags) {
+    SortedSet<Long> groups = new TreeSet<>();
     store.scan(
         store.raftState,
         null,
         new byte[0],
         null,
         (key, value) -> {
-          if (key.length == 9 && key[8] == Keys.TAG_INSTALLING) {
+          if (key.length == 9 && tags.contains(key[8])) {
             groups.add(ByteBuffer.wrap(key).getLong());
           }
           return true;
         });
     return groups;
+  }
+
+  /**
+   * Groups that have a replica in this store: a Raft hard state or configuration, or the durable
+   * mark {@link #markReplicaCreated} leaves on a replica created empty at run time. A node opens
+   * exactly these at restart, so replicas created and destroyed while it ran stay so.
+   */
+  public SortedSet<Long> persistedGroups() {
+    return groupsWithStateRecord(
+        Set.of(Keys.TAG_HARD_STATE, Keys.TAG_CONF_STATE, Keys.TAG_REPLICA_CREATED));
+  }
+
+  /**
+   * Durably records that this node holds a (still empty) replica of {@code groupId}, so that a
+   * restart reopens it before its first Raft message arrives.
+   */
+  public void markReplicaCreated(long groupId) {
+    Keys.checkGroup(groupId);
+    byte[] key = Keys.state(groupId, Keys.TAG_REPLICA_CREATED);
+    try (WriteBatch batch = new WriteBatch()) {
+      batch.put(store.raftState, key, Codec.seal(key, ByteBuffer.allocate(0)));
+      store.write(batch, true);
+    } catch (RocksDBException e) {
+      throw store.failure("mark replica of group " + groupId + " created", e);
+    }
+  }
+
+  /**
+   * Deletes everything of {@code groupId}: Raft log, hard state, configuration, snapshot and
+   * install records, applied state, data, client sessions and changefeed, in ONE synced batch of
+   * range deletes, so a crash leaves either the whole replica or none of it. The caller guarantees
+   * that nothing writes to the group meanwhile or later (its replica is closed); the cached
+   * per-group objects are dropped.
+   */
+  public void destroyGroup(long groupId) {
+    Keys.checkGroup(groupId);
+    byte[] from = Keys.group(groupId);
+    byte[] end = Keys.groupEnd(groupId);
+    try (WriteBatch batch = new WriteBatch()) {
+      for (ColumnFamilyHandle family :
+          List.of(store.raftLog, store.raftState, store.data, store.changes)) {
+        batch.deleteRange(family, from, end);
+      }
+      store.write(batch, true);
+    } catch (RocksDBException e) {
+      throw store.failure("destroy group " + groupId, e);
+    }
+    logs.remove(groupId);
+    partitions.remove(groupId);
+    changefeeds.remove(groupId);
+  }
+
+  /** Approximate bytes of {@code groupId}'s data (files and memtables); for planning moves. */
+  public long approximateDataBytes(long groupId) {
+    Keys.checkGroup(groupId);
+    try (Slice from = new Slice(Keys.group(groupId));
+        Slice end = new Slice(Keys.groupEnd(groupId))) {
+      long[] sizes =
+          store.db.getApproximateSizes(
+              store.data,
+              List.of(new Range(from, end)),
+              SizeApproximationFlag.INCLUDE_FILES,
+              SizeApproximationFlag.INCLUDE_MEMTABLES);
+      return sizes.length == 0 ? 0 : sizes[0];
+    }
   }
 
   /** Writes every memtable to SST files (tests use it to get data into SSTs). */

@@ -18,21 +18,31 @@ import java.util.stream.Collectors;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.ParentCommand;
 
-/** {@code ringctl cluster status | members | partitions}. */
+/**
+ * {@code ringctl cluster status | members | partitions}, and the membership changes of {@link
+ * ClusterChangeCommands}.
+ */
 @Command(
     name = "cluster",
-    description = "Cluster inspection.",
+    description = "Cluster inspection and membership changes.",
     subcommands = {
       ClusterCommands.StatusCommand.class,
       ClusterCommands.MembersCommand.class,
-      ClusterCommands.PartitionsCommand.class
+      ClusterCommands.PartitionsCommand.class,
+      ClusterChangeCommands.Join.class,
+      ClusterChangeCommands.Decommission.class,
+      ClusterChangeCommands.Remove.class,
+      ClusterChangeCommands.Plan.class
     })
 final class ClusterCommands implements Callable<Integer> {
   @ParentCommand RingCtl root;
 
   @Override
   public Integer call() {
-    root.err().println("ringctl: cluster needs a subcommand: status, members or partitions");
+    root.err()
+        .println(
+            "ringctl: cluster needs a subcommand: status, members, partitions, join, decommission,"
+                + " remove or plan");
     return RingCtl.EXIT_ERROR;
   }
 
@@ -42,9 +52,10 @@ final class ClusterCommands implements Callable<Integer> {
   @Command(
       name = "status",
       description =
-          "Each member: gossip state, incarnation and time since heard as the answering node sees"
-              + " them; its own health score and slow flag; does it answer; partitions it leads"
-              + " and follows.")
+          "The map epoch, replica moves in progress and under-replicated partitions; each member:"
+              + " its state in the cluster map, gossip state, incarnation and time since heard as"
+              + " the answering node sees them; its own health score and slow flag; does it"
+              + " answer; partitions it leads and follows.")
   static final class StatusCommand implements Callable<Integer> {
     @ParentCommand ClusterCommands cluster;
 
@@ -67,8 +78,10 @@ final class ClusterCommands implements Callable<Integer> {
         List<MemberView> views = new ArrayList<>();
         Map<String, CompletableFuture<StatusResponse>> asked = new LinkedHashMap<>();
         for (Member member : members.getMembersList()) {
-          asked.put(
-              member.getClientAddress(), client.cluster().statusOf(member.getClientAddress()));
+          if (!removed(member)) {
+            asked.put(
+                member.getClientAddress(), client.cluster().statusOf(member.getClientAddress()));
+          }
         }
         for (Member member : members.getMembersList()) {
           int leads = 0;
@@ -82,21 +95,26 @@ final class ClusterCommands implements Callable<Integer> {
           }
           StatusResponse status = null;
           String error = null;
-          try {
-            status = asked.get(member.getClientAddress()).join();
-          } catch (RuntimeException e) {
-            error = Status.fromThrowable(e).getCode().name();
+          if (removed(member)) {
+            error = "removed"; // not asked: gone from the cluster for good
+          } else {
+            try {
+              status = asked.get(member.getClientAddress()).join();
+            } catch (RuntimeException e) {
+              error = Status.fromThrowable(e).getCode().name();
+            }
           }
           views.add(new MemberView(member, status, error, leads, follows));
         }
         String kv = probeKv(client, members);
         long answering = views.stream().filter(v -> v.status() != null).count();
+        long expected = views.stream().filter(v -> !removed(v.member())).count();
         if (root.json()) {
           root.out().println(Json.write(statusJson(views, viewer, partitions, kv)));
         } else {
           printStatusTable(root, views, viewer, partitions, kv);
         }
-        return answering == views.size() ? RingCtl.EXIT_OK : RingCtl.EXIT_ERROR;
+        return answering == expected ? RingCtl.EXIT_OK : RingCtl.EXIT_ERROR;
       });
     }
   }
@@ -126,6 +144,8 @@ final class ClusterCommands implements Callable<Integer> {
     json.put("kv_service", kv);
     json.put("seen_by", viewer.getNodeId());
     json.put("gossip", viewer.getGossipEnabled() ? viewer.getGossipPreset() : "off");
+    json.put("under_replicated_partitions", viewer.getUnderReplicatedPartitions());
+    json.put("moves", ClusterChangeCommands.movesJson(viewer.getMovesList()));
     List<Object> members = new ArrayList<>();
     for (MemberView view : views) {
       Map<String, Object> member = gossipJson(view.member());
@@ -151,6 +171,8 @@ final class ClusterCommands implements Callable<Integer> {
     json.put("node_id", member.getNodeId());
     json.put("client_address", member.getClientAddress());
     json.put("peer_address", member.getPeerAddress());
+    json.put("map_state", member.getMapState());
+    json.put("replicas", member.getReplicas());
     json.put("state", member.getState().name());
     json.put("incarnation", member.getIncarnation());
     json.put("millis_since_heard", member.getMillisSinceHeard());
@@ -178,16 +200,17 @@ final class ClusterCommands implements Callable<Integer> {
             viewer.getNodeId(), viewer.getGossipEnabled() ? viewer.getGossipPreset() : "off");
     root.out()
         .printf(
-            "%-6s %-22s %-8s %5s %8s %6s %-5s %-9s %6s %8s%n",
-            "NODE", "ADDRESS", "STATE", "INC", "HEARD", "HEALTH", "SLOW", "ANSWERS", "LEADS",
+            "%-6s %-22s %-15s %-8s %5s %8s %6s %-5s %-9s %6s %8s%n",
+            "NODE", "ADDRESS", "MAP", "STATE", "INC", "HEARD", "HEALTH", "SLOW", "ANSWERS", "LEADS",
             "FOLLOWS");
     for (MemberView view : views) {
       Member member = view.member();
       root.out()
           .printf(
-              "%-6d %-22s %-8s %5d %8s %6s %-5s %-9s %6d %8d%n",
+              "%-6d %-22s %-15s %-8s %5d %8s %6s %-5s %-9s %6d %8d%n",
               member.getNodeId(),
               member.getClientAddress(),
+              mapState(member),
               stateName(member.getState()),
               member.getIncarnation(),
               heard(member.getMillisSinceHeard()),
@@ -197,6 +220,25 @@ final class ClusterCommands implements Callable<Integer> {
               view.leads(),
               view.follows());
     }
+    printMovesInProgress(root.out(), viewer);
+  }
+
+  /** The moves in progress as the answering node's map has them, and under-replication. */
+  static void printMovesInProgress(java.io.PrintWriter out, StatusResponse viewer) {
+    out.printf(
+        "replica moves in progress: %d  under-replicated partitions: %d%n",
+        viewer.getMovesCount(), viewer.getUnderReplicatedPartitions());
+    ClusterChangeCommands.printMoves(out, viewer.getMovesList(), true);
+  }
+
+  /** Whether the cluster map holds the member REMOVED (it is not expected to answer). */
+  static boolean removed(Member member) {
+    return "removed".equals(member.getMapState());
+  }
+
+  /** The member's map state, or "-" from a node that does not report one. */
+  private static String mapState(Member member) {
+    return member.getMapState().isEmpty() ? "-" : member.getMapState();
   }
 
   private static String heard(long millis) {
@@ -230,18 +272,23 @@ final class ClusterCommands implements Callable<Integer> {
           root.out().println(Json.write(json));
           return RingCtl.EXIT_OK;
         }
-        root.out().printf("as seen by node %d%n", response.getNodeId());
         root.out()
             .printf(
-                "%-6s %-22s %-22s %-8s %5s %8s %-8s%n",
-                "NODE", "CLIENT", "PEER", "STATE", "INC", "HEARD", "DEGRADED");
+                "as seen by node %d (map epoch %d)%n",
+                response.getNodeId(), response.getMapEpoch());
+        root.out()
+            .printf(
+                "%-6s %-22s %-22s %-15s %8s %-8s %5s %8s %-8s%n",
+                "NODE", "CLIENT", "PEER", "MAP", "REPLICAS", "STATE", "INC", "HEARD", "DEGRADED");
         for (Member member : response.getMembersList()) {
           root.out()
               .printf(
-                  "%-6d %-22s %-22s %-8s %5d %8s %-8s%n",
+                  "%-6d %-22s %-22s %-15s %8d %-8s %5d %8s %-8s%n",
                   member.getNodeId(),
                   member.getClientAddress(),
                   member.getPeerAddress(),
+                  mapState(member),
+                  member.getReplicas(),
                   stateName(member.getState()),
                   member.getIncarnation(),
                   heard(member.getMillisSinceHeard()),

@@ -227,7 +227,8 @@ public final class ConfigLoader {
             joinAddresses(values),
             (int) integer(values, Setting.REBALANCE_MOVES_CONCURRENT_MAX),
             integer(values, Setting.REBALANCE_BYTES_PER_SECOND_MAX),
-            integer(values, Setting.DEAD_NODE_REPLACE_AFTER_MILLIS)));
+            integer(values, Setting.DEAD_NODE_REPLACE_AFTER_MILLIS),
+            unsafeDebug(values, Setting.DEBUG_MOVE_SKIP_SNAPSHOT_DATA)));
   }
 
   private static List<HostPort> joinAddresses(Map<Setting, String> values) {

@@ -12,12 +12,15 @@ import java.util.List;
  * @param rebalanceBytesPerSecondMax snapshot bytes per second one node sends for replica moves
  * @param deadNodeReplaceAfterMillis a member gossip has held dead this long has its replicas
  *     re-created on the ring's next owners (0 = never: only {@code remove --dead} does it)
+ * @param debugMoveSkipSnapshotData UNSAFE planted bug (only with allow-unsafe-debug): a received
+ *     snapshot installs its metadata but not its data
  */
 public record MembershipSettings(
     List<HostPort> join,
     int rebalanceMovesConcurrentMax,
     long rebalanceBytesPerSecondMax,
-    long deadNodeReplaceAfterMillis) {
+    long deadNodeReplaceAfterMillis,
+    boolean debugMoveSkipSnapshotData) {
   public static final int REBALANCE_MOVES_CONCURRENT_MAX_DEFAULT = 2;
   public static final long REBALANCE_BYTES_PER_SECOND_MAX_DEFAULT = 32L * 1024 * 1024;
 
@@ -30,6 +33,20 @@ public record MembershipSettings(
           REBALANCE_MOVES_CONCURRENT_MAX_DEFAULT,
           REBALANCE_BYTES_PER_SECOND_MAX_DEFAULT,
           DEAD_NODE_REPLACE_AFTER_MILLIS_DEFAULT);
+
+  /** Safe settings (the planted bug off). */
+  public MembershipSettings(
+      List<HostPort> join,
+      int rebalanceMovesConcurrentMax,
+      long rebalanceBytesPerSecondMax,
+      long deadNodeReplaceAfterMillis) {
+    this(
+        join,
+        rebalanceMovesConcurrentMax,
+        rebalanceBytesPerSecondMax,
+        deadNodeReplaceAfterMillis,
+        false);
+  }
 
   public MembershipSettings {
     join = List.copyOf(join);

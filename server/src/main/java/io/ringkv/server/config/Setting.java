@@ -282,6 +282,12 @@ public enum Setting {
       "a member gossip has held dead this long has its replicas re-created elsewhere (0 = never)",
       0,
       7L * 24 * 3600 * 1000),
+  DEBUG_MOVE_SKIP_SNAPSHOT_DATA(
+      "debug-move-skip-snapshot-data",
+      "false",
+      "UNSAFE, testing only: a received snapshot installs its index, term and configuration but"
+          + " not its data (a moved replica loses data; proves the membership checks catch it);"
+          + " needs allow-unsafe-debug"),
   DEBUG_UNSAFE_STALE_READS(
       "debug-unsafe-stale-reads",
       "false",

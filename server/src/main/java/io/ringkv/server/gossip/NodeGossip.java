@@ -97,6 +97,22 @@ public final class NodeGossip implements AutoCloseable {
     return state == MemberState.DEAD || state == MemberState.LEFT;
   }
 
+  /**
+   * How long ago gossip last heard from {@code nodeId} if it holds it dead or gone, else -1: the
+   * time the meta leader compares with dead-node-replace-after.
+   */
+  public long millisDead(long nodeId) {
+    String id = memberId(nodeId);
+    for (GossipStatus.Member member : transport.latestStatus().members()) {
+      MemberState state = member.view().state();
+      if (member.view().memberId().equals(id)
+          && (state == MemberState.DEAD || state == MemberState.LEFT)) {
+        return Math.max(0, member.millisSinceHeard());
+      }
+    }
+    return -1;
+  }
+
   /** Tells the other members whether this node counts itself slow. */
   public void setDegraded(boolean degraded) {
     transport.setDegraded(degraded);

@@ -14,6 +14,9 @@ import java.util.function.Consumer;
  * is ignored. Listeners hear each adopted map on the adopting thread, in epoch order.
  */
 public final class ClusterMapView {
+  private static final org.slf4j.Logger log =
+      org.slf4j.LoggerFactory.getLogger(ClusterMapView.class);
+
   private final AtomicReference<ClusterMap> current;
   private final List<Consumer<ClusterMap>> listeners = new CopyOnWriteArrayList<>();
 
@@ -58,7 +61,13 @@ public final class ClusterMapView {
     }
     current.set(map);
     for (Consumer<ClusterMap> listener : listeners) {
-      listener.accept(map);
+      try {
+        listener.accept(map);
+      } catch (RuntimeException e) {
+        // One listener's failure (a member address it cannot use) must not stop the others, nor
+        // fail whoever adopted the map.
+        log.error("a cluster map listener failed on epoch {}", map.getEpoch(), e);
+      }
     }
     return true;
   }

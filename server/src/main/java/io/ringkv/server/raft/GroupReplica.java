@@ -47,6 +47,9 @@ final class GroupReplica {
   final List<CompletableFuture<Long>> queuedReads = new ArrayList<>();
   final Map<Long, List<CompletableFuture<Long>>> readsAwaitingIndex = new HashMap<>();
 
+  /** Configuration changes proposed for the meta leader, waiting to be final (driver thread). */
+  final List<ReplicaChanges.Waiter> confWaiters = new ArrayList<>();
+
   /** Reads waiting for the apply thread to reach their index (apply thread only). */
   final List<ParkedReads> parkedReads = new ArrayList<>();
 
@@ -82,6 +85,9 @@ final class GroupReplica {
 
   /** Set when the replica stopped on a failure; it is no longer driven. */
   volatile Throwable failure;
+
+  /** The destroyed replica's data deletion is queued (driver thread). */
+  boolean destroyStarted;
 
   /** The stopped replica's status was withdrawn from the status board (driver thread). */
   boolean withdrawn;

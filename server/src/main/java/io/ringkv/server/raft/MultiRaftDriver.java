@@ -2,7 +2,10 @@ package io.ringkv.server.raft;
 
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.distribution.HistogramSnapshot;
+import io.ringkv.proto.internal.ChangeReplicasRequest;
+import io.ringkv.proto.internal.ChangeReplicasResponse;
 import io.ringkv.proto.internal.Command;
+import io.ringkv.proto.internal.GroupProgressResponse;
 import io.ringkv.proto.internal.Heartbeats;
 import io.ringkv.proto.internal.RaftBatch;
 import io.ringkv.raft.Invariants;
@@ -21,13 +24,16 @@ import java.time.Clock;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
+import java.util.function.IntConsumer;
 import java.util.function.IntSupplier;
 import java.util.function.LongPredicate;
 import java.util.function.LongSupplier;
@@ -76,7 +82,21 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
 
   private final DriverSettings settings;
   private final LongSupplier nanoTime;
-  private final Map<Integer, GroupReplica> groups;
+
+  /** Local replicas by group; the driver thread adds and removes, any thread looks up. */
+  private final ConcurrentSkipListMap<Integer, GroupReplica> groups;
+
+  private final StorageEngine engine;
+  private final RandomGenerator random;
+  private final int partitionCount;
+  private final ReplicaChanges changes;
+
+  /** Replicas taken out of {@link #groups} whose data is being deleted (driver thread). */
+  private final Map<Integer, PendingDestroy> destroying = new HashMap<>();
+
+  private record PendingDestroy(GroupReplica replica, CompletableFuture<Boolean> future) {}
+
+  private volatile IntConsumer replicaDestroyed = group -> {};
   private final StatusBoard board;
   private final LinkedBlockingQueue<Runnable> inbox;
 
@@ -108,8 +128,10 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
    * Opens every local replica (bootstrapping a new group's configuration to {@code voters} on first
    * start) and prepares the loop; {@link #start} runs it.
    *
-   * @param replicas partition -> voters, for the partitions this node holds a replica of
-   * @param partitionCount total partitions (for the status table)
+   * @param replicas group -> voters, for the groups this node bootstraps (new groups get this
+   *     configuration; every group the store already holds is opened as well)
+   * @param partitionCount data partitions; groups 0 .. partitionCount (the last is the meta group)
+   *     may be hosted
    * @param clock wall time stamped on proposals (the state machine's only clock)
    * @param nanoTime monotonic time for the tick timer and latencies
    */
@@ -124,6 +146,10 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
       MeterRegistry registry) {
     this.settings = settings;
     this.nanoTime = nanoTime;
+    this.engine = engine;
+    this.random = random;
+    this.partitionCount = partitionCount;
+    this.changes = new ReplicaChanges(settings.nodeId());
     this.inbox = new LinkedBlockingQueue<>(settings.inboxTasksMax());
     this.metrics = new DriverMetrics(registry);
     this.balancer = new LeaderBalancer(settings.nodeId(), 0);
@@ -138,7 +164,7 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
             this::onDriverThread);
     metrics.registerApplyQueueGauge(applier::queuedBytes);
     this.guard = new ReplicaGuard(applier::execute);
-    this.board = new StatusBoard(partitionCount, guard, metrics);
+    this.board = new StatusBoard(partitionCount + 1, guard, metrics);
     this.peerInbox =
         new PeerInbox(
             settings.nodeId(), this::replica, guard, metrics, () -> balancer.holdUntil(ticks));
@@ -162,7 +188,12 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
             settings.logCompactionEntries(),
             settings.applyQueueBytesMax());
     this.tickNanos = TimeUnit.MILLISECONDS.toNanos(settings.tickMillis());
-    this.groups = ReplicaOpener.open(settings, engine, replicas, random);
+    this.groups =
+        new ConcurrentSkipListMap<>(ReplicaOpener.open(settings, engine, replicas, random));
+    for (int group : groups.keySet()) {
+      Invariants.check(
+          board.covers(group), "group %d beyond the meta group %d", group, partitionCount);
+    }
     groups.values().forEach(board::publish);
     board.registerGauges(groups.keySet());
     this.thread = new Thread(this::loop, "ringkv-raft-driver");
@@ -343,12 +374,7 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
             work.accept(replica);
           }
         };
-    if (!running || !inbox.offer(task)) {
-      metrics.dropped(DropReason.INBOX_FULL);
-      future.completeExceptionally(
-          new DriverException(
-              DriverException.Kind.OVERLOADED, partition, 0, "node driver queue full or closed"));
-    }
+    onDriverThreadOrFail(partition, future, task);
   }
 
   /**
@@ -473,6 +499,8 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
     requests.issueReads(groups.values());
     pipeline.takeReadies(groups.values());
     board.observe(groups.values());
+    changes.check(groups.values());
+    startDestroys();
   }
 
   private void drainInbox() {
@@ -562,9 +590,14 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
   // ---------------------------------------------------------------- roles and failures
 
   private void failEverything() {
+    DriverException stopping =
+        new DriverException(DriverException.Kind.UNAVAILABLE, 0, 0, "node stopping");
     for (GroupReplica replica : groups.values()) {
       guard.failWaiting(replica, "node stopping");
+      ReplicaChanges.failAll(replica, stopping);
     }
+    // A destroy not finished is finished by nobody now; its data stays, and the replica with it.
+    destroying.values().forEach(pending -> pending.future().completeExceptionally(stopping));
     Runnable task;
     while ((task = inbox.poll()) != null) {
       task.run();
@@ -583,6 +616,191 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
       Thread.currentThread().interrupt();
     }
     applier.close();
+  }
+
+  // ---------------------------------------------------------------- replicas at run time
+
+  /**
+   * Creates an empty replica of {@code group} here (no configuration: it waits for its leader's
+   * messages and snapshot), durably, so a restart reopens it. Completes with false when one exists.
+   */
+  public CompletableFuture<Boolean> createReplica(int group) {
+    CompletableFuture<Boolean> future = new CompletableFuture<>();
+    onDriverThreadOrFail(group, future, () -> create(group, future));
+    return future;
+  }
+
+  private void create(int group, CompletableFuture<Boolean> future) {
+    if (!board.covers(group)) {
+      future.completeExceptionally(
+          new IllegalArgumentException(
+              "group " + group + " does not exist (0 .. " + partitionCount + ")"));
+      return;
+    }
+    PendingDestroy pending = destroying.get(group);
+    if (pending != null) {
+      // Created again while its old data is being deleted: after that.
+      pending
+          .future()
+          .whenComplete((ignored, failure) -> onDriverThread(() -> create(group, future)));
+      return;
+    }
+    if (groups.containsKey(group)) {
+      future.complete(false);
+      return;
+    }
+    engine.markReplicaCreated(group);
+    GroupReplica replica = ReplicaOpener.openOne(settings, engine, group, random);
+    groups.put(group, replica);
+    board.registerGauges(group);
+    board.publish(replica);
+    log.info("group {}: empty replica created", group);
+    future.complete(true);
+  }
+
+  /**
+   * Destroys the local replica of {@code group} and deletes its data durably. Refused (an {@link
+   * IllegalStateException}) while its own configuration lists this node. What waits on it fails;
+   * completes with false when there was none.
+   */
+  public CompletableFuture<Boolean> destroyReplica(int group) {
+    CompletableFuture<Boolean> future = new CompletableFuture<>();
+    onDriverThreadOrFail(group, future, () -> beginDestroy(group, future));
+    return future;
+  }
+
+  private void beginDestroy(int group, CompletableFuture<Boolean> future) {
+    PendingDestroy pending = destroying.get(group);
+    if (pending != null) {
+      pending
+          .future()
+          .whenComplete((ignored, failure) -> {
+            if (failure != null) {
+              future.completeExceptionally(failure);
+            } else {
+              future.complete(false);
+            }
+          });
+      return;
+    }
+    GroupReplica replica = groups.get(group);
+    if (replica == null) {
+      future.complete(false);
+      return;
+    }
+    io.ringkv.raft.ConfState conf = replica.raw.status().confState();
+    if (replica.failure == null && ReplicaChanges.isMember(conf, settings.nodeId())) {
+      future.completeExceptionally(
+          new IllegalStateException(
+              "group " + group + ": this node is still in its configuration " + conf));
+      return;
+    }
+    groups.remove(group);
+    DriverException gone =
+        new DriverException(DriverException.Kind.UNAVAILABLE, group, 0, "replica destroyed");
+    if (replica.failure == null) {
+      replica.failure = gone; // nothing drives or applies it from now on
+    }
+    guard.failWaiting(replica, "replica destroyed");
+    ReplicaChanges.failAll(replica, gone);
+    board.withdraw(replica);
+    destroying.put(group, new PendingDestroy(replica, future));
+  }
+
+  /**
+   * Deletes destroyed replicas' data once no log write or snapshot install of theirs is in flight,
+   * on the apply thread after every apply queued before (driver thread).
+   */
+  private void startDestroys() {
+    for (PendingDestroy pending : destroying.values()) {
+      GroupReplica replica = pending.replica();
+      if (replica.writing != null || replica.destroyStarted) {
+        continue;
+      }
+      replica.destroyStarted = true;
+      applier.execute(() -> {
+        Throwable failure = null;
+        try {
+          engine.destroyGroup(replica.partition);
+        } catch (RuntimeException e) {
+          failure = e;
+        }
+        Throwable outcome = failure;
+        onDriverThread(() -> finishDestroy(pending, outcome));
+      });
+    }
+  }
+
+  private void finishDestroy(PendingDestroy pending, Throwable failure) {
+    int group = pending.replica().partition;
+    destroying.remove(group);
+    if (failure != null) {
+      log.error("group {}: deleting the destroyed replica's data failed", group, failure);
+      pending.future().completeExceptionally(failure);
+      return;
+    }
+    log.info("group {}: replica destroyed and its data deleted", group);
+    replicaDestroyed.accept(group);
+    pending.future().complete(true);
+  }
+
+  /**
+   * Tells {@code listener} (on the driver thread) of each replica destroyed from now on, once its
+   * data is gone (the changefeed ends its streams of that group).
+   */
+  public void setReplicaDestroyedListener(IntConsumer listener) {
+    this.replicaDestroyed = listener;
+  }
+
+  /**
+   * Proposes one configuration change on the local leader of {@code group} (NOT_LEADER {@link
+   * DriverException} otherwise) and completes once it is applied and final; answers at once when
+   * the configuration already is what the request asks for. A malformed request fails with {@link
+   * IllegalArgumentException}, a joint configuration with {@link IllegalStateException}.
+   */
+  public CompletableFuture<ChangeReplicasResponse> changeReplicas(
+      int group, ChangeReplicasRequest request) {
+    CompletableFuture<ChangeReplicasResponse> future = new CompletableFuture<>();
+    submit(group, future, replica -> changes.change(replica, request, future));
+    return future;
+  }
+
+  /**
+   * The local replica's view of {@code group} (members' match indexes when it leads); {@code
+   * hosted} false when there is none.
+   */
+  public CompletableFuture<GroupProgressResponse> groupProgress(int group) {
+    CompletableFuture<GroupProgressResponse> future = new CompletableFuture<>();
+    onDriverThreadOrFail(
+        group,
+        future,
+        () -> {
+          GroupReplica replica = groups.get(group);
+          if (replica == null || replica.failure != null) {
+            future.complete(GroupProgressResponse.newBuilder().setHosted(false).build());
+          } else {
+            future.complete(ReplicaChanges.progress(replica, g -> engine.approximateDataBytes(g)));
+          }
+        });
+    return future;
+  }
+
+  /**
+   * Planted bug for the membership proof ({@code debug-move-skip-snapshot-data}): received
+   * snapshots install their index, term and configuration but not their data.
+   */
+  public void enableDebugSkipSnapshotData() {
+    log.warn("UNSAFE debug-move-skip-snapshot-data is on: received snapshots lose their data");
+    applier.skipSnapshotData();
+  }
+
+  private void onDriverThreadOrFail(int group, CompletableFuture<?> future, Runnable work) {
+    if (!running || !inbox.offer(work)) {
+      metrics.dropped(DropReason.INBOX_FULL);
+      future.completeExceptionally(
+          new DriverException(
+              DriverException.Kind.OVERLOADED, group, 0, "node driver queue full or closed"));
+    }
   }
 
   /** Partitions hosted here, in order. */

@@ -45,6 +45,7 @@ final class ReplicaApplier implements AutoCloseable {
   private final Consumer<Runnable> toDriver;
   private ReplicaGuard guard;
   private volatile AppliedListener appliedListener = AppliedListener.NONE;
+  private volatile boolean skipSnapshotData;
 
   /** Bytes of committed entries handed to the apply thread and not applied yet. */
   private final AtomicLong queuedBytes = new AtomicLong();
@@ -281,9 +282,17 @@ final class ReplicaApplier implements AutoCloseable {
     return done;
   }
 
+  /** See {@link MultiRaftDriver#enableDebugSkipSnapshotData}. */
+  void skipSnapshotData() {
+    this.skipSnapshotData = true;
+  }
+
   /** Installer thread: the store consumes the directory (after a crash it rolls forward). */
   private long installNow(GroupReplica replica, Path directory, long snapshotIndex) {
-    long installed = replica.store.installSnapshot(directory).index();
+    long installed =
+        skipSnapshotData
+            ? replica.store.debugInstallSnapshotMetadataOnly(directory).index()
+            : replica.store.installSnapshot(directory).index();
     Invariants.check(
         installed == snapshotIndex,
         "partition %d: installed state %d, snapshot says %d",

@@ -2,8 +2,12 @@ package io.ringkv.server.raft;
 
 import io.ringkv.raft.ConfState;
 import io.ringkv.raft.Config;
+import io.ringkv.raft.Entry;
 import io.ringkv.raft.Invariants;
+import io.ringkv.raft.RaftLogReader;
 import io.ringkv.raft.RawNode;
+import io.ringkv.raft.Snapshot;
+import io.ringkv.storage.AppliedState;
 import io.ringkv.storage.LogWrite;
 import io.ringkv.storage.PartitionStore;
 import io.ringkv.storage.RaftLogStore;
@@ -13,6 +17,8 @@ import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.SortedSet;
+import java.util.TreeSet;
 import java.util.random.RandomGenerator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -29,7 +35,11 @@ final class ReplicaOpener {
 
   private ReplicaOpener() {}
 
-  /** Opens a replica of every partition in {@code replicas} (partition -> voters), in order. */
+  /**
+   * Bootstraps the new groups of {@code replicas} (group -> voters), then opens a replica of each
+   * of them and of every other group the store holds Raft state of (replicas created at run time),
+   * in group order.
+   */
   static Map<Integer, GroupReplica> open(
       DriverSettings settings,
       StorageEngine engine,
@@ -54,14 +64,18 @@ final class ReplicaOpener {
       engine.groupCommitter().commit(bootstrap);
       log.info("bootstrapped {} partition replicas", bootstrap.size());
     }
+    SortedSet<Integer> groups = new TreeSet<>(replicas.keySet());
+    for (long group : engine.persistedGroups()) {
+      groups.add(Math.toIntExact(group));
+    }
     Map<Integer, GroupReplica> opened = new LinkedHashMap<>();
-    for (int partition : replicas.keySet()) {
+    for (int partition : groups) {
       opened.put(partition, openOne(settings, engine, partition, random));
     }
     return opened;
   }
 
-  private static GroupReplica openOne(
+  static GroupReplica openOne(
       DriverSettings settings, StorageEngine engine, int partition, RandomGenerator random) {
     RaftLogStore raftLog = engine.raftLog(partition);
     PartitionStore store = engine.partition(partition);
@@ -81,12 +95,61 @@ final class ReplicaOpener {
             // A follower then receives at most this between two Readies: one log write's worth.
             .maxInflightBytes(settings.raftInflightBytesMax())
             .build();
-    RawNode raw = new RawNode(config, raftLog, random);
+    RawNode raw = new RawNode(config, withAppliedConf(raftLog, store), random);
     return new GroupReplica(
         partition,
         raw,
         raftLog,
         store,
         new PartitionStateMachine(store, settings.sessionTtlMillis()));
+  }
+
+  /**
+   * The log as the core sees it at open, with the configuration as of the applied index. The Raft
+   * state records the configuration only at bootstrap and with snapshots; a configuration change
+   * applied since is recorded with the applied state, and the core does not apply its entry again
+   * (it starts at the applied index), so without this a restarted member would run with the
+   * configuration before the change.
+   */
+  static RaftLogReader withAppliedConf(RaftLogStore raftLog, PartitionStore store) {
+    AppliedState applied = store.appliedState();
+    RaftLogReader.InitialState initial = raftLog.initialState();
+    if (applied.confState().voters().isEmpty()
+        || applied.index() < raftLog.snapshot().metadata().index()) {
+      return raftLog;
+    }
+    RaftLogReader.InitialState current =
+        new RaftLogReader.InitialState(initial.hardState(), applied.confState());
+    return new RaftLogReader() {
+      @Override
+      public InitialState initialState() {
+        return current;
+      }
+
+      @Override
+      public List<Entry> entries(long lowIndex, long highIndex, long maxSizeBytes) {
+        return raftLog.entries(lowIndex, highIndex, maxSizeBytes);
+      }
+
+      @Override
+      public long term(long index) {
+        return raftLog.term(index);
+      }
+
+      @Override
+      public long firstIndex() {
+        return raftLog.firstIndex();
+      }
+
+      @Override
+      public long lastIndex() {
+        return raftLog.lastIndex();
+      }
+
+      @Override
+      public Snapshot snapshot() {
+        return raftLog.snapshot();
+      }
+    };
   }
 }

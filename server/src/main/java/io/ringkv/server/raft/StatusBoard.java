@@ -23,8 +23,11 @@ final class StatusBoard {
   private final DriverMetrics metrics;
   private final AtomicInteger stopped = new AtomicInteger();
 
-  StatusBoard(int partitionCount, ReplicaGuard guard, DriverMetrics metrics) {
-    this.statuses = new AtomicReferenceArray<>(partitionCount);
+  /**
+   * @param groupCount groups a replica may be hosted of: the partitions and the meta group
+   */
+  StatusBoard(int groupCount, ReplicaGuard guard, DriverMetrics metrics) {
+    this.statuses = new AtomicReferenceArray<>(groupCount);
     this.guard = guard;
     this.metrics = metrics;
   }
@@ -39,9 +42,27 @@ final class StatusBoard {
 
   void registerGauges(Collection<Integer> partitions) {
     for (int partition : partitions) {
-      metrics.registerPartitionGauges(partition, statuses);
+      registerGauges(partition);
     }
     metrics.registerStoppedReplicasGauge(stopped::get);
+  }
+
+  /** Gauges of one group (registering again, after a destroy and re-create, is harmless). */
+  void registerGauges(int group) {
+    metrics.registerPartitionGauges(group, statuses);
+  }
+
+  /** Whether a replica of {@code group} may be hosted here at all. */
+  boolean covers(int group) {
+    return group >= 0 && group < statuses.length();
+  }
+
+  /** A replica that went away (destroyed) has no status; a stopped one no longer counts. */
+  void withdraw(GroupReplica replica) {
+    if (replica.withdrawn) {
+      stopped.decrementAndGet();
+    }
+    statuses.set(replica.partition, null);
   }
 
   /** Observes and publishes every replica (driver thread). */

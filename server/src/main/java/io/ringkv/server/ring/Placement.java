@@ -91,6 +91,25 @@ public final class Placement {
     return KeyHasher.xxHash64(bytes);
   }
 
+  /**
+   * The token of {@code nodeId} met first walking the ring clockwise from {@code position}: the
+   * token that makes the node an owner of a partition starting there (named in move reasons).
+   */
+  public static long firstTokenFrom(long nodeId, int virtualTokensPerNode, long position) {
+    long best = 0;
+    long bestDistance = 0;
+    for (int tokenNumber = 0; tokenNumber < virtualTokensPerNode; tokenNumber++) {
+      long token = tokenOf(nodeId, tokenNumber);
+      // Unsigned distance clockwise; the subtraction wraps at 2^64 like the ring.
+      long distance = token - position;
+      if (tokenNumber == 0 || Long.compareUnsigned(distance, bestDistance) < 0) {
+        best = token;
+        bestDistance = distance;
+      }
+    }
+    return best;
+  }
+
   /** The replicas of the partition whose range starts at {@code rangeStart}, in ring order. */
   public List<Long> replicasFrom(long rangeStart) {
     int start = firstTokenAtOrAfter(rangeStart);

@@ -50,7 +50,7 @@ final class SnapshotReceiver implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(SnapshotReceiver.class);
 
   private final long nodeId;
-  private final Set<Long> peers;
+  private volatile Set<Long> peers;
   private final SnapshotTransferSettings settings;
   private final ChunkSender transport;
   private final RaftSnapshotPort raft;
@@ -136,6 +136,11 @@ final class SnapshotReceiver implements AutoCloseable {
     // Nothing under incoming/ is needed any more: installs a crash interrupted were finished (or
     // refused) when the store opened, before this runs.
     Directories.deleteTree(settings.incoming());
+  }
+
+  /** The node ids snapshots are accepted from from now on (the cluster map's other members). */
+  void setPeers(Set<Long> newPeers) {
+    this.peers = Set.copyOf(newPeers);
   }
 
   /** Called on a transport thread; never blocks. */

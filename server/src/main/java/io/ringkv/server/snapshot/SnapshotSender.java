@@ -29,6 +29,7 @@ import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -61,6 +62,8 @@ final class SnapshotSender implements AutoCloseable {
   private final AtomicLong nextTransferId;
   private final MeterRegistry registry;
   private final Counter bytesSent;
+  private final Counter throttledSeconds;
+  private volatile SendRateLimiter rateLimiter;
 
   /** One outgoing transfer; acks arrive on transport threads. */
   private static final class Outgoing {
@@ -95,6 +98,10 @@ final class SnapshotSender implements AutoCloseable {
         Counter.builder("ringkv.snapshot.bytes")
             .description("snapshot file bytes streamed, by direction")
             .tag("direction", "out")
+            .register(registry);
+    this.throttledSeconds =
+        Counter.builder("ringkv.snapshot.send.throttled.seconds")
+            .description("time snapshot senders waited for rebalance-bytes-per-second-max")
             .register(registry);
     this.executor =
         TransferParts.executor(
@@ -253,6 +260,11 @@ final class SnapshotSender implements AutoCloseable {
       if (transfer.outcome.isDone()) {
         return transfer.outcome.getNow("ended early");
       }
+      String throttled = throttle(chunk.getData().size(), deadline);
+      if (throttled != null) {
+        transfer.window.release();
+        return throttled;
+      }
       if (transport.sendChunk(transfer.toNodeId, chunk)) {
         return null;
       }
@@ -268,6 +280,36 @@ final class SnapshotSender implements AutoCloseable {
         // Nothing arrived: try the chunk again.
       }
     }
+  }
+
+  /**
+   * Waits until the node's send rate allows {@code bytes} more (see {@link SendRateLimiter});
+   * returns why the transfer must end instead, or null.
+   */
+  private String throttle(long bytes, long deadline) throws InterruptedException {
+    SendRateLimiter limiter = rateLimiter;
+    if (limiter == null) {
+      return null;
+    }
+    long waitNanos = limiter.reserve(bytes);
+    if (waitNanos == 0) {
+      return null;
+    }
+    if (clock.millis() + TimeUnit.NANOSECONDS.toMillis(waitNanos) > deadline) {
+      return "would pass its timeout of "
+          + settings.transferTimeoutMillis()
+          + " ms at rebalance-bytes-per-second-max "
+          + limiter.bytesPerSecondMax();
+    }
+    throttledSeconds.increment(waitNanos / 1e9);
+    TimeUnit.NANOSECONDS.sleep(waitNanos); // this sender thread's pace; the driver never waits
+    return null;
+  }
+
+  /** Caps the bytes per second all transfers of this node send together; one chunk is the burst. */
+  void limitRate(long bytesPerSecondMax, LongSupplier nanoTime) {
+    this.rateLimiter =
+        new SendRateLimiter(bytesPerSecondMax, settings.chunkSizeBytesMax(), nanoTime);
   }
 
   private String awaitOutcome(Outgoing transfer, long deadline) throws InterruptedException {

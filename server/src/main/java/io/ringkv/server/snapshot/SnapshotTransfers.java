@@ -10,6 +10,7 @@ import io.ringkv.server.transport.PeerMessageHandler;
 import io.ringkv.storage.PartitionStore;
 import java.time.Clock;
 import java.util.Set;
+import java.util.function.LongSupplier;
 
 /**
  * Chunked snapshot transfer of one node: the sending side ({@link SnapshotSender}) for partitions
@@ -43,6 +44,19 @@ public final class SnapshotTransfers implements PeerMessageHandler, AutoCloseabl
     this.next = next;
     this.sender = new SnapshotSender(settings, transport, raft, clock, firstTransferId, registry);
     this.receiver = new SnapshotReceiver(nodeId, peers, settings, transport, raft, clock, registry);
+  }
+
+  /**
+   * Caps the snapshot bytes per second this node sends, all transfers together (setting {@code
+   * rebalance-bytes-per-second-max}); a burst of one chunk goes at once.
+   */
+  public void limitSendRate(long bytesPerSecondMax, LongSupplier nanoTime) {
+    sender.limitRate(bytesPerSecondMax, nanoTime);
+  }
+
+  /** The node ids snapshots are accepted from from now on (the cluster map's other members). */
+  public void setPeers(Set<Long> peers) {
+    receiver.setPeers(peers);
   }
 
   /** Starts sending {@code message} (a MSG_SNAP of {@code partition}); returns at once. */

@@ -131,6 +131,9 @@ final class PeerChannelHandler extends SimpleChannelInboundHandler<PeerFrame> {
     } else if (handshake.getNodeId() <= 0 || transport.dialsTo(handshake.getNodeId())) {
       reason = HandshakeReject.Reason.WRONG_DIRECTION;
       detail = "node " + handshake.getNodeId() + " must not dial node " + settings.nodeId();
+    } else if (transport.refuses(handshake.getNodeId())) {
+      reason = HandshakeReject.Reason.WRONG_NODE;
+      detail = "node " + handshake.getNodeId() + " was removed from the cluster";
     } else if (!transport.admits(handshake.getNodeId())) {
       reason = HandshakeReject.Reason.TOO_MANY_PEERS;
       detail = "more than " + PeerTransport.PEER_COUNT_MAX + " peers";

@@ -76,6 +76,9 @@ public final class PeerTransport implements AutoCloseable {
   /** A handshake frame is tiny; a connection gets no more until it has identified itself. */
   public static final int HANDSHAKE_FRAME_SIZE_BYTES_MAX = 4096;
 
+  /** Members removed from the cluster: their handshakes are rejected (any thread). */
+  private final java.util.Set<Long> refused = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
   private static final Logger log = LoggerFactory.getLogger(PeerTransport.class);
 
   private final PeerTransportSettings settings;
@@ -164,6 +167,9 @@ public final class PeerTransport implements AutoCloseable {
     if (nodeId <= 0 || nodeId == settings.nodeId()) {
       throw new IllegalArgumentException("not a peer id: " + nodeId);
     }
+    if (refused.contains(nodeId)) {
+      throw new IllegalArgumentException("node " + nodeId + " was removed from the cluster");
+    }
     if (!links.containsKey(nodeId) && links.size() >= PEER_COUNT_MAX) {
       throw new IllegalStateException("more than " + PEER_COUNT_MAX + " peers");
     }
@@ -193,6 +199,20 @@ public final class PeerTransport implements AutoCloseable {
       link.pending.clear();
       link.pendingCount.set(0);
     }
+  }
+
+  /**
+   * Refuses {@code nodeId} for good (a member the cluster map marks REMOVED): its connection is
+   * closed, its handshakes are rejected from now on, and it is never dialed again.
+   */
+  public void refusePeer(long nodeId) {
+    refused.add(nodeId);
+    removePeer(nodeId);
+  }
+
+  /** Whether {@link #refusePeer} was called for {@code nodeId}. */
+  boolean refuses(long nodeId) {
+    return refused.contains(nodeId);
   }
 
   /** True when a handshaken connection to {@code nodeId} is open. */
@@ -305,7 +325,8 @@ public final class PeerTransport implements AutoCloseable {
 
   /** Whether an accepted connection from {@code peerId} may be admitted (see PEER_COUNT_MAX). */
   boolean admits(long peerId) {
-    return links.containsKey(peerId) || links.size() < PEER_COUNT_MAX;
+    return !refused.contains(peerId)
+        && (links.containsKey(peerId) || links.size() < PEER_COUNT_MAX);
   }
 
   /** Called on the channel's event loop when its handshake succeeded. */

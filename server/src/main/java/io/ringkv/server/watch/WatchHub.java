@@ -151,6 +151,21 @@ final class WatchHub implements AppliedListener, AutoCloseable {
     }
   }
 
+  /**
+   * Ends the streams that read {@code partition} on this node (UNAVAILABLE: resume from the cursor
+   * on another node): its local replica was destroyed, moved elsewhere.
+   */
+  void replicaGone(int partition) {
+    if (partition < 0 || partition >= byPartition.length()) {
+      return;
+    }
+    for (WatchStream stream : byPartition.get(partition)) {
+      stream.end(
+          io.grpc.Status.UNAVAILABLE.withDescription(
+              "partition " + partition + " moved away from this node; resume elsewhere"));
+    }
+  }
+
   /** Runs {@code task} on the shared executor; false when the hub is shutting down. */
   boolean execute(Runnable task) {
     try {

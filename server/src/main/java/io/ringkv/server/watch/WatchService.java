@@ -15,6 +15,7 @@ import io.ringkv.routing.PartitionLayout;
 import io.ringkv.server.KvErrors;
 import io.ringkv.server.config.Limits;
 import io.ringkv.server.config.WatchLimits;
+import io.ringkv.server.membership.ClusterMapView;
 import io.ringkv.server.raft.MultiRaftDriver;
 import io.ringkv.storage.ChangefeedLog;
 import io.ringkv.storage.PartitionReadView;
@@ -47,12 +48,11 @@ public final class WatchService extends WatchGrpc.WatchImplBase implements AutoC
 
   private final PartitionLayout layout;
   private final Limits limits;
-  private final List<List<Long>> replicas;
+  private final ClusterMapView mapView;
   private final WatchHub hub;
 
   /**
-   * @param replicas partition -> the nodes holding its replicas (for the refusal of partitions this
-   *     node does not hold)
+   * @param mapView the cluster map (where partitions this node does not hold live, for the refusal)
    */
   public WatchService(
       PartitionLayout layout,
@@ -60,12 +60,12 @@ public final class WatchService extends WatchGrpc.WatchImplBase implements AutoC
       WatchLimits watchLimits,
       MultiRaftDriver driver,
       StorageEngine engine,
-      List<List<Long>> replicas,
+      ClusterMapView mapView,
       MeterRegistry registry,
       LongSupplier nanoTime) {
     this.layout = layout;
     this.limits = limits;
-    this.replicas = List.copyOf(replicas);
+    this.mapView = mapView;
     this.hub =
         new WatchHub(
             watchLimits,
@@ -76,6 +76,7 @@ public final class WatchService extends WatchGrpc.WatchImplBase implements AutoC
             nanoTime,
             THREADS_DEFAULT);
     driver.setAppliedListener(hub);
+    driver.setReplicaDestroyedListener(hub::replicaGone);
   }
 
   private static LocalReplicas localReplicas(MultiRaftDriver driver, StorageEngine engine) {
@@ -168,7 +169,7 @@ public final class WatchService extends WatchGrpc.WatchImplBase implements AutoC
     List<String> missing = new ArrayList<>();
     for (int partition : plan.partitions()) {
       if (!hub.replicas.hosts(partition)) {
-        missing.add(partition + " (on nodes " + replicas.get(partition) + ")");
+        missing.add(partition + " (on nodes " + mapView.votersOf(partition) + ")");
       }
     }
     if (!missing.isEmpty()) {

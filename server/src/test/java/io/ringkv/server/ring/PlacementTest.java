@@ -98,6 +98,34 @@ class PlacementTest {
   }
 
   @Test
+  void firstTokenFromIsTheNodesNextTokenClockwiseWrappingAtTheTop() {
+    long node = 4;
+    List<Long> sorted = new java.util.ArrayList<>();
+    for (int tokenNumber = 0; tokenNumber < TOKENS; tokenNumber++) {
+      sorted.add(Placement.tokenOf(node, tokenNumber));
+    }
+    sorted.sort(Long::compareUnsigned);
+    List<Long> positions = new java.util.ArrayList<>(List.of(0L, -1L, sorted.get(3)));
+    for (int partition = 0; partition < LAYOUT.partitionCount(); partition++) {
+      positions.add(LAYOUT.rangeStart(partition));
+    }
+    for (long position : positions) {
+      // Independent of the method: the first sorted token at or after the position, else the
+      // lowest (the walk wraps past 2^64 - 1).
+      long expected = sorted.get(0);
+      for (long token : sorted) {
+        if (Long.compareUnsigned(token, position) >= 0) {
+          expected = token;
+          break;
+        }
+      }
+      assertThat(Placement.firstTokenFrom(node, TOKENS, position))
+          .as("position %s", Long.toUnsignedString(position))
+          .isEqualTo(expected);
+    }
+  }
+
+  @Test
   void rejectsInvalidArguments() {
     assertThatThrownBy(() -> new Placement(Set.of(), TOKENS, 1))
         .hasMessageContaining("at least one node");

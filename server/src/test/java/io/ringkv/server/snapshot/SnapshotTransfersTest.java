@@ -176,6 +176,29 @@ class SnapshotTransfersTest {
   }
 
   @Test
+  void sendingIsPacedByRebalanceBytesPerSecondMax() throws Exception {
+    startDefault(chunk -> chunk);
+    long bytesPerSecond = 128 * 1024; // far below the unthrottled pace in this harness (~1 s)
+    leader.limitSendRate(bytesPerSecond, System::nanoTime);
+    long started = System.nanoTime();
+    leader.ship(1, snapshotMessage(), leaderStore.partition(1));
+    assertThat(reports.poll(WAIT_SECONDS, TimeUnit.SECONDS)).isTrue();
+    long tookMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
+    long sent;
+    synchronized (chunkSizes) {
+      sent = chunkSizes.stream().mapToLong(Integer::longValue).sum();
+    }
+    long floorMillis = (sent - CHUNK_BYTES - chunkSizes.size() * 1024L) * 1000 / bytesPerSecond;
+    System.out.printf(
+        "sent %d bytes in %d chunks in %d ms at a cap of %d B/s (floor %d ms)%n",
+        sent, chunkSizes.size(), tookMillis, bytesPerSecond, floorMillis);
+    assertThat(floorMillis).as("enough data to see the pace").isGreaterThan(3_000);
+    assertThat(tookMillis).isGreaterThanOrEqualTo(floorMillis);
+    assertThat(leaderMetrics.get("ringkv.snapshot.send.throttled.seconds").counter().count())
+        .isPositive();
+  }
+
+  @Test
   void tamperedByteIsRefusedByChecksum() throws Exception {
     startDefault(chunk -> {
       if (chunk.getSequence() != 3) {
