@@ -62,7 +62,9 @@ public record ClusterSpec(
       throw new IllegalArgumentException(
           "nodes must be between 1 and " + NODE_COUNT_MAX + ", not " + nodeCount);
     }
-    if (addressBase < 1 || addressBase + nodeCount + spareCount > 254) {
+    // 127.0.0.1 is the machine's own loopback address; in another /24 .1 is free.
+    int addressBaseMin = addressPrefix.equals(ADDRESS_PREFIX_DEFAULT) ? 1 : 0;
+    if (addressBase < addressBaseMin || addressBase + nodeCount + spareCount > 254) {
       throw new IllegalArgumentException(
           "address base " + addressBase + " leaves " + addressPrefix + "x outside 2..254");
     }
