@@ -33,7 +33,9 @@ public final class TestCommand implements Callable<Integer> {
   @Option(
       names = "--nemesis",
       defaultValue = "none",
-      description = "none, partition, kill, pause, slow or all (default: ${DEFAULT-VALUE})")
+      description =
+          "none, partition, kill, pause, slow, membership (needs --spare-nodes) or all (membership"
+              + " among them when there are spare nodes) (default: ${DEFAULT-VALUE})")
   String nemesis;
 
   @Option(names = "--nodes", defaultValue = "5", description = "nodes (default: ${DEFAULT-VALUE})")
@@ -107,9 +109,31 @@ public final class TestCommand implements Callable<Integer> {
   Long seed;
 
   @Option(
+      names = "--spare-nodes",
+      defaultValue = "0",
+      description =
+          "nodes on the next addresses that the membership nemesis starts in join mode and adds"
+              + " (default: ${DEFAULT-VALUE})")
+  int spareNodes;
+
+  @Option(
+      names = "--address-prefix",
+      defaultValue = ClusterSpec.ADDRESS_PREFIX_DEFAULT,
+      description = "the loopback /24 of the nodes' addresses (default: ${DEFAULT-VALUE})")
+  String addressPrefix;
+
+  @Option(
+      names = "--debug-move-skip-snapshot-data",
+      description =
+          "start the nodes with their test-only switch that installs a received snapshot's"
+              + " metadata but not its data; with --nemesis membership the verdict should become"
+              + " invalid")
+  boolean debugMoveSkipSnapshotData;
+
+  @Option(
       names = "--address-base",
       defaultValue = "" + ClusterSpec.ADDRESS_BASE_DEFAULT,
-      description = "node i listens on 127.0.0.(base+i) (default: ${DEFAULT-VALUE})")
+      description = "node i listens on <address-prefix>(base+i) (default: ${DEFAULT-VALUE})")
   int addressBase;
 
   @Option(
@@ -191,7 +215,10 @@ public final class TestCommand implements Callable<Integer> {
             unsafeStaleReads,
             consumers,
             Duration.ofMillis((long) (streamSeconds * 1000)),
-            debugWatchDropOneIn);
+            debugWatchDropOneIn,
+            spareNodes,
+            addressPrefix,
+            debugMoveSkipSnapshotData);
     if (!TestRunner.CLIENTS.contains(client)) {
       throw new CommandLine.ParameterException(
           spec.commandLine(), "unknown client '" + client + "'; known: " + TestRunner.CLIENTS);
@@ -199,6 +226,9 @@ public final class TestCommand implements Callable<Integer> {
     out.printf("client: %s%n", client);
     if (debugWatchDropOneIn > 0) {
       out.printf("PLANTED BUG: nodes drop one watch event in %d%n", debugWatchDropOneIn);
+    }
+    if (debugMoveSkipSnapshotData) {
+      out.println("PLANTED BUG: nodes install received snapshots without their data");
     }
     if (unsafeStaleReads) {
       out.println(

@@ -29,7 +29,10 @@ public record TestOptions(
     boolean unsafeStaleReads,
     int consumers,
     Duration streamLifetimeMax,
-    int debugWatchDropOneIn) {
+    int debugWatchDropOneIn,
+    int spareNodes,
+    String addressPrefix,
+    boolean debugMoveSkipSnapshotData) {
   public static final List<String> WORKLOADS = List.of("register", "set", "changefeed");
 
   /** The most changefeed consumers a run may have. */
@@ -56,8 +59,28 @@ public record TestOptions(
   /** The node flags that permit a debug switch. */
   static final List<String> ALLOW_UNSAFE_DEBUG_FLAGS = List.of("--allow-unsafe-debug", "true");
 
+  /**
+   * The node setting of {@code --debug-move-skip-snapshot-data}: a replica that receives a snapshot
+   * installs its metadata but not its data (a planted bug the membership nemesis must expose).
+   */
+  public static final List<String> DEBUG_MOVE_SKIP_SNAPSHOT_DATA_FLAGS =
+      List.of("--debug-move-skip-snapshot-data", "true");
+
   public TestOptions {
     Objects.requireNonNull(repositoryRoot, "repositoryRoot");
+    Objects.requireNonNull(addressPrefix, "addressPrefix");
+    if (spareNodes < 0 || nodes + spareNodes > ClusterSpec.NODE_COUNT_MAX) {
+      throw new IllegalArgumentException(
+          "--nodes plus --spare-nodes must be at most "
+              + ClusterSpec.NODE_COUNT_MAX
+              + ", not "
+              + nodes
+              + " + "
+              + spareNodes);
+    }
+    if (nemesis.equals("membership") && spareNodes == 0) {
+      throw new IllegalArgumentException("--nemesis membership needs --spare-nodes of 1 or more");
+    }
     Objects.requireNonNull(storeRoot, "storeRoot");
     if (!WORKLOADS.contains(workload)) {
       throw new IllegalArgumentException(
@@ -113,9 +136,12 @@ public record TestOptions(
     }
     if (debugWatchDropOneIn > 0) {
       flags.addAll(List.of(DEBUG_WATCH_DROP_ONE_IN_FLAG, Integer.toString(debugWatchDropOneIn)));
-      if (!unsafeStaleReads) {
-        flags.addAll(ALLOW_UNSAFE_DEBUG_FLAGS);
-      }
+    }
+    if (debugMoveSkipSnapshotData) {
+      flags.addAll(DEBUG_MOVE_SKIP_SNAPSHOT_DATA_FLAGS);
+    }
+    if (!unsafeStaleReads && (debugWatchDropOneIn > 0 || debugMoveSkipSnapshotData)) {
+      flags.addAll(ALLOW_UNSAFE_DEBUG_FLAGS);
     }
     return new ClusterSpec(
         repositoryRoot,
@@ -126,7 +152,9 @@ public record TestOptions(
         Math.min(3, nodes),
         "ringkv-jepsen-" + runId,
         healthTimeout,
-        flags);
+        flags,
+        spareNodes,
+        addressPrefix);
   }
 
   /** The test's name, its folder under the store: e.g. {@code register-partition}. */

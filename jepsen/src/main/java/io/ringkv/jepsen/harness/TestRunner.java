@@ -12,6 +12,7 @@ import io.ringkv.jepsen.harness.client.Outcome;
 import io.ringkv.jepsen.harness.cluster.ClusterSpec;
 import io.ringkv.jepsen.harness.cluster.LocalCluster;
 import io.ringkv.jepsen.harness.nemesis.Firewall;
+import io.ringkv.jepsen.harness.nemesis.LocalMembershipControl;
 import io.ringkv.jepsen.harness.nemesis.Nemeses;
 import io.ringkv.jepsen.harness.nemesis.Nemesis;
 import io.ringkv.jepsen.harness.nemesis.SlowNodeWatch;
@@ -162,13 +163,20 @@ public final class TestRunner {
   private RunOutcome runCluster(ClusterSpec spec, String runId, Workload workload, Path historyFile)
       throws IOException, InterruptedException {
     out.printf(
-        "starting %d nodes at %s..%s%n",
-        spec.nodeCount(), spec.address(1), spec.address(spec.nodeCount()));
+        "starting %d nodes at %s..%s%s%n",
+        spec.nodeCount(),
+        spec.address(1),
+        spec.address(spec.nodeCount()),
+        spec.spareCount() == 0
+            ? ""
+            : "; " + spec.spareCount() + " spare up to " + spec.address(spec.nodeIdMax()));
     List<ManagedChannel> channels = new ArrayList<>();
     try (LocalCluster cluster = LocalCluster.start(spec);
-        Firewall firewall = new Firewall(runId).healOnShutdown()) {
+        Firewall firewall = new Firewall(runId).healOnShutdown();
+        LocalMembershipControl membership =
+            new LocalMembershipControl(cluster, LocalMembershipControl.COMMAND_DEADLINE_DEFAULT)) {
       recorder = new HistoryRecorder(historyFile, System::nanoTime);
-      for (int id = 1; id <= spec.nodeCount(); id++) {
+      for (int id = 1; id <= spec.nodeIdMax(); id++) {
         channels.add(
             NettyChannelBuilder.forAddress(spec.address(id), ClusterSpec.CLIENT_PORT)
                 .usePlaintext()
@@ -180,7 +188,8 @@ public final class TestRunner {
               cluster,
               firewall,
               () -> leader(cluster, channels),
-              slowNodeWatch(channels));
+              slowNodeWatch(channels),
+              spec.spareCount() > 0 ? membership : null);
       if (nemesis != null && options.nemesis().matches("partition|all") && !Firewall.available()) {
         throw new IOException("the partition nemesis needs root and iptables");
       }
@@ -252,7 +261,7 @@ public final class TestRunner {
   }
 
   private OptionalInt leader(LocalCluster cluster, List<ManagedChannel> channels) {
-    for (int id = 1; id <= cluster.nodeCount(); id++) {
+    for (int id : cluster.memberIds()) {
       if (cluster.isRunning(id) && !cluster.isPaused(id)) {
         return ClusterProbe.busiestLeader(channels.get(id - 1), LEADER_PROBE_DEADLINE);
       }
@@ -276,11 +285,11 @@ public final class TestRunner {
     double meanGapNanos = options.concurrency() * 1e9 / options.rate();
     List<Thread> threads = new ArrayList<>();
     List<KvClientAdapter> adapters = new ArrayList<>();
+    int firstNodes = cluster.nodeCount(); // spares start later; no client is bound to one
     for (int t = 0; t < options.concurrency(); t++) {
       int thread = t;
       KvClientAdapter client =
-          clients.create(
-              cluster, thread % channels.size() + 1, channels.get(thread % channels.size()));
+          clients.create(cluster, thread % firstNodes + 1, channels.get(thread % firstNodes));
       adapters.add(client);
       Random random = new Random(options.seed() * 31 + thread);
       threads.add(
@@ -342,14 +351,14 @@ public final class TestRunner {
   private void healEverything(LocalCluster cluster, Firewall firewall)
       throws IOException, InterruptedException {
     firewall.healAll();
-    for (int id = 1; id <= cluster.nodeCount(); id++) {
+    for (int id : cluster.memberIds()) {
       if (!cluster.isRunning(id)) {
         cluster.restart(id);
       } else if (cluster.isPaused(id)) {
         cluster.resume(id);
       }
     }
-    for (int id = 1; id <= cluster.nodeCount(); id++) {
+    for (int id : cluster.memberIds()) {
       cluster.awaitHealthy(id);
     }
   }
@@ -364,12 +373,17 @@ public final class TestRunner {
   /** Final reads, each retried until it succeeds or attempts run out, by fresh processes. */
   private void finalPhase(LocalCluster cluster, Workload workload, List<ManagedChannel> channels)
       throws InterruptedException {
-    List<Workload.FinalRead> reads = workload.finalReads(channels.size());
+    List<Workload.FinalRead> reads = workload.finalReads(cluster.nodeCount());
     out.printf("healed; %d final reads%n", reads.size());
     long process = 1_000_000L; // above every client process number of the main phase
+    List<Integer> members = cluster.memberIds();
     for (Workload.FinalRead read : reads) {
-      KvClientAdapter client =
-          clients.create(cluster, read.nodeId(), channels.get(read.nodeId() - 1));
+      // A node the membership nemesis retired is gone: its read goes to a member instead.
+      int node =
+          cluster.isRetired(read.nodeId())
+              ? members.get(read.nodeId() % members.size())
+              : read.nodeId();
+      KvClientAdapter client = clients.create(cluster, node, channels.get(node - 1));
       for (int attempt = 0; attempt < FINAL_READ_ATTEMPTS_MAX; attempt++) {
         Outcome outcome = invoke(workload, client, process++, read.invocation());
         if (outcome.type() == OpType.OK || harnessError.get() != null) {
@@ -391,6 +405,9 @@ public final class TestRunner {
     if (error == null
         && history.stream().noneMatch(op -> op.isClient() && op.type() == OpType.OK)) {
       error = "no client operation succeeded; nothing to check";
+    }
+    if (error == null) {
+      error = unimplementedFault(history);
     }
     if (error == null) {
       try {
@@ -424,8 +441,22 @@ public final class TestRunner {
     return new RunResult(runDir, verdict, exit, error);
   }
 
+  /**
+   * A fault the server could not carry out because it does not implement the call (e.g. AddNode on
+   * a server without membership changes): the run did not test what it says, so it has no verdict.
+   */
+  static String unimplementedFault(List<Op> history) {
+    for (Op op : history) {
+      Object error = op.extra().get(Keyword.of("error"));
+      if (!op.isClient() && error != null && error.toString().contains("UNIMPLEMENTED")) {
+        return "the nemesis's " + op.f() + " needs what the server does not implement: " + error;
+      }
+    }
+    return null;
+  }
+
   private static void deleteDataDirs(ClusterSpec spec) throws IOException {
-    for (int id = 1; id <= spec.nodeCount(); id++) {
+    for (int id = 1; id <= spec.nodeIdMax(); id++) {
       Path data = spec.nodeDir(id).resolve("data");
       if (!Files.exists(data)) {
         continue;

@@ -91,7 +91,18 @@ class ChangefeedConsumersTest {
     ChangefeedWorkload workload = new ChangefeedWorkload(4, 2, Duration.ofMillis(600));
     try (HistoryRecorder recorder = new HistoryRecorder(file, System::nanoTime)) {
       ClusterSpec cluster =
-          new ClusterSpec(dir, dir, 1, 43, 1, 1, "fake", Duration.ofSeconds(5), List.of());
+          new ClusterSpec(
+              dir,
+              dir,
+              1,
+              43,
+              1,
+              1,
+              "fake",
+              Duration.ofSeconds(5),
+              List.of(),
+              0,
+              ClusterSpec.ADDRESS_PREFIX_DEFAULT);
       List<String> errors = java.util.Collections.synchronizedList(new ArrayList<>());
       try (Workload.Background consumers =
           workload.background(

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.ringkv.jepsen.checker.CheckLimits;
 import io.ringkv.jepsen.checker.Verdict;
+import io.ringkv.jepsen.harness.cluster.ClusterSpec;
 import io.ringkv.jepsen.history.EdnReader;
 import io.ringkv.jepsen.history.Keyword;
 import io.ringkv.jepsen.history.Op;
@@ -124,6 +125,9 @@ class ReportWriterTest {
         false,
         3,
         Duration.ofSeconds(5),
-        0);
+        0,
+        0,
+        ClusterSpec.ADDRESS_PREFIX_DEFAULT,
+        false);
   }
 }

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import io.ringkv.jepsen.checker.Verdict;
 import io.ringkv.jepsen.harness.client.KvClientAdapter;
 import io.ringkv.jepsen.harness.client.Outcome;
+import io.ringkv.jepsen.harness.cluster.ClusterSpec;
 import io.ringkv.jepsen.harness.cluster.LocalCluster;
 import io.ringkv.jepsen.harness.nemesis.Firewall;
 import io.ringkv.jepsen.history.HistoryReader;
@@ -64,7 +65,10 @@ class TestRunnerFaultsTest {
             false,
             3,
             Duration.ofSeconds(5),
-            0);
+            0,
+            0,
+            ClusterSpec.ADDRESS_PREFIX_DEFAULT,
+            false);
     Map<String, String> shared = new HashMap<>();
     StringWriter out = new StringWriter();
     TestRunner.RunResult result =

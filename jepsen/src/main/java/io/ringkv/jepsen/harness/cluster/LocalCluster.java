@@ -29,6 +29,11 @@ import java.util.stream.Stream;
  * exit. Start-up and restart wait for {@code /health} to answer 200 within a bounded time, and fail
  * fast, with the tail of the node's log, when the process dies first. Java cannot send SIGSTOP or
  * SIGCONT, so pauses go through {@code /bin/kill}.
+ *
+ * <p>Membership. The spec's spare nodes are not started with the cluster: {@link #startSpare}
+ * starts one in join mode (it learns the cluster map from the first nodes and waits to be added). A
+ * node the cluster map has removed is {@link #retire retired}: killed, and never restarted or
+ * targeted again. {@link #memberIds} is the nodes started and not retired.
  */
 public final class LocalCluster implements AutoCloseable {
   /** How long the server build may take when its jar is missing. */
@@ -51,7 +56,7 @@ public final class LocalCluster implements AutoCloseable {
   private LocalCluster(ClusterSpec spec, List<String> classPath) {
     this.spec = spec;
     this.classPath = classPath;
-    this.nodes = new NodeProcess[spec.nodeCount() + 1];
+    this.nodes = new NodeProcess[spec.nodeIdMax() + 1];
     this.http = HttpClient.newBuilder().connectTimeout(HEALTH_REQUEST_TIMEOUT).build();
     this.shutdownHook = new Thread(this::destroyAll, "ringkv-jepsen-teardown");
   }
@@ -104,6 +109,66 @@ public final class LocalCluster implements AutoCloseable {
     return spec.nodeDir(nodeId).resolve("node.log");
   }
 
+  /** The nodes started (first nodes and started spares) and not retired, in id order. */
+  public synchronized List<Integer> memberIds() {
+    List<Integer> ids = new ArrayList<>();
+    for (int id = 1; id < nodes.length; id++) {
+      if (nodes[id] != null && !nodes[id].retired) {
+        ids.add(id);
+      }
+    }
+    return ids;
+  }
+
+  /** Spare node ids never started yet, in id order. */
+  public synchronized List<Integer> unusedSpareIds() {
+    List<Integer> ids = new ArrayList<>();
+    for (int id = spec.nodeCount() + 1; id < nodes.length; id++) {
+      if (nodes[id] == null) {
+        ids.add(id);
+      }
+    }
+    return ids;
+  }
+
+  public synchronized boolean isRetired(int nodeId) {
+    NodeProcess node = node(nodeId);
+    return node != null && node.retired;
+  }
+
+  /**
+   * Starts spare node {@code nodeId} on a fresh data directory in join mode ({@code --join} the
+   * first nodes) and waits for its health. It holds no replica until the cluster adds it.
+   */
+  public void startSpare(int nodeId) throws IOException, InterruptedException {
+    synchronized (this) {
+      if (!spec.isSpare(nodeId) || nodes[nodeId] != null) {
+        throw new IllegalStateException("node " + nodeId + " is not an unused spare");
+      }
+      checkAddressFree(spec, nodeId);
+      Path dataDir = spec.nodeDir(nodeId).resolve("data");
+      if (Files.exists(dataDir)) {
+        throw new IOException("data directory " + dataDir + " exists; a spare starts fresh");
+      }
+      Files.createDirectories(dataDir);
+      launch(nodeId);
+    }
+    awaitHealthy(nodeId);
+  }
+
+  /**
+   * Kills node {@code nodeId} for good: the cluster map no longer holds it. It is never restarted
+   * and leaves {@link #memberIds}.
+   */
+  public synchronized void retire(int nodeId) throws InterruptedException {
+    NodeProcess node = node(nodeId);
+    if (node == null) {
+      throw new IllegalStateException("node " + nodeId + " was never started");
+    }
+    kill(nodeId);
+    node.retired = true;
+  }
+
   /** The pid of node {@code nodeId}'s current process, or -1 when it is not running. */
   public synchronized long pid(int nodeId) {
     NodeProcess node = node(nodeId);
@@ -148,6 +213,9 @@ public final class LocalCluster implements AutoCloseable {
     synchronized (this) {
       if (isRunning(nodeId)) {
         throw new IllegalStateException("node " + nodeId + " is still running");
+      }
+      if (isRetired(nodeId)) {
+        throw new IllegalStateException("node " + nodeId + " is retired");
       }
       launch(nodeId);
     }
@@ -268,10 +336,17 @@ public final class LocalCluster implements AutoCloseable {
             "--data-dir", nodeDir.resolve("data").toString(),
             "--node-id", Integer.toString(nodeId),
             "--host", address(nodeId),
-            "--members", spec.membersFlag(),
-            "--partitions", Integer.toString(spec.partitions()),
-            "--replication-factor", Integer.toString(spec.replicationFactor()),
             "--cluster-id", spec.clusterId()));
+    if (spec.isSpare(nodeId)) {
+      // Join mode: partitions, replication factor and members come from the fetched map.
+      command.addAll(List.of("--join", spec.joinFlag()));
+    } else {
+      command.addAll(
+          List.of(
+              "--members", spec.membersFlag(),
+              "--partitions", Integer.toString(spec.partitions()),
+              "--replication-factor", Integer.toString(spec.replicationFactor())));
+    }
     command.addAll(spec.extraNodeFlags());
     Process process =
         new ProcessBuilder(command)
@@ -283,6 +358,7 @@ public final class LocalCluster implements AutoCloseable {
     NodeProcess previous = nodes[nodeId];
     NodeProcess node = new NodeProcess(process);
     if (previous != null) {
+      Invariants.check(!previous.retired, "node %d is retired", nodeId);
       node.history.addAll(previous.history);
     }
     Invariants.check(!node.history.contains(process.pid()), "pid %d started twice", process.pid());
@@ -416,6 +492,7 @@ public final class LocalCluster implements AutoCloseable {
     final Process process;
     final List<Long> history = new ArrayList<>();
     boolean paused;
+    boolean retired;
 
     NodeProcess(Process process) {
       this.process = process;

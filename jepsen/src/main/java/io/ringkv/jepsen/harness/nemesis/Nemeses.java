@@ -15,15 +15,17 @@ import java.util.function.Supplier;
  * The suite's nemeses over a {@link LocalCluster}: partitions (random halves, one node isolated,
  * the leader isolated, a majority ring, a bridge) through a {@link Firewall}; SIGKILL and restart
  * of random nodes or of the leader; SIGSTOP/SIGCONT of a random node or of the leader; {@code
- * slow}, short SIGSTOP/SIGCONT bursts on one node for the whole fault ({@link SlowNemesis}); and
- * {@code all}, which picks one of those for each fault. The leader is the node that leads the most
- * partitions by the Cluster service; when none is known a random node stands in, and the event says
- * so.
+ * slow}, short SIGSTOP/SIGCONT bursts on one node for the whole fault ({@link SlowNemesis}); {@code
+ * membership}, a spare node joining or a node decommissioned ({@link MembershipNemesis}, only when
+ * the run has spare nodes); and {@code all}, which picks one of those for each fault (membership
+ * among them when the run has spare nodes). Faults aim at the cluster's current members: a spare
+ * once started, never a retired node. The leader is the node that leads the most partitions by the
+ * Cluster service; when none is known a random node stands in, and the event says so.
  */
 public final class Nemeses {
   /** The names {@code --nemesis} accepts. */
   public static final List<String> NAMES =
-      List.of("none", "partition", "kill", "pause", "slow", "all");
+      List.of("none", "partition", "kill", "pause", "slow", "membership", "all");
 
   private Nemeses() {}
 
@@ -43,42 +45,73 @@ public final class Nemeses {
       Firewall firewall,
       Supplier<OptionalInt> leader,
       SlowNodeWatch watch) {
+    return create(name, cluster, firewall, leader, watch, null);
+  }
+
+  /**
+   * As above; {@code membership} changes the ring, or null when the run has no spare nodes (then
+   * {@code membership} is refused and {@code all} goes without it).
+   */
+  public static Nemesis create(
+      String name,
+      LocalCluster cluster,
+      Firewall firewall,
+      Supplier<OptionalInt> leader,
+      SlowNodeWatch watch,
+      MembershipControl membership) {
+    boolean spares = membership != null && !membership.unusedSpareIds().isEmpty();
     return switch (name) {
       case "none" -> null;
       case "partition" -> new PartitionNemesis(cluster, firewall, leader);
       case "kill" -> new KillNemesis(cluster, leader);
       case "pause" -> new PauseNemesis(cluster, leader);
       case "slow" -> new SlowNemesis(cluster, leader, watch);
-      case "all" ->
-          new MixedNemesis(
-              List.of(
-                  new PartitionNemesis(cluster, firewall, leader),
-                  new KillNemesis(cluster, leader),
-                  new PauseNemesis(cluster, leader),
-                  new SlowNemesis(cluster, leader, watch)));
+      case "membership" -> {
+        if (!spares) {
+          throw new IllegalArgumentException("the membership nemesis needs spare nodes");
+        }
+        yield membershipNemesis(membership);
+      }
+      case "all" -> {
+        List<Nemesis> parts = new ArrayList<>();
+        parts.add(new PartitionNemesis(cluster, firewall, leader));
+        parts.add(new KillNemesis(cluster, leader));
+        parts.add(new PauseNemesis(cluster, leader));
+        parts.add(new SlowNemesis(cluster, leader, watch));
+        if (spares) {
+          parts.add(membershipNemesis(membership));
+        }
+        yield new MixedNemesis(parts);
+      }
       default ->
           throw new IllegalArgumentException("unknown nemesis '" + name + "'; known: " + NAMES);
     };
   }
 
+  private static Nemesis membershipNemesis(MembershipControl membership) {
+    return new MembershipNemesis(
+        membership,
+        MembershipNemesis.SETTLE_TIMEOUT_DEFAULT,
+        MembershipNemesis.SETTLE_POLL_INTERVAL_DEFAULT,
+        System::nanoTime);
+  }
+
+  /** The nodes faults may aim at: started and not retired. */
   static List<Integer> nodeIds(LocalCluster cluster) {
-    List<Integer> ids = new ArrayList<>();
-    for (int id = 1; id <= cluster.nodeCount(); id++) {
-      ids.add(id);
-    }
-    return ids;
+    return new ArrayList<>(cluster.memberIds());
   }
 
   /** The leader if one is known, else a random node; {@code how} records which. */
   static int leaderOrRandom(
       LocalCluster cluster, Supplier<OptionalInt> leader, Random random, Map<Object, Object> how) {
     OptionalInt known = leader.get();
-    if (known.isPresent() && known.getAsInt() >= 1 && known.getAsInt() <= cluster.nodeCount()) {
+    List<Integer> members = nodeIds(cluster);
+    if (known.isPresent() && members.contains(known.getAsInt())) {
       how.put(Keyword.of("target"), Keyword.of("leader"));
       return known.getAsInt();
     }
     how.put(Keyword.of("target"), Keyword.of("random-no-leader-known"));
-    return 1 + random.nextInt(cluster.nodeCount());
+    return members.get(random.nextInt(members.size()));
   }
 
   /** Cuts the network into one of five shapes; heals by deleting exactly its rules. */
@@ -220,7 +253,8 @@ public final class Nemeses {
       if (random.nextBoolean()) {
         node = leaderOrRandom(cluster, leader, random, value);
       } else {
-        node = 1 + random.nextInt(cluster.nodeCount());
+        List<Integer> members = nodeIds(cluster);
+        node = members.get(random.nextInt(members.size()));
         value.put(Keyword.of("target"), Keyword.of("random"));
       }
       cluster.pause(node);

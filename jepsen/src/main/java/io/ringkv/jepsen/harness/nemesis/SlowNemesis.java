@@ -67,7 +67,8 @@ final class SlowNemesis implements Nemesis {
     if (random.nextBoolean()) {
       target = Nemeses.leaderOrRandom(cluster, leader, random, value);
     } else {
-      target = 1 + random.nextInt(cluster.nodeCount());
+      List<Integer> members = Nemeses.nodeIds(cluster);
+      target = members.get(random.nextInt(members.size()));
       value.put(Keyword.of("target"), Keyword.of("random"));
     }
     value.put(Keyword.of("nodes"), List.of((long) target));

@@ -37,7 +37,9 @@ class LocalClusterTest {
             3,
             "harness-test",
             Duration.ofSeconds(60),
-            List.of());
+            List.of(),
+            0,
+            ClusterSpec.ADDRESS_PREFIX_DEFAULT);
     List<Long> started;
     try (LocalCluster cluster = LocalCluster.start(spec)) {
       for (int id = 1; id <= 3; id++) {

@@ -42,7 +42,9 @@ class NemesesTest {
             3,
             "nemesis-test",
             Duration.ofSeconds(60),
-            List.of());
+            List.of(),
+            0,
+            ClusterSpec.ADDRESS_PREFIX_DEFAULT);
     try (LocalCluster cluster = LocalCluster.start(spec);
         Firewall firewall = new Firewall(runId)) {
       Nemesis partition = Nemeses.create("partition", cluster, firewall, OptionalInt::empty);
