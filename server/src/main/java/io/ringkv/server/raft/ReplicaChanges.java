@@ -193,13 +193,19 @@ final class ReplicaChanges {
     // configuration may already include changes handed out but not yet applied).
     AppliedState state = replica.store.appliedState();
     long applied = state.index();
+    // A store records a configuration once it applied a change or installed a snapshot; until then
+    // the group still has the configuration it was bootstrapped with.
+    ConfState conf =
+        state.confState().voters().isEmpty()
+            ? raftLog.initialState().confState()
+            : state.confState();
     if (!raftLog.snapshot().isEmpty()
         || applied < raftLog.firstIndex()
         || applied > raftLog.lastIndex()
-        || state.confState().voters().isEmpty()) {
+        || conf.voters().isEmpty()) {
       return;
     }
-    raftLog.saveSnapshot(new SnapshotMetadata(applied, raftLog.term(applied), state.confState()));
+    raftLog.saveSnapshot(new SnapshotMetadata(applied, raftLog.term(applied), conf));
     raftLog.compact(applied);
     log.info(
         "partition {}: log compacted through {} so a new member starts from a snapshot",
