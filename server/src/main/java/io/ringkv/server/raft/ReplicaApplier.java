@@ -154,7 +154,11 @@ final class ReplicaApplier implements AutoCloseable {
           replica.handedIndex);
       replica.handedIndex = entry.index();
       if (entry.type() == EntryType.CONF_CHANGE) {
-        confState = replica.raw.applyConfChange(ConfChange.decode(entry.data()));
+        ConfChange change = ConfChange.decode(entry.data());
+        if (ReplicaChanges.addsNewMember(replica.raw.status().confState(), change)) {
+          ReplicaChanges.ensureSnapshotPoint(replica);
+        }
+        confState = replica.raw.applyConfChange(change);
       }
     }
     ConfState newConfState = confState;

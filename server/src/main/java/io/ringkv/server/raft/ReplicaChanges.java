@@ -168,7 +168,7 @@ final class ReplicaChanges {
     replica.confWaiters.add(new Waiter(index, future));
   }
 
-  private static boolean addsNewMember(ConfState conf, ConfChange change) {
+  static boolean addsNewMember(ConfState conf, ConfChange change) {
     for (ConfChange.Operation operation : change.operations()) {
       long member = operation.memberId();
       if (operation.type() != ConfChange.OperationType.REMOVE_MEMBER
@@ -183,11 +183,13 @@ final class ReplicaChanges {
   /**
    * A replica created empty can learn its group's configuration only from a snapshot: the first
    * configuration was written at bootstrap, not as log entries, so replaying the log from index 1
-   * would start from no voters at all (and fail at the first change). A leader whose log was never
-   * compacted therefore compacts it through its applied index before it adds a member, so the
-   * newcomer's catch-up starts with a snapshot. Only young groups pay this; others have compacted.
+   * would start from no voters at all (and fail at the first change). So a replica whose log was
+   * never compacted compacts it through its applied index when it takes in a change that adds a
+   * member (every replica does, when the change is handed out for applying: any of them may lead
+   * the newcomer's catch-up later), and the leader also before proposing one. The newcomer's
+   * catch-up then starts with a snapshot. Only young groups pay this; others have compacted.
    */
-  private static void ensureSnapshotPoint(GroupReplica replica) {
+  static void ensureSnapshotPoint(GroupReplica replica) {
     RaftLogStore raftLog = replica.log;
     // The store's applied state: its index and the configuration as of that index (the core's
     // configuration may already include changes handed out but not yet applied).
