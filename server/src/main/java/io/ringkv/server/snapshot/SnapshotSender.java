@@ -53,6 +53,13 @@ final class SnapshotSender implements AutoCloseable {
   /** How long a sender waits for a window slot before trying a dropped chunk again. */
   private static final long RESEND_WAIT_MILLIS = 50;
 
+  /**
+   * A full window with no acknowledgement for this long ends the transfer. A follower acknowledges
+   * each chunk as it writes it, so even a slow disk answers within seconds; 30 s is far past that
+   * and far below the transfer timeout (minutes), which a restarted follower would otherwise cost.
+   */
+  static final long ACK_SILENCE_MILLIS_MAX = 30_000;
+
   private final SnapshotTransferSettings settings;
   private final ChunkSender transport;
   private final RaftSnapshotPort raft;
@@ -73,11 +80,15 @@ final class SnapshotSender implements AutoCloseable {
     final Semaphore window;
     final CompletableFuture<String> outcome = new CompletableFuture<>(); // null detail: complete
 
-    Outgoing(long transferId, long toNodeId, int partition, int windowChunks) {
+    /** When the follower last acknowledged a chunk (or the transfer began). */
+    volatile long lastAckMillis;
+
+    Outgoing(long transferId, long toNodeId, int partition, int windowChunks, long nowMillis) {
       this.transferId = transferId;
       this.toNodeId = toNodeId;
       this.partition = partition;
       this.window = new Semaphore(windowChunks);
+      this.lastAckMillis = nowMillis;
     }
   }
 
@@ -116,7 +127,12 @@ final class SnapshotSender implements AutoCloseable {
   void ship(int partition, Message message, PartitionStore store) {
     long to = message.to();
     Outgoing transfer =
-        new Outgoing(nextTransferId.getAndIncrement(), to, partition, settings.windowChunks());
+        new Outgoing(
+            nextTransferId.getAndIncrement(),
+            to,
+            partition,
+            settings.windowChunks(),
+            clock.millis());
     if (active.putIfAbsent(to, transfer) != null) {
       outcome("busy");
       raft.reportSnapshot(partition, to, false);
@@ -137,6 +153,7 @@ final class SnapshotSender implements AutoCloseable {
       outcome("stray_ack"); // a late answer to an abandoned transfer
       return;
     }
+    transfer.lastAckMillis = clock.millis();
     switch (ack.getStatus()) {
       case RECEIVED -> transfer.window.release();
       case COMPLETE -> transfer.outcome.complete(null);
@@ -255,6 +272,17 @@ final class SnapshotSender implements AutoCloseable {
       }
       if (!transfer.window.tryAcquire(
           Math.min(remaining, RESEND_WAIT_MILLIS), TimeUnit.MILLISECONDS)) {
+        long silentMillis = clock.millis() - transfer.lastAckMillis;
+        if (silentMillis > ACK_SILENCE_MILLIS_MAX) {
+          // The follower restarted (its new process knows nothing of this transfer) or the chunks
+          // in flight were lost with a connection: end the transfer so the leader starts another,
+          // rather than holding the follower in snapshot state until the transfer timeout.
+          return "no acknowledgement from node "
+              + transfer.toNodeId
+              + " for "
+              + silentMillis
+              + " ms with the window full";
+        }
         continue;
       }
       if (transfer.outcome.isDone()) {
