@@ -60,6 +60,33 @@ class SnapshotTransfersTest {
   private final LinkedBlockingQueue<Message> delivered = new LinkedBlockingQueue<>();
   private final List<Integer> chunkSizes = new ArrayList<>();
   private StorageEngine leaderStore;
+
+  /** The leader's clock; a test moves it ahead by {@link #leaderClockAheadMillis}. */
+  private final java.util.concurrent.atomic.AtomicLong leaderClockAheadMillis =
+      new java.util.concurrent.atomic.AtomicLong();
+
+  private final Clock leaderClock =
+      new Clock() {
+        @Override
+        public java.time.ZoneId getZone() {
+          return java.time.ZoneOffset.UTC;
+        }
+
+        @Override
+        public Clock withZone(java.time.ZoneId zone) {
+          return this;
+        }
+
+        @Override
+        public java.time.Instant instant() {
+          return java.time.Instant.ofEpochMilli(millis());
+        }
+
+        @Override
+        public long millis() {
+          return System.currentTimeMillis() + leaderClockAheadMillis.get();
+        }
+      };
   private SnapshotTransfers leader;
   private SnapshotTransfers follower;
 
@@ -109,7 +136,7 @@ class SnapshotTransfersTest {
             },
             port(true),
             new Ignored(),
-            Clock.systemUTC(),
+            leaderClock,
             100,
             leaderMetrics);
     follower =
@@ -270,6 +297,20 @@ class SnapshotTransfersTest {
     assertThat(reports.poll(WAIT_SECONDS, TimeUnit.SECONDS)).as("timed out").isFalse();
     assertThat(delivered).isEmpty();
     assertNoFiles(directory.resolve("leader-snaps"));
+  }
+
+  @Test
+  void aFollowerThatStopsAcknowledgingEndsTheTransferLongBeforeItsTimeout() throws Exception {
+    // Every chunk vanishes, as when the follower is killed mid-transfer and restarted: the window
+    // fills and no acknowledgement ever comes. The transfer timeout is ten minutes; the leader must
+    // give up once the window has been silent past ACK_SILENCE_MILLIS_MAX (its clock is moved past
+    // it), so Raft can start a new snapshot to the restarted follower.
+    start(chunk -> null, Set.of(LEADER), true, 1L << 30, 1L << 30, 600_000);
+    leader.ship(1, snapshotMessage(), leaderStore.partition(1));
+    Thread.sleep(200); // let the window fill before time jumps (the jump only shortens the wait)
+    leaderClockAheadMillis.set(SnapshotSender.ACK_SILENCE_MILLIS_MAX + 1_000);
+    assertThat(reports.poll(WAIT_SECONDS, TimeUnit.SECONDS)).as("ended as failed").isFalse();
+    assertThat(delivered).isEmpty();
   }
 
   private void assertRefused(String reason) throws Exception {
