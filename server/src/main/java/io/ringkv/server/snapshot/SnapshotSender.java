@@ -341,12 +341,30 @@ final class SnapshotSender implements AutoCloseable {
   }
 
   private String awaitOutcome(Outgoing transfer, long deadline) throws InterruptedException {
-    try {
-      return transfer.outcome.get(Math.max(1, deadline - clock.millis()), TimeUnit.MILLISECONDS);
-    } catch (TimeoutException e) {
-      return "timed out after " + settings.transferTimeoutMillis() + " ms waiting for the follower";
-    } catch (ExecutionException e) {
-      return "failed: " + e.getCause();
+    while (true) {
+      long remaining = deadline - clock.millis();
+      if (remaining <= 0) {
+        return "timed out after "
+            + settings.transferTimeoutMillis()
+            + " ms waiting for the follower";
+      }
+      try {
+        return transfer.outcome.get(
+            Math.min(remaining, RESEND_WAIT_MILLIS * 20), TimeUnit.MILLISECONDS);
+      } catch (TimeoutException e) {
+        // The last chunks are out; the follower answers COMPLETE once it has fsynced and handed
+        // the files over. Silence past the bound means it restarted or the chunks were lost.
+        long silentMillis = clock.millis() - transfer.lastAckMillis;
+        if (silentMillis > ACK_SILENCE_MILLIS_MAX) {
+          return "no acknowledgement from node "
+              + transfer.toNodeId
+              + " for "
+              + silentMillis
+              + " ms after the last chunk";
+        }
+      } catch (ExecutionException e) {
+        return "failed: " + e.getCause();
+      }
     }
   }
 
