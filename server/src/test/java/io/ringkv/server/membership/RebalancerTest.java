@@ -311,7 +311,7 @@ class RebalancerTest {
     assertEquals("", plan.getRefusal());
     assertFalse(plan.getMovesList().isEmpty());
     assertTrue(plan.getMovesList().stream().allMatch(move -> move.getFromNodeId() == 2));
-    assertEquals(PARTITIONS * REPLICATION / 4.0, plan.getTheoreticalShare());
+    assertEquals(1 / 4.0, plan.getTheoreticalShare());
     PlanResponse nothing = coordinator.get().plan(PlanRequest.getDefaultInstance()).join();
     assertEquals(0, nothing.getMovesCount(), "a settled cluster has nothing left to move");
     assertEquals(0.0, nothing.getTheoreticalShare());
