@@ -803,6 +803,11 @@ public final class RingKvClient implements AutoCloseable {
       return plan(PlanRequest.newBuilder().setJoinAddress(clientAddress).build());
     }
 
+    /** The moves the current map still needs and no round has started: empty when balanced. */
+    public CompletableFuture<PlanResponse> planPending() {
+      return plan(PlanRequest.getDefaultInstance());
+    }
+
     /** The replica moves removing node {@code nodeId} would make (a dry run). */
     public CompletableFuture<PlanResponse> planRemove(long nodeId) {
       return plan(PlanRequest.newBuilder().setRemoveNodeId(nodeId).build());

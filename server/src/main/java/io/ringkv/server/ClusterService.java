@@ -362,11 +362,7 @@ final class ClusterService extends ClusterGrpc.ClusterImplBase {
 
   @Override
   public void plan(PlanRequest request, StreamObserver<PlanResponse> observer) {
-    if (request.getChangeCase() == PlanRequest.ChangeCase.CHANGE_NOT_SET) {
-      observer.onError(
-          KvErrors.malformed("say which change to plan: join_address or remove_node_id"));
-      return;
-    }
+    // No change named: the moves the current map still needs and has not started.
     delegate(observer, commands -> commands.plan(request));
   }
 

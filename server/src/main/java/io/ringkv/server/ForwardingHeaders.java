@@ -12,8 +12,8 @@ import io.grpc.ServerInterceptor;
  * NOT_LEADER, never forwarded again, so a stale view can never bounce a request between nodes. A
  * Scan forwarded for one partition also names that partition.
  */
-final class ForwardingHeaders implements ServerInterceptor {
-  static final Metadata.Key<String> FORWARDED =
+public final class ForwardingHeaders implements ServerInterceptor {
+  public static final Metadata.Key<String> FORWARDED =
       Metadata.Key.of("ringkv-forwarded-by", Metadata.ASCII_STRING_MARSHALLER);
   static final Metadata.Key<String> SCAN_PARTITION =
       Metadata.Key.of("ringkv-scan-partition", Metadata.ASCII_STRING_MARSHALLER);

@@ -2,14 +2,12 @@ package io.ringkv.server;
 
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.MetadataUtils;
 import io.ringkv.proto.internal.ClusterMap;
 import io.ringkv.proto.internal.ClusterMember;
 import io.ringkv.proto.v1.KVGrpc;
 import io.ringkv.server.config.HostPort;
 import io.ringkv.server.membership.ClusterMapView;
-import java.net.InetSocketAddress;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -104,17 +102,8 @@ final class PeerChannels implements AutoCloseable {
     HostPort address = HostPort.parse(member.getClientAddress(), "", 0);
     return new Open(
         member.getClientAddress(),
-        NettyChannelBuilder.forAddress(address.toSocketAddress())
-            .usePlaintext()
+        BoundChannels.to(address.toSocketAddress(), selfHost)
             .maxInboundMessageSize(inboundMessageSizeBytesMax)
-            .localSocketPicker(
-                new NettyChannelBuilder.LocalSocketPicker() {
-                  @Override
-                  public java.net.SocketAddress createSocketAddress(
-                      java.net.SocketAddress remote, io.grpc.Attributes attributes) {
-                    return new InetSocketAddress(selfHost, 0);
-                  }
-                })
             .build());
   }
 

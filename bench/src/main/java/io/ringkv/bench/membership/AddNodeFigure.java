@@ -13,6 +13,8 @@ import io.ringkv.proto.internal.ReplicaAdminGrpc;
 import io.ringkv.proto.v1.AddNodeRequest;
 import io.ringkv.proto.v1.AddNodeResponse;
 import io.ringkv.proto.v1.ClusterGrpc;
+import io.ringkv.proto.v1.PlanRequest;
+import io.ringkv.proto.v1.PlanResponse;
 import io.ringkv.proto.v1.PlannedMove;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
@@ -204,7 +206,9 @@ public final class AddNodeFigure {
         boolean active =
             map.getMembersList().stream()
                 .anyMatch(m -> m.getNodeId() == node && m.getState() == ClusterMember.State.ACTIVE);
-        if (active && map.getMovesCount() == 0) {
+        // A map records only started moves: right after AddNode it can hold none yet, so the
+        // coordinator's plan for the current map must be empty too.
+        if (active && map.getMovesCount() == 0 && nothingPlanned(channel, map.getEpoch())) {
           return map;
         }
       } catch (StatusRuntimeException e) {
@@ -215,6 +219,14 @@ public final class AddNodeFigure {
       }
       Thread.sleep(MAP_POLL_MILLIS); // polling the map under a deadline
     }
+  }
+
+  private static boolean nothingPlanned(ManagedChannel channel, long epoch) {
+    PlanResponse plan =
+        ClusterGrpc.newBlockingStub(channel)
+            .withDeadlineAfter(5, TimeUnit.SECONDS)
+            .plan(PlanRequest.getDefaultInstance());
+    return plan.getMapEpoch() >= epoch && plan.getMovesCount() == 0;
   }
 
   private static void report(

@@ -137,11 +137,13 @@ final class ClusterChangeCommands {
       name = "plan",
       description =
           "A dry run: the replica slots a join or a removal would move, from where to where, why"
-              + " (the ring token that owns the slot) and about how many bytes.")
+              + " (the ring token that owns the slot) and about how many bytes. With neither"
+              + " option: the moves the cluster still needs and has not started (none when the"
+              + " ring is balanced).")
   static final class Plan implements Callable<Integer> {
     @ParentCommand ClusterCommands cluster;
 
-    @ArgGroup(multiplicity = "1")
+    @ArgGroup(multiplicity = "0..1")
     Change change;
 
     static final class Change {
@@ -158,9 +160,11 @@ final class ClusterChangeCommands {
       return root.withClient(client -> {
         PlanResponse plan =
             BlockingRingKvClient.await(
-                change.joinAddress != null
-                    ? client.cluster().planJoin(change.joinAddress)
-                    : client.cluster().planRemove(change.removeNodeId));
+                change == null
+                    ? client.cluster().planPending()
+                    : change.joinAddress != null
+                        ? client.cluster().planJoin(change.joinAddress)
+                        : client.cluster().planRemove(change.removeNodeId));
         if (root.json()) {
           root.out().println(Json.write(planJson(plan)));
         } else {

@@ -223,10 +223,16 @@ class ClusterChangeCommandsTest {
   @Test
   void usageErrorsExitTwoWithoutCalling() {
     assertThat(ringctl("cluster", "remove", "3").exitCode()).isEqualTo(2);
-    assertThat(ringctl("cluster", "plan").exitCode()).isEqualTo(2);
     assertThat(ringctl("cluster", "plan", "--join", "h:1", "--remove", "2").exitCode())
         .isEqualTo(2);
     assertThat(cluster.requests).isEmpty();
+  }
+
+  @Test
+  void planWithNoChangeAsksForTheMovesStillNeeded() {
+    Run run = ringctl("cluster", "plan");
+    assertThat(run.exitCode()).isZero();
+    assertThat(cluster.requests).containsExactly(PlanRequest.getDefaultInstance());
   }
 
   @Test

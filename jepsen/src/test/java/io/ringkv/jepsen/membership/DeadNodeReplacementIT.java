@@ -36,7 +36,11 @@ class DeadNodeReplacementIT {
             MembershipCluster.start(store, "dead-node-it", 5, 0, 10, 32, flags);
         RingLoad load = new RingLoad(ring.endpoints(), "d/", 4, 300, 600_000)) {
       load.start();
-      MapChecks.await(ring.control, m -> MapChecks.settled(m), Duration.ofSeconds(30), "settled");
+      MapChecks.await(
+          ring.control,
+          m -> MapChecks.settledAndPlanned(ring.cluster, m),
+          Duration.ofSeconds(30),
+          "settled");
       ClusterMap before = ring.control.clusterMap();
       long held =
           before.getGroupsList().subList(0, before.getPartitionCount()).stream()
@@ -46,7 +50,10 @@ class DeadNodeReplacementIT {
       ring.control.retire(5);
       ClusterMap after =
           MapChecks.await(
-              ring.control, m -> MapChecks.settled(m, 5), REPLACE_BOUND, "node 5 replaced");
+              ring.control,
+              m -> MapChecks.settledAndPlanned(ring.cluster, m, 5),
+              REPLACE_BOUND,
+              "node 5 replaced");
       double seconds = (System.nanoTime() - killed) / 1e9;
       System.out.printf(
           "dead node 5 (held %d replicas) replaced in %.1f s after SIGKILL; %d slots moved%n",

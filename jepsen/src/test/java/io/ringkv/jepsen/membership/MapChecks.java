@@ -12,6 +12,9 @@ import io.ringkv.proto.internal.GroupConf;
 import io.ringkv.proto.internal.GroupProgressRequest;
 import io.ringkv.proto.internal.GroupProgressResponse;
 import io.ringkv.proto.internal.ReplicaAdminGrpc;
+import io.ringkv.proto.v1.ClusterGrpc;
+import io.ringkv.proto.v1.PlanRequest;
+import io.ringkv.proto.v1.PlanResponse;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -73,6 +76,38 @@ final class MapChecks {
       }
     }
     return true;
+  }
+
+  /**
+   * {@link #settled} and the coordinator plans no further move for a map at least as new: a map
+   * records only the moves already started, so right after a change it can look settled before its
+   * first moves are written.
+   */
+  static boolean settledAndPlanned(LocalCluster cluster, ClusterMap map, long... gone) {
+    if (!settled(map, gone)) {
+      return false;
+    }
+    for (int node : cluster.memberIds()) {
+      if (!cluster.isRunning(node)) {
+        continue;
+      }
+      ManagedChannel channel =
+          NettyChannelBuilder.forAddress(cluster.address(node), ClusterSpec.CLIENT_PORT)
+              .usePlaintext()
+              .build();
+      try {
+        PlanResponse plan =
+            ClusterGrpc.newBlockingStub(channel)
+                .withDeadlineAfter(CALL_DEADLINE.toNanos(), TimeUnit.NANOSECONDS)
+                .plan(PlanRequest.getDefaultInstance());
+        return plan.getMapEpoch() >= map.getEpoch() && plan.getMovesCount() == 0;
+      } catch (StatusRuntimeException e) {
+        // ask the next running node
+      } finally {
+        channel.shutdownNow();
+      }
+    }
+    return false;
   }
 
   static Set<Long> activeIds(ClusterMap map) {

@@ -48,7 +48,9 @@ class MembershipIT {
         ClusterMap after =
             MapChecks.await(
                 ring.control,
-                m -> MapChecks.activeIds(m).contains((long) node) && MapChecks.settled(m),
+                m ->
+                    MapChecks.activeIds(m).contains((long) node)
+                        && MapChecks.settledAndPlanned(ring.cluster, m),
                 SETTLE_BOUND,
                 "join of node " + node + " settles");
         double seconds = (System.nanoTime() - began) / 1e9;
@@ -73,7 +75,7 @@ class MembershipIT {
         ClusterMap after =
             MapChecks.await(
                 ring.control,
-                m -> MapChecks.settled(m, node),
+                m -> MapChecks.settledAndPlanned(ring.cluster, m, node),
                 SETTLE_BOUND,
                 "decommission of node " + node + " settles");
         double seconds = (System.nanoTime() - began) / 1e9;

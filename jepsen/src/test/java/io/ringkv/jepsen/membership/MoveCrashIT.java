@@ -106,7 +106,7 @@ class MoveCrashIT {
   private static void settleAndCheck(MembershipCluster ring, RingLoad load) throws Exception {
     MapChecks.await(
         ring.control,
-        m -> MapChecks.activeIds(m).contains(4L) && MapChecks.settled(m),
+        m -> MapChecks.activeIds(m).contains(4L) && MapChecks.settledAndPlanned(ring.cluster, m),
         SETTLE_BOUND,
         "the join settles after the crash");
     MapChecks.awaitNothingHalfDone(ring.cluster, ring.control, Duration.ofSeconds(60));

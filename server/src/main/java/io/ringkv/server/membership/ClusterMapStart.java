@@ -2,16 +2,14 @@ package io.ringkv.server.membership;
 
 import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.ringkv.proto.internal.ClusterMap;
 import io.ringkv.proto.internal.ClusterMember;
 import io.ringkv.proto.internal.GetClusterMapRequest;
 import io.ringkv.proto.internal.ReplicaAdminGrpc;
+import io.ringkv.server.BoundChannels;
 import io.ringkv.server.config.HostPort;
 import io.ringkv.server.config.Member;
 import io.ringkv.server.config.NodeConfig;
-import java.net.InetSocketAddress;
-import java.net.SocketAddress;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -111,18 +109,7 @@ public final class ClusterMapStart {
   /** GetClusterMap over gRPC, from this node's own host (so per-node firewall rules apply). */
   public static MapFetcher grpcFetcher(String clusterId, String selfHost) {
     return seed -> {
-      ManagedChannel channel =
-          NettyChannelBuilder.forAddress(seed.toSocketAddress())
-              .usePlaintext()
-              .localSocketPicker(
-                  new NettyChannelBuilder.LocalSocketPicker() {
-                    @Override
-                    public SocketAddress createSocketAddress(
-                        SocketAddress remote, io.grpc.Attributes attributes) {
-                      return new InetSocketAddress(selfHost, 0);
-                    }
-                  })
-              .build();
+      ManagedChannel channel = BoundChannels.to(seed.toSocketAddress(), selfHost).build();
       try {
         return Optional.of(
             ReplicaAdminGrpc.newBlockingStub(channel)

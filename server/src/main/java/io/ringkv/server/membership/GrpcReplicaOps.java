@@ -3,7 +3,6 @@ package io.ringkv.server.membership;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.StreamObserver;
 import io.ringkv.proto.internal.ChangeReplicasRequest;
 import io.ringkv.proto.internal.ChangeReplicasResponse;
@@ -23,9 +22,9 @@ import io.ringkv.proto.v1.MembersRequest;
 import io.ringkv.proto.v1.StatusRequest;
 import io.ringkv.proto.v1.TransferLeaderRequest;
 import io.ringkv.proto.v1.TransferLeaderResponse;
+import io.ringkv.server.BoundChannels;
 import io.ringkv.server.KvErrors;
 import io.ringkv.server.config.HostPort;
-import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.util.ArrayDeque;
 import java.util.Deque;
@@ -362,17 +361,8 @@ public final class GrpcReplicaOps implements Rebalancer.ReplicaOps, AutoCloseabl
   }
 
   private ManagedChannel newChannel(SocketAddress remote) {
-    return NettyChannelBuilder.forAddress(remote)
-        .usePlaintext()
+    return BoundChannels.to(remote, selfHost)
         .maxInboundMessageSize(INBOUND_MESSAGE_BYTES_MAX)
-        .localSocketPicker(
-            new NettyChannelBuilder.LocalSocketPicker() {
-              @Override
-              public SocketAddress createSocketAddress(
-                  SocketAddress remoteAddress, io.grpc.Attributes attributes) {
-                return new InetSocketAddress(selfHost, 0);
-              }
-            })
         .build();
   }
 

@@ -2,7 +2,6 @@ package io.ringkv.server.membership;
 
 import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.ringkv.proto.internal.ClusterMap;
 import io.ringkv.proto.internal.ClusterMember;
 import io.ringkv.proto.internal.GetClusterMapRequest;
@@ -10,6 +9,7 @@ import io.ringkv.proto.internal.GetClusterMapResponse;
 import io.ringkv.proto.internal.PushClusterMapRequest;
 import io.ringkv.proto.internal.PushClusterMapResponse;
 import io.ringkv.proto.internal.ReplicaAdminGrpc;
+import io.ringkv.server.BoundChannels;
 import io.ringkv.server.raft.MultiRaftDriver;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
@@ -138,17 +138,7 @@ public final class MapFollower implements AutoCloseable {
           int colon = text.lastIndexOf(':');
           String host = text.substring(0, colon).replace("[", "").replace("]", "");
           int port = Integer.parseInt(text.substring(colon + 1));
-          return NettyChannelBuilder.forAddress(new InetSocketAddress(host, port))
-              .usePlaintext()
-              .localSocketPicker(
-                  new NettyChannelBuilder.LocalSocketPicker() {
-                    @Override
-                    public java.net.SocketAddress createSocketAddress(
-                        java.net.SocketAddress remote, io.grpc.Attributes attributes) {
-                      return new InetSocketAddress(selfHost, 0);
-                    }
-                  })
-              .build();
+          return BoundChannels.to(new InetSocketAddress(host, port), selfHost).build();
         });
   }
 

@@ -17,6 +17,7 @@ import io.ringkv.proto.v1.PlanResponse;
 import io.ringkv.proto.v1.RemoveNodeRequest;
 import io.ringkv.proto.v1.RemoveNodeResponse;
 import io.ringkv.raft.Role;
+import io.ringkv.server.ForwardingHeaders;
 import io.ringkv.server.raft.GroupStatus;
 import io.ringkv.server.raft.MultiRaftDriver;
 import java.util.concurrent.CompletableFuture;
@@ -44,14 +45,15 @@ import org.slf4j.LoggerFactory;
 public final class MetaCoordinator implements MembershipCommands, AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(MetaCoordinator.class);
 
-  /** Half a second between rounds: a move's phases follow each other within a second or two. */
+  /**
+   * Half a second between rounds: a move takes a handful of rounds (four phases plus catch-up
+   * polls), so its phases follow each other within a second or two while a round costs a few calls
+   * per running move.
+   */
   public static final long ROUND_INTERVAL_MILLIS = 500;
 
   /** A membership command forwarded to the meta leader waits this long at most. */
   static final long FORWARD_DEADLINE_MILLIS = 60_000;
-
-  static final Metadata.Key<String> FORWARDED_BY =
-      Metadata.Key.of("ringkv-forwarded-by", Metadata.ASCII_STRING_MARSHALLER);
 
   private final long selfNodeId;
   private final MultiRaftDriver driver;
@@ -178,7 +180,7 @@ public final class MetaCoordinator implements MembershipCommands, AutoCloseable 
               .asRuntimeException());
     }
     Metadata headers = new Metadata();
-    headers.put(FORWARDED_BY, Long.toString(selfNodeId));
+    headers.put(ForwardingHeaders.FORWARDED, Long.toString(selfNodeId));
     ClusterGrpc.ClusterFutureStub stub =
         ClusterGrpc.newFutureStub(channelTo.apply(target))
             .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(headers))

@@ -71,13 +71,6 @@ import org.slf4j.LoggerFactory;
 public final class Rebalancer {
   private static final Logger log = LoggerFactory.getLogger(Rebalancer.class);
 
-  /**
-   * How often the meta leader should call {@link #runOnce}: a move takes a handful of rounds (four
-   * phases plus catch-up polls), so half a second keeps a small move within seconds while a round
-   * costs a few calls per running move.
-   */
-  public static final long ROUND_INTERVAL_MILLIS_DEFAULT = 500;
-
   /** Compare-and-set attempts of one operator command before it gives up with ABORTED. */
   public static final int COMMAND_MAP_WRITE_ATTEMPTS_MAX = 8;
 
