@@ -226,7 +226,8 @@ public final class AddNodeFigure {
         ClusterGrpc.newBlockingStub(channel)
             .withDeadlineAfter(5, TimeUnit.SECONDS)
             .plan(PlanRequest.getDefaultInstance());
-    return plan.getMapEpoch() >= epoch && plan.getMovesCount() == 0;
+    // A plan of a newer map says nothing of this one: its moves may have started since.
+    return plan.getMapEpoch() == epoch && plan.getMovesCount() == 0;
   }
 
   private static void report(

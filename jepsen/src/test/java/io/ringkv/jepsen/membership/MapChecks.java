@@ -79,9 +79,9 @@ final class MapChecks {
   }
 
   /**
-   * {@link #settled} and the coordinator plans no further move for a map at least as new: a map
-   * records only the moves already started, so right after a change it can look settled before its
-   * first moves are written.
+   * {@link #settled} and the coordinator plans no further move for this very map: a map records
+   * only the moves already started, so right after a change it can look settled before its first
+   * moves are written.
    */
   static boolean settledAndPlanned(LocalCluster cluster, ClusterMap map, long... gone) {
     if (!settled(map, gone)) {
@@ -91,16 +91,14 @@ final class MapChecks {
       if (!cluster.isRunning(node)) {
         continue;
       }
-      ManagedChannel channel =
-          NettyChannelBuilder.forAddress(cluster.address(node), ClusterSpec.CLIENT_PORT)
-              .usePlaintext()
-              .build();
+      ManagedChannel channel = channelTo(cluster, node);
       try {
         PlanResponse plan =
             ClusterGrpc.newBlockingStub(channel)
                 .withDeadlineAfter(CALL_DEADLINE.toNanos(), TimeUnit.NANOSECONDS)
                 .plan(PlanRequest.getDefaultInstance());
-        return plan.getMapEpoch() >= map.getEpoch() && plan.getMovesCount() == 0;
+        // A plan of a newer map says nothing of this one: its moves may have started since.
+        return plan.getMapEpoch() == map.getEpoch() && plan.getMovesCount() == 0;
       } catch (StatusRuntimeException e) {
         // ask the next running node
       } finally {
@@ -160,10 +158,7 @@ final class MapChecks {
       if (!cluster.isRunning(node)) {
         continue;
       }
-      ManagedChannel channel =
-          NettyChannelBuilder.forAddress(cluster.address(node), ClusterSpec.CLIENT_PORT)
-              .usePlaintext()
-              .build();
+      ManagedChannel channel = channelTo(cluster, node);
       try {
         for (int g = 0; g < map.getGroupsCount(); g++) {
           compare(found, node, g, map, progress(channel, cluster, g));
@@ -198,10 +193,7 @@ final class MapChecks {
       if (!cluster.isRunning(node)) {
         continue;
       }
-      ManagedChannel channel =
-          NettyChannelBuilder.forAddress(cluster.address(node), ClusterSpec.CLIENT_PORT)
-              .usePlaintext()
-              .build();
+      ManagedChannel channel = channelTo(cluster, node);
       try {
         GroupProgressResponse progress = progress(channel, cluster, group);
         if (progress != null && progress.getLeaderNodeId() != 0) {
@@ -212,6 +204,12 @@ final class MapChecks {
       }
     }
     return 0;
+  }
+
+  private static ManagedChannel channelTo(LocalCluster cluster, int node) {
+    return NettyChannelBuilder.forAddress(cluster.address(node), ClusterSpec.CLIENT_PORT)
+        .usePlaintext()
+        .build();
   }
 
   private static GroupProgressResponse progress(

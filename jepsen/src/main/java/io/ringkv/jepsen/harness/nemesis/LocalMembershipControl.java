@@ -12,6 +12,8 @@ import io.ringkv.proto.internal.ReplicaAdminGrpc;
 import io.ringkv.proto.v1.AddNodeRequest;
 import io.ringkv.proto.v1.AddNodeResponse;
 import io.ringkv.proto.v1.ClusterGrpc;
+import io.ringkv.proto.v1.PlanRequest;
+import io.ringkv.proto.v1.PlanResponse;
 import io.ringkv.proto.v1.RemoveNodeRequest;
 import io.ringkv.proto.v1.RemoveNodeResponse;
 import java.time.Duration;
@@ -139,6 +141,27 @@ public final class LocalMembershipControl implements MembershipControl, AutoClos
   private ClusterGrpc.ClusterBlockingStub cluster(ManagedChannel channel) {
     return ClusterGrpc.newBlockingStub(channel)
         .withDeadlineAfter(deadline.toNanos(), TimeUnit.NANOSECONDS);
+  }
+
+  @Override
+  public int unstartedMoves(long epoch) {
+    for (int id : cluster.memberIds()) {
+      if (!cluster.isRunning(id) || cluster.isPaused(id)) {
+        continue;
+      }
+      try {
+        PlanResponse plan =
+            ClusterGrpc.newBlockingStub(channel(id))
+                .withDeadlineAfter(deadline.toNanos(), TimeUnit.NANOSECONDS)
+                .plan(PlanRequest.getDefaultInstance());
+        if (plan.getMapEpoch() == epoch) {
+          return plan.getMovesCount();
+        }
+      } catch (StatusRuntimeException e) {
+        // ask the next live member
+      }
+    }
+    return -1;
   }
 
   private synchronized ManagedChannel channel(int nodeId) {

@@ -34,4 +34,11 @@ public interface MembershipControl {
 
   /** The newest cluster map a live member answers with, or null when none answers. */
   ClusterMap clusterMap();
+
+  /**
+   * The moves the coordinator still plans for the map of exactly {@code epoch} and has not started
+   * (a map records only started moves), or -1 when no live member answers for that map (a newer one
+   * exists: read it again).
+   */
+  int unstartedMoves(long epoch);
 }

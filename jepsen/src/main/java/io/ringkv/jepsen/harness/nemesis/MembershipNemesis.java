@@ -18,16 +18,19 @@ import java.util.function.LongSupplier;
 /**
  * Changes the ring while clients run: each fault either joins a spare node (started in join mode,
  * then Cluster.AddNode) or decommissions an ACTIVE node (Cluster.RemoveNode, not dead); healing
- * waits, at most {@code settleTimeout}, until the cluster map holds no move and every
- * decommissioned node is REMOVED, then retires (kills) the removed nodes for good.
+ * waits, at most {@code settleTimeout}, until the cluster map holds no move, none is planned and
+ * not yet started, and every decommissioned node is REMOVED, then retires (kills) the removed nodes
+ * for good.
  *
- * <p>Design notes. The nemesis never leaves fewer than the replication factor of ACTIVE nodes: it
- * decommissions only while more remain, and only when no earlier decommission is still pending, so
- * at most one node is leaving at a time. It counts a node ACTIVE only after the cluster accepted
- * the command (a refused or failed command changes nothing here and is recorded as the event's
- * error). When it can neither join (no spare left) nor decommission, the fault is {@code
- * :membership-idle}. Healing is bounded: an unsettled map is reported with what is left, and the
- * next heal looks again; a heal after a fault that changed nothing does not wait.
+ * <p>Design notes. The first change is drawn at random when both are possible, then joins and
+ * decommissions alternate while both are possible. The nemesis never leaves fewer than the
+ * replication factor of ACTIVE nodes: it decommissions only while more remain, and only when no
+ * earlier decommission is still pending, so at most one node is leaving at a time. It counts a node
+ * ACTIVE only after the cluster accepted the command (a refused or failed command changes nothing
+ * here and is recorded as the event's error). When it can neither join (no spare left) nor
+ * decommission, the fault is {@code :membership-idle}. Healing is bounded: an unsettled map is
+ * reported with what is left, and the next heal looks again; a heal after a fault that changed
+ * nothing does not wait.
  */
 public final class MembershipNemesis implements Nemesis {
   /** How long a heal waits for the map to settle before it reports what is left. */
@@ -53,6 +56,9 @@ public final class MembershipNemesis implements Nemesis {
   private final TreeSet<Integer> leaving = new TreeSet<>();
 
   private Keyword prepared;
+
+  /** The last change the cluster accepted: JOIN or DECOMMISSION, or null before the first. */
+  private Keyword lastChange;
 
   /**
    * Whether the cluster accepted a command since the last heal (else a heal has nothing to wait
@@ -89,7 +95,11 @@ public final class MembershipNemesis implements Nemesis {
     boolean canJoin = !control.unusedSpareIds().isEmpty();
     boolean canDecommission = leaving.isEmpty() && active.size() > control.replicationFactor();
     if (canJoin && canDecommission) {
-      prepared = random.nextBoolean() ? JOIN : DECOMMISSION;
+      // Alternate once the first change was drawn: a short run then holds both kinds.
+      prepared =
+          lastChange == null
+              ? (random.nextBoolean() ? JOIN : DECOMMISSION)
+              : (lastChange.equals(JOIN) ? DECOMMISSION : JOIN);
     } else if (canJoin) {
       prepared = JOIN;
     } else if (canDecommission) {
@@ -112,6 +122,7 @@ public final class MembershipNemesis implements Nemesis {
       AddNodeResponse added = control.addNode(node);
       active.add(node);
       changed = true;
+      lastChange = JOIN;
       value.put(Keyword.of("epoch"), added.getMapEpoch());
       value.put(Keyword.of("moves"), (long) added.getMovesCount());
     } else if (what.equals(DECOMMISSION)) {
@@ -122,6 +133,7 @@ public final class MembershipNemesis implements Nemesis {
       active.remove(node);
       leaving.add(node);
       changed = true;
+      lastChange = DECOMMISSION;
       value.put(Keyword.of("epoch"), removed.getMapEpoch());
       value.put(Keyword.of("moves"), (long) removed.getMovesCount());
     }
@@ -162,6 +174,10 @@ public final class MembershipNemesis implements Nemesis {
     return new NemesisEvent(SETTLE, value);
   }
 
+  /**
+   * No move recorded, every leaving node REMOVED, and none planned but not yet started: right after
+   * a change the map can hold no move yet because the coordinator has not started them.
+   */
   private boolean settled(ClusterMap map) {
     if (map == null || map.getMovesCount() > 0) {
       return false;
@@ -171,7 +187,7 @@ public final class MembershipNemesis implements Nemesis {
         return false;
       }
     }
-    return true;
+    return control.unstartedMoves(map.getEpoch()) == 0;
   }
 
   static ClusterMember.State stateOf(ClusterMap map, long node) {
