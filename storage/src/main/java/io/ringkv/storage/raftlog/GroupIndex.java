@@ -14,6 +14,7 @@ import java.util.Arrays;
 final class GroupIndex {
   private static final int INITIAL_CAPACITY_ENTRIES = 16;
   private static final long NO_SEGMENT = Long.MAX_VALUE;
+  private static final long HOLE = -1;
 
   private final long groupId;
   private long truncatedIndex;
@@ -29,6 +30,13 @@ final class GroupIndex {
   private HardState hardState = HardState.EMPTY;
   private long hardStateSegment = NO_SEGMENT;
   private long markSegment = NO_SEGMENT;
+
+  /**
+   * Whether {@link #truncatedIndex} is known exactly: from a compaction mark, or because entry 1
+   * was seen. False only in replay until a mark arrives for a group whose oldest records were
+   * purged.
+   */
+  private boolean anchored;
 
   GroupIndex(long groupId) {
     this.groupId = groupId;
@@ -88,17 +96,25 @@ final class GroupIndex {
    * seen before (its older records purged) sets where the log starts.
    */
   void append(long first, long[] newTerms, long segment, long offset) {
-    if (first <= truncatedIndex || first > lastIndex + 1) {
-      // Only in replay, where this group's older records were purged (the writer checks every
-      // append against the bounds first): the log is known from here on. A compaction mark
-      // rewritten at purge supplies the term below; open checks that one did.
+    if (lastIndex == truncatedIndex && !anchored) {
+      // A group first seen in replay (its older records purged, or a new group): the log is known
+      // from here on, until a compaction mark says where it really starts.
       truncatedIndex = first - 1;
-      truncatedTerm = 0;
       lastIndex = first - 1;
       start = 0;
     }
+    if (first <= truncatedIndex) {
+      // Only in replay: the writer checks every append against the bounds first.
+      Invariants.check(!anchored, "group %d: entries at %d below log %s", groupId, first, this);
+      lowerOrigin(first - 1);
+    }
+    long previousLast = lastIndex;
     lastIndex = first - 1 + newTerms.length;
     ensureCapacity((int) (lastIndex - truncatedIndex));
+    for (long index = previousLast + 1; index < first; index++) {
+      // A gap (only in replay): entries written in purged segments; open checks none stays live.
+      segments[slot(index)] = HOLE;
+    }
     for (int i = 0; i < newTerms.length; i++) {
       int slot = slot(first + i);
       terms[slot] = newTerms[i];
@@ -107,9 +123,33 @@ final class GroupIndex {
     }
   }
 
+  /** Moves the start of an unanchored log down to {@code newTruncated}, with holes in between. */
+  private void lowerOrigin(long newTruncated) {
+    int added = (int) (truncatedIndex - newTruncated);
+    int live = (int) (lastIndex - truncatedIndex);
+    long[] newTerms = new long[Math.max(terms.length, added + live + INITIAL_CAPACITY_ENTRIES)];
+    long[] newSegments = new long[newTerms.length];
+    long[] newOffsets = new long[newTerms.length];
+    System.arraycopy(terms, start, newTerms, added, live);
+    System.arraycopy(segments, start, newSegments, added, live);
+    System.arraycopy(offsets, start, newOffsets, added, live);
+    Arrays.fill(newSegments, 0, added, HOLE);
+    terms = newTerms;
+    segments = newSegments;
+    offsets = newOffsets;
+    start = 0;
+    truncatedIndex = newTruncated;
+  }
+
   void truncateFrom(long fromIndex) {
-    // Below the compaction point only in replay after a purge (see append): nothing left to drop.
-    lastIndex = Math.max(truncatedIndex, Math.min(lastIndex, fromIndex - 1));
+    if (fromIndex <= truncatedIndex) {
+      // Only in replay, below where the first surviving record put the start: the log really
+      // ends lower; a compaction mark will say where it starts.
+      Invariants.check(
+          !anchored, "group %d: truncate at %d below log %s", groupId, fromIndex, this);
+      lowerOrigin(fromIndex - 1);
+    }
+    lastIndex = Math.min(lastIndex, fromIndex - 1);
   }
 
   /**
@@ -117,8 +157,14 @@ final class GroupIndex {
    * mark at or below the current compaction point changes nothing.
    */
   void compact(long index, long term, boolean reset, long segment) {
+    if (!reset && !anchored && index < truncatedIndex) {
+      // Replay: this mark, not the first surviving record, says where the log starts.
+      lowerOrigin(index);
+    }
+    boolean wasAnchored = anchored;
+    anchored = true;
     if (!reset && index <= truncatedIndex) {
-      if (index == truncatedIndex && term != 0) {
+      if (index == truncatedIndex && (!wasAnchored || term == truncatedTerm)) {
         // The same point again (rewritten before a purge): this copy is now the one to keep.
         truncatedTerm = term;
         markSegment = segment;
@@ -143,18 +189,43 @@ final class GroupIndex {
     }
   }
 
+  /**
+   * After replay: null if the log is whole, else what is wrong (a live entry whose record was
+   * purged, or a start no compaction mark confirms).
+   */
+  String replayProblem() {
+    if (!anchored && truncatedIndex > 0) {
+      return "log starts at " + firstIndex() + " but no compaction mark says so";
+    }
+    for (long index = firstIndex(); index <= lastIndex; index++) {
+      if (segments[slot(index)] == HOLE) {
+        return "entry " + index + " of log " + this + " is in no segment";
+      }
+    }
+    return null;
+  }
+
   void setHardState(HardState next, long segment) {
     hardState = next;
     hardStateSegment = segment;
   }
 
-  /** The oldest segment holding a live entry, or {@link Long#MAX_VALUE} if the log is empty. */
-  long firstLiveEntrySegment() {
-    return lastIndex > truncatedIndex ? segments[start] : NO_SEGMENT;
+  /**
+   * The oldest segment holding a live entry, or {@link Long#MAX_VALUE} if the log is empty. Not
+   * simply the first entry's: after a suffix was overwritten, later indexes can live in older
+   * segments than earlier ones.
+   */
+  long oldestLiveEntrySegment() {
+    long oldest = NO_SEGMENT;
+    for (int slot = start; slot < start + (int) (lastIndex - truncatedIndex); slot++) {
+      oldest = Math.min(oldest, segments[slot]);
+    }
+    return oldest;
   }
 
   /**
-   * Whether this group's compaction mark or hard state lives only in a segment before {@code s}.
+   * Whether this group's compaction mark or hard state lives only in a segment before {@code
+   * segment}.
    */
   boolean hasStateBefore(long segment) {
     return markSegment < segment || hardStateSegment < segment;
@@ -169,11 +240,9 @@ final class GroupIndex {
       return;
     }
     int capacity = Math.max(terms.length * 2, liveEntries + INITIAL_CAPACITY_ENTRIES);
-    int used = Math.min(terms.length - start, liveEntries);
     terms = Arrays.copyOfRange(terms, start, start + capacity);
     segments = Arrays.copyOfRange(segments, start, start + capacity);
     offsets = Arrays.copyOfRange(offsets, start, start + capacity);
-    Invariants.check(used >= 0, "group %d: negative used slots", groupId);
     start = 0;
   }
 

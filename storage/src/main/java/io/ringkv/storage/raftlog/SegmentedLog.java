@@ -126,11 +126,12 @@ public final class SegmentedLog implements AutoCloseable {
       recoverSegment(segment, i == segmentFiles.size() - 1);
     }
     for (GroupIndex group : groups.values()) {
-      if (group.truncatedIndex() > 0 && group.truncatedTerm() == 0) {
+      String problem = group.replayProblem();
+      if (problem != null) {
         throw new CorruptLogException(
             segments.firstEntry().getValue().path,
             Segment.HEADER_SIZE_BYTES,
-            "group " + group.groupId() + " starts at " + group.firstIndex() + " with no mark");
+            "group " + group.groupId() + ": " + problem);
       }
     }
     if (active == null) {
@@ -590,9 +591,12 @@ public final class SegmentedLog implements AutoCloseable {
     long cutoff;
     List<LogRecord> rewrites = new ArrayList<>();
     synchronized (this) {
+      if (segments.size() == 1) {
+        return;
+      }
       cutoff = active.sequence;
       for (GroupIndex group : groups.values()) {
-        cutoff = Math.min(cutoff, group.firstLiveEntrySegment());
+        cutoff = Math.min(cutoff, group.oldestLiveEntrySegment());
       }
       if (segments.firstKey() >= cutoff) {
         return;
