@@ -3,6 +3,7 @@ package io.ringkv.storage.raftlog;
 import io.ringkv.raft.Invariants;
 import io.ringkv.storage.StorageException;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
@@ -56,7 +57,23 @@ final class Segment implements AutoCloseable {
 
   /** Creates, preallocates and syncs a new segment, then makes its name (and directory) durable. */
   static Segment create(Path directory, long sequence, long sizeBytes) throws IOException {
-    Path path = directory.resolve(fileName(sequence));
+    return install(directory, sequence, prepareFile(directory, sequence, sizeBytes));
+  }
+
+  /** {@link #prepareFile} for a background thread: failures come back unchecked. */
+  static Path prepare(Path directory, long sequence, long sizeBytes) {
+    try {
+      return prepareFile(directory, sequence, sizeBytes);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /**
+   * Writes a whole segment (zeros and header) under a temporary name and syncs it; recovery deletes
+   * such files, so one left by a crash is harmless.
+   */
+  static Path prepareFile(Path directory, long sequence, long sizeBytes) throws IOException {
     Path temporary = directory.resolve(fileName(sequence) + ".tmp");
     try (FileChannel channel =
         FileChannel.open(
@@ -72,7 +89,13 @@ final class Segment implements AutoCloseable {
       writeFully(channel, header(sequence), 0);
       channel.force(true);
     }
-    Files.move(temporary, path, StandardCopyOption.ATOMIC_MOVE);
+    return temporary;
+  }
+
+  /** Gives a prepared file its segment name, durably, and opens it. */
+  static Segment install(Path directory, long sequence, Path prepared) throws IOException {
+    Path path = directory.resolve(fileName(sequence));
+    Files.move(prepared, path, StandardCopyOption.ATOMIC_MOVE);
     syncDirectory(directory);
     return open(path, sequence);
   }

@@ -77,6 +77,7 @@ public final class SegmentedLog implements AutoCloseable {
   private final AtomicLong segmentsPurged = new AtomicLong();
   private Thread writer;
   private Segment active;
+  private Spare spare;
   private long writePosition;
   private long batchSequence;
   private ByteBuffer buffer = ByteBuffer.allocateDirect(64 * 1024);
@@ -382,7 +383,10 @@ public final class SegmentedLog implements AutoCloseable {
     }
   }
 
-  /** Checks, writes with one fsync, indexes, completes; then purges what became dead. */
+  /**
+   * Checks, writes with one fsync, indexes, completes; then purges what became dead (after the
+   * acknowledgements, so that a purge's extra fsync never delays them).
+   */
   private void commitBatch(List<Pending> batch) {
     List<Pending> accepted = new ArrayList<>(batch.size());
     boolean purgeMaybe;
@@ -396,9 +400,6 @@ public final class SegmentedLog implements AutoCloseable {
         return;
       }
       purgeMaybe = writeDurably(records);
-      if (purgeMaybe) {
-        purge();
-      }
     } catch (RuntimeException e) {
       for (Pending pending : batch) {
         pending.future.completeExceptionally(e);
@@ -409,6 +410,16 @@ public final class SegmentedLog implements AutoCloseable {
     }
     for (Pending pending : accepted) {
       pending.future.complete(null);
+    }
+    if (purgeMaybe) {
+      writeLock.lock();
+      try {
+        if (failure == null) {
+          purge();
+        }
+      } finally {
+        writeLock.unlock();
+      }
     }
   }
 
@@ -534,14 +545,44 @@ public final class SegmentedLog implements AutoCloseable {
     }
   }
 
-  /** Starts a new active segment with room for at least {@code sizeBytes} of records. */
+  /**
+   * Starts a new active segment with room for at least {@code sizeBytes} of records: the spare one
+   * prepared in the background if it is large enough, so that the writer does not zero-fill a whole
+   * segment between two batches; then starts preparing the next spare.
+   */
   private void rollover(int sizeBytes) throws IOException {
     long sequence = active == null ? 1 : active.sequence + 1;
     long size = Math.max(options.segmentSizeBytes(), Segment.HEADER_SIZE_BYTES + (long) sizeBytes);
-    Segment created = Segment.create(options.directory(), sequence, size);
+    Segment created;
+    if (spare != null && spare.sequence() == sequence && size == options.segmentSizeBytes()) {
+      created = Segment.install(options.directory(), sequence, spare.join());
+    } else {
+      if (spare != null) {
+        spare.join(); // the same temporary name is created again below
+      }
+      created = Segment.create(options.directory(), sequence, size);
+    }
     segments.put(sequence, created);
     active = created;
     writePosition = Segment.HEADER_SIZE_BYTES;
+    long next = sequence + 1;
+    spare =
+        new Spare(
+            next,
+            CompletableFuture.supplyAsync(
+                () -> Segment.prepare(options.directory(), next, options.segmentSizeBytes()),
+                runnable -> options.writerThreadFactory().newThread(runnable).start()));
+  }
+
+  /** A segment file being prepared under its temporary name for sequence {@code sequence}. */
+  private record Spare(long sequence, CompletableFuture<Path> file) {
+    Path join() throws IOException {
+      try {
+        return file.join();
+      } catch (java.util.concurrent.CompletionException e) {
+        throw new IOException("preparing segment " + sequence + " failed", e.getCause());
+      }
+    }
   }
 
   /**
@@ -647,6 +688,9 @@ public final class SegmentedLog implements AutoCloseable {
       Thread.currentThread().interrupt();
       throw new StorageException("interrupted while closing the Raft log", e);
     } finally {
+      if (spare != null) {
+        spare.file().exceptionally(e -> null).join(); // its temporary file is removed at open
+      }
       closeSegments();
     }
   }
