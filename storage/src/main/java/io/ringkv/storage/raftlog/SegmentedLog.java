@@ -66,6 +66,9 @@ public final class SegmentedLog implements AutoCloseable {
   /** How often a submitter waiting for room in a full queue checks that the writer still runs. */
   private static final long QUEUE_WAIT_POLL_MILLIS = 10;
 
+  /** Bytes one batch may take: a buffer and a segment are addressed by int. */
+  static final long BATCH_SIZE_BYTES_MAX = Integer.MAX_VALUE / 2;
+
   private final SegmentedLogOptions options;
   private final NavigableMap<Long, Segment> segments = new ConcurrentSkipListMap<>();
   private final Map<Long, GroupIndex> groups = new HashMap<>();
@@ -315,7 +318,9 @@ public final class SegmentedLog implements AutoCloseable {
     if (closed || failure != null) {
       throw stopped();
     }
-    commitBatch(List.of(pending));
+    for (List<Pending> part : partsWithinSizeMax(List.of(pending))) {
+      commitBatch(part);
+    }
     pending.future.join();
   }
 
@@ -367,9 +372,9 @@ public final class SegmentedLog implements AutoCloseable {
       }
       queue.drainTo(batch, options.batchWritesMax() - 1);
       stopping = batch.remove(STOP);
-      if (!batch.isEmpty()) {
+      for (List<Pending> part : partsWithinSizeMax(batch)) {
         try {
-          commitBatch(batch);
+          commitBatch(part);
         } catch (RuntimeException e) {
           log.error("Raft log write failed; the log accepts no more writes", e);
         }
@@ -381,6 +386,40 @@ public final class SegmentedLog implements AutoCloseable {
         late.future.completeExceptionally(stopped());
       }
     }
+  }
+
+  /**
+   * {@code batch} cut into consecutive parts of at most {@link #BATCH_SIZE_BYTES_MAX} bytes each; a
+   * write alone above it fails (no caller of the storage engine sends one: its writes are bounded
+   * far lower).
+   */
+  private static List<List<Pending>> partsWithinSizeMax(List<Pending> batch) {
+    List<List<Pending>> parts = new ArrayList<>();
+    List<Pending> part = new ArrayList<>();
+    long partBytes = 0;
+    for (Pending pending : batch) {
+      long bytes = 0;
+      for (LogRecord record : pending.records) {
+        bytes += RecordCodec.encodedSizeBytes(record);
+      }
+      if (bytes > BATCH_SIZE_BYTES_MAX) {
+        pending.future.completeExceptionally(
+            new StorageException(
+                "Raft log write of " + bytes + " bytes above " + BATCH_SIZE_BYTES_MAX));
+        continue;
+      }
+      if (partBytes + bytes > BATCH_SIZE_BYTES_MAX) {
+        parts.add(part);
+        part = new ArrayList<>();
+        partBytes = 0;
+      }
+      part.add(pending);
+      partBytes += bytes;
+    }
+    if (!part.isEmpty()) {
+      parts.add(part);
+    }
+    return parts;
   }
 
   /**
@@ -506,10 +545,18 @@ public final class SegmentedLog implements AutoCloseable {
 
   /** Writes one batch and fsyncs it, then indexes it; true if segments may have become dead. */
   private boolean writeDurably(List<LogRecord> records) {
-    int sizeBytes = 0;
+    long totalBytes = 0;
     for (LogRecord record : records) {
-      sizeBytes += RecordCodec.encodedSizeBytes(record);
+      totalBytes += RecordCodec.encodedSizeBytes(record);
     }
+    // Callers bound their writes (the storage engine's batchSizeBytesMax); one batch of many
+    // writers' parts must still fit one buffer and one segment.
+    Invariants.check(
+        totalBytes <= BATCH_SIZE_BYTES_MAX,
+        "batch of %d bytes above %d",
+        totalBytes,
+        BATCH_SIZE_BYTES_MAX);
+    int sizeBytes = (int) totalBytes;
     boolean rolled = false;
     try {
       if (writePosition + sizeBytes > active.sizeBytes) {

@@ -22,7 +22,8 @@ import org.junit.jupiter.api.io.TempDir;
  * index i, and an explicit truncate); compaction with the term below the first index kept; purge of
  * whole segments once compacted, with marks and hard states still right after the old segments are
  * gone; destroy then re-create of a group id that sees none of the old records; appends that do not
- * fit rejected without writing anything; and group commit (many submitted writes, fewer fsyncs).
+ * fit rejected without writing anything; group commit (many submitted writes, fewer fsyncs); a
+ * batch larger than a segment; a foreign file refused; and readers racing compaction and purge.
  */
 class SegmentedLogTest {
   @TempDir Path directory;
@@ -183,6 +184,80 @@ class SegmentedLogTest {
       for (long group = 1; group <= writers; group++) {
         assertThat(log.lastIndex(group)).isEqualTo(writesPerWriter);
       }
+    }
+  }
+
+  @Test
+  void aBatchLargerThanASegmentGetsASegmentOfItsOwn() {
+    SegmentedLogOptions options = RaftLogFixtures.small(directory);
+    List<Entry> big = new ArrayList<>();
+    for (long index = 1; index <= 4; index++) {
+      big.add(
+          new Entry(
+              1,
+              index,
+              io.ringkv.raft.EntryType.NORMAL,
+              new byte[(int) RaftLogFixtures.SMALL_SEGMENT_SIZE_BYTES]));
+    }
+    try (SegmentedLog log = SegmentedLog.open(options)) {
+      log.write(List.of(append(1, 1, 2, 1)));
+      log.write(List.of(new LogRecord.Entries(2, big)));
+      log.write(List.of(append(1, 3, 2, 1)));
+      assertThat(log.segmentSequences()).hasSizeGreaterThanOrEqualTo(3);
+    }
+    try (SegmentedLog log = SegmentedLog.open(options)) {
+      assertThat(log.entries(2, 1, 5, Long.MAX_VALUE)).isEqualTo(big);
+      assertThat(log.entries(1, 1, 5, Long.MAX_VALUE)).isEqualTo(entries(1, 1, 4, 1));
+    }
+  }
+
+  @Test
+  void aFileThatIsNotASegmentOfOursRefusesToOpen() throws Exception {
+    java.nio.file.Files.write(
+        directory.resolve(Segment.fileName(1)), new byte[Segment.HEADER_SIZE_BYTES * 4]);
+    assertThatThrownBy(() -> SegmentedLog.open(SegmentedLogOptions.defaults(directory)).close())
+        .isInstanceOf(CorruptLogException.class)
+        .hasMessageContaining(Segment.fileName(1))
+        .hasMessageContaining("bad magic");
+  }
+
+  @Test
+  void readersRacingCompactionAndPurgeSeeEntriesOrACompactedError() throws Exception {
+    int rounds = 300;
+    java.util.concurrent.atomic.AtomicBoolean done =
+        new java.util.concurrent.atomic.AtomicBoolean();
+    java.util.concurrent.atomic.AtomicLong reads = new java.util.concurrent.atomic.AtomicLong();
+    java.util.concurrent.atomic.AtomicReference<Throwable> unexpected =
+        new java.util.concurrent.atomic.AtomicReference<>();
+    try (SegmentedLog log = SegmentedLog.open(RaftLogFixtures.small(directory))) {
+      log.write(List.of(append(1, 1, 10, 1)));
+      Thread reader =
+          Thread.ofPlatform()
+              .start(() -> {
+                while (!done.get()) {
+                  long first = log.firstIndex(1);
+                  try {
+                    List<Entry> read = log.entries(1, first, first + 5, Long.MAX_VALUE);
+                    assertThat(read.getFirst().index()).isEqualTo(first);
+                    reads.incrementAndGet();
+                  } catch (LogCompactedException e) {
+                    // compacted between the two calls: the normal race
+                  } catch (Throwable e) {
+                    unexpected.compareAndSet(null, e);
+                    return;
+                  }
+                }
+              });
+      for (int round = 0; round < rounds && unexpected.get() == null; round++) {
+        long last = log.lastIndex(1);
+        log.write(List.of(append(1, last + 1, 10, 1)));
+        log.compact(1, last - 5).join();
+      }
+      done.set(true);
+      reader.join();
+      assertThat(unexpected.get()).isNull();
+      assertThat(log.segmentsPurged()).isPositive();
+      assertThat(reads.get()).isPositive();
     }
   }
 
