@@ -211,16 +211,12 @@ final class GroupIndex {
   }
 
   /**
-   * The oldest segment holding a live entry, or {@link Long#MAX_VALUE} if the log is empty. Not
-   * simply the first entry's: after a suffix was overwritten, later indexes can live in older
-   * segments than earlier ones.
+   * The oldest segment holding a live entry, or {@link Long#MAX_VALUE} if the log is empty: the
+   * first entry's, because segments never decrease with the index (an append drops every entry
+   * after its last, so an entry is never older than one before it).
    */
   long oldestLiveEntrySegment() {
-    long oldest = NO_SEGMENT;
-    for (int slot = start; slot < start + (int) (lastIndex - truncatedIndex); slot++) {
-      oldest = Math.min(oldest, segments[slot]);
-    }
-    return oldest;
+    return lastIndex > truncatedIndex ? segments[start] : NO_SEGMENT;
   }
 
   /**
