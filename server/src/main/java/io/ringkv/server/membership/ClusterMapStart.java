@@ -175,6 +175,7 @@ public final class ClusterMapStart {
         config.logCompactionEntries(),
         config.leaderBalanceIntervalMillis(),
         config.debugUnsafeStaleReads(),
+        config.debugUnsyncedWrites(),
         config.changefeedRetentionCheckIntervalMillis(),
         config.changefeedRetentionAgeMillis(),
         config.snapshotSizeBytesMax(),
