@@ -22,7 +22,7 @@ import org.junit.jupiter.api.io.TempDir;
  * them all; the set workload loses no acknowledged add across those power losses; and with the
  * planted bug {@code debug-unsynced-writes} (storage writes acknowledged while still in the node's
  * memory) the same run is invalid, so the check can fail. Fixed seeds, printed by the runner. Runs
- * by name only, about 3 minutes:
+ * by name only, 3 to 6 minutes (6 on a machine shared with other builds):
  *
  * <pre>flock /tmp/ringkv-realnode.lock ./mvnw -B -q -pl jepsen -am test \
  *   -Dtest=CrashAllNemesisIT -Dsurefire.failIfNoSpecifiedTests=false</pre>
