@@ -20,6 +20,10 @@
 # faster but, on a laptop shared with builds and GC pauses, suspects nodes that are only slow; lan
 # gives the timings a real deployment has, so what a developer sees here holds there.
 # RINGKV_NODE_FLAGS (empty) adds settings to every node, e.g. "--changefeed-retention-age-millis 15000".
+# Warm-up: with RINGKV_AOT=train, the first node of `start` is a training run for JDK 25's AOT cache
+# (see bin/ringkv): put load on the cluster, then `stop` gives that node up to
+# RINGKV_AOT_STOP_TIMEOUT_SECONDS (180) to write server/target/ringkv-server.aot, which every later
+# start of a node loads while it is newer than the server jar. RINGKV_AOT=off: no cache at all.
 # Only processes whose pid this script recorded are ever signalled.
 set -eu
 root_dir=$(CDPATH='' cd -- "$(dirname -- "$0")/.." && pwd)
@@ -34,6 +38,8 @@ partitions=${RINGKV_PARTITIONS:-64}
 gossip_preset=${RINGKV_GOSSIP_PRESET:-lan}
 cluster_id=${RINGKV_CLUSTER_ID:-ringkv-local}
 node_count_max=20
+aot_cache=$root_dir/server/target/ringkv-server.aot
+aot_stop_timeout_seconds=${RINGKV_AOT_STOP_TIMEOUT_SECONDS:-180}
 RINGKV_JAVA_OPTS=${RINGKV_JAVA_OPTS:--Xms64m -Xmx384m -XX:+UseSerialGC}
 export RINGKV_JAVA_OPTS
 
@@ -117,8 +123,10 @@ build_server() {
   "$root_dir/bin/ringkv" --help >/dev/null || die "could not build the server"
 }
 
+# launch I [train]: starts node I; with train and RINGKV_AOT=train it records the AOT cache.
 launch() {
   i=$1
+  may_train=${2:-}
   dir=$(node_dir "$i")
   mkdir -p "$dir/data"
   host=$(node_host "$i")
@@ -129,8 +137,17 @@ launch() {
   else
     set -- --members "$(cat "$run_dir/members")"
   fi
+  aot_mode=${RINGKV_AOT:-auto}
+  rm -f "$dir/aot-training"
+  if [ "$aot_mode" = train ]; then
+    if [ "$may_train" = train ]; then
+      touch "$dir/aot-training"
+    else
+      aot_mode=auto # one training node is enough; the others run as usual
+    fi
+  fi
   # shellcheck disable=SC2086 # RINGKV_NODE_FLAGS is a list of flags
-  "$root_dir/bin/ringkv" --data-dir "$dir/data" --node-id "$i" --host "$host" \
+  RINGKV_AOT=$aot_mode "$root_dir/bin/ringkv" --data-dir "$dir/data" --node-id "$i" --host "$host" \
     "$@" --partitions "$partitions" --cluster-id "$cluster_id" \
     --gossip-preset "$gossip_preset" ${RINGKV_NODE_FLAGS:-} >>"$dir/node.log" 2>&1 </dev/null &
   echo $! >"$(pid_file "$i")"
@@ -201,8 +218,11 @@ cmd_start() {
   fi
   echo "$members" >"$run_dir/members"
   build_server
+  first=""
   for i in $(node_ids); do
-    launch "$i"
+    # With RINGKV_AOT=train the first node records the AOT cache (one is enough).
+    launch "$i" "${first:-train}"
+    first=no
   done
   # shellcheck disable=SC2046 # node ids are numbers
   wait_healthy $(node_ids)
@@ -213,20 +233,32 @@ cmd_start() {
 stop_node() {
   i=$1
   pid=$(live_pid "$i")
+  timeout=$stop_timeout_seconds
+  training=""
+  if [ -f "$(node_dir "$i")/aot-training" ]; then
+    training=yes
+    timeout=$aot_stop_timeout_seconds # the JVM writes the AOT cache on its way out
+  fi
   if [ -n "$pid" ]; then
     kill -CONT "$pid" 2>/dev/null || true # a paused node cannot handle SIGTERM
     kill -TERM "$pid" 2>/dev/null || true
     waited=0
-    while [ -d "/proc/$pid" ] && [ "$waited" -lt $((stop_timeout_seconds * 10)) ]; do
+    while [ -d "/proc/$pid" ] && [ "$waited" -lt $((timeout * 10)) ]; do
       sleep 0.1
       waited=$((waited + 1))
     done
     if [ -d "/proc/$pid" ]; then
-      echo "local-cluster: node $i (pid $pid) ignored SIGTERM for ${stop_timeout_seconds}s, sending SIGKILL" >&2
+      echo "local-cluster: node $i (pid $pid) ignored SIGTERM for ${timeout}s, sending SIGKILL" >&2
       kill -KILL "$pid" 2>/dev/null || true
     fi
+    trained="$root_dir/server/target/aot-train-pid$pid.aot"
+    if [ -n "$training" ] && [ -s "$trained" ]; then
+      mv -f "$trained" "$aot_cache"
+      echo "local-cluster: node $i wrote the AOT cache $aot_cache (later starts load it)"
+    fi
+    rm -f "$trained" "$trained.config"
   fi
-  rm -f "$(pid_file "$i")"
+  rm -f "$(pid_file "$i")" "$(node_dir "$i")/aot-training"
 }
 
 cmd_add() {

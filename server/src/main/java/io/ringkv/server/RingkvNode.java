@@ -155,6 +155,7 @@ public final class RingkvNode implements AutoCloseable {
                 .changefeedRetentionAge(
                     java.time.Duration.ofMillis(config.changefeedRetentionAgeMillis()))
                 .meterRegistry(registry)
+                .debugUnsyncedWrites(config.debugUnsyncedWrites())
                 .build());
     List<List<Long>> replicas = ClusterMapStart.partitionVoters(mapStart.map());
     Map<Integer, List<Long>> local = mapStart.bootstrap() ? bootstrapSet(mapStart.map()) : Map.of();
@@ -273,6 +274,9 @@ public final class RingkvNode implements AutoCloseable {
 
     if (config.debugUnsafeStaleReads()) {
       log.warn("UNSAFE debug-unsafe-stale-reads is on: linearizable reads may return stale data");
+    }
+    if (config.debugUnsyncedWrites()) {
+      log.warn("UNSAFE debug-unsynced-writes is on: acknowledged writes are not durable");
     }
     mapFollower =
         new MapFollower(

@@ -30,6 +30,7 @@ public record StorageOptions(
     int logCacheEntriesMax,
     long logCacheSizeBytesMax,
     boolean verifyChecksumsOnOpen,
+    boolean debugUnsyncedWrites,
     Clock clock,
     ThreadFactory committerThreadFactory,
     MeterRegistry meterRegistry) {
@@ -72,6 +73,7 @@ public record StorageOptions(
     private int logCacheEntriesMax = LOG_CACHE_ENTRIES_MAX_DEFAULT;
     private long logCacheSizeBytesMax = LOG_CACHE_SIZE_BYTES_MAX_DEFAULT;
     private boolean verifyChecksumsOnOpen = true;
+    private boolean debugUnsyncedWrites;
     private Clock clock = Clock.systemUTC();
     private ThreadFactory committerThreadFactory =
         runnable -> {
@@ -161,6 +163,19 @@ public record StorageOptions(
       return this;
     }
 
+    /**
+     * UNSAFE, testing only: writes stay in RocksDB's WAL buffer inside the process, handed to the
+     * operating system at most once a second (or when the buffer fills or a memtable is switched)
+     * and never fsynced, while every write still reports itself durable. A process killed with
+     * SIGKILL then loses up to a second of its latest writes, as a machine that loses power loses
+     * what was never fsynced; it proves the crash-all nemesis catches acknowledged writes that are
+     * not durable. The server allows it only with allow-unsafe-debug.
+     */
+    public Builder debugUnsyncedWrites(boolean value) {
+      debugUnsyncedWrites = value;
+      return this;
+    }
+
     public Builder clock(Clock value) {
       clock = value;
       return this;
@@ -221,6 +236,7 @@ public record StorageOptions(
           logCacheEntriesMax,
           logCacheSizeBytesMax,
           verifyChecksumsOnOpen,
+          debugUnsyncedWrites,
           Objects.requireNonNull(clock, "clock"),
           Objects.requireNonNull(committerThreadFactory, "committerThreadFactory"),
           Objects.requireNonNull(meterRegistry, "meterRegistry"));

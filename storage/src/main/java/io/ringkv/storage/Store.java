@@ -39,6 +39,11 @@ final class Store implements AutoCloseable {
   private final List<AutoCloseable> resources;
   private final Statistics statistics;
   private long walSyncsAtClose;
+
+  /** How stale the durable state may be under the planted bug: the writes a crash can lose. */
+  static final long DEBUG_UNSYNCED_WRITE_OUT_INTERVAL_MILLIS = 1000;
+
+  private long debugWalWrittenOutMillis;
   private boolean closed;
   private final WriteOptions syncWrite = new WriteOptions().setSync(true);
   private final WriteOptions bufferedWrite = new WriteOptions().setSync(false);
@@ -110,7 +115,7 @@ final class Store implements AutoCloseable {
   /** Writes {@code batch} atomically; with {@code sync} it is on disk (fsync) before returning. */
   void write(WriteBatch batch, boolean sync) {
     try {
-      db.write(sync ? syncWrite : bufferedWrite, batch);
+      db.write(sync && !options.debugUnsyncedWrites() ? syncWrite : bufferedWrite, batch);
     } catch (RocksDBException e) {
       throw failure("write", e);
     }
@@ -122,10 +127,34 @@ final class Store implements AutoCloseable {
    * they would if they joined the write group of a {@code sync = true} write.
    */
   void syncWal() {
+    if (options.debugUnsyncedWrites()) {
+      debugWriteOutOldWal();
+      return;
+    }
     try {
       db.syncWal();
     } catch (RocksDBException e) {
       throw failure("sync WAL", e);
+    }
+  }
+
+  /**
+   * The planted durability bug ({@link StorageOptions#debugUnsyncedWrites}): instead of an fsync,
+   * hands RocksDB's buffered WAL to the operating system (without fsync) at most once per {@link
+   * #DEBUG_UNSYNCED_WRITE_OUT_INTERVAL_MILLIS}, so a SIGKILL loses at most that much of the latest
+   * acknowledged writes, but never the node's older state (a node that lost everything would not
+   * serve again, and a run would show unavailability instead of lost writes).
+   */
+  private synchronized void debugWriteOutOldWal() {
+    long now = options.clock().millis();
+    if (now - debugWalWrittenOutMillis < DEBUG_UNSYNCED_WRITE_OUT_INTERVAL_MILLIS) {
+      return;
+    }
+    debugWalWrittenOutMillis = now;
+    try {
+      db.flushWal(false);
+    } catch (RocksDBException e) {
+      throw failure("flush WAL", e);
     }
   }
 

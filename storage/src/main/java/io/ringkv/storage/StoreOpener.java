@@ -172,7 +172,9 @@ final class StoreOpener {
             .setErrorIfExists(fresh)
             .setParanoidChecks(true)
             .setWalRecoveryMode(recovery)
-            .setMaxOpenFiles(-1);
+            .setMaxOpenFiles(-1)
+            // The planted durability bug: the WAL stays in RocksDB's buffer, in this process.
+            .setManualWalFlush(options.debugUnsyncedWrites());
     resources.add(dbOptions);
     Statistics statistics = null;
     if (readOnly) {

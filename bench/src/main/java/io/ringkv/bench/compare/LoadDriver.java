@@ -6,6 +6,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -21,7 +23,9 @@ import org.HdrHistogram.Recorder;
  * should have gone out during it (no coordinated omission); at most {@code --inflight} are
  * outstanding, and a request that cannot be sent is counted as late, not skipped. Ops: put, lget
  * (linearizable get), sget (serializable get), mix (50/50 put and linearizable get). Bounded by
- * {@code --duration} seconds; the key choice is seeded (printed).
+ * {@code --duration} seconds; the key choice is seeded (printed). With {@code --report-interval S}
+ * it also prints one {@code [WINDOW]} line every S seconds from the start (warm-up included):
+ * successful operations per second and p50 in that window, to see a cluster warm up.
  */
 public final class LoadDriver {
   /** How long to wait for outstanding requests after the run's time is up. */
@@ -42,6 +46,10 @@ public final class LoadDriver {
     int keys = Integer.parseInt(options.getOrDefault("keys", "10000"));
     int valueBytes = Integer.parseInt(options.getOrDefault("value-bytes", "100"));
     long seed = Long.parseLong(options.getOrDefault("seed", Long.toString(System.nanoTime())));
+    long reportIntervalSeconds = Long.parseLong(options.getOrDefault("report-interval", "0"));
+    if (reportIntervalSeconds < 0) {
+      throw new IllegalArgumentException("--report-interval must be 0 (off) or positive seconds");
+    }
     if (!List.of("put", "lget", "sget", "mix").contains(op)) {
       throw new IllegalArgumentException("--op must be put, lget, sget or mix: " + op);
     }
@@ -49,7 +57,17 @@ public final class LoadDriver {
         "load: target=%s op=%s inflight=%d rate=%d duration=%ds keys=%d value-bytes=%d seed=%d%n",
         system, op, inflight, rate, durationSeconds, keys, valueBytes, seed);
     try (KvTarget target = KvTarget.open(system, endpoints)) {
-      run(target, op, inflight, rate, warmupSeconds, durationSeconds, keys, valueBytes, seed);
+      run(
+          target,
+          op,
+          inflight,
+          rate,
+          warmupSeconds,
+          durationSeconds,
+          keys,
+          valueBytes,
+          seed,
+          reportIntervalSeconds);
     }
   }
 
@@ -62,7 +80,8 @@ public final class LoadDriver {
       long durationSeconds,
       int keys,
       int valueBytes,
-      long seed)
+      long seed,
+      long reportIntervalSeconds)
       throws InterruptedException {
     SplittableRandom random = new SplittableRandom(seed);
     byte[] value = new byte[valueBytes];
@@ -74,6 +93,9 @@ public final class LoadDriver {
     AtomicLong answered = new AtomicLong();
     Semaphore slots = new Semaphore(inflight);
     long start = System.nanoTime();
+    Recorder windowRecorder = new Recorder(3);
+    ScheduledExecutorService windows =
+        reportIntervalSeconds > 0 ? windowReporter(windowRecorder, reportIntervalSeconds) : null;
     // Requests due before recordFrom warm up the client, the JIT and connections and are not
     // counted.
     long recordFrom = start + TimeUnit.SECONDS.toNanos(warmupSeconds);
@@ -108,6 +130,9 @@ public final class LoadDriver {
       long from = intended;
       call.whenComplete((result, failure) -> {
         answered.incrementAndGet();
+        if (failure == null) {
+          windowRecorder.recordValue(Math.max(1, (System.nanoTime() - from) / 1000));
+        }
         if (from < recordFrom) {
           // warm-up: neither recorded nor counted
         } else if (failure == null) {
@@ -120,6 +145,9 @@ public final class LoadDriver {
       });
     }
     long sendEnd = System.nanoTime();
+    if (windows != null) {
+      windows.shutdownNow();
+    }
     boolean drained = slots.tryAcquire(inflight, DRAIN_TIMEOUT_SECONDS, TimeUnit.SECONDS);
     double seconds = (sendEnd - recordFrom) / 1e9;
     org.HdrHistogram.Histogram histogram = recorder.getIntervalHistogram();
@@ -131,6 +159,34 @@ public final class LoadDriver {
     if (!drained) {
       System.out.printf("%s, Return=UNFINISHED, %d%n", name, inflight - slots.availablePermits());
     }
+  }
+
+  /**
+   * Prints, every {@code intervalSeconds}, the window's end (seconds since the start), its
+   * successful operations per second and their p50 and p99 in µs, from {@code recorder}'s interval.
+   */
+  private static ScheduledExecutorService windowReporter(Recorder recorder, long intervalSeconds) {
+    ScheduledExecutorService executor =
+        Executors.newSingleThreadScheduledExecutor(runnable -> {
+          Thread thread = new Thread(runnable, "load-window-report");
+          thread.setDaemon(true);
+          return thread;
+        });
+    AtomicLong windowIndex = new AtomicLong();
+    executor.scheduleAtFixedRate(
+        () -> {
+          org.HdrHistogram.Histogram window = recorder.getIntervalHistogram();
+          System.out.printf(
+              "[WINDOW], %ds, %.1f ops/sec, p50 %d us, p99 %d us%n",
+              windowIndex.incrementAndGet() * intervalSeconds,
+              (double) window.getTotalCount() / intervalSeconds,
+              window.getValueAtPercentile(50),
+              window.getValueAtPercentile(99));
+        },
+        intervalSeconds,
+        intervalSeconds,
+        TimeUnit.SECONDS);
+    return executor;
   }
 
   /** One operation's lines in YCSB's format: count, p50, p99, p99.9 and maximum in µs, errors. */

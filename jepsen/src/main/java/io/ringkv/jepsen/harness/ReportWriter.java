@@ -37,13 +37,15 @@ public final class ReportWriter {
           Keyword.of("start-partition"),
           Keyword.of("kill"),
           Keyword.of("pause"),
-          Keyword.of("start-slow"));
+          Keyword.of("start-slow"),
+          Keyword.of("crash-all"));
   private static final Set<Keyword> FAULT_STOPS =
       Set.of(
           Keyword.of("stop-partition"),
           Keyword.of("restart"),
           Keyword.of("resume"),
-          Keyword.of("stop-slow"));
+          Keyword.of("stop-slow"),
+          Keyword.of("restart-all"));
 
   private static final Map<OpType, String> COLOURS =
       Map.of(OpType.OK, "#2b8a3e", OpType.FAIL, "#c92a2a", OpType.INFO, "#e8890c");

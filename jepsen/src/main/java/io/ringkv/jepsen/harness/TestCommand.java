@@ -131,6 +131,14 @@ public final class TestCommand implements Callable<Integer> {
   boolean debugMoveSkipSnapshotData;
 
   @Option(
+      names = "--debug-unsynced-writes",
+      description =
+          "start the nodes with their test-only switch that acknowledges storage writes still in"
+              + " the node's memory, never fsynced; with --nemesis crash-all the set verdict should"
+              + " become invalid")
+  boolean debugUnsyncedWrites;
+
+  @Option(
       names = "--address-base",
       defaultValue = "" + ClusterSpec.ADDRESS_BASE_DEFAULT,
       description = "node i listens on <address-prefix>(base+i) (default: ${DEFAULT-VALUE})")
@@ -218,7 +226,8 @@ public final class TestCommand implements Callable<Integer> {
             debugWatchDropOneIn,
             spareNodes,
             addressPrefix,
-            debugMoveSkipSnapshotData);
+            debugMoveSkipSnapshotData,
+            debugUnsyncedWrites);
     if (!TestRunner.CLIENTS.contains(client)) {
       throw new CommandLine.ParameterException(
           spec.commandLine(), "unknown client '" + client + "'; known: " + TestRunner.CLIENTS);
@@ -229,6 +238,9 @@ public final class TestCommand implements Callable<Integer> {
     }
     if (debugMoveSkipSnapshotData) {
       out.println("PLANTED BUG: nodes install received snapshots without their data");
+    }
+    if (debugUnsyncedWrites) {
+      out.println("PLANTED BUG: nodes acknowledge writes that are not durable");
     }
     if (unsafeStaleReads) {
       out.println(

@@ -32,7 +32,8 @@ public record TestOptions(
     int debugWatchDropOneIn,
     int spareNodes,
     String addressPrefix,
-    boolean debugMoveSkipSnapshotData) {
+    boolean debugMoveSkipSnapshotData,
+    boolean debugUnsyncedWrites) {
   public static final List<String> WORKLOADS = List.of("register", "set", "changefeed");
 
   /** The most changefeed consumers a run may have. */
@@ -65,6 +66,13 @@ public record TestOptions(
    */
   public static final List<String> DEBUG_MOVE_SKIP_SNAPSHOT_DATA_FLAGS =
       List.of("--debug-move-skip-snapshot-data", "true");
+
+  /**
+   * The node setting of {@code --debug-unsynced-writes}: storage writes are acknowledged while they
+   * are still in the node's memory (a planted bug the crash-all nemesis must expose).
+   */
+  public static final List<String> DEBUG_UNSYNCED_WRITES_FLAGS =
+      List.of("--debug-unsynced-writes", "true");
 
   public TestOptions {
     Objects.requireNonNull(repositoryRoot, "repositoryRoot");
@@ -140,7 +148,11 @@ public record TestOptions(
     if (debugMoveSkipSnapshotData) {
       flags.addAll(DEBUG_MOVE_SKIP_SNAPSHOT_DATA_FLAGS);
     }
-    if (!unsafeStaleReads && (debugWatchDropOneIn > 0 || debugMoveSkipSnapshotData)) {
+    if (debugUnsyncedWrites) {
+      flags.addAll(DEBUG_UNSYNCED_WRITES_FLAGS);
+    }
+    if (!unsafeStaleReads
+        && (debugWatchDropOneIn > 0 || debugMoveSkipSnapshotData || debugUnsyncedWrites)) {
       flags.addAll(ALLOW_UNSAFE_DEBUG_FLAGS);
     }
     return new ClusterSpec(

@@ -128,6 +128,7 @@ class ReportWriterTest {
         0,
         0,
         ClusterSpec.ADDRESS_PREFIX_DEFAULT,
+        false,
         false);
   }
 }

@@ -68,6 +68,7 @@ class TestRunnerFaultsTest {
             0,
             0,
             ClusterSpec.ADDRESS_PREFIX_DEFAULT,
+            false,
             false);
     Map<String, String> shared = new HashMap<>();
     StringWriter out = new StringWriter();

@@ -209,6 +209,7 @@ public final class ConfigLoader {
         integer(values, Setting.LOG_COMPACTION_ENTRIES),
         integer(values, Setting.LEADER_BALANCE_INTERVAL_MILLIS),
         unsafeDebug(values, Setting.DEBUG_UNSAFE_STALE_READS),
+        unsafeDebug(values, Setting.DEBUG_UNSYNCED_WRITES),
         integer(values, Setting.CHANGEFEED_RETENTION_CHECK_INTERVAL_MILLIS),
         integer(values, Setting.CHANGEFEED_RETENTION_AGE_MILLIS),
         integer(values, Setting.SNAPSHOT_SIZE_BYTES_MAX),

@@ -12,6 +12,8 @@ import java.util.List;
  * @param leaderBalanceIntervalMillis period of leader balancing, 0 when off
  * @param debugUnsafeStaleReads UNSAFE testing switch: linearizable reads skip ReadIndex and are
  *     served by any replica from its applied state (only with allow-unsafe-debug)
+ * @param debugUnsyncedWrites UNSAFE testing switch: storage writes are acknowledged without being
+ *     written out of the process or fsynced (only with allow-unsafe-debug)
  * @param changefeedRetentionCheckIntervalMillis period of the changefeed retention check
  * @param changefeedRetentionAgeMillis change records older than this are dropped by retention
  * @param snapshotSizeBytesMax largest partition snapshot this node sends or accepts (it travels in
@@ -41,6 +43,7 @@ public record NodeConfig(
     long logCompactionEntries,
     long leaderBalanceIntervalMillis,
     boolean debugUnsafeStaleReads,
+    boolean debugUnsyncedWrites,
     long changefeedRetentionCheckIntervalMillis,
     long changefeedRetentionAgeMillis,
     long snapshotSizeBytesMax,
@@ -99,6 +102,7 @@ public record NodeConfig(
         raftTickMillis,
         logCompactionEntries,
         Long.parseLong(Setting.LEADER_BALANCE_INTERVAL_MILLIS.defaultValue()),
+        false,
         false,
         Long.parseLong(Setting.CHANGEFEED_RETENTION_CHECK_INTERVAL_MILLIS.defaultValue()),
         Long.parseLong(Setting.CHANGEFEED_RETENTION_AGE_MILLIS.defaultValue()),

@@ -293,6 +293,13 @@ public enum Setting {
       "false",
       "UNSAFE, testing only: serve linearizable reads from the local replica without ReadIndex"
           + " (stale reads; proves the Jepsen suite catches them); needs allow-unsafe-debug"),
+  DEBUG_UNSYNCED_WRITES(
+      "debug-unsynced-writes",
+      "false",
+      "UNSAFE, testing only: storage writes stay in the node's memory (RocksDB's WAL buffer,"
+          + " written out at most once a second) and are never fsynced, yet acknowledged (nodes"
+          + " killed all at once lose up to a second of acknowledged writes; proves the crash-all"
+          + " nemesis catches it); needs allow-unsafe-debug"),
   ALLOW_UNSAFE_DEBUG(
       "allow-unsafe-debug", "false", "permit debug-unsafe-* settings; never in production");
 

@@ -162,6 +162,7 @@ public final class ClusterMapStart {
         config.logCompactionEntries(),
         config.leaderBalanceIntervalMillis(),
         config.debugUnsafeStaleReads(),
+        config.debugUnsyncedWrites(),
         config.changefeedRetentionCheckIntervalMillis(),
         config.changefeedRetentionAgeMillis(),
         config.snapshotSizeBytesMax(),

@@ -285,6 +285,23 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void theUnsyncedWritesSwitchIsOffByDefaultAndNeedsItsPermission() {
+    assertThat(load("--data-dir", "/d").debugUnsyncedWrites()).isFalse();
+    expectError(
+        "debug-unsynced-writes", () -> load("--data-dir", "/d", "--debug-unsynced-writes", "true"));
+    assertThat(
+            load(
+                    "--data-dir",
+                    "/d",
+                    "--debug-unsynced-writes",
+                    "true",
+                    "--allow-unsafe-debug",
+                    "true")
+                .debugUnsyncedWrites())
+        .isTrue();
+  }
+
+  @Test
   void changefeedRetentionSettingsHaveDefaultsAndBounds() {
     NodeConfig defaults = load("--data-dir", "/d");
     assertThat(defaults.changefeedRetentionCheckIntervalMillis()).isEqualTo(10_000);

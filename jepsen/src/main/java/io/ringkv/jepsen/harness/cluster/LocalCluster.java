@@ -208,6 +208,63 @@ public final class LocalCluster implements AutoCloseable {
     node.paused = false;
   }
 
+  /**
+   * SIGKILLs every running node of {@code nodeIds} at the same instant, as a power loss would: ONE
+   * {@code kill} call signals all their pids, with no wait between them, and only then does this
+   * wait for each to be gone. Their data stays. Answers the nodes it killed.
+   */
+  public synchronized List<Integer> killAll(List<Integer> nodeIds)
+      throws IOException, InterruptedException {
+    List<Integer> targets = new ArrayList<>();
+    List<Long> pids = new ArrayList<>();
+    for (int nodeId : nodeIds) {
+      NodeProcess node = node(nodeId);
+      if (node != null && !node.retired && node.process.isAlive()) {
+        targets.add(nodeId);
+        pids.add(node.process.pid());
+      }
+    }
+    if (targets.isEmpty()) {
+      return targets;
+    }
+    try {
+      signal(pids, "KILL");
+    } catch (IOException oneAlreadyGone) {
+      // A node that died by itself just before is already reaped; the others were signalled.
+      for (int nodeId : targets) {
+        nodes[nodeId].process.destroyForcibly();
+      }
+    }
+    for (int nodeId : targets) {
+      NodeProcess node = nodes[nodeId];
+      if (!node.process.waitFor(EXIT_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)) {
+        throw new IllegalStateException("node " + nodeId + " survived SIGKILL for " + EXIT_TIMEOUT);
+      }
+      node.paused = false;
+    }
+    return targets;
+  }
+
+  /**
+   * Starts every node of {@code nodeIds} again on its existing data, all of them before waiting for
+   * any one's health, as machines coming back after a power loss would.
+   */
+  public void restartAll(List<Integer> nodeIds) throws IOException, InterruptedException {
+    synchronized (this) {
+      for (int nodeId : nodeIds) {
+        if (isRunning(nodeId) || isRetired(nodeId)) {
+          throw new IllegalStateException("node " + nodeId + " is running or retired");
+        }
+      }
+      for (int nodeId : nodeIds) {
+        launch(nodeId);
+      }
+    }
+    for (int nodeId : nodeIds) {
+      awaitHealthy(nodeId);
+    }
+  }
+
   /** Starts node {@code nodeId} again on its existing data and waits for its health. */
   public void restart(int nodeId) throws IOException, InterruptedException {
     synchronized (this) {
@@ -225,14 +282,14 @@ public final class LocalCluster implements AutoCloseable {
   /** SIGSTOPs node {@code nodeId}. */
   public synchronized void pause(int nodeId) throws IOException, InterruptedException {
     NodeProcess node = requireRunning(nodeId);
-    signal(node.process.pid(), "STOP");
+    signal(List.of(node.process.pid()), "STOP");
     node.paused = true;
   }
 
   /** SIGCONTs node {@code nodeId}. */
   public synchronized void resume(int nodeId) throws IOException, InterruptedException {
     NodeProcess node = requireRunning(nodeId);
-    signal(node.process.pid(), "CONT");
+    signal(List.of(node.process.pid()), "CONT");
     node.paused = false;
   }
 
@@ -389,15 +446,20 @@ public final class LocalCluster implements AutoCloseable {
     }
   }
 
-  /** Sends {@code SIG<name>} to {@code pid} through {@code /bin/kill} (Java has no SIGSTOP). */
-  private static void signal(long pid, String name) throws IOException, InterruptedException {
-    Process kill =
-        new ProcessBuilder("/bin/kill", "-" + name, Long.toString(pid))
-            .redirectErrorStream(true)
-            .start();
+  /**
+   * Sends {@code SIG<name>} to every pid of {@code pids} with one {@code /bin/kill} call (Java has
+   * no SIGSTOP, and one call signals many processes with no gap between them).
+   */
+  private static void signal(List<Long> pids, String name)
+      throws IOException, InterruptedException {
+    List<String> command = new ArrayList<>(List.of("/bin/kill", "-" + name));
+    for (long pid : pids) {
+      command.add(Long.toString(pid));
+    }
+    Process kill = new ProcessBuilder(command).redirectErrorStream(true).start();
     String output = new String(kill.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     if (!kill.waitFor(EXIT_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS) || kill.exitValue() != 0) {
-      throw new IOException("kill -" + name + " " + pid + " failed: " + output.strip());
+      throw new IOException("kill -" + name + " " + pids + " failed: " + output.strip());
     }
   }
 

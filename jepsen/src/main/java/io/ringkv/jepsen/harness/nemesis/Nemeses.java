@@ -16,16 +16,18 @@ import java.util.function.Supplier;
  * the leader isolated, a majority ring, a bridge) through a {@link Firewall}; SIGKILL and restart
  * of random nodes or of the leader; SIGSTOP/SIGCONT of a random node or of the leader; {@code
  * slow}, short SIGSTOP/SIGCONT bursts on one node for the whole fault ({@link SlowNemesis}); {@code
- * membership}, a spare node joining or a node decommissioned ({@link MembershipNemesis}, only when
- * the run has spare nodes); and {@code all}, which picks one of those for each fault (membership
- * among them when the run has spare nodes). Faults aim at the cluster's current members: a spare
- * once started, never a retired node. The leader is the node that leads the most partitions by the
- * Cluster service; when none is known a random node stands in, and the event says so.
+ * crash-all}, SIGKILL of every node at the same instant (a power loss) and restart of them all;
+ * {@code membership}, a spare node joining or a node decommissioned ({@link MembershipNemesis},
+ * only when the run has spare nodes); and {@code all}, which picks one of those for each fault
+ * (membership among them when the run has spare nodes). Faults aim at the cluster's current
+ * members: a spare once started, never a retired node. The leader is the node that leads the most
+ * partitions by the Cluster service; when none is known a random node stands in, and the event says
+ * so.
  */
 public final class Nemeses {
   /** The names {@code --nemesis} accepts. */
   public static final List<String> NAMES =
-      List.of("none", "partition", "kill", "pause", "slow", "membership", "all");
+      List.of("none", "partition", "kill", "pause", "slow", "crash-all", "membership", "all");
 
   private Nemeses() {}
 
@@ -66,6 +68,7 @@ public final class Nemeses {
       case "kill" -> new KillNemesis(cluster, leader);
       case "pause" -> new PauseNemesis(cluster, leader);
       case "slow" -> new SlowNemesis(cluster, leader, watch);
+      case "crash-all" -> new CrashAllNemesis(cluster);
       case "membership" -> {
         if (!spares) {
           throw new IllegalArgumentException("the membership nemesis needs spare nodes");
@@ -78,6 +81,7 @@ public final class Nemeses {
         parts.add(new KillNemesis(cluster, leader));
         parts.add(new PauseNemesis(cluster, leader));
         parts.add(new SlowNemesis(cluster, leader, watch));
+        parts.add(new CrashAllNemesis(cluster));
         if (spares) {
           parts.add(membershipNemesis(membership));
         }
@@ -221,6 +225,50 @@ public final class Nemeses {
         }
       }
       killed.clear();
+      return new NemesisEvent(stopF(), Map.of(Keyword.of("nodes"), longs(restarted)));
+    }
+  }
+
+  /**
+   * SIGKILLs every member at the same instant, as a power loss would, so that nothing a node had
+   * not made durable survives anywhere; restarts them all on their data when healed. Writes
+   * acknowledged before the crash must all be there afterwards.
+   */
+  static final class CrashAllNemesis implements Nemesis {
+    private final LocalCluster cluster;
+    private final List<Integer> killed = new ArrayList<>();
+
+    CrashAllNemesis(LocalCluster cluster) {
+      this.cluster = cluster;
+    }
+
+    @Override
+    public Keyword startF() {
+      return Keyword.of("crash-all");
+    }
+
+    @Override
+    public Keyword stopF() {
+      return Keyword.of("restart-all");
+    }
+
+    @Override
+    public NemesisEvent start(Random random) throws Exception {
+      List<Integer> targets = cluster.killAll(nodeIds(cluster));
+      killed.addAll(targets);
+      return new NemesisEvent(startF(), Map.of(Keyword.of("nodes"), longs(targets)));
+    }
+
+    @Override
+    public NemesisEvent stop() throws Exception {
+      List<Integer> restarted = new ArrayList<>();
+      for (int node : killed) {
+        if (!cluster.isRunning(node) && !cluster.isRetired(node)) {
+          restarted.add(node);
+        }
+      }
+      killed.clear();
+      cluster.restartAll(restarted);
       return new NemesisEvent(stopF(), Map.of(Keyword.of("nodes"), longs(restarted)));
     }
   }
