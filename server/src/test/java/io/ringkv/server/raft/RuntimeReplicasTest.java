@@ -93,7 +93,8 @@ class RuntimeReplicasTest {
             DriverSettings.INBOX_TASKS_MAX_DEFAULT,
             directory.resolve("n" + node).resolve("snapshots"),
             DriverSettings.APPLY_QUEUE_BYTES_MAX_DEFAULT,
-            DriverSettings.RAFT_INFLIGHT_BYTES_MAX_DEFAULT);
+            DriverSettings.RAFT_INFLIGHT_BYTES_MAX_DEFAULT,
+            io.ringkv.raft.Config.ReadOnlyMode.LEASE_BASED);
     drivers[node] =
         new MultiRaftDriver(
             settings,
