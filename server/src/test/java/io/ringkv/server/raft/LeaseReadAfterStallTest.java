@@ -35,7 +35,7 @@ import org.junit.jupiter.api.io.TempDir;
 class LeaseReadAfterStallTest {
   private static final int GROUP = 0;
   private static final int NODES = 3;
-  private static final int TICK_MILLIS = 10;
+  private static final int TICK_MILLIS = 20;
   private static final long WAIT_SECONDS = 30;
 
   @TempDir Path directory;
@@ -62,8 +62,7 @@ class LeaseReadAfterStallTest {
     for (int node = 1; node <= NODES; node++) {
       start(node);
     }
-    int leader = leader(0);
-    put(leader, "v1");
+    int leader = put(0, "v1");
     // A read confirmed by the lease shows the lease works before the stall.
     await(
         "a read served from the lease",
@@ -78,8 +77,7 @@ class LeaseReadAfterStallTest {
 
     frozenNanos = System.nanoTime();
     isolatedNode = leader;
-    int newLeader = leader(leader);
-    put(newLeader, "v2");
+    put(leader, "v2"); // on the leader the others elect
     double leaseBefore = reads(leader, "lease");
     double othersBefore = reads(leader, "read_index") + reads(leader, "forwarded");
     frozenNanos = -1; // the stall ends: the old leader's clock jumps to real time
@@ -166,7 +164,11 @@ class LeaseReadAfterStallTest {
     return found[0];
   }
 
-  private void put(int leader, String value) throws Exception {
+  /**
+   * Writes the register through a leader other than {@code excluded}, again on whichever node leads
+   * next if leadership moves meanwhile (a loaded machine can delay ticks); returns the node.
+   */
+  private int put(int excluded, String value) throws Exception {
     Command put =
         Command.newBuilder()
             .setPut(
@@ -174,16 +176,23 @@ class LeaseReadAfterStallTest {
                     .setKey(ByteString.copyFromUtf8("register"))
                     .setValue(ByteString.copyFromUtf8(value)))
             .build();
-    drivers[leader].propose(GROUP, put).get(WAIT_SECONDS, TimeUnit.SECONDS);
+    int[] writtenOn = {0};
+    await(
+        "register = " + value + " written through a leader",
+        () -> {
+          try {
+            int leader = leader(excluded);
+            drivers[leader].propose(GROUP, put).get(WAIT_SECONDS, TimeUnit.SECONDS);
+            writtenOn[0] = leader;
+            return true;
+          } catch (Exception e) {
+            return false; // leadership moved: find the leader again
+          }
+        });
+    return writtenOn[0];
   }
 
   private static void await(String what, BooleanSupplier condition) throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(WAIT_SECONDS);
-    while (!condition.getAsBoolean()) {
-      if (System.nanoTime() > deadline) {
-        throw new AssertionError("timed out waiting for " + what);
-      }
-      TimeUnit.MILLISECONDS.sleep(5); // polling interval of a bounded wait
-    }
+    BoundedWait.await(what, WAIT_SECONDS, condition);
   }
 }

@@ -203,13 +203,7 @@ class RuntimeReplicasTest {
   }
 
   private static void await(String what, BooleanSupplier condition) throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(WAIT_SECONDS);
-    while (!condition.getAsBoolean()) {
-      if (System.nanoTime() > deadline) {
-        throw new AssertionError("timed out waiting for " + what);
-      }
-      TimeUnit.MILLISECONDS.sleep(5); // polling interval of a bounded wait
-    }
+    BoundedWait.await(what, WAIT_SECONDS, condition);
   }
 
   /** Adds node 4 as a learner and waits until it caught up with the leader's commit index. */
