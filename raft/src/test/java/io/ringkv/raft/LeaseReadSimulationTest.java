@@ -2,6 +2,8 @@ package io.ringkv.raft;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.util.ArrayList;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -31,6 +33,25 @@ class LeaseReadSimulationTest {
    * reads from its lease after they elected a new leader and committed; the check catches the stale
    * read, and the same seed replays the same run. Within the bound the same seed passes.
    */
+  @Test
+  void leaseReadsStayLinearizableWithTicksDriftingWithinTheBound() {
+    int seedCount = Integer.getInteger("sim.leaseSeeds", DEFAULT_SEED_COUNT);
+    List<Long> failingSeeds = new ArrayList<>();
+    long leaseReads = 0;
+    for (long seed = 1; seed <= seedCount; seed++) {
+      Simulation.Result result = run(seed, Raft.LEASE_TICK_DRIFT_PERCENT_MAX);
+      leaseReads += leaseReads(result);
+      if (result.failed()) {
+        System.out.println("seed " + seed + " FAILED: " + result.failure().getMessage());
+        failingSeeds.add(seed);
+      }
+    }
+    System.out.println(
+        "lease seeds=" + seedCount + " leaseReads=" + leaseReads + " failures=" + failingSeeds);
+    assertThat(failingSeeds).as("failing seeds with drift within the bound").isEmpty();
+    assertThat(leaseReads).as("reads served from a lease").isPositive();
+  }
+
   @Test
   void driftBeyondTheBoundIsCaughtAsAStaleRead() {
     Simulation.Result result = run(DRIFT_BEYOND_BOUND_SEED, DRIFT_BEYOND_BOUND_PERCENT);
