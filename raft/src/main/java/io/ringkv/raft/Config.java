@@ -58,8 +58,10 @@ public record Config(
     /**
      * Serve from a leader lease: a quorum acknowledged a heartbeat sent less than an election
      * timeout ago, and with CheckQuorum none of them helps elect another leader within an election
-     * timeout of hearing from this one. No extra round trip, but only safe while members' ticks run
-     * at nearly the same rate; without a current lease the leader falls back to SAFE.
+     * timeout of hearing from this one. No extra round trip, but only safe while no member ticks
+     * more than {@code Raft.LEASE_TICK_DRIFT_PERCENT_MAX} (10 %) faster than another; the lease
+     * lasts (electionTimeoutTicks - 1) / 1.1 ticks (8 of 10). Without a current lease the leader
+     * falls back to SAFE.
      */
     LEASE_BASED
   }

@@ -26,8 +26,18 @@ final class Raft {
     void step(Message message);
   }
 
-  /** Lease reads end this many ticks early, for members whose ticks run slightly fast. */
-  static final int LEASE_CLOCK_DRIFT_MARGIN_TICKS = 1;
+  /**
+   * The bound on tick-rate drift that lease reads assume: no member ticks more than this many
+   * percent faster than any other (measured over an election timeout). Beyond it a follower may
+   * vote for a new leader while the old one still serves reads from its lease.
+   */
+  static final int LEASE_TICK_DRIFT_PERCENT_MAX = 10;
+
+  /**
+   * Ticks of a lease are lost to phase: a follower may receive the heartbeat just before one of its
+   * own ticks, so its election timeout of E ticks can end E - 1 leader ticks after the send.
+   */
+  static final int LEASE_TICK_PHASE_MARGIN_TICKS = 1;
 
   final long id;
   final Config config;
@@ -65,6 +75,12 @@ final class Raft {
   final List<Message> readsAwaitingTermCommit = new ArrayList<>();
 
   long droppedMessageCount;
+
+  /** Reads this leader confirmed from its lease, without a heartbeat round. */
+  long leaseReadCount;
+
+  /** Reads this leader confirmed by a quorum heartbeat round (ReadIndex). */
+  long quorumReadCount;
 
   /**
    * Set once this leader sent TIMEOUT_NOW: the target's forced election ignores leases, so lease
@@ -553,8 +569,8 @@ final class Raft {
   /**
    * Whether this leader holds a lease now: a quorum acknowledged heartbeats sent at or after tick
    * {@code t}, so none of them helps elect another leader before {@code t + electionTimeoutTicks}
-   * (see {@link #inLease}); a margin of {@link #LEASE_CLOCK_DRIFT_MARGIN_TICKS} covers members
-   * whose ticks run slightly fast.
+   * (see {@link #inLease}); the lease is shorter than that by the phase margin and the drift bound
+   * (see {@link #leaseTicks}).
    */
   private boolean holdsLease() {
     if (leaseRevokedByTransfer) {
@@ -571,8 +587,23 @@ final class Raft {
               Progress member = tracker.progress.get(memberId);
               return member == null ? -1 : member.leaseAcknowledgedTick;
             });
-    return ticksSinceStart
-        < acknowledgedTick + config.electionTimeoutTicks() - LEASE_CLOCK_DRIFT_MARGIN_TICKS;
+    return ticksSinceStart < acknowledgedTick + leaseTicks(config);
+  }
+
+  /**
+   * How many of its own ticks a leader trusts a quorum's acknowledgement of a heartbeat: the
+   * followers' election timeout less the phase margin, shortened by the drift bound (a follower
+   * whose ticks run fast ends its timeout early in the leader's ticks). With the defaults (10
+   * ticks), 8 ticks.
+   */
+  static int leaseTicks(Config config) {
+    int electionTimeoutTicks = config.electionTimeoutTicks();
+    int promisedTicks = electionTimeoutTicks - LEASE_TICK_PHASE_MARGIN_TICKS;
+    int leaseTicks = promisedTicks * 100 / (100 + LEASE_TICK_DRIFT_PERCENT_MAX);
+    Invariants.check(
+        leaseTicks >= 0 && leaseTicks < electionTimeoutTicks,
+        "a lease must end before the followers' election timeout");
+    return leaseTicks;
   }
 
   private void handleSnapshot(Message message) {
@@ -928,6 +959,7 @@ final class Raft {
         (config.readOnlyMode() == Config.ReadOnlyMode.LEASE_BASED && holdsLease())
             || config.unsafe(UnsafeTestingMode.READ_INDEX_WITHOUT_QUORUM_CHECK);
     if (skipQuorumCheck) {
+      leaseReadCount++;
       respondToRead(message, log.committed);
       return;
     }
@@ -935,6 +967,7 @@ final class Raft {
       droppedMessageCount++;
       return;
     }
+    quorumReadCount++;
     readIndexQueue.recordAck(id, message.context());
     for (long memberId : tracker.progress.keySet()) {
       if (memberId != id) {

@@ -254,6 +254,19 @@ public final class RawNode {
     return raft.droppedMessageCount;
   }
 
+  /** Reads this member confirmed as leader from its lease, without a heartbeat round. */
+  public long leaseReadCount() {
+    return raft.leaseReadCount;
+  }
+
+  /**
+   * Reads this member confirmed as leader by a quorum heartbeat round: all of them in SAFE mode,
+   * and in LEASE_BASED mode those that arrived while no lease was current.
+   */
+  public long quorumReadCount() {
+    return raft.quorumReadCount;
+  }
+
   // Package-private views for the simulation's checkers.
   Raft raft() {
     return raft;

@@ -55,8 +55,13 @@ final class Simulation implements TestMember.ApplyListener {
       int faultTicks,
       int livenessBoundTicks,
       boolean trace,
-      boolean pipelinedWrites) {
-    /** Half the seeds (two of every four, so with 3 and with 5 voters) run pipelined writes. */
+      boolean pipelinedWrites,
+      boolean leaseReadsForced,
+      int tickDriftPercentMax) {
+    /**
+     * Half the seeds (two of every four, so with 3 and with 5 voters) run pipelined writes. Seeds
+     * that draw lease reads run members whose ticks drift up to the bound the core assumes.
+     */
     static Options standard(long seed) {
       return new Options(
           seed % 2 == 0 ? 3 : 5,
@@ -64,13 +69,37 @@ final class Simulation implements TestMember.ApplyListener {
           1500,
           400,
           Boolean.getBoolean("sim.trace"),
-          Math.floorMod(seed, 4) >= 2);
+          Math.floorMod(seed, 4) >= 2,
+          false,
+          Raft.LEASE_TICK_DRIFT_PERCENT_MAX);
     }
 
     /** A broken core, with writes handled in place (the detection bounds were measured so). */
     Options withUnsafe(UnsafeTestingMode mode) {
       return new Options(
-          voterCount, EnumSet.of(mode), faultTicks, livenessBoundTicks, trace, false);
+          voterCount,
+          EnumSet.of(mode),
+          faultTicks,
+          livenessBoundTicks,
+          trace,
+          false,
+          leaseReadsForced,
+          tickDriftPercentMax);
+    }
+
+    /**
+     * Every seed serves reads from leases (CheckQuorum on), ticks drifting up to the given bound.
+     */
+    Options withLeaseReads(int driftPercentMax) {
+      return new Options(
+          voterCount,
+          unsafeModes,
+          faultTicks,
+          livenessBoundTicks,
+          trace,
+          pipelinedWrites,
+          true,
+          driftPercentMax);
     }
   }
 
@@ -94,6 +123,8 @@ final class Simulation implements TestMember.ApplyListener {
   private static final int TRACE_TAIL_LINES = 60;
   private static final int READ_TIMEOUT_TICKS = 200;
   private static final int MARKER_RETRY_TICKS = 60;
+  private static final long DRIFT_SEED_SALT = 0x6c65617365L;
+  private static final int TICK_RATE_REDRAW_TICKS = 40;
 
   private final long seed;
   private final Options options;
@@ -110,6 +141,19 @@ final class Simulation implements TestMember.ApplyListener {
   private final Map<Long, Long> checkedCommitByMember = new HashMap<>();
   private final Map<ByteBuffer, PendingRead> pendingReads = new HashMap<>();
   private final Map<Long, Long> pendingWrites = new HashMap<>();
+
+  /**
+   * Clock drift, only in lease mode: a member ticks {@code tickRatePercent / 100} times per
+   * simulated tick on average, carrying the remainder in its credit. Drawn from a random source of
+   * its own so that seeds without leases replay as they did before drift existed.
+   */
+  private final Map<Long, Integer> tickRatePercentByMember = new HashMap<>();
+
+  private final Map<Long, Integer> tickCreditPercentByMember = new HashMap<>();
+
+  /** Null unless lease reads are on. */
+  private final SplittableRandom driftRandom;
+
   private final int crashPerTenThousandTicks;
   private final int restartPerTenThousandTicks;
   private final int crashInReadyPerThousand;
@@ -145,6 +189,10 @@ final class Simulation implements TestMember.ApplyListener {
         checkQuorum && random.nextBoolean()
             ? Config.ReadOnlyMode.LEASE_BASED
             : Config.ReadOnlyMode.SAFE;
+    if (options.leaseReadsForced()) {
+      checkQuorum = true;
+      readOnlyMode = Config.ReadOnlyMode.LEASE_BASED;
+    }
     Set<Long> voters = new TreeSet<>();
     for (long id = 1; id <= options.voterCount(); id++) {
       voters.add(id);
@@ -175,6 +223,41 @@ final class Simulation implements TestMember.ApplyListener {
       members.put(id, member);
       committedCheckFrom(member);
     }
+    driftRandom =
+        readOnlyMode == Config.ReadOnlyMode.LEASE_BASED
+            ? new SplittableRandom(seed ^ DRIFT_SEED_SALT)
+            : null;
+    if (driftRandom != null) {
+      drawTickRates();
+    }
+  }
+
+  /**
+   * Rates between 100 and 100 + the drift bound percent, so that the fastest member ticks at most
+   * that much faster than the slowest; one member runs at each end of the range, the others
+   * anywhere in it, and every credit starts at a random phase. Fast members win elections, so rates
+   * are drawn again every {@link #TICK_RATE_REDRAW_TICKS}, and half of the time the leader becomes
+   * the slowest: a slow leader with fast followers is what a lease must survive.
+   */
+  private void drawTickRates() {
+    int driftPercentMax = options.tickDriftPercentMax();
+    List<Long> ids = new ArrayList<>(members.keySet());
+    long leader = currentLeader();
+    long slowest =
+        leader != 0 && driftRandom.nextBoolean()
+            ? leader
+            : ids.get(driftRandom.nextInt(ids.size()));
+    long fastest = ids.get(driftRandom.nextInt(ids.size()));
+    for (long id : ids) {
+      int ratePercent = 100 + driftRandom.nextInt(driftPercentMax + 1);
+      if (id == fastest) {
+        ratePercent = 100 + driftPercentMax;
+      } else if (id == slowest) {
+        ratePercent = 100;
+      }
+      tickRatePercentByMember.put(id, ratePercent);
+      tickCreditPercentByMember.put(id, driftRandom.nextInt(100));
+    }
   }
 
   static Result run(long seed, Options options) {
@@ -199,7 +282,7 @@ final class Simulation implements TestMember.ApplyListener {
     String stats =
         String.format(
             "ticks=%d committed=%d writesAcked=%d readsServed=%d crashes=%d confChanges=%d"
-                + " transfers=%d dropped=%d",
+                + " transfers=%d dropped=%d leaseReads=%d",
             now,
             committed.isEmpty() ? 0 : committed.lastKey(),
             writesAcknowledged,
@@ -207,7 +290,8 @@ final class Simulation implements TestMember.ApplyListener {
             crashes,
             confChangesProposed,
             transfersRequested,
-            network.droppedCount);
+            network.droppedCount,
+            members.values().stream().mapToLong(TestMember::leaseReadCount).sum());
     return new Result(seed, failure, now, traceDigest, stats);
   }
 
@@ -239,8 +323,12 @@ final class Simulation implements TestMember.ApplyListener {
   // ---------------------------------------------------------------- time and delivery
 
   private void advanceOneTick() {
+    if (driftRandom != null && now % TICK_RATE_REDRAW_TICKS == 0) {
+      drawTickRates();
+    }
     for (TestMember member : members.values()) {
-      if (member.alive) {
+      int ticks = ticksThisStep(member.id);
+      for (int i = 0; i < ticks && member.alive; i++) {
         member.node.tick();
         observe(member);
       }
@@ -259,6 +347,17 @@ final class Simulation implements TestMember.ApplyListener {
       }
     }
     expireClientOperations();
+  }
+
+  /** One tick per simulated tick without drift; with drift, as the member's rate accumulates. */
+  private int ticksThisStep(long memberId) {
+    Integer ratePercent = tickRatePercentByMember.get(memberId);
+    if (ratePercent == null) {
+      return 1;
+    }
+    int credit = tickCreditPercentByMember.get(memberId) + ratePercent;
+    tickCreditPercentByMember.put(memberId, credit % 100);
+    return credit / 100;
   }
 
   private void deliver(Message message) {

@@ -77,6 +77,10 @@ final class TestMember {
     restart();
   }
 
+  long leaseReadCount() {
+    return leaseReadCountBeforeCrashes + (node == null ? 0 : node.leaseReadCount());
+  }
+
   /** A storage bootstrapped with a snapshot at index 1 holding the initial configuration. */
   static MemoryRaftStorage bootstrapStorage(ConfState initial) {
     MemoryRaftStorage storage = new MemoryRaftStorage(initial);
@@ -85,7 +89,11 @@ final class TestMember {
     return storage;
   }
 
+  /** Lease reads confirmed by earlier incarnations of this member (its core's count restarts). */
+  long leaseReadCountBeforeCrashes;
+
   void crash() {
+    leaseReadCountBeforeCrashes += node == null ? 0 : node.leaseReadCount();
     alive = false;
     node = null;
     writing = null;

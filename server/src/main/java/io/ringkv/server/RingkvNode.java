@@ -176,7 +176,8 @@ public final class RingkvNode implements AutoCloseable {
             DriverSettings.INBOX_TASKS_MAX_DEFAULT,
             snapshots,
             config.pipeline().applyQueueBytesMax(),
-            config.pipeline().raftInflightBytesMax());
+            config.pipeline().raftInflightBytesMax(),
+            config.raftReadOnlyMode());
     driver =
         new MultiRaftDriver(
             driverSettings,

@@ -206,6 +206,7 @@ public final class ConfigLoader {
         virtualTokens,
         limits(values),
         (int) integer(values, Setting.RAFT_TICK_MILLIS),
+        readOnlyMode(values),
         integer(values, Setting.LOG_COMPACTION_ENTRIES),
         integer(values, Setting.LEADER_BALANCE_INTERVAL_MILLIS),
         unsafeDebug(values, Setting.DEBUG_UNSAFE_STALE_READS),
@@ -363,6 +364,18 @@ public final class ConfigLoader {
         (int) integer(values, Setting.PEER_FRAME_SIZE_BYTES_MAX),
         (int) integer(values, Setting.PEER_SEND_QUEUE_FRAMES_MAX),
         (int) integer(values, Setting.RESPONSE_SIZE_BYTES_MAX));
+  }
+
+  private static io.ringkv.raft.Config.ReadOnlyMode readOnlyMode(Map<Setting, String> values) {
+    String mode = text(values, Setting.RAFT_READ_MODE);
+    return switch (mode) {
+      case "lease" -> io.ringkv.raft.Config.ReadOnlyMode.LEASE_BASED;
+      case "read-index" -> io.ringkv.raft.Config.ReadOnlyMode.SAFE;
+      default ->
+          throw new ConfigException(
+              Setting.RAFT_READ_MODE.settingName(),
+              "must be lease or read-index, got '" + mode + "'");
+    };
   }
 
   private static String text(Map<Setting, String> values, Setting setting) {

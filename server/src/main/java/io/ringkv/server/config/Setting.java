@@ -82,6 +82,13 @@ public enum Setting {
       Integer.MAX_VALUE - 8),
   RAFT_TICK_MILLIS(
       "raft-tick-millis", "period of the Raft timer; election timeout is 10 ticks", 100, 1, 60_000),
+  RAFT_READ_MODE(
+      "raft-read-mode",
+      "lease",
+      "how a partition leader confirms a linearizable read: lease (no round trip while a quorum"
+          + " acknowledged a heartbeat within the last 8 ticks; assumes no node's timer runs more"
+          + " than 10 % faster than another's; falls back to read-index otherwise) or read-index"
+          + " (a heartbeat round to a quorum per read batch)"),
   LOG_COMPACTION_ENTRIES(
       "log-compaction-entries",
       "a partition's Raft log is compacted once it holds more applied entries than this",

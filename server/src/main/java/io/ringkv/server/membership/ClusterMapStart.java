@@ -159,6 +159,7 @@ public final class ClusterMapStart {
         (int) map.getVirtualTokensPerNode(),
         config.limits(),
         config.raftTickMillis(),
+        config.raftReadOnlyMode(),
         config.logCompactionEntries(),
         config.leaderBalanceIntervalMillis(),
         config.debugUnsafeStaleReads(),

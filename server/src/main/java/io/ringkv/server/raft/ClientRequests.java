@@ -29,6 +29,7 @@ final class ClientRequests {
   private final Clock clock;
   private final LongSupplier nanoTime;
   private final ReplicaGuard guard;
+  private final DriverMetrics metrics;
   private long nextRequestId;
   private long nextReadContext;
 
@@ -38,12 +39,14 @@ final class ClientRequests {
       Clock clock,
       LongSupplier nanoTime,
       ReplicaGuard guard,
+      DriverMetrics metrics,
       long firstRequestId) {
     this.nodeId = nodeId;
     this.inflightProposalsPerPartitionMax = inflightProposalsPerPartitionMax;
     this.clock = clock;
     this.nanoTime = nanoTime;
     this.guard = guard;
+    this.metrics = metrics;
     this.nextRequestId = firstRequestId;
   }
 
@@ -169,9 +172,22 @@ final class ClientRequests {
       List<CompletableFuture<Long>> reads = new ArrayList<>(replica.queuedReads);
       replica.queuedReads.clear();
       replica.readsAwaitingIndex.put(context, reads);
+      boolean leader = replica.raw.status().role() == Role.LEADER;
+      long leaseReadsBefore = replica.raw.leaseReadCount();
       guard.run(
           replica,
           () -> replica.raw.readIndex(ByteBuffer.allocate(Long.BYTES).putLong(context).array()));
+      countReads(leader, replica.raw.leaseReadCount() > leaseReadsBefore, reads.size());
+    }
+  }
+
+  private void countReads(boolean leader, boolean byLease, int readCount) {
+    if (!leader) {
+      metrics.readsForwarded.increment(readCount);
+    } else if (byLease) {
+      metrics.readsByLease.increment(readCount);
+    } else {
+      metrics.readsByReadIndex.increment(readCount);
     }
   }
 

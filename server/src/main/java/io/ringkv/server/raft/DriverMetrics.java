@@ -53,6 +53,10 @@ final class DriverMetrics {
   final Counter snapshotsSent;
   final Counter snapshotsInstalled;
   final Counter backPressureIterations;
+  final Counter readsByLease;
+  final Counter readsByReadIndex;
+  final Counter readsForwarded;
+  final Counter ticksCaughtUp;
   final Timer fsyncTimer;
   final DistributionSummary commitWrites;
   final Timer proposalToApply;
@@ -81,6 +85,14 @@ final class DriverMetrics {
         counter(
             "ringkv.driver.backpressure.waits",
             "Readies not taken because the apply queue or the commit queue was full");
+    this.readsByLease = readCounter("lease");
+    this.readsByReadIndex = readCounter("read_index");
+    this.readsForwarded = readCounter("forwarded");
+    this.ticksCaughtUp =
+        counter(
+            "ringkv.driver.ticks.caught.up",
+            "Raft ticks run late, in a burst, after the driver thread stalled past a tick (lease"
+                + " mode only: a leader's lease must not outlast a stall)");
     this.fsyncTimer =
         Timer.builder("ringkv.driver.commit.latency")
             .description("group commit (one write + fsync for all groups) latency")
@@ -112,6 +124,16 @@ final class DriverMetrics {
         .description(
             "1 while this node counts itself slow (gossip health or fsync p99) and hands its"
                 + " partition leaderships to healthy replicas")
+        .register(registry);
+  }
+
+  private Counter readCounter(String confirmedBy) {
+    return Counter.builder("ringkv.raft.reads")
+        .description(
+            "linearizable reads by how the leader confirmed them: lease (no round trip),"
+                + " read_index (a heartbeat round; also lease mode without a current lease), or"
+                + " forwarded (a follower asked its leader)")
+        .tag("confirmed_by", confirmedBy)
         .register(registry);
   }
 

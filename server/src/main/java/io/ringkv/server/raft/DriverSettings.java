@@ -25,6 +25,8 @@ import java.nio.file.Path;
  *     the queue holds at most this plus one Ready's committed bytes
  * @param raftInflightBytesMax (raft-inflight-bytes-max) entry bytes a leader sends one follower
  *     before hearing back; bounds what a follower receives between two Readies
+ * @param readOnlyMode (raft-read-mode) LEASE_BASED: leaders answer reads from a lease when one is
+ *     current, and the driver then catches up the ticks a stall missed (see MultiRaftDriver)
  */
 public record DriverSettings(
     long nodeId,
@@ -39,7 +41,8 @@ public record DriverSettings(
     int inboxTasksMax,
     Path snapshotDirectory,
     long applyQueueBytesMax,
-    long raftInflightBytesMax) {
+    long raftInflightBytesMax,
+    io.ringkv.raft.Config.ReadOnlyMode readOnlyMode) {
   public static final int TICK_MILLIS_DEFAULT = 100;
   public static final int ELECTION_TIMEOUT_TICKS_DEFAULT = 10;
   public static final long LOG_COMPACTION_ENTRIES_DEFAULT = 10_000;
@@ -63,5 +66,6 @@ public record DriverSettings(
     Invariants.check(snapshotDirectory != null, "snapshotDirectory must be set");
     Invariants.check(applyQueueBytesMax >= 1, "applyQueueBytesMax must be >= 1");
     Invariants.check(raftInflightBytesMax >= 1, "raftInflightBytesMax must be >= 1");
+    Invariants.check(readOnlyMode != null, "readOnlyMode must be set");
   }
 }

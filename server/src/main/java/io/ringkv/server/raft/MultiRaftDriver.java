@@ -175,6 +175,7 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
             clock,
             nanoTime,
             guard,
+            metrics,
             random.nextLong() & Long.MAX_VALUE); // request ids unique across restarts
     this.pipeline =
         new PersistencePipeline(
@@ -493,6 +494,10 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
     long now = nanoTime.getAsLong();
     if (now - nextTickNanos >= 0) {
       tickAll();
+      int missedTicks = dueTicks(now) - 1;
+      for (int tick = 0; tick < missedTicks; tick++) {
+        tickLeaders();
+      }
       nextTickNanos = now - nextTickNanos > tickNanos ? now + tickNanos : nextTickNanos + tickNanos;
     }
     requests.flushProposals(groups.values());
@@ -518,6 +523,36 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
     Runnable task;
     while ((task = completions.poll()) != null) {
       task.run();
+    }
+  }
+
+  /**
+   * Ticks to run now. A stall (GC, a slow disk call, a starved CPU) leaves ticks behind; a lease
+   * leader that ran one tick after a long stall would count a lease in real time far beyond its
+   * followers' election timeouts, so in lease mode leaders run every missed tick (at most an
+   * election timeout's worth, which already ends every lease) before any read of this iteration is
+   * issued. Followers keep the one-tick behaviour (a late follower only votes later, the safe side
+   * of a lease), and so does ReadIndex mode, where late ticks only delay elections.
+   */
+  private int dueTicks(long now) {
+    if (settings.readOnlyMode() != io.ringkv.raft.Config.ReadOnlyMode.LEASE_BASED) {
+      return 1;
+    }
+    long behind = (now - nextTickNanos) / tickNanos;
+    int dueTicks = (int) Math.min(1 + behind, settings.electionTimeoutTicks());
+    Invariants.check(dueTicks >= 1, "a due tick runs");
+    if (dueTicks > 1) {
+      metrics.ticksCaughtUp.increment(dueTicks - 1);
+    }
+    return dueTicks;
+  }
+
+  /** A missed tick, run late on the groups this node leads (see {@link #dueTicks}). */
+  private void tickLeaders() {
+    for (GroupReplica replica : groups.values()) {
+      if (replica.failure == null && replica.raw.status().role() == Role.LEADER) {
+        guard.run(replica, replica.raw::tick);
+      }
     }
   }
 

@@ -91,6 +91,7 @@ final class ReplicaOpener {
             .appliedIndex(store.appliedState().index())
             .preVote(true)
             .checkQuorum(true)
+            .readOnlyMode(settings.readOnlyMode())
             .maxCommittedSizeBytesPerReady(settings.peerBatchSizeBytesMax())
             // A follower then receives at most this between two Readies: one log write's worth.
             .maxInflightBytes(settings.raftInflightBytesMax())

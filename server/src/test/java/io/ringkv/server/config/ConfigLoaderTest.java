@@ -115,6 +115,15 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void raftReadModeDefaultsToLeaseAndIsValidated() {
+    assertThat(load("--data-dir", "/d").raftReadOnlyMode())
+        .isEqualTo(io.ringkv.raft.Config.ReadOnlyMode.LEASE_BASED);
+    assertThat(load("--data-dir", "/d", "--raft-read-mode", "read-index").raftReadOnlyMode())
+        .isEqualTo(io.ringkv.raft.Config.ReadOnlyMode.SAFE);
+    expectError("raft-read-mode", () -> load("--data-dir", "/d", "--raft-read-mode", "safe"));
+  }
+
+  @Test
   void missingDataDirIsNamed() {
     expectError("data-dir", () -> load("--node-id", "1"));
   }

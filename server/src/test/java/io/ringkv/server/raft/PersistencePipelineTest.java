@@ -252,7 +252,8 @@ class PersistencePipelineTest {
             DriverSettings.INBOX_TASKS_MAX_DEFAULT,
             engine.path().resolve("snapshots"),
             applyQueueBytesMax,
-            DriverSettings.RAFT_INFLIGHT_BYTES_MAX_DEFAULT);
+            DriverSettings.RAFT_INFLIGHT_BYTES_MAX_DEFAULT,
+            io.ringkv.raft.Config.ReadOnlyMode.LEASE_BASED);
     long[] frozenNanos = {0}; // no tick is ever due: no election interferes
     MultiRaftDriver driver =
         new MultiRaftDriver(

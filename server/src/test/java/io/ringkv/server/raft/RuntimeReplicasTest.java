@@ -93,7 +93,8 @@ class RuntimeReplicasTest {
             DriverSettings.INBOX_TASKS_MAX_DEFAULT,
             directory.resolve("n" + node).resolve("snapshots"),
             DriverSettings.APPLY_QUEUE_BYTES_MAX_DEFAULT,
-            DriverSettings.RAFT_INFLIGHT_BYTES_MAX_DEFAULT);
+            DriverSettings.RAFT_INFLIGHT_BYTES_MAX_DEFAULT,
+            io.ringkv.raft.Config.ReadOnlyMode.LEASE_BASED);
     drivers[node] =
         new MultiRaftDriver(
             settings,
@@ -202,13 +203,7 @@ class RuntimeReplicasTest {
   }
 
   private static void await(String what, BooleanSupplier condition) throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(WAIT_SECONDS);
-    while (!condition.getAsBoolean()) {
-      if (System.nanoTime() > deadline) {
-        throw new AssertionError("timed out waiting for " + what);
-      }
-      TimeUnit.MILLISECONDS.sleep(5); // polling interval of a bounded wait
-    }
+    BoundedWait.await(what, WAIT_SECONDS, condition);
   }
 
   /** Adds node 4 as a learner and waits until it caught up with the leader's commit index. */
