@@ -23,6 +23,7 @@ import java.time.Clock;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -49,6 +50,7 @@ class RuntimeReplicasTest {
   private static final int NODES = 4;
   private static final int KEYS = 60;
   private static final long WAIT_SECONDS = 30;
+  private static final int WRITE_ATTEMPTS_MAX = 5;
 
   @TempDir Path directory;
   private final StorageEngine[] engines = new StorageEngine[NODES + 1];
@@ -175,7 +177,12 @@ class RuntimeReplicasTest {
     return found[0];
   }
 
-  private void writeKeys(int leader) throws Exception {
+  /**
+   * Puts the keys through whichever node leads. On a loaded machine an election can end a
+   * leadership mid-write; the put is then asked again of the new leader (putting the same value
+   * twice changes nothing), since this test is about replica changes, not about elections.
+   */
+  private void writeKeys() throws Exception {
     for (int i = 0; i < KEYS; i++) {
       Command put =
           Command.newBuilder()
@@ -184,7 +191,20 @@ class RuntimeReplicasTest {
                       .setKey(ByteString.copyFromUtf8("key-" + i))
                       .setValue(ByteString.copyFromUtf8("value-" + i)))
               .build();
-      drivers[leader].propose(GROUP, put).get(WAIT_SECONDS, TimeUnit.SECONDS);
+      for (int attempt = 1; ; attempt++) {
+        try {
+          drivers[leader()].propose(GROUP, put).get(WAIT_SECONDS, TimeUnit.SECONDS);
+          break;
+        } catch (ExecutionException e) {
+          boolean leadershipMoved =
+              e.getCause() instanceof DriverException failure
+                  && (failure.kind() == DriverException.Kind.NOT_LEADER
+                      || failure.kind() == DriverException.Kind.UNAVAILABLE);
+          if (!leadershipMoved || attempt == WRITE_ATTEMPTS_MAX) {
+            throw e;
+          }
+        }
+      }
     }
   }
 
@@ -208,8 +228,8 @@ class RuntimeReplicasTest {
 
   /** Adds node 4 as a learner and waits until it caught up with the leader's commit index. */
   private int addLearnerAndCatchUp() throws Exception {
+    writeKeys();
     int leader = leader();
-    writeKeys(leader);
     assertThat(get(drivers[4].createReplica(GROUP))).as("created").isTrue();
     assertThat(get(drivers[4].createReplica(GROUP))).as("created again").isFalse();
 
@@ -295,7 +315,7 @@ class RuntimeReplicasTest {
         .isEmpty();
 
     // The group goes on with node 4 as a voter; both moved nodes keep their state over restarts.
-    writeKeys(leader());
+    writeKeys();
     stop(4);
     stop(from);
     start(4, Map.of());
