@@ -35,6 +35,7 @@ import org.HdrHistogram.Recorder;
  * and client latency during the move against the same load without it.
  *
  * <p>Phases: fill (unique keys of {@code --value-bytes} each, {@code --fill-inflight} outstanding);
+ * rest ({@code --rest-seconds} without load, so that flushes and compactions of the fill end);
  * baseline (an open-loop 50/50 put / linearizable get mix at {@code --rate} for {@code
  * --baseline-seconds}, latency from each request's intended send time, so a stall counts against
  * every request due during it); then Cluster.AddNode of the running join-mode node at {@code
@@ -62,6 +63,7 @@ public final class AddNodeFigure {
     long baselineSeconds = Long.parseLong(options.getOrDefault("baseline-seconds", "30"));
     long settleSecondsMax = Long.parseLong(options.getOrDefault("settle-seconds-max", "1800"));
     long seed = Long.parseLong(options.getOrDefault("seed", "1"));
+    long restSeconds = Long.parseLong(options.getOrDefault("rest-seconds", "60"));
     if (joinAddress == null || endpoints.getFirst().isEmpty()) {
       throw new IllegalArgumentException("--endpoints and --join-address are required");
     }
@@ -72,6 +74,10 @@ public final class AddNodeFigure {
         NettyChannelBuilder.forTarget(endpoints.getFirst()).usePlaintext().build();
     try (RingKvClient client = RingKvClient.builder().endpoints(endpoints).build()) {
       fill(client, bytes, valueBytes, fillInflight, seed);
+      // The nodes flush and compact what the fill wrote for a while after it; a baseline taken
+      // meanwhile would be slower than the cluster's steady state and flatter the move's cost.
+      System.out.printf("rest: %d s without load before the baseline%n", restSeconds);
+      TimeUnit.SECONDS.sleep(restSeconds);
       Window baseline = load(client, rate, valueBytes, seed, deadline(baselineSeconds));
       print("baseline (no move)", baseline);
       ClusterMap before = map(admin, clusterId);
