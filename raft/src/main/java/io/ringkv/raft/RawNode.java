@@ -217,6 +217,11 @@ public final class RawNode {
     raft.afterApply();
   }
 
+  /** This member's role, without building a {@link Status}: for per-request checks. */
+  public Role role() {
+    return raft.role;
+  }
+
   public Status status() {
     return new Status(
         raft.id,

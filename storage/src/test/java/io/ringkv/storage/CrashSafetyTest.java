@@ -3,10 +3,7 @@ package io.ringkv.storage;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.ringkv.raft.Entry;
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -58,7 +55,8 @@ class CrashSafetyTest {
     Map<Long, Long> maxAcked = new ConcurrentHashMap<>();
     AtomicInteger acks = new AtomicInteger();
     Process child = startChild(seed, store);
-    Thread reader = new Thread(() -> readAcks(child, maxAcked, acks), "crash-ack-reader-" + seed);
+    Thread reader =
+        new Thread(() -> CrashAcks.read(child, maxAcked, acks), "crash-ack-reader-" + seed);
     reader.start();
     long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(ACK_WAIT_MILLIS_MAX);
     while (acks.get() < killAfterAcks && child.isAlive() && System.nanoTime() < deadline) {
@@ -97,21 +95,6 @@ class CrashSafetyTest {
     return new ProcessBuilder(command)
         .redirectError(store.resolveSibling("child-" + seed + ".err").toFile())
         .start();
-  }
-
-  private static void readAcks(Process child, Map<Long, Long> maxAcked, AtomicInteger acks) {
-    try (BufferedReader lines =
-        new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8))) {
-      for (String line = lines.readLine(); line != null; line = lines.readLine()) {
-        String[] parts = line.split(" ");
-        if (parts.length == 3 && parts[0].equals("ACK")) {
-          maxAcked.merge(Long.parseLong(parts[1]), Long.parseLong(parts[2]), Math::max);
-          acks.incrementAndGet();
-        }
-      }
-    } catch (IOException e) {
-      // The pipe breaks when the child is killed; what was read before is what counts.
-    }
   }
 
   private static void verify(Path store, Map<Long, Long> maxAcked) {

@@ -38,10 +38,7 @@ class MoveCrashIT {
     try (MembershipCluster ring =
             MembershipCluster.start(store, "move-crash-meta", 3, 1, 20, PARTITIONS, SLOW_MOVES);
         RingLoad load = new RingLoad(ring.endpoints(), "c/", 2, 100, 600_000)) {
-      preload(ring);
-      load.start();
-      ring.cluster.startSpare(4);
-      ring.control.addNode(4);
+      startJoiningNode4(ring, load);
       ReplicaMove move =
           awaitMoveIn(ring, false, ReplicaMove.Phase.CATCH_UP, ReplicaMove.Phase.PROMOTE);
       int metaLeader = (int) MapChecks.leaderOf(ring.cluster, PARTITIONS); // the meta group
@@ -60,10 +57,7 @@ class MoveCrashIT {
     try (MembershipCluster ring =
             MembershipCluster.start(store, "move-crash-node", 3, 1, 20, PARTITIONS, SLOW_MOVES);
         RingLoad load = new RingLoad(ring.endpoints(), "c/", 2, 100, 600_000)) {
-      preload(ring);
-      load.start();
-      ring.cluster.startSpare(4);
-      ring.control.addNode(4);
+      startJoiningNode4(ring, load);
       ReplicaMove first = awaitMoveIn(ring, false, ReplicaMove.Phase.CATCH_UP);
       System.out.printf("killing target %d during %s%n", first.getToNode(), first);
       ring.cluster.kill((int) first.getToNode());
@@ -101,6 +95,14 @@ class MoveCrashIT {
             PHASE_BOUND,
             "a move in " + wanted);
     return map.getMovesList().stream().filter(fits).findFirst().orElseThrow();
+  }
+
+  /** Preloads the ring, starts the load, and starts node 4 and adds it: its moves begin. */
+  private static void startJoiningNode4(MembershipCluster ring, RingLoad load) throws Exception {
+    preload(ring);
+    load.start();
+    ring.cluster.startSpare(4);
+    ring.control.addNode(4);
   }
 
   private static void settleAndCheck(MembershipCluster ring, RingLoad load) throws Exception {

@@ -172,7 +172,7 @@ final class ClientRequests {
       List<CompletableFuture<Long>> reads = new ArrayList<>(replica.queuedReads);
       replica.queuedReads.clear();
       replica.readsAwaitingIndex.put(context, reads);
-      boolean leader = replica.raw.status().role() == Role.LEADER;
+      boolean leader = replica.raw.role() == Role.LEADER;
       long leaseReadsBefore = replica.raw.leaseReadCount();
       guard.run(
           replica,

@@ -550,7 +550,7 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
   /** A missed tick, run late on the groups this node leads (see {@link #dueTicks}). */
   private void tickLeaders() {
     for (GroupReplica replica : groups.values()) {
-      if (replica.failure == null && replica.raw.status().role() == Role.LEADER) {
+      if (replica.failure == null && replica.raw.role() == Role.LEADER) {
         guard.run(replica, replica.raw::tick);
       }
     }
