@@ -450,7 +450,7 @@ public final class Rebalancer {
           if (from != 0 && progress.getLeaderNodeId() == from && !transferGivenUp(move)) {
             // Leadership leaves the replica first, so the removal never ends a leader's term
             // in the middle of client traffic; the change is proposed next round.
-            long heir = heir(map, progress.getConf(), move);
+            long heir = heir(map, progress.getConf(), move, transferAttempts.get(moveKey(move)));
             if (heir == 0) {
               log.warn("move {}: no voter to take leadership from {}", describe(move), from);
               return CompletableFuture.completedFuture(Step.STAY);
@@ -879,18 +879,22 @@ public final class Rebalancer {
   }
 
   /** A voter to hand leadership to: not the leaving node, ACTIVE if one is. */
-  private static long heir(ClusterMap map, GroupConf conf, ReplicaMove move) {
-    long fallback = 0;
+  /**
+   * The voter to hand leadership to on the {@code attempt}-th round: the ACTIVE voters other than
+   * the leaving node take turns (any other voter when none is ACTIVE), so one heir that is down or
+   * lagging does not use up every attempt before the leader is removed in place.
+   */
+  private static long heir(ClusterMap map, GroupConf conf, ReplicaMove move, int attempt) {
+    List<Long> active = new ArrayList<>();
+    List<Long> others = new ArrayList<>();
     for (long voter : conf.getVotersList()) {
       if (voter == move.getFromNode()) {
         continue;
       }
-      if (isActive(map, voter)) {
-        return voter;
-      }
-      fallback = fallback == 0 ? voter : fallback;
+      (isActive(map, voter) ? active : others).add(voter);
     }
-    return fallback;
+    List<Long> candidates = active.isEmpty() ? others : active;
+    return candidates.isEmpty() ? 0 : candidates.get(attempt % candidates.size());
   }
 
   private static ReplicaMove.Phase firstPhase(ReplicaMove move) {

@@ -418,9 +418,11 @@ class RebalancerTest {
 
   @Test
   void randomCrashesLostWritesAndFailingCallsStillConverge() {
-    long baseSeed = System.nanoTime();
+    // -Drebalancer.seed=S replays the one run of seed S.
+    String replay = System.getProperty("rebalancer.seed");
+    long baseSeed = replay != null ? Long.parseLong(replay) : System.nanoTime();
     System.out.println("RebalancerTest base seed " + baseSeed);
-    for (int run = 0; run < RANDOM_RUNS; run++) {
+    for (int run = 0; run < (replay != null ? 1 : RANDOM_RUNS); run++) {
       long seed = baseSeed + run;
       try {
         runRandomly(new Random(seed));
