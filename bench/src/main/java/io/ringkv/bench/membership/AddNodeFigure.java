@@ -40,8 +40,9 @@ import org.HdrHistogram.Recorder;
  * --baseline-seconds}, latency from each request's intended send time, so a stall counts against
  * every request due during it); then Cluster.AddNode of the running join-mode node at {@code
  * --join-address} and the same load until the cluster map holds it ACTIVE with no move left, at
- * most {@code --settle-seconds-max}. The nodes are started and stopped by {@code bin/ringkv-bench
- * add-node}.
+ * most {@code --settle-seconds-max}; then the same load again for {@code --baseline-seconds} on the
+ * settled cluster, a check that the machine did not change under the baseline. The nodes are
+ * started and stopped by {@code bin/ringkv-bench add-node}.
  */
 public final class AddNodeFigure {
   static final long DRAIN_TIMEOUT_SECONDS = 15;
@@ -94,6 +95,10 @@ public final class AddNodeFigure {
       double seconds = (System.nanoTime() - began) / 1e9;
       settled.set(true);
       print("during the move", during.get());
+      // The same load once more on the settled cluster: a check on the baseline, since a
+      // machine busy with something else would move both windows and not just the move's.
+      Window afterwards = load(client, rate, valueBytes, seed + 2, deadline(baselineSeconds));
+      print("after the move (settled, no move)", afterwards);
       report(before, after, added, bytes, seconds);
     } finally {
       admin.shutdownNow();

@@ -21,8 +21,14 @@ public record MembershipSettings(
     long rebalanceBytesPerSecondMax,
     long deadNodeReplaceAfterMillis,
     boolean debugMoveSkipSnapshotData) {
-  public static final int REBALANCE_MOVES_CONCURRENT_MAX_DEFAULT = 2;
-  public static final long REBALANCE_BYTES_PER_SECOND_MAX_DEFAULT = 32L * 1024 * 1024;
+  /**
+   * One move at a time and 2 MiB/s per sending node: measured on 2 shared cores
+   * (docs/benchmarks.md, "Membership"), two moves at once or 4 MiB/s raised a foreground p99 past
+   * twice its value without moves; an operator who can spare the latency raises both.
+   */
+  public static final int REBALANCE_MOVES_CONCURRENT_MAX_DEFAULT = 1;
+
+  public static final long REBALANCE_BYTES_PER_SECOND_MAX_DEFAULT = 2L * 1024 * 1024;
 
   /** Ten minutes: far past a restart or a GC pause, well before a second failure is likely. */
   public static final long DEAD_NODE_REPLACE_AFTER_MILLIS_DEFAULT = 10 * 60 * 1000L;

@@ -22,6 +22,7 @@ import io.ringkv.server.raft.GroupStatus;
 import io.ringkv.server.raft.MultiRaftDriver;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
@@ -51,6 +52,14 @@ public final class MetaCoordinator implements MembershipCommands, AutoCloseable 
    * per running move.
    */
   public static final long ROUND_INTERVAL_MILLIS = 500;
+
+  /**
+   * After a round that wrote the map (a phase done, a move started or finished) the next round
+   * follows this soon: the next phase is usually ready at once (a learner added is ready to catch
+   * up), so waiting a full interval would only stretch each move. Rounds that change nothing keep
+   * the full interval.
+   */
+  public static final long FOLLOW_UP_ROUND_DELAY_MILLIS = 50;
 
   /** A membership command forwarded to the meta leader waits this long at most. */
   static final long FORWARD_DEADLINE_MILLIS = 60_000;
@@ -90,8 +99,7 @@ public final class MetaCoordinator implements MembershipCommands, AutoCloseable 
   }
 
   public MetaCoordinator start() {
-    scheduler.scheduleWithFixedDelay(
-        this::round, ROUND_INTERVAL_MILLIS, ROUND_INTERVAL_MILLIS, TimeUnit.MILLISECONDS);
+    scheduleRound(ROUND_INTERVAL_MILLIS);
     return this;
   }
 
@@ -105,7 +113,28 @@ public final class MetaCoordinator implements MembershipCommands, AutoCloseable 
     return status != null && status.role() == Role.LEADER;
   }
 
-  private void round() {
+  private void scheduleRound(long delayMillis) {
+    try {
+      scheduler.schedule(
+          () -> {
+            boolean wrote = false;
+            try {
+              wrote = round();
+            } catch (RuntimeException e) {
+              // One bad round must not end the rounds: the next starts again from the stored map.
+              log.warn("membership round failed", e);
+            }
+            scheduleRound(wrote ? FOLLOW_UP_ROUND_DELAY_MILLIS : ROUND_INTERVAL_MILLIS);
+          },
+          delayMillis,
+          TimeUnit.MILLISECONDS);
+    } catch (RejectedExecutionException closed) {
+      // Closed: no more rounds.
+    }
+  }
+
+  /** Runs one round if this node leads the meta group; true if the round wrote the map. */
+  private boolean round() {
     boolean leadsNow = leadsMeta();
     if (leadsNow != leading) {
       leading = leadsNow;
@@ -116,7 +145,7 @@ public final class MetaCoordinator implements MembershipCommands, AutoCloseable 
           selfNodeId);
     }
     if (!leadsNow) {
-      return;
+      return false;
     }
     try {
       Rebalancer.Round round =
@@ -129,12 +158,14 @@ public final class MetaCoordinator implements MembershipCommands, AutoCloseable 
             round.movesStarted(),
             round.movesFinished());
       }
+      return round.written();
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     } catch (Exception e) {
       // A lost leadership, a slow node: the next round starts again from the stored map.
       log.warn("membership round failed: {}", e.toString());
     }
+    return false;
   }
 
   @Override
