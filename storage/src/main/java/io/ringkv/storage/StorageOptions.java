@@ -31,6 +31,7 @@ public record StorageOptions(
     long logCacheSizeBytesMax,
     boolean verifyChecksumsOnOpen,
     boolean debugUnsyncedWrites,
+    RaftLogEngine raftLogEngine,
     Clock clock,
     ThreadFactory committerThreadFactory,
     MeterRegistry meterRegistry) {
@@ -53,6 +54,17 @@ public record StorageOptions(
   /** Bytes of recent entries kept in memory per group (64 partitions: at most 64 MiB). */
   public static final long LOG_CACHE_SIZE_BYTES_MAX_DEFAULT = 1024L * 1024;
 
+  /**
+   * The engine existing stores were created with (the choice was recorded from the segmented log's
+   * arrival on); the server's raft-log-engine setting picks its own default.
+   */
+  public static final RaftLogEngine RAFT_LOG_ENGINE_DEFAULT = RaftLogEngine.ROCKSDB;
+
+  /** Where the segmented Raft log lives, when that engine is chosen: inside the store directory. */
+  public java.nio.file.Path raftLogPath() {
+    return path.resolve("raftlog");
+  }
+
   public static Builder builder(Path path, String clusterId, long nodeId) {
     return new Builder(path, clusterId, nodeId);
   }
@@ -74,6 +86,7 @@ public record StorageOptions(
     private long logCacheSizeBytesMax = LOG_CACHE_SIZE_BYTES_MAX_DEFAULT;
     private boolean verifyChecksumsOnOpen = true;
     private boolean debugUnsyncedWrites;
+    private RaftLogEngine raftLogEngine = RAFT_LOG_ENGINE_DEFAULT;
     private Clock clock = Clock.systemUTC();
     private ThreadFactory committerThreadFactory =
         runnable -> {
@@ -176,6 +189,14 @@ public record StorageOptions(
       return this;
     }
 
+    /**
+     * Where Raft log entries and hard states live; must be the engine the store was created with.
+     */
+    public Builder raftLogEngine(RaftLogEngine value) {
+      raftLogEngine = value;
+      return this;
+    }
+
     public Builder clock(Clock value) {
       clock = value;
       return this;
@@ -237,6 +258,7 @@ public record StorageOptions(
           logCacheSizeBytesMax,
           verifyChecksumsOnOpen,
           debugUnsyncedWrites,
+          Objects.requireNonNull(raftLogEngine, "raftLogEngine"),
           Objects.requireNonNull(clock, "clock"),
           Objects.requireNonNull(committerThreadFactory, "committerThreadFactory"),
           Objects.requireNonNull(meterRegistry, "meterRegistry"));

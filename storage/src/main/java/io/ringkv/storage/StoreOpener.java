@@ -50,6 +50,9 @@ final class StoreOpener {
   static final byte[] META_CLUSTER_ID = "cluster_id".getBytes(StandardCharsets.UTF_8);
   static final byte[] META_NODE_ID = "node_id".getBytes(StandardCharsets.UTF_8);
 
+  /** Absent in stores made before the segmented log: those keep entries in RocksDB. */
+  static final byte[] META_RAFT_LOG_ENGINE = "raft_log_engine".getBytes(StandardCharsets.UTF_8);
+
   private static final Logger log = LoggerFactory.getLogger(StoreOpener.class);
 
   static {
@@ -305,6 +308,7 @@ final class StoreOpener {
       throw new ForeignStoreException(
           store.path, "node id is " + nodeId + ", expected " + options.nodeId());
     }
+    checkRaftLogEngine(store);
     if (version < FORMAT_VERSION) {
       // Its records all read as they are; the identity is rewritten with the new version so an
       // older build refuses the store once it may hold records of the new format.
@@ -312,6 +316,33 @@ final class StoreOpener {
       return true;
     }
     return false;
+  }
+
+  /**
+   * The store's entries live where its engine put them: opened with the other engine, every group
+   * would start with an empty log (and acknowledged writes would be lost), so that is refused.
+   */
+  private static void checkRaftLogEngine(Store store) {
+    byte[] value = store.get(store.meta, META_RAFT_LOG_ENGINE);
+    RaftLogEngine recorded =
+        value == null
+            ? RaftLogEngine.ROCKSDB
+            : RaftLogEngine.parse(
+                new String(metaValue(store, META_RAFT_LOG_ENGINE), StandardCharsets.UTF_8));
+    RaftLogEngine wanted = store.options.raftLogEngine();
+    if (recorded != wanted) {
+      throw new StorageException(
+          "store at "
+              + store.path
+              + " keeps its Raft logs in the "
+              + recorded.settingValue()
+              + " engine, but this node is set to raft-log-engine="
+              + wanted.settingValue()
+              + ": set raft-log-engine="
+              + recorded.settingValue()
+              + ", or start this node from an empty data directory (it then catches up from its"
+              + " peers)");
+    }
   }
 
   private static boolean isUnused(Store store) {
@@ -338,6 +369,11 @@ final class StoreOpener {
           store.meta,
           META_NODE_ID,
           Codec.seal(META_NODE_ID, ByteBuffer.allocate(8).putLong(store.options.nodeId())));
+      byte[] engine = store.options.raftLogEngine().settingValue().getBytes(StandardCharsets.UTF_8);
+      batch.put(
+          store.meta,
+          META_RAFT_LOG_ENGINE,
+          Codec.seal(META_RAFT_LOG_ENGINE, ByteBuffer.allocate(engine.length).put(engine)));
       store.write(batch, true);
     } catch (RocksDBException e) {
       throw store.failure("write identity", e);

@@ -56,6 +56,13 @@ import org.slf4j.LoggerFactory;
  * same state. The hard state lives in this log too, so one fsync covers a Ready's entries and its
  * vote and commit.
  *
+ * <p>The planted durability bug ({@link SegmentedLogOptions#debugUnsyncedWrites}) keeps batches in
+ * this process's memory instead of the file, writes them out at most once per {@link
+ * SegmentedLogOptions#DEBUG_WRITE_OUT_INTERVAL_MILLIS} (and before a rollover or close) and never
+ * fsyncs: a SIGKILL then loses the latest acknowledged batches, as a power loss loses unsynced
+ * ones. Skipping only the fsync would prove nothing against SIGKILL, which leaves the page cache
+ * intact. Reads of held records decode them from memory.
+ *
  * <p>Reads take the file lock's read side (purge takes the write side before closing files), look
  * up the locations under this object's monitor, and read each record with its checksum verified.
  */
@@ -86,6 +93,16 @@ public final class SegmentedLog implements AutoCloseable {
   private ByteBuffer buffer = ByteBuffer.allocateDirect(64 * 1024);
   private volatile boolean closed;
   private volatile Throwable failure;
+
+  /**
+   * Planted bug only: batches not yet in the file, from {@link #heldFrom} of the active segment.
+   */
+  private final Object heldLock = new Object();
+
+  private ByteBuffer held = ByteBuffer.allocate(0);
+  private long heldSegment;
+  private long heldFrom;
+  private long heldWrittenOutMillis;
 
   private SegmentedLog(SegmentedLogOptions options) {
     this.options = options;
@@ -275,7 +292,10 @@ public final class SegmentedLog implements AutoCloseable {
     Segment segment = segments.get(segmentSequence);
     Invariants.check(segment != null, "group %d: segment %d is gone", groupId, segmentSequence);
     try {
-      LogRecord record = segment.read(offset).record();
+      LogRecord record = heldRecord(segmentSequence, offset);
+      if (record == null) {
+        record = segment.read(offset).record();
+      }
       Invariants.check(
           record instanceof Entries && record.groupId() == groupId,
           "group %d: record at %s offset %d is %s",
@@ -574,8 +594,12 @@ public final class SegmentedLog implements AutoCloseable {
         RecordCodec.encode(records.get(i), sequence, buffer);
       }
       buffer.flip();
-      Segment.writeFully(active.channel, buffer, writePosition);
-      active.channel.force(false);
+      if (options.debugUnsyncedWrites()) {
+        hold(buffer, writePosition);
+      } else {
+        Segment.writeFully(active.channel, buffer, writePosition);
+        active.channel.force(false);
+      }
       fsyncs.incrementAndGet();
       recordsWritten.addAndGet(records.size());
       boolean dead = rolled;
@@ -598,6 +622,7 @@ public final class SegmentedLog implements AutoCloseable {
    * segment between two batches; then starts preparing the next spare.
    */
   private void rollover(int sizeBytes) throws IOException {
+    writeOutHeld(); // held bytes belong to the segment that stops being active
     long sequence = active == null ? 1 : active.sequence + 1;
     long size = Math.max(options.segmentSizeBytes(), Segment.HEADER_SIZE_BYTES + (long) sizeBytes);
     Segment created;
@@ -619,6 +644,57 @@ public final class SegmentedLog implements AutoCloseable {
             CompletableFuture.supplyAsync(
                 () -> Segment.prepare(options.directory(), next, options.segmentSizeBytes()),
                 runnable -> options.writerThreadFactory().newThread(runnable).start()));
+  }
+
+  /** Planted bug: keeps an encoded batch in memory, written out at most once per interval. */
+  private void hold(ByteBuffer batch, long position) throws IOException {
+    synchronized (heldLock) {
+      if (held.position() == 0) {
+        heldSegment = active.sequence;
+        heldFrom = position;
+      }
+      Invariants.check(
+          heldSegment == active.sequence && heldFrom + held.position() == position,
+          "held batches not contiguous at %d",
+          position);
+      if (held.remaining() < batch.remaining()) {
+        ByteBuffer larger =
+            ByteBuffer.allocate(Math.max(2 * held.capacity(), held.position() + batch.remaining()));
+        larger.put(held.flip());
+        held = larger;
+      }
+      held.put(batch.duplicate());
+      long now = options.millisClock().getAsLong();
+      if (now - heldWrittenOutMillis >= SegmentedLogOptions.DEBUG_WRITE_OUT_INTERVAL_MILLIS) {
+        heldWrittenOutMillis = now;
+        writeOutHeld();
+      }
+    }
+  }
+
+  /** Planted bug: hands the held batches to the operating system (without fsync). */
+  private void writeOutHeld() throws IOException {
+    synchronized (heldLock) {
+      if (held.position() == 0) {
+        return;
+      }
+      Segment segment = segments.get(heldSegment);
+      Segment.writeFully(segment.channel, held.duplicate().flip(), heldFrom);
+      held.clear();
+    }
+  }
+
+  /** Planted bug: the record at {@code offset} if it is still held in memory, else null. */
+  private LogRecord heldRecord(long segmentSequence, long offset) {
+    synchronized (heldLock) {
+      if (held.position() == 0 || segmentSequence != heldSegment || offset < heldFrom) {
+        return null;
+      }
+      RecordCodec.Decoded decoded =
+          RecordCodec.tryDecode(held.duplicate().flip(), (int) (offset - heldFrom));
+      Invariants.check(decoded != null, "held record at %d does not decode", offset);
+      return decoded.record();
+    }
   }
 
   /** A segment file being prepared under its temporary name for sequence {@code sequence}. */
@@ -731,9 +807,12 @@ public final class SegmentedLog implements AutoCloseable {
     try {
       queue.put(STOP);
       writer.join();
+      writeOutHeld(); // a clean stop keeps everything, as RocksDB's close does with its buffer
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new StorageException("interrupted while closing the Raft log", e);
+    } catch (IOException e) {
+      throw new StorageException("closing the Raft log in " + options.directory() + " failed", e);
     } finally {
       if (spare != null) {
         spare.file().exceptionally(e -> null).join(); // its temporary file is removed at open
