@@ -14,6 +14,7 @@ import java.util.List;
  *     served by any replica from its applied state (only with allow-unsafe-debug)
  * @param debugUnsyncedWrites UNSAFE testing switch: storage writes are acknowledged without being
  *     written out of the process or fsynced (only with allow-unsafe-debug)
+ * @param raftLogEngine where the node keeps Raft log entries and hard states
  * @param changefeedRetentionCheckIntervalMillis period of the changefeed retention check
  * @param changefeedRetentionAgeMillis change records older than this are dropped by retention
  * @param snapshotSizeBytesMax largest partition snapshot this node sends or accepts (it travels in
@@ -45,6 +46,7 @@ public record NodeConfig(
     long leaderBalanceIntervalMillis,
     boolean debugUnsafeStaleReads,
     boolean debugUnsyncedWrites,
+    io.ringkv.storage.RaftLogEngine raftLogEngine,
     long changefeedRetentionCheckIntervalMillis,
     long changefeedRetentionAgeMillis,
     long snapshotSizeBytesMax,
@@ -106,6 +108,7 @@ public record NodeConfig(
         Long.parseLong(Setting.LEADER_BALANCE_INTERVAL_MILLIS.defaultValue()),
         false,
         false,
+        io.ringkv.storage.RaftLogEngine.parse(Setting.RAFT_LOG_ENGINE.defaultValue()),
         Long.parseLong(Setting.CHANGEFEED_RETENTION_CHECK_INTERVAL_MILLIS.defaultValue()),
         Long.parseLong(Setting.CHANGEFEED_RETENTION_AGE_MILLIS.defaultValue()),
         SNAPSHOT_SIZE_BYTES_MAX_DEFAULT,

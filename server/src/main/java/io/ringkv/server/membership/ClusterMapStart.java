@@ -164,6 +164,7 @@ public final class ClusterMapStart {
         config.leaderBalanceIntervalMillis(),
         config.debugUnsafeStaleReads(),
         config.debugUnsyncedWrites(),
+        config.raftLogEngine(),
         config.changefeedRetentionCheckIntervalMillis(),
         config.changefeedRetentionAgeMillis(),
         config.snapshotSizeBytesMax(),
