@@ -73,6 +73,17 @@ public final class SegmentedLog implements AutoCloseable {
   /** How often a submitter waiting for room in a full queue checks that the writer still runs. */
   private static final long QUEUE_WAIT_POLL_MILLIS = 10;
 
+  /**
+   * Segments the log may have before purge rewrites the groups that pin the oldest one: a group
+   * that stops compacting (idle, or with fewer entries than the compaction threshold) would keep
+   * its oldest segment, and with it every later one, forever. Busy groups compact past a segment
+   * within about two rollovers, so only idle ones are rewritten, and they are small.
+   */
+  static final int REWRITE_AFTER_SEGMENTS = 3;
+
+  /** Live entry bytes one purge writes again at the tail (a larger group is left to compact). */
+  static final long REWRITE_BYTES_MAX = 8L * 1024 * 1024;
+
   /** Bytes one batch may take: a buffer and a segment are addressed by int. */
   static final long BATCH_SIZE_BYTES_MAX = Integer.MAX_VALUE / 2;
 
@@ -85,6 +96,7 @@ public final class SegmentedLog implements AutoCloseable {
   private final AtomicLong fsyncs = new AtomicLong();
   private final AtomicLong recordsWritten = new AtomicLong();
   private final AtomicLong segmentsPurged = new AtomicLong();
+  private final AtomicLong groupsRewritten = new AtomicLong();
   private Thread writer;
   private Segment active;
   private Spare spare;
@@ -366,6 +378,11 @@ public final class SegmentedLog implements AutoCloseable {
 
   public long segmentsPurged() {
     return segmentsPurged.get();
+  }
+
+  /** Times a group's live entries were written again at the tail so an old segment could go. */
+  public long groupsRewritten() {
+    return groupsRewritten.get();
   }
 
   /** Sequence numbers of the segment files, oldest first. */
@@ -752,6 +769,7 @@ public final class SegmentedLog implements AutoCloseable {
    * batch) the compaction marks and hard states that live only in them.
    */
   private void purge() {
+    rewritePinningGroups();
     long cutoff;
     List<LogRecord> rewrites = new ArrayList<>();
     synchronized (this) {
@@ -795,6 +813,46 @@ public final class SegmentedLog implements AutoCloseable {
       fileLock.writeLock().unlock();
     }
     Segment.syncDirectory(options.directory());
+  }
+
+  /**
+   * Once there are more than {@link #REWRITE_AFTER_SEGMENTS} segments, writes the live entries of
+   * the groups that still have entries in the oldest segment again at the tail (one fsynced batch,
+   * at most {@link #REWRITE_BYTES_MAX}), so that purge can delete it. An entries record replaces
+   * the group's log from its first index on, so replay gives the same log with or without the old
+   * copy. Runs under the write lock: the groups cannot change meanwhile.
+   */
+  private void rewritePinningGroups() {
+    List<long[]> pinning = new ArrayList<>();
+    synchronized (this) {
+      if (segments.size() <= REWRITE_AFTER_SEGMENTS) {
+        return;
+      }
+      long oldest = segments.firstKey();
+      for (GroupIndex group : groups.values()) {
+        if (group.oldestLiveEntrySegment() == oldest) {
+          pinning.add(new long[] {group.groupId(), group.firstIndex(), group.lastIndex()});
+        }
+      }
+    }
+    List<LogRecord> rewrites = new ArrayList<>();
+    long rewriteBytes = 0;
+    for (long[] group : pinning) {
+      List<Entry> live = entries(group[0], group[1], group[2] + 1, Long.MAX_VALUE);
+      long liveBytes = 0;
+      for (Entry entry : live) {
+        liveBytes += RecordCodec.encodedSizeBytes(new Entries(group[0], List.of(entry)));
+      }
+      if (rewriteBytes + liveBytes > REWRITE_BYTES_MAX) {
+        continue;
+      }
+      rewrites.add(new Entries(group[0], live));
+      rewriteBytes += liveBytes;
+    }
+    if (!rewrites.isEmpty()) {
+      writeDurably(rewrites);
+      groupsRewritten.addAndGet(rewrites.size());
+    }
   }
 
   /** Stops accepting writes, writes everything already queued, and closes the files. */
