@@ -338,6 +338,12 @@ public final class GroupCommitter implements AutoCloseable {
     if (!commit.records.isEmpty()) {
       // On this thread, not the log's writer: no hand-off, one fsync for every group's records.
       segmented.write(commit.records);
+      if (store.options.debugUnsyncedWrites()) {
+        // The planted bug hands RocksDB's buffered WAL (the applied data) to the system at the
+        // log's pace, so a crash loses the last second of both, as with the RocksDB engine, and
+        // never leaves the log compacted past data that only lived in this process.
+        store.syncWal();
+      }
     }
     sample.stop(fsyncLatency);
     fsyncs.increment();

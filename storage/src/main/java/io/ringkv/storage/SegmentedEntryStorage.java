@@ -134,6 +134,9 @@ final class SegmentedEntryStorage implements EntryStorage {
    * A compaction mark queued for the log's writer, not awaited: losing it in a crash only brings
    * entries back (and {@link #loadBounds} redoes it from the snapshot record). Queued behind any
    * destroy of the group, never after one, so it cannot touch a group re-created with the same id.
+   * The node's callers save the snapshot record first with a synced RocksDB write, which also makes
+   * the applied data through this index durable: the log never drops entries whose effects could
+   * still be lost.
    */
   @Override
   public void compact(LogState before, LogState after) {
