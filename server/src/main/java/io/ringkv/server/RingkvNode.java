@@ -157,6 +157,7 @@ public final class RingkvNode implements AutoCloseable {
                 .meterRegistry(registry)
                 .debugUnsyncedWrites(config.debugUnsyncedWrites())
                 .raftLogEngine(config.raftLogEngine())
+                .raftLogEngineFollowsStore(!config.raftLogEngineSet())
                 .build());
     List<List<Long>> replicas = ClusterMapStart.partitionVoters(mapStart.map());
     Map<Integer, List<Long>> local = mapStart.bootstrap() ? bootstrapSet(mapStart.map()) : Map.of();

@@ -71,7 +71,7 @@ public final class StorageEngine implements AutoCloseable {
     Store store = StoreOpener.open(options);
     SegmentedLog segmented = null;
     try {
-      if (options.raftLogEngine() == RaftLogEngine.SEGMENTED) {
+      if (store.raftLogEngine == RaftLogEngine.SEGMENTED) {
         segmented = SegmentedLog.open(segmentedLogOptions(options));
       }
       return new StorageEngine(store, segmented);
@@ -99,6 +99,11 @@ public final class StorageEngine implements AutoCloseable {
   /** The settings this engine was opened with (its limits, for callers that must stay within). */
   public StorageOptions options() {
     return store.options;
+  }
+
+  /** Where this store keeps Raft log entries and hard states (fixed when it was created). */
+  public RaftLogEngine raftLogEngine() {
+    return store.raftLogEngine;
   }
 
   public Path path() {

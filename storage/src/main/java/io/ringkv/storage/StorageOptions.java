@@ -32,6 +32,7 @@ public record StorageOptions(
     boolean verifyChecksumsOnOpen,
     boolean debugUnsyncedWrites,
     RaftLogEngine raftLogEngine,
+    boolean raftLogEngineFollowsStore,
     Clock clock,
     ThreadFactory committerThreadFactory,
     MeterRegistry meterRegistry) {
@@ -87,6 +88,7 @@ public record StorageOptions(
     private boolean verifyChecksumsOnOpen = true;
     private boolean debugUnsyncedWrites;
     private RaftLogEngine raftLogEngine = RAFT_LOG_ENGINE_DEFAULT;
+    private boolean raftLogEngineFollowsStore;
     private Clock clock = Clock.systemUTC();
     private ThreadFactory committerThreadFactory =
         runnable -> {
@@ -190,10 +192,21 @@ public record StorageOptions(
     }
 
     /**
-     * Where Raft log entries and hard states live; must be the engine the store was created with.
+     * Where Raft log entries and hard states live in a new store; an existing one keeps the engine
+     * it was created with (see {@link #raftLogEngineFollowsStore}).
      */
     public Builder raftLogEngine(RaftLogEngine value) {
       raftLogEngine = value;
+      return this;
+    }
+
+    /**
+     * Whether an existing store created with the other engine opens with its own (the engine was
+     * only a default) instead of being refused (it was asked for). A new store always takes {@link
+     * #raftLogEngine}.
+     */
+    public Builder raftLogEngineFollowsStore(boolean value) {
+      raftLogEngineFollowsStore = value;
       return this;
     }
 
@@ -259,6 +272,7 @@ public record StorageOptions(
           verifyChecksumsOnOpen,
           debugUnsyncedWrites,
           Objects.requireNonNull(raftLogEngine, "raftLogEngine"),
+          raftLogEngineFollowsStore,
           Objects.requireNonNull(clock, "clock"),
           Objects.requireNonNull(committerThreadFactory, "committerThreadFactory"),
           Objects.requireNonNull(meterRegistry, "meterRegistry"));

@@ -66,6 +66,7 @@ final class StoreOpener {
     boolean fresh = isFresh(path);
     boolean needsIdentity = fresh;
     WALRecoveryMode recovery = WALRecoveryMode.AbsoluteConsistency;
+    RaftLogEngine engine = options.raftLogEngine();
     if (fresh) {
       try {
         Files.createDirectories(path);
@@ -77,9 +78,11 @@ final class StoreOpener {
       Inspection inspection = inspect(options);
       needsIdentity = inspection.needsIdentity();
       recovery = inspection.recovery();
+      engine = inspection.raftLogEngine();
     }
     Store store = openDb(options, null, recovery, fresh);
     try {
+      store.raftLogEngine = engine;
       if (needsIdentity) {
         writeIdentity(store);
       }
@@ -95,7 +98,8 @@ final class StoreOpener {
    * mode the real open must use (absolute consistency, or tolerating the torn tail the inspection
    * found and logged).
    */
-  private record Inspection(boolean needsIdentity, WALRecoveryMode recovery) {}
+  private record Inspection(
+      boolean needsIdentity, WALRecoveryMode recovery, RaftLogEngine raftLogEngine) {}
 
   /**
    * Checks an existing store read-only (no new MANIFEST, OPTIONS or LOG file): WAL replay,
@@ -142,7 +146,8 @@ final class StoreOpener {
     if (options.verifyChecksumsOnOpen()) {
       verifyChecksums(store);
     }
-    return new Inspection(checkIdentity(store), recovery);
+    boolean needsIdentity = checkIdentity(store);
+    return new Inspection(needsIdentity, recovery, raftLogEngine(store));
   }
 
   private static String refusal(WalDamage damage) {
@@ -308,7 +313,6 @@ final class StoreOpener {
       throw new ForeignStoreException(
           store.path, "node id is " + nodeId + ", expected " + options.nodeId());
     }
-    checkRaftLogEngine(store);
     if (version < FORMAT_VERSION) {
       // Its records all read as they are; the identity is rewritten with the new version so an
       // older build refuses the store once it may hold records of the new format.
@@ -319,10 +323,15 @@ final class StoreOpener {
   }
 
   /**
-   * The store's entries live where its engine put them: opened with the other engine, every group
-   * would start with an empty log (and acknowledged writes would be lost), so that is refused.
+   * The engine the store's entries live in: opened with the other one, every group would start with
+   * an empty log (and acknowledged writes would be lost). So an existing store keeps its engine:
+   * followed when the setting was left at its default, refused when it was set to the other one. A
+   * store that holds nothing yet takes the configured engine.
    */
-  private static void checkRaftLogEngine(Store store) {
+  private static RaftLogEngine raftLogEngine(Store store) {
+    if (store.get(store.meta, META_FORMAT_VERSION) == null) {
+      return store.options.raftLogEngine();
+    }
     byte[] value = store.get(store.meta, META_RAFT_LOG_ENGINE);
     RaftLogEngine recorded =
         value == null
@@ -330,7 +339,13 @@ final class StoreOpener {
             : RaftLogEngine.parse(
                 new String(metaValue(store, META_RAFT_LOG_ENGINE), StandardCharsets.UTF_8));
     RaftLogEngine wanted = store.options.raftLogEngine();
-    if (recorded != wanted) {
+    if (recorded != wanted && store.options.raftLogEngineFollowsStore()) {
+      log.info(
+          "store {} keeps its Raft logs in the {} engine (chosen when it was created); it stays"
+              + " there, as raft-log-engine was not set",
+          store.path,
+          recorded.settingValue());
+    } else if (recorded != wanted) {
       throw new StorageException(
           "store at "
               + store.path
@@ -343,6 +358,7 @@ final class StoreOpener {
               + ", or start this node from an empty data directory (it then catches up from its"
               + " peers)");
     }
+    return recorded;
   }
 
   private static boolean isUnused(Store store) {
@@ -369,7 +385,7 @@ final class StoreOpener {
           store.meta,
           META_NODE_ID,
           Codec.seal(META_NODE_ID, ByteBuffer.allocate(8).putLong(store.options.nodeId())));
-      byte[] engine = store.options.raftLogEngine().settingValue().getBytes(StandardCharsets.UTF_8);
+      byte[] engine = store.raftLogEngine.settingValue().getBytes(StandardCharsets.UTF_8);
       batch.put(
           store.meta,
           META_RAFT_LOG_ENGINE,

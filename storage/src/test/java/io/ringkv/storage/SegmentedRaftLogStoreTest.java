@@ -173,6 +173,32 @@ class SegmentedRaftLogStoreTest extends RaftLogStoreTest {
   }
 
   @Test
+  void existingStoreKeepsItsEngineWhenTheSettingWasOnlyADefault() {
+    try (StorageEngine engine = StorageEngine.open(super.options().build())) {
+      engine.groupCommitter().submit(LogWrite.of(1, entries(1, 3, 1), null)).join();
+    }
+    try (StorageEngine engine =
+        StorageEngine.open(options().raftLogEngineFollowsStore(true).build())) {
+      assertThat(engine.raftLogEngine()).isEqualTo(RaftLogEngine.ROCKSDB);
+      assertThat(engine.raftLog(1).entries(1, 4, Long.MAX_VALUE)).isEqualTo(entries(1, 3, 1));
+    }
+    try (StorageEngine engine =
+        StorageEngine.open(options().raftLogEngineFollowsStore(true).build())) {
+      assertThat(engine.raftLogEngine())
+          .as("the recorded engine is kept")
+          .isEqualTo(RaftLogEngine.ROCKSDB);
+    }
+  }
+
+  @Test
+  void newStoreTakesTheConfiguredEngineEvenWhenItOnlyFollows() {
+    try (StorageEngine engine =
+        StorageEngine.open(options().raftLogEngineFollowsStore(true).build())) {
+      assertThat(engine.raftLogEngine()).isEqualTo(RaftLogEngine.SEGMENTED);
+    }
+  }
+
+  @Test
   void segmentedStoreNeverOpensWithRocksDb() {
     open().close();
     assertThatThrownBy(() -> StorageEngine.open(super.options().build()))

@@ -212,6 +212,7 @@ public final class ConfigLoader {
         unsafeDebug(values, Setting.DEBUG_UNSAFE_STALE_READS),
         unsafeDebug(values, Setting.DEBUG_UNSYNCED_WRITES),
         raftLogEngine(values),
+        values.containsKey(Setting.RAFT_LOG_ENGINE),
         integer(values, Setting.CHANGEFEED_RETENTION_CHECK_INTERVAL_MILLIS),
         integer(values, Setting.CHANGEFEED_RETENTION_AGE_MILLIS),
         integer(values, Setting.SNAPSHOT_SIZE_BYTES_MAX),

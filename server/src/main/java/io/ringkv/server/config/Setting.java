@@ -91,11 +91,12 @@ public enum Setting {
           + " (a heartbeat round to a quorum per read batch)"),
   RAFT_LOG_ENGINE(
       "raft-log-engine",
-      "rocksdb",
+      "segmented",
       "where a node keeps its partitions' Raft log entries and votes: rocksdb (a column family of"
           + " the node's RocksDB) or segmented (one append-only, group-committed log file stream of"
           + " all partitions, under the store's raftlog directory); fixed when the data directory is"
-          + " created, a node refuses to start with the other one"),
+          + " created: a data directory of the other engine keeps its own while this is left at its"
+          + " default, and is refused when this is set"),
   LOG_COMPACTION_ENTRIES(
       "log-compaction-entries",
       "a partition's Raft log is compacted once it holds more applied entries than this",

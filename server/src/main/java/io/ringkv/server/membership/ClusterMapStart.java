@@ -165,6 +165,7 @@ public final class ClusterMapStart {
         config.debugUnsafeStaleReads(),
         config.debugUnsyncedWrites(),
         config.raftLogEngine(),
+        config.raftLogEngineSet(),
         config.changefeedRetentionCheckIntervalMillis(),
         config.changefeedRetentionAgeMillis(),
         config.snapshotSizeBytesMax(),

@@ -132,6 +132,9 @@ class ConfigLoaderTest {
     assertThat(load("--data-dir", "/d", "--raft-log-engine", "rocksdb").raftLogEngine())
         .isEqualTo(io.ringkv.storage.RaftLogEngine.ROCKSDB);
     expectError("raft-log-engine", () -> load("--data-dir", "/d", "--raft-log-engine", "wal"));
+    assertThat(load("--data-dir", "/d").raftLogEngineSet()).as("only a default").isFalse();
+    assertThat(load("--data-dir", "/d", "--raft-log-engine", "rocksdb").raftLogEngineSet())
+        .isTrue();
   }
 
   @Test
