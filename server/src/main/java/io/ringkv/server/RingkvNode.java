@@ -156,6 +156,8 @@ public final class RingkvNode implements AutoCloseable {
                     java.time.Duration.ofMillis(config.changefeedRetentionAgeMillis()))
                 .meterRegistry(registry)
                 .debugUnsyncedWrites(config.debugUnsyncedWrites())
+                .raftLogEngine(config.raftLogEngine())
+                .raftLogEngineFollowsStore(!config.raftLogEngineSet())
                 .build());
     List<List<Long>> replicas = ClusterMapStart.partitionVoters(mapStart.map());
     Map<Integer, List<Long>> local = mapStart.bootstrap() ? bootstrapSet(mapStart.map()) : Map.of();

@@ -6,6 +6,7 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.ringkv.raft.Entry;
+import io.ringkv.storage.raftlog.SegmentedLog;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -17,10 +18,11 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.LongFunction;
 import org.rocksdb.RocksDBException;
-import org.rocksdb.WriteBatch;
 
 /**
- * Group commit of Raft log writes: everything pending becomes ONE RocksDB write with ONE fsync.
+ * Group commit of Raft log writes: everything pending becomes ONE write with ONE fsync (a RocksDB
+ * write, or with the segmented engine one batch of the segmented log; a snapshot or configuration
+ * among them adds a RocksDB write before it).
  *
  * <p>Writers hand in {@link LogWrite}s through {@link #submit} (asynchronous, bounded queue of
  * {@code commitQueueWritesMax}) or {@link #commit} (synchronous, for a driver loop that batched
@@ -47,6 +49,7 @@ public final class GroupCommitter implements AutoCloseable {
 
   private final Store store;
   private final LongFunction<RaftLogStore> logs;
+  private final SegmentedLog segmented;
   private final ReentrantLock commitLock;
   private final BlockingQueue<Pending> queue;
   private final Thread thread;
@@ -57,10 +60,16 @@ public final class GroupCommitter implements AutoCloseable {
   private volatile boolean closed;
   private volatile Throwable failure;
 
-  GroupCommitter(Store store, LongFunction<RaftLogStore> logs, ReentrantLock commitLock) {
+  /** {@code segmented} is the node's segmented log, or null with the RocksDB engine. */
+  GroupCommitter(
+      Store store,
+      LongFunction<RaftLogStore> logs,
+      SegmentedLog segmented,
+      ReentrantLock commitLock) {
     StorageOptions options = store.options;
     this.store = store;
     this.logs = logs;
+    this.segmented = segmented;
     this.commitLock = commitLock;
     this.queue = new ArrayBlockingQueue<>(options.commitQueueWritesMax());
     MeterRegistry registry = options.meterRegistry();
@@ -256,16 +265,16 @@ public final class GroupCommitter implements AutoCloseable {
   private void commitBatch(List<Pending> batch, boolean allOrNothing) {
     List<Planned> planned;
     commitLock.lock();
-    try (WriteBatch writeBatch = new WriteBatch()) {
+    try (LogCommit commit = new LogCommit()) {
       if (failure != null) {
         throw stopped();
       }
-      planned = plan(batch, writeBatch, allOrNothing);
+      planned = plan(batch, commit, allOrNothing);
       if (planned.isEmpty()) {
         return;
       }
       try {
-        writeDurably(writeBatch, planned.size());
+        writeDurably(commit, planned.size());
       } catch (RuntimeException e) {
         failure = e;
         throw e;
@@ -290,7 +299,7 @@ public final class GroupCommitter implements AutoCloseable {
   }
 
   /** Plans every write against its group's bounds as staged by the writes before it. */
-  private List<Planned> plan(List<Pending> batch, WriteBatch writeBatch, boolean allOrNothing) {
+  private List<Planned> plan(List<Pending> batch, LogCommit commit, boolean allOrNothing) {
     List<Planned> planned = new ArrayList<>(batch.size());
     Map<Long, LogState> staged = new HashMap<>();
     for (Pending pending : batch) {
@@ -307,7 +316,7 @@ public final class GroupCommitter implements AutoCloseable {
         continue;
       }
       try {
-        log.addTo(writeBatch, pending.write, before, after);
+        log.addTo(commit, pending.write, before, after);
       } catch (RocksDBException e) {
         throw store.failure("build commit batch", e);
       }
@@ -317,12 +326,25 @@ public final class GroupCommitter implements AutoCloseable {
     return planned;
   }
 
-  private void writeDurably(WriteBatch writeBatch, int writes) {
+  private void writeDurably(LogCommit commit, int writes) {
     Timer.Sample sample = Timer.start(store.options.meterRegistry());
-    // A buffered write, then a WAL fsync: the same durability as a sync write (nothing completes
-    // before the fsync), but unsynced writes of the apply thread never queue behind the fsync.
-    store.write(writeBatch, false);
-    store.syncWal();
+    if (commit.rocks.count() > 0) {
+      // A buffered write, then a WAL fsync: the same durability as a sync write (nothing completes
+      // before the fsync), but unsynced writes of the apply thread never queue behind the fsync.
+      // With the segmented log this part is rare (snapshots, configurations) and goes first.
+      store.write(commit.rocks, false);
+      store.syncWal();
+    }
+    if (!commit.records.isEmpty()) {
+      // On this thread, not the log's writer: no hand-off, one fsync for every group's records.
+      segmented.write(commit.records);
+      if (store.options.debugUnsyncedWrites()) {
+        // The planted bug hands RocksDB's buffered WAL (the applied data) to the system at the
+        // log's pace, so a crash loses the last second of both, as with the RocksDB engine, and
+        // never leaves the log compacted past data that only lived in this process.
+        store.syncWal();
+      }
+    }
     sample.stop(fsyncLatency);
     fsyncs.increment();
     batchWrites.record(writes);

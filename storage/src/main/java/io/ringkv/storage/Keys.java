@@ -23,6 +23,7 @@ final class Keys {
   static final byte TAG_INSTALLING = 6;
   static final byte TAG_CHANGES_FLOOR = 7;
   static final byte TAG_REPLICA_CREATED = 8;
+  static final byte TAG_DESTROYING = 9;
 
   static final byte NAMESPACE_USER = 1;
   static final byte NAMESPACE_SESSION = 2;

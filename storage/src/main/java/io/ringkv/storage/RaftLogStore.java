@@ -3,7 +3,6 @@ package io.ringkv.storage;
 import io.micrometer.core.instrument.Counter;
 import io.ringkv.raft.ConfState;
 import io.ringkv.raft.Entry;
-import io.ringkv.raft.EntryType;
 import io.ringkv.raft.HardState;
 import io.ringkv.raft.Invariants;
 import io.ringkv.raft.LogCompactedException;
@@ -16,11 +15,14 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.locks.Lock;
 import org.rocksdb.RocksDBException;
-import org.rocksdb.RocksIterator;
 import org.rocksdb.WriteBatch;
 
 /**
- * One group's Raft log, hard state and membership configuration in the shared RocksDB.
+ * One group's Raft log, hard state and membership configuration.
+ *
+ * <p>Entries, compaction point and hard state live where the node's {@link RaftLogEngine} keeps
+ * them ({@link EntryStorage}); the membership configuration and the snapshot record always live in
+ * RocksDB's {@code raft_state}.
  *
  * <p>Writes go through the {@link GroupCommitter} (so many groups share one fsync); this class
  * plans each write against the log bounds, adds its operations to the shared batch, and publishes
@@ -30,7 +32,7 @@ import org.rocksdb.WriteBatch;
  * <p>The tail of the log is also kept in memory ({@link RaftLogCache}, bounded by {@code
  * logCacheEntriesMax} and {@code logCacheSizeBytesMax}): it is filled where the bounds are
  * published, so it only ever holds durable entries, and {@link #term} and {@link #entries} answer
- * from it without RocksDB. Older entries are read from RocksDB, their checksums verified on every
+ * from it without the disk. Older entries are read from the disk, their checksums verified on every
  * read. Cache, bounds and snapshot record are guarded by this object's monitor.
  */
 public final class RaftLogStore implements RaftLogReader {
@@ -42,14 +44,16 @@ public final class RaftLogStore implements RaftLogReader {
   private ConfState confState;
   private SnapshotMetadata snapshot;
   private final RaftLogCache cache;
+  private final EntryStorage disk;
   private final Counter cacheHits;
   private final Counter cacheMisses;
 
-  RaftLogStore(Store store, long groupId, Lock commitLock) {
+  RaftLogStore(Store store, long groupId, Lock commitLock, EntryStorage disk) {
     this.store = store;
     this.groupId = groupId;
     this.commitLock = commitLock;
-    // Starts empty after a reopen: the first appends fill it, and reads fall back to RocksDB.
+    this.disk = disk;
+    // Starts empty after a reopen: the first appends fill it, and reads fall back to the disk.
     this.cache =
         new RaftLogCache(store.options.logCacheEntriesMax(), store.options.logCacheSizeBytesMax());
     this.cacheHits =
@@ -60,44 +64,14 @@ public final class RaftLogStore implements RaftLogReader {
     this.cacheMisses =
         Counter.builder("ringkv.storage.log.cache.reads")
             .tag("result", "miss")
-            .description("Raft log reads (term or entries) that needed RocksDB")
+            .description("Raft log reads (term or entries) that needed the disk")
             .register(store.options.meterRegistry());
-    this.hardState =
-        RaftStateRecords.read(store, groupId, Keys.TAG_HARD_STATE, RaftStateRecords::hardState);
     this.confState =
         RaftStateRecords.read(store, groupId, Keys.TAG_CONF_STATE, Codec::getConfState);
     this.snapshot =
         RaftStateRecords.read(store, groupId, Keys.TAG_SNAPSHOT, RaftStateRecords::snapshot);
-    this.state = loadState();
-  }
-
-  private LogState loadState() {
-    LogState truncated =
-        RaftStateRecords.read(store, groupId, Keys.TAG_LOG_TRUNCATED, RaftStateRecords::position);
-    LogState bounds = truncated == null ? LogState.EMPTY : truncated;
-    long lastIndex = bounds.truncatedIndex();
-    try (RocksIterator iterator = store.db.newIterator(store.raftLog)) {
-      iterator.seek(Keys.log(groupId, bounds.firstIndex()));
-      if (iterator.isValid() && inGroup(iterator.key())) {
-        long first = Keys.logIndex(iterator.key());
-        Invariants.check(
-            first == bounds.firstIndex(),
-            "group %d: log starts at %d, expected %d",
-            groupId,
-            first,
-            bounds.firstIndex());
-        iterator.seekForPrev(Keys.log(groupId, Long.MAX_VALUE));
-        lastIndex = Keys.logIndex(iterator.key());
-      }
-      iterator.status();
-    } catch (RocksDBException e) {
-      throw store.failure("load log bounds of group " + groupId, e);
-    }
-    return new LogState(bounds.truncatedIndex(), bounds.truncatedTerm(), lastIndex);
-  }
-
-  private boolean inGroup(byte[] key) {
-    return ByteBuffer.wrap(key).getLong(0) == groupId;
+    this.state = disk.loadBounds(snapshot);
+    this.hardState = disk.loadHardState();
   }
 
   public long groupId() {
@@ -150,12 +124,11 @@ public final class RaftLogStore implements RaftLogReader {
       return bounds.truncatedTerm();
     }
     cacheMisses.increment();
-    byte[] key = Keys.log(groupId, index);
-    byte[] value = store.get(store.raftLog, key);
-    if (value == null) {
+    long term = disk.term(index);
+    if (term < 0) {
       throw missing(index);
     }
-    return decode(key, value, index).term();
+    return term;
   }
 
   @Override
@@ -175,7 +148,8 @@ public final class RaftLogStore implements RaftLogReader {
       return batch.entries;
     }
     cacheMisses.increment();
-    // The older part from RocksDB, up to where the cache begins; then the cache again, and RocksDB
+    // The older part from the disk, up to where the cache begins; then the cache again, and the
+    // disk
     // once more should the cache have moved on (eviction, compaction) in between.
     long cachedFirst = cachedFirstIndex();
     next =
@@ -223,31 +197,16 @@ public final class RaftLogStore implements RaftLogReader {
     return next;
   }
 
-  /** Reads {@code [next, end)} from RocksDB; returns the index after the last one taken. */
+  /** Reads {@code [next, end)} from the disk; returns the index after the last one taken. */
   private long fromDisk(Batch batch, long next, long end) {
     if (batch.full || next >= end) {
       return next;
     }
-    long[] expected = {next};
-    store.scan(
-        store.raftLog,
-        null,
-        Keys.log(groupId, next),
-        Keys.log(groupId, end),
-        (key, value) -> {
-          if (Keys.logIndex(key) != expected[0]) {
-            throw missing(expected[0]);
-          }
-          if (!batch.offer(decode(key, value, expected[0]))) {
-            return false;
-          }
-          expected[0]++;
-          return true;
-        });
-    if (!batch.full && expected[0] < end) {
-      throw missing(expected[0]);
+    long after = disk.read(next, end, batch::offer);
+    if (!batch.full && after < end) {
+      throw missing(after);
     }
-    return expected[0];
+    return after;
   }
 
   /**
@@ -263,24 +222,10 @@ public final class RaftLogStore implements RaftLogReader {
         "group " + groupId + ": entry " + index + " missing inside the log " + bounds);
   }
 
-  private Entry decode(byte[] key, byte[] value, long index) {
-    return Codec.decode(
-        key,
-        value,
-        "raft log group " + groupId + " index " + index,
-        payload -> {
-          long term = payload.getLong();
-          EntryType type = EntryType.fromCode(payload.get());
-          byte[] data = new byte[payload.remaining()];
-          payload.get(data);
-          return new Entry(term, index, type, data);
-        });
-  }
-
   /**
-   * Drops entries up to and including {@code index} with one range delete, remembering the term at
-   * {@code index} so {@code term(firstIndex() - 1)} keeps working. Not fsynced: losing a compaction
-   * in a crash only brings entries back. A no-op if already compacted that far.
+   * Drops entries up to and including {@code index}, remembering the term at {@code index} so
+   * {@code term(firstIndex() - 1)} keeps working. Not fsynced: losing a compaction in a crash only
+   * brings entries back. A no-op if already compacted that far.
    */
   public void compact(long index) {
     commitLock.lock();
@@ -299,14 +244,7 @@ public final class RaftLogStore implements RaftLogReader {
         state = after;
         cache.dropThrough(index);
       }
-      try (WriteBatch batch = new WriteBatch()) {
-        batch.deleteRange(
-            store.raftLog, Keys.log(groupId, bounds.firstIndex()), Keys.log(groupId, index + 1));
-        putPosition(batch, after);
-        store.write(batch, false);
-      } catch (RocksDBException e) {
-        throw store.failure("compact group " + groupId, e);
-      }
+      disk.compact(bounds, after);
     } finally {
       commitLock.unlock();
     }
@@ -338,6 +276,7 @@ public final class RaftLogStore implements RaftLogReader {
       base = new LogState(incoming.index(), incoming.term(), incoming.index());
     }
     if (write.entries().isEmpty()) {
+      checkCommitWithin(write.hardState(), base);
       return base;
     }
     long first = write.entries().getFirst().index();
@@ -358,8 +297,24 @@ public final class RaftLogStore implements RaftLogReader {
         groupId,
         first,
         durable.commit());
-    return new LogState(
-        base.truncatedIndex(), base.truncatedTerm(), write.entries().getLast().index());
+    LogState after =
+        new LogState(
+            base.truncatedIndex(), base.truncatedTerm(), write.entries().getLast().index());
+    checkCommitWithin(write.hardState(), after);
+    return after;
+  }
+
+  /**
+   * A hard state never commits past the end of the log written with it: after a restart the log
+   * must hold every entry the commit index names.
+   */
+  private void checkCommitWithin(HardState next, LogState after) {
+    Invariants.check(
+        next == null || next.commit() <= after.lastIndex(),
+        "group %d: hard state %s commits past the log's end %d",
+        groupId,
+        next,
+        after.lastIndex());
   }
 
   /** Raft's hard state only moves forward: term and commit never drop, a vote is never changed. */
@@ -383,37 +338,24 @@ public final class RaftLogStore implements RaftLogReader {
   }
 
   /**
-   * Adds the operations of {@code write} (already planned from {@code before}) to {@code batch}.
+   * Adds the operations of {@code write} (already planned from {@code before}) to {@code commit}.
    */
-  void addTo(WriteBatch batch, LogWrite write, LogState before, LogState after)
+  void addTo(LogCommit commit, LogWrite write, LogState before, LogState after)
       throws RocksDBException {
     if (write.snapshot() != null) {
-      batch.deleteRange(store.raftLog, Keys.log(groupId, 0), Keys.log(groupId, Long.MAX_VALUE));
-      putPosition(batch, after);
-      putSnapshot(batch, write.snapshot());
-      putConfState(batch, write.snapshot().confState());
+      putSnapshot(commit.rocks, write.snapshot());
+      putConfState(commit.rocks, write.snapshot().confState());
+      disk.stageReset(commit, after);
     }
-    for (Entry entry : write.entries()) {
-      byte[] key = Keys.log(groupId, entry.index());
-      ByteBuffer payload = ByteBuffer.allocate(9 + entry.data().length);
-      payload.putLong(entry.term()).put((byte) entry.type().code()).put(entry.data());
-      batch.put(store.raftLog, key, Codec.seal(key, payload));
-    }
-    long oldLast = write.snapshot() == null ? before.lastIndex() : after.truncatedIndex();
-    if (!write.entries().isEmpty() && after.lastIndex() < oldLast) {
-      // The new entries replace a conflicting suffix that was longer: drop what lies beyond.
-      batch.deleteRange(
-          store.raftLog, Keys.log(groupId, after.lastIndex() + 1), Keys.log(groupId, oldLast + 1));
+    if (!write.entries().isEmpty()) {
+      long oldLast = write.snapshot() == null ? before.lastIndex() : after.truncatedIndex();
+      disk.stageAppend(commit, write.entries(), oldLast);
     }
     if (write.hardState() != null) {
-      byte[] key = Keys.state(groupId, Keys.TAG_HARD_STATE);
-      HardState hard = write.hardState();
-      ByteBuffer payload = ByteBuffer.allocate(24);
-      payload.putLong(hard.term()).putLong(hard.vote()).putLong(hard.commit());
-      batch.put(store.raftState, key, Codec.seal(key, payload));
+      disk.stageHardState(commit, write.hardState());
     }
     if (write.confState() != null) {
-      putConfState(batch, write.confState());
+      putConfState(commit.rocks, write.confState());
     }
   }
 
@@ -440,13 +382,6 @@ public final class RaftLogStore implements RaftLogReader {
     if (write.confState() != null) {
       confState = write.confState();
     }
-  }
-
-  private void putPosition(WriteBatch batch, LogState position) throws RocksDBException {
-    byte[] key = Keys.state(groupId, Keys.TAG_LOG_TRUNCATED);
-    ByteBuffer payload = ByteBuffer.allocate(16);
-    payload.putLong(position.truncatedIndex()).putLong(position.truncatedTerm());
-    batch.put(store.raftState, key, Codec.seal(key, payload));
   }
 
   private void putSnapshot(WriteBatch batch, SnapshotMetadata metadata) throws RocksDBException {

@@ -1,6 +1,9 @@
 package io.ringkv.storage;
 
 import io.micrometer.core.instrument.FunctionCounter;
+import io.ringkv.raft.HardState;
+import io.ringkv.storage.raftlog.SegmentedLog;
+import io.ringkv.storage.raftlog.SegmentedLogOptions;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.List;
@@ -21,7 +24,8 @@ import org.rocksdb.WriteBatch;
 /**
  * A node's storage: one RocksDB instance with the column families {@code raft_log}, {@code
  * raft_state}, {@code data}, {@code changes} and {@code meta}, shared by every Raft group on the
- * node.
+ * node, and with {@link RaftLogEngine#SEGMENTED} one segmented Raft log that holds the groups'
+ * entries and hard states instead of {@code raft_log} and {@code raft_state}.
  *
  * <p>{@link #open} never resets or deletes anything: a damaged, foreign or newer store fails with a
  * specific {@link StorageException} naming the path. Per-group objects ({@link RaftLogStore},
@@ -36,9 +40,16 @@ public final class StorageEngine implements AutoCloseable {
   private final ConcurrentMap<Long, ChangefeedLog> changefeeds = new ConcurrentHashMap<>();
   private final GroupCommitter committer;
 
-  private StorageEngine(Store store) {
+  /** The node's segmented Raft log, or null with the RocksDB engine. */
+  private final SegmentedLog segmented;
+
+  private StorageEngine(Store store, SegmentedLog segmented) {
     this.store = store;
-    this.committer = new GroupCommitter(store, this::raftLog, commitLock);
+    this.segmented = segmented;
+    this.committer = new GroupCommitter(store, this::raftLog, segmented, commitLock);
+    if (segmented != null) {
+      finishDestroys();
+    }
     FunctionCounter.builder("ringkv.storage.rocksdb.wal.syncs", store, Store::walSyncCount)
         .description("WAL file syncs RocksDB performed")
         .register(store.options.meterRegistry());
@@ -57,7 +68,27 @@ public final class StorageEngine implements AutoCloseable {
    * @throws IncompatibleFormatException the store's format is newer than this build
    */
   public static StorageEngine open(StorageOptions options) {
-    return new StorageEngine(StoreOpener.open(options));
+    Store store = StoreOpener.open(options);
+    SegmentedLog segmented = null;
+    try {
+      if (store.raftLogEngine == RaftLogEngine.SEGMENTED) {
+        segmented = SegmentedLog.open(segmentedLogOptions(options));
+      }
+      return new StorageEngine(store, segmented);
+    } catch (RuntimeException e) {
+      if (segmented != null) {
+        segmented.close();
+      }
+      store.close();
+      throw e;
+    }
+  }
+
+  private static SegmentedLogOptions segmentedLogOptions(StorageOptions options) {
+    SegmentedLogOptions log = SegmentedLogOptions.defaults(options.raftLogPath());
+    return options.debugUnsyncedWrites()
+        ? log.withDebugUnsyncedWrites(options.clock()::millis)
+        : log;
   }
 
   /** The format version this build writes. */
@@ -70,13 +101,27 @@ public final class StorageEngine implements AutoCloseable {
     return store.options;
   }
 
+  /** Where this store keeps Raft log entries and hard states (fixed when it was created). */
+  public RaftLogEngine raftLogEngine() {
+    return store.raftLogEngine;
+  }
+
   public Path path() {
     return store.path;
   }
 
   public RaftLogStore raftLog(long groupId) {
     Keys.checkGroup(groupId);
-    return logs.computeIfAbsent(groupId, id -> new RaftLogStore(store, id, commitLock));
+    return logs.computeIfAbsent(
+        groupId,
+        id ->
+            new RaftLogStore(
+                store,
+                id,
+                commitLock,
+                segmented == null
+                    ? new RocksEntryStorage(store, id)
+                    : new SegmentedEntryStorage(segmented, id)));
   }
 
   public PartitionStore partition(long groupId) {
@@ -124,8 +169,17 @@ public final class StorageEngine implements AutoCloseable {
    * exactly these at restart, so replicas created and destroyed while it ran stay so.
    */
   public SortedSet<Long> persistedGroups() {
-    return groupsWithStateRecord(
-        Set.of(Keys.TAG_HARD_STATE, Keys.TAG_CONF_STATE, Keys.TAG_REPLICA_CREATED));
+    SortedSet<Long> groups =
+        groupsWithStateRecord(
+            Set.of(Keys.TAG_HARD_STATE, Keys.TAG_CONF_STATE, Keys.TAG_REPLICA_CREATED));
+    if (segmented != null) {
+      for (long groupId : segmented.groupIds()) {
+        if (!segmented.hardState(groupId).equals(HardState.EMPTY)) {
+          groups.add(groupId); // its hard state lives in the log, not in raft_state
+        }
+      }
+    }
+    return groups;
   }
 
   /**
@@ -149,23 +203,55 @@ public final class StorageEngine implements AutoCloseable {
    * range deletes, so a crash leaves either the whole replica or none of it. The caller guarantees
    * that nothing writes to the group meanwhile or later (its replica is closed); the cached
    * per-group objects are dropped.
+   *
+   * <p>With the segmented log, that batch also leaves a destroy mark; the log's destroy record
+   * follows (durably), then the mark goes. A crash in between leaves the mark, and the next open
+   * writes the destroy record again ({@link #finishDestroys}), so the log never brings back entries
+   * or a vote of a destroyed replica, nor shows them to one created with the same id.
    */
   public void destroyGroup(long groupId) {
     Keys.checkGroup(groupId);
     byte[] from = Keys.group(groupId);
     byte[] end = Keys.groupEnd(groupId);
+    byte[] mark = Keys.state(groupId, Keys.TAG_DESTROYING);
     try (WriteBatch batch = new WriteBatch()) {
       for (ColumnFamilyHandle family :
           List.of(store.raftLog, store.raftState, store.data, store.changes)) {
         batch.deleteRange(family, from, end);
       }
+      if (segmented != null) {
+        batch.put(store.raftState, mark, Codec.seal(mark, ByteBuffer.allocate(0)));
+      }
       store.write(batch, true);
     } catch (RocksDBException e) {
       throw store.failure("destroy group " + groupId, e);
     }
+    if (segmented != null) {
+      destroyInLog(groupId);
+    }
     logs.remove(groupId);
     partitions.remove(groupId);
     changefeeds.remove(groupId);
+  }
+
+  /** Writes the log's destroy record of {@code groupId} durably, then drops the destroy mark. */
+  private void destroyInLog(long groupId) {
+    // Through the log's queue: behind any compaction mark of the group queued before.
+    segmented.destroy(groupId).join();
+    byte[] mark = Keys.state(groupId, Keys.TAG_DESTROYING);
+    try (WriteBatch batch = new WriteBatch()) {
+      batch.delete(store.raftState, mark);
+      store.write(batch, false); // lost in a crash: the destroy record is only written again
+    } catch (RocksDBException e) {
+      throw store.failure("finish destroy of group " + groupId, e);
+    }
+  }
+
+  /** Finishes the destroys a crash interrupted between RocksDB and the segmented log. */
+  private void finishDestroys() {
+    for (long groupId : groupsWithStateRecord(Set.of(Keys.TAG_DESTROYING))) {
+      destroyInLog(groupId);
+    }
   }
 
   /** Approximate bytes of {@code groupId}'s data (files and memtables); for planning moves. */
@@ -211,7 +297,13 @@ public final class StorageEngine implements AutoCloseable {
     try {
       committer.close();
     } finally {
-      store.close();
+      try {
+        if (segmented != null) {
+          segmented.close();
+        }
+      } finally {
+        store.close();
+      }
     }
   }
 }

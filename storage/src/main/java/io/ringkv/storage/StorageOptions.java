@@ -31,6 +31,8 @@ public record StorageOptions(
     long logCacheSizeBytesMax,
     boolean verifyChecksumsOnOpen,
     boolean debugUnsyncedWrites,
+    RaftLogEngine raftLogEngine,
+    boolean raftLogEngineFollowsStore,
     Clock clock,
     ThreadFactory committerThreadFactory,
     MeterRegistry meterRegistry) {
@@ -53,6 +55,17 @@ public record StorageOptions(
   /** Bytes of recent entries kept in memory per group (64 partitions: at most 64 MiB). */
   public static final long LOG_CACHE_SIZE_BYTES_MAX_DEFAULT = 1024L * 1024;
 
+  /**
+   * The engine existing stores were created with (the choice was recorded from the segmented log's
+   * arrival on); the server's raft-log-engine setting picks its own default.
+   */
+  public static final RaftLogEngine RAFT_LOG_ENGINE_DEFAULT = RaftLogEngine.ROCKSDB;
+
+  /** Where the segmented Raft log lives, when that engine is chosen: inside the store directory. */
+  public java.nio.file.Path raftLogPath() {
+    return path.resolve("raftlog");
+  }
+
   public static Builder builder(Path path, String clusterId, long nodeId) {
     return new Builder(path, clusterId, nodeId);
   }
@@ -74,6 +87,8 @@ public record StorageOptions(
     private long logCacheSizeBytesMax = LOG_CACHE_SIZE_BYTES_MAX_DEFAULT;
     private boolean verifyChecksumsOnOpen = true;
     private boolean debugUnsyncedWrites;
+    private RaftLogEngine raftLogEngine = RAFT_LOG_ENGINE_DEFAULT;
+    private boolean raftLogEngineFollowsStore;
     private Clock clock = Clock.systemUTC();
     private ThreadFactory committerThreadFactory =
         runnable -> {
@@ -176,6 +191,25 @@ public record StorageOptions(
       return this;
     }
 
+    /**
+     * Where Raft log entries and hard states live in a new store; an existing one keeps the engine
+     * it was created with (see {@link #raftLogEngineFollowsStore}).
+     */
+    public Builder raftLogEngine(RaftLogEngine value) {
+      raftLogEngine = value;
+      return this;
+    }
+
+    /**
+     * Whether an existing store created with the other engine opens with its own (the engine was
+     * only a default) instead of being refused (it was asked for). A new store always takes {@link
+     * #raftLogEngine}.
+     */
+    public Builder raftLogEngineFollowsStore(boolean value) {
+      raftLogEngineFollowsStore = value;
+      return this;
+    }
+
     public Builder clock(Clock value) {
       clock = value;
       return this;
@@ -237,6 +271,8 @@ public record StorageOptions(
           logCacheSizeBytesMax,
           verifyChecksumsOnOpen,
           debugUnsyncedWrites,
+          Objects.requireNonNull(raftLogEngine, "raftLogEngine"),
+          raftLogEngineFollowsStore,
           Objects.requireNonNull(clock, "clock"),
           Objects.requireNonNull(committerThreadFactory, "committerThreadFactory"),
           Objects.requireNonNull(meterRegistry, "meterRegistry"));

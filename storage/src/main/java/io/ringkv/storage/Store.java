@@ -44,6 +44,13 @@ final class Store implements AutoCloseable {
   static final long DEBUG_UNSYNCED_WRITE_OUT_INTERVAL_MILLIS = 1000;
 
   private long debugWalWrittenOutMillis;
+
+  /**
+   * Where this store keeps Raft log entries and hard states: recorded at creation, set by {@link
+   * StoreOpener} before anyone else sees the store.
+   */
+  RaftLogEngine raftLogEngine;
+
   private boolean closed;
   private final WriteOptions syncWrite = new WriteOptions().setSync(true);
   private final WriteOptions bufferedWrite = new WriteOptions().setSync(false);

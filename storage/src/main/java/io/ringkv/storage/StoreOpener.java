@@ -50,6 +50,9 @@ final class StoreOpener {
   static final byte[] META_CLUSTER_ID = "cluster_id".getBytes(StandardCharsets.UTF_8);
   static final byte[] META_NODE_ID = "node_id".getBytes(StandardCharsets.UTF_8);
 
+  /** Absent in stores made before the segmented log: those keep entries in RocksDB. */
+  static final byte[] META_RAFT_LOG_ENGINE = "raft_log_engine".getBytes(StandardCharsets.UTF_8);
+
   private static final Logger log = LoggerFactory.getLogger(StoreOpener.class);
 
   static {
@@ -63,6 +66,7 @@ final class StoreOpener {
     boolean fresh = isFresh(path);
     boolean needsIdentity = fresh;
     WALRecoveryMode recovery = WALRecoveryMode.AbsoluteConsistency;
+    RaftLogEngine engine = options.raftLogEngine();
     if (fresh) {
       try {
         Files.createDirectories(path);
@@ -74,9 +78,11 @@ final class StoreOpener {
       Inspection inspection = inspect(options);
       needsIdentity = inspection.needsIdentity();
       recovery = inspection.recovery();
+      engine = inspection.raftLogEngine();
     }
     Store store = openDb(options, null, recovery, fresh);
     try {
+      store.raftLogEngine = engine;
       if (needsIdentity) {
         writeIdentity(store);
       }
@@ -92,7 +98,8 @@ final class StoreOpener {
    * mode the real open must use (absolute consistency, or tolerating the torn tail the inspection
    * found and logged).
    */
-  private record Inspection(boolean needsIdentity, WALRecoveryMode recovery) {}
+  private record Inspection(
+      boolean needsIdentity, WALRecoveryMode recovery, RaftLogEngine raftLogEngine) {}
 
   /**
    * Checks an existing store read-only (no new MANIFEST, OPTIONS or LOG file): WAL replay,
@@ -139,7 +146,8 @@ final class StoreOpener {
     if (options.verifyChecksumsOnOpen()) {
       verifyChecksums(store);
     }
-    return new Inspection(checkIdentity(store), recovery);
+    boolean needsIdentity = checkIdentity(store);
+    return new Inspection(needsIdentity, recovery, raftLogEngine(store));
   }
 
   private static String refusal(WalDamage damage) {
@@ -314,6 +322,45 @@ final class StoreOpener {
     return false;
   }
 
+  /**
+   * The engine the store's entries live in: opened with the other one, every group would start with
+   * an empty log (and acknowledged writes would be lost). So an existing store keeps its engine:
+   * followed when the setting was left at its default, refused when it was set to the other one. A
+   * store that holds nothing yet takes the configured engine.
+   */
+  private static RaftLogEngine raftLogEngine(Store store) {
+    if (store.get(store.meta, META_FORMAT_VERSION) == null) {
+      return store.options.raftLogEngine();
+    }
+    byte[] value = store.get(store.meta, META_RAFT_LOG_ENGINE);
+    RaftLogEngine recorded =
+        value == null
+            ? RaftLogEngine.ROCKSDB
+            : RaftLogEngine.parse(
+                new String(metaValue(store, META_RAFT_LOG_ENGINE), StandardCharsets.UTF_8));
+    RaftLogEngine wanted = store.options.raftLogEngine();
+    if (recorded != wanted && store.options.raftLogEngineFollowsStore()) {
+      log.info(
+          "store {} keeps its Raft logs in the {} engine (chosen when it was created); it stays"
+              + " there, as raft-log-engine was not set",
+          store.path,
+          recorded.settingValue());
+    } else if (recorded != wanted) {
+      throw new StorageException(
+          "store at "
+              + store.path
+              + " keeps its Raft logs in the "
+              + recorded.settingValue()
+              + " engine, but this node is set to raft-log-engine="
+              + wanted.settingValue()
+              + ": set raft-log-engine="
+              + recorded.settingValue()
+              + ", or start this node from an empty data directory (it then catches up from its"
+              + " peers)");
+    }
+    return recorded;
+  }
+
   private static boolean isUnused(Store store) {
     boolean[] empty = {true};
     for (ColumnFamilyHandle family :
@@ -338,6 +385,11 @@ final class StoreOpener {
           store.meta,
           META_NODE_ID,
           Codec.seal(META_NODE_ID, ByteBuffer.allocate(8).putLong(store.options.nodeId())));
+      byte[] engine = store.raftLogEngine.settingValue().getBytes(StandardCharsets.UTF_8);
+      batch.put(
+          store.meta,
+          META_RAFT_LOG_ENGINE,
+          Codec.seal(META_RAFT_LOG_ENGINE, ByteBuffer.allocate(engine.length).put(engine)));
       store.write(batch, true);
     } catch (RocksDBException e) {
       throw store.failure("write identity", e);

@@ -34,9 +34,18 @@ import org.rocksdb.RocksIterator;
 class RaftLogStoreTest {
   @TempDir Path directory;
 
+  /** The store's settings; {@link SegmentedRaftLogStoreTest} runs every test on its engine. */
+  StorageOptions.Builder options() {
+    return TestStores.options(directory);
+  }
+
+  StorageEngine open() {
+    return StorageEngine.open(options().build());
+  }
+
   @Test
   void emptyLogHasConventionalBounds() {
-    try (StorageEngine engine = TestStores.open(directory)) {
+    try (StorageEngine engine = open()) {
       RaftLogStore log = engine.raftLog(7);
       assertThat(log.firstIndex()).isEqualTo(1);
       assertThat(log.lastIndex()).isZero();
@@ -49,7 +58,7 @@ class RaftLogStoreTest {
 
   @Test
   void appendReadAndReplaceConflictingSuffix() {
-    try (StorageEngine engine = TestStores.open(directory)) {
+    try (StorageEngine engine = open()) {
       GroupCommitter committer = engine.groupCommitter();
       RaftLogStore log = engine.raftLog(1);
       committer.submit(LogWrite.of(1, entries(1, 10, 1), new HardState(1, 2, 0))).join();
@@ -64,7 +73,7 @@ class RaftLogStoreTest {
       assertThatThrownBy(() -> log.entries(1, 9, Long.MAX_VALUE))
           .isInstanceOf(LogUnavailableException.class);
     }
-    try (StorageEngine engine = TestStores.open(directory)) {
+    try (StorageEngine engine = open()) {
       RaftLogStore log = engine.raftLog(1);
       assertThat(log.lastIndex()).as("suffix 8..10 deleted durably").isEqualTo(7);
       assertThat(log.entries(1, 8, Long.MAX_VALUE)).hasSize(7);
@@ -74,7 +83,7 @@ class RaftLogStoreTest {
 
   @Test
   void appendThatLeavesAGapIsRejectedAndWritesNothing() {
-    try (StorageEngine engine = TestStores.open(directory)) {
+    try (StorageEngine engine = open()) {
       engine.groupCommitter().submit(LogWrite.of(1, entries(1, 3, 1), null)).join();
       assertThatThrownBy(
               () -> engine.groupCommitter().submit(LogWrite.of(1, entries(5, 6, 1), null)).join())
@@ -86,7 +95,7 @@ class RaftLogStoreTest {
 
   @Test
   void hardStateOnlyMovesForwardAndCommittedEntriesAreNeverOverwritten() {
-    try (StorageEngine engine = TestStores.open(directory)) {
+    try (StorageEngine engine = open()) {
       GroupCommitter committer = engine.groupCommitter();
       committer.commit(List.of(LogWrite.of(1, entries(1, 5, 2), new HardState(2, 3, 4))));
       assertThatThrownBy(
@@ -110,7 +119,7 @@ class RaftLogStoreTest {
 
   @Test
   void entriesAreBoundedByBytesButReturnAtLeastOne() {
-    try (StorageEngine engine = TestStores.open(directory)) {
+    try (StorageEngine engine = open()) {
       engine.groupCommitter().submit(LogWrite.of(3, entries(1, 20, 1), null)).join();
       RaftLogStore log = engine.raftLog(3);
       long oneEntryBytes = log.entries(1, 2, Long.MAX_VALUE).getFirst().sizeBytes();
@@ -122,7 +131,7 @@ class RaftLogStoreTest {
 
   @Test
   void compactionDropsThePrefixWithOneRangeDeleteAndKeepsTheTerm() {
-    try (StorageEngine engine = TestStores.open(directory)) {
+    try (StorageEngine engine = open()) {
       engine.groupCommitter().submit(LogWrite.of(2, entries(1, 5, 1), null)).join();
       engine.groupCommitter().submit(LogWrite.of(2, entries(6, 10, 3), null)).join();
       RaftLogStore log = engine.raftLog(2);
@@ -136,7 +145,7 @@ class RaftLogStoreTest {
       assertThat(log.firstIndex()).isEqualTo(7);
       assertThat(rawLogKeys(engine, 2)).containsExactly(7L, 8L, 9L, 10L);
     }
-    try (StorageEngine engine = TestStores.open(directory)) {
+    try (StorageEngine engine = open()) {
       RaftLogStore log = engine.raftLog(2);
       assertThat(log.firstIndex()).isEqualTo(7);
       assertThat(log.lastIndex()).isEqualTo(10);
@@ -153,14 +162,14 @@ class RaftLogStoreTest {
   void snapshotWriteResetsTheLogAndConfiguration() {
     ConfState conf = ConfState.ofVoters(Set.of(1L, 2L, 3L));
     SnapshotMetadata snapshot = new SnapshotMetadata(50, 4, conf);
-    try (StorageEngine engine = TestStores.open(directory)) {
+    try (StorageEngine engine = open()) {
       GroupCommitter committer = engine.groupCommitter();
       committer.submit(LogWrite.of(9, entries(1, 5, 1), null)).join();
       committer
           .submit(new LogWrite(9, snapshot, entries(51, 52, 4), new HardState(4, 1, 50), null))
           .join();
     }
-    try (StorageEngine engine = TestStores.open(directory)) {
+    try (StorageEngine engine = open()) {
       RaftLogStore log = engine.raftLog(9);
       assertThat(log.firstIndex()).isEqualTo(51);
       assertThat(log.lastIndex()).isEqualTo(52);
@@ -175,13 +184,13 @@ class RaftLogStoreTest {
   void confStateAndSnapshotRecordSurviveReopen() {
     ConfState joint =
         new ConfState(Set.of(1L, 2L, 4L), Set.of(5L), Set.of(1L, 2L, 3L), Set.of(3L), true);
-    try (StorageEngine engine = TestStores.open(directory)) {
+    try (StorageEngine engine = open()) {
       engine
           .groupCommitter()
-          .commit(List.of(new LogWrite(4, null, List.of(), new HardState(2, 1, 1), joint)));
+          .commit(List.of(new LogWrite(4, null, List.of(), new HardState(2, 1, 0), joint)));
       engine.raftLog(4).saveSnapshot(new SnapshotMetadata(0, 0, joint));
     }
-    try (StorageEngine engine = TestStores.open(directory)) {
+    try (StorageEngine engine = open()) {
       assertThat(engine.raftLog(4).initialState().confState()).isEqualTo(joint);
       assertThat(engine.raftLog(4).snapshot().metadata().confState()).isEqualTo(joint);
       assertThat(engine.raftLog(5).initialState().confState()).isEqualTo(ConfState.EMPTY);
@@ -190,7 +199,7 @@ class RaftLogStoreTest {
 
   @Test
   void groupsDoNotSeeEachOther() {
-    try (StorageEngine engine = TestStores.open(directory)) {
+    try (StorageEngine engine = open()) {
       engine
           .groupCommitter()
           .commit(
@@ -206,7 +215,7 @@ class RaftLogStoreTest {
   @Test
   void readersRacingCompactionSeeCompactedNeverCorruption() throws Exception {
     int roundsMax = 300;
-    try (StorageEngine engine = TestStores.open(directory)) {
+    try (StorageEngine engine = open()) {
       RaftLogStore log = engine.raftLog(1);
       AtomicBoolean done = new AtomicBoolean();
       AtomicReference<Throwable> unexpected = new AtomicReference<>();
@@ -241,7 +250,7 @@ class RaftLogStoreTest {
 
   @Test
   void corruptEntryFailsLoudlyOnRead() throws Exception {
-    try (StorageEngine engine = TestStores.open(directory)) {
+    try (StorageEngine engine = open()) {
       engine.groupCommitter().submit(LogWrite.of(1, entries(1, 3, 1), null)).join();
       Store store = engine.store();
       byte[] key = Keys.log(1, 2);
@@ -250,7 +259,7 @@ class RaftLogStoreTest {
       store.db.put(store.raftLog, key, value);
     }
     // Reopened, so the entries are not in the in-memory log cache and are read (and checked) again.
-    try (StorageEngine engine = TestStores.open(directory)) {
+    try (StorageEngine engine = open()) {
       RaftLogStore log = engine.raftLog(1);
       assertThatThrownBy(() -> log.entries(1, 4, Long.MAX_VALUE))
           .isInstanceOf(CorruptDataException.class)
@@ -265,7 +274,7 @@ class RaftLogStoreTest {
   void entryLimitsRejectBeforeAnythingIsQueued() {
     try (StorageEngine engine =
         StorageEngine.open(
-            TestStores.options(directory)
+            options()
                 .keySizeBytesMax(100)
                 .valueSizeBytesMax(1000)
                 .batchEntriesMax(4)
@@ -288,7 +297,8 @@ class RaftLogStoreTest {
     }
   }
 
-  private static List<Long> rawLogKeys(StorageEngine engine, long groupId) {
+  /** The indexes the engine still stores for {@code groupId}. */
+  List<Long> rawLogKeys(StorageEngine engine, long groupId) {
     Store store = engine.store();
     List<Long> indexes = new ArrayList<>();
     try (RocksIterator iterator = store.db.newIterator(store.raftLog)) {

@@ -211,6 +211,8 @@ public final class ConfigLoader {
         integer(values, Setting.LEADER_BALANCE_INTERVAL_MILLIS),
         unsafeDebug(values, Setting.DEBUG_UNSAFE_STALE_READS),
         unsafeDebug(values, Setting.DEBUG_UNSYNCED_WRITES),
+        raftLogEngine(values),
+        values.containsKey(Setting.RAFT_LOG_ENGINE),
         integer(values, Setting.CHANGEFEED_RETENTION_CHECK_INTERVAL_MILLIS),
         integer(values, Setting.CHANGEFEED_RETENTION_AGE_MILLIS),
         integer(values, Setting.SNAPSHOT_SIZE_BYTES_MAX),
@@ -364,6 +366,14 @@ public final class ConfigLoader {
         (int) integer(values, Setting.PEER_FRAME_SIZE_BYTES_MAX),
         (int) integer(values, Setting.PEER_SEND_QUEUE_FRAMES_MAX),
         (int) integer(values, Setting.RESPONSE_SIZE_BYTES_MAX));
+  }
+
+  private static io.ringkv.storage.RaftLogEngine raftLogEngine(Map<Setting, String> values) {
+    try {
+      return io.ringkv.storage.RaftLogEngine.parse(text(values, Setting.RAFT_LOG_ENGINE));
+    } catch (IllegalArgumentException e) {
+      throw new ConfigException(Setting.RAFT_LOG_ENGINE.settingName(), e.getMessage());
+    }
   }
 
   private static io.ringkv.raft.Config.ReadOnlyMode readOnlyMode(Map<Setting, String> values) {

@@ -14,6 +14,9 @@ import java.util.List;
  *     served by any replica from its applied state (only with allow-unsafe-debug)
  * @param debugUnsyncedWrites UNSAFE testing switch: storage writes are acknowledged without being
  *     written out of the process or fsynced (only with allow-unsafe-debug)
+ * @param raftLogEngine where the node keeps Raft log entries and hard states (in a new store)
+ * @param raftLogEngineSet whether raft-log-engine was set: then an existing store of the other
+ *     engine is refused; left at its default, an existing store keeps the engine it was made with
  * @param changefeedRetentionCheckIntervalMillis period of the changefeed retention check
  * @param changefeedRetentionAgeMillis change records older than this are dropped by retention
  * @param snapshotSizeBytesMax largest partition snapshot this node sends or accepts (it travels in
@@ -45,6 +48,8 @@ public record NodeConfig(
     long leaderBalanceIntervalMillis,
     boolean debugUnsafeStaleReads,
     boolean debugUnsyncedWrites,
+    io.ringkv.storage.RaftLogEngine raftLogEngine,
+    boolean raftLogEngineSet,
     long changefeedRetentionCheckIntervalMillis,
     long changefeedRetentionAgeMillis,
     long snapshotSizeBytesMax,
@@ -105,6 +110,8 @@ public record NodeConfig(
         logCompactionEntries,
         Long.parseLong(Setting.LEADER_BALANCE_INTERVAL_MILLIS.defaultValue()),
         false,
+        false,
+        io.ringkv.storage.RaftLogEngine.parse(Setting.RAFT_LOG_ENGINE.defaultValue()),
         false,
         Long.parseLong(Setting.CHANGEFEED_RETENTION_CHECK_INTERVAL_MILLIS.defaultValue()),
         Long.parseLong(Setting.CHANGEFEED_RETENTION_AGE_MILLIS.defaultValue()),

@@ -89,6 +89,14 @@ public enum Setting {
           + " acknowledged a heartbeat within the last 8 ticks; assumes no node's timer runs more"
           + " than 10 % faster than another's; falls back to read-index otherwise) or read-index"
           + " (a heartbeat round to a quorum per read batch)"),
+  RAFT_LOG_ENGINE(
+      "raft-log-engine",
+      "segmented",
+      "where a node keeps its partitions' Raft log entries and votes: rocksdb (a column family of"
+          + " the node's RocksDB) or segmented (one append-only, group-committed log file stream of"
+          + " all partitions, under the store's raftlog directory); fixed when the data directory is"
+          + " created: a data directory of the other engine keeps its own while this is left at its"
+          + " default, and is refused when this is set"),
   LOG_COMPACTION_ENTRIES(
       "log-compaction-entries",
       "a partition's Raft log is compacted once it holds more applied entries than this",
@@ -303,8 +311,9 @@ public enum Setting {
   DEBUG_UNSYNCED_WRITES(
       "debug-unsynced-writes",
       "false",
-      "UNSAFE, testing only: storage writes stay in the node's memory (RocksDB's WAL buffer,"
-          + " written out at most once a second) and are never fsynced, yet acknowledged (nodes"
+      "UNSAFE, testing only: storage writes stay in the node's memory (RocksDB's WAL buffer, or"
+          + " the segmented Raft log's batches, written out at most once a second) and are never"
+          + " fsynced, yet acknowledged (nodes"
           + " killed all at once lose up to a second of acknowledged writes; proves the crash-all"
           + " nemesis catches it); needs allow-unsafe-debug"),
   ALLOW_UNSAFE_DEBUG(

@@ -164,6 +164,8 @@ public final class ClusterMapStart {
         config.leaderBalanceIntervalMillis(),
         config.debugUnsafeStaleReads(),
         config.debugUnsyncedWrites(),
+        config.raftLogEngine(),
+        config.raftLogEngineSet(),
         config.changefeedRetentionCheckIntervalMillis(),
         config.changefeedRetentionAgeMillis(),
         config.snapshotSizeBytesMax(),

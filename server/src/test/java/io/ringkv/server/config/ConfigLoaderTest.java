@@ -124,6 +124,20 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void raftLogEngineIsParsedAndValidated() {
+    assertThat(load("--data-dir", "/d").raftLogEngine())
+        .isEqualTo(io.ringkv.storage.RaftLogEngine.parse(Setting.RAFT_LOG_ENGINE.defaultValue()));
+    assertThat(load("--data-dir", "/d", "--raft-log-engine", "segmented").raftLogEngine())
+        .isEqualTo(io.ringkv.storage.RaftLogEngine.SEGMENTED);
+    assertThat(load("--data-dir", "/d", "--raft-log-engine", "rocksdb").raftLogEngine())
+        .isEqualTo(io.ringkv.storage.RaftLogEngine.ROCKSDB);
+    expectError("raft-log-engine", () -> load("--data-dir", "/d", "--raft-log-engine", "wal"));
+    assertThat(load("--data-dir", "/d").raftLogEngineSet()).as("only a default").isFalse();
+    assertThat(load("--data-dir", "/d", "--raft-log-engine", "rocksdb").raftLogEngineSet())
+        .isTrue();
+  }
+
+  @Test
   void missingDataDirIsNamed() {
     expectError("data-dir", () -> load("--node-id", "1"));
   }

@@ -53,6 +53,14 @@ class RuntimeReplicasTest {
   private static final int WRITE_ATTEMPTS_MAX = 5;
 
   @TempDir Path directory;
+
+  /**
+   * The engine every node's log uses; {@link SegmentedRuntimeReplicasTest} runs all on the other.
+   */
+  io.ringkv.storage.RaftLogEngine raftLogEngine() {
+    return io.ringkv.storage.RaftLogEngine.ROCKSDB;
+  }
+
   private final StorageEngine[] engines = new StorageEngine[NODES + 1];
   private final MultiRaftDriver[] drivers = new MultiRaftDriver[NODES + 1];
   private final ExecutorService shipper = Executors.newSingleThreadExecutor();
@@ -80,7 +88,9 @@ class RuntimeReplicasTest {
   private void start(int node, Map<Integer, List<Long>> bootstrap) {
     engines[node] =
         StorageEngine.open(
-            StorageOptions.builder(directory.resolve("n" + node), "runtime", node).build());
+            StorageOptions.builder(directory.resolve("n" + node), "runtime", node)
+                .raftLogEngine(raftLogEngine())
+                .build());
     DriverSettings settings =
         new DriverSettings(
             node,

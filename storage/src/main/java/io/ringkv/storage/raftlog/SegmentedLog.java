@@ -56,6 +56,13 @@ import org.slf4j.LoggerFactory;
  * same state. The hard state lives in this log too, so one fsync covers a Ready's entries and its
  * vote and commit.
  *
+ * <p>The planted durability bug ({@link SegmentedLogOptions#debugUnsyncedWrites}) keeps batches in
+ * this process's memory instead of the file, writes them out at most once per {@link
+ * SegmentedLogOptions#DEBUG_WRITE_OUT_INTERVAL_MILLIS} (and before a rollover or close) and never
+ * fsyncs: a SIGKILL then loses the latest acknowledged batches, as a power loss loses unsynced
+ * ones. Skipping only the fsync would prove nothing against SIGKILL, which leaves the page cache
+ * intact. Reads of held records decode them from memory.
+ *
  * <p>Reads take the file lock's read side (purge takes the write side before closing files), look
  * up the locations under this object's monitor, and read each record with its checksum verified.
  */
@@ -65,6 +72,17 @@ public final class SegmentedLog implements AutoCloseable {
 
   /** How often a submitter waiting for room in a full queue checks that the writer still runs. */
   private static final long QUEUE_WAIT_POLL_MILLIS = 10;
+
+  /**
+   * Segments the log may have before purge rewrites the groups that pin the oldest one: a group
+   * that stops compacting (idle, or with fewer entries than the compaction threshold) would keep
+   * its oldest segment, and with it every later one, forever. Busy groups compact past a segment
+   * within about two rollovers, so only idle ones are rewritten, and they are small.
+   */
+  static final int REWRITE_AFTER_SEGMENTS = 3;
+
+  /** Live entry bytes one purge writes again at the tail (a larger group is left to compact). */
+  static final long REWRITE_BYTES_MAX = 8L * 1024 * 1024;
 
   /** Bytes one batch may take: a buffer and a segment are addressed by int. */
   static final long BATCH_SIZE_BYTES_MAX = Integer.MAX_VALUE / 2;
@@ -78,6 +96,7 @@ public final class SegmentedLog implements AutoCloseable {
   private final AtomicLong fsyncs = new AtomicLong();
   private final AtomicLong recordsWritten = new AtomicLong();
   private final AtomicLong segmentsPurged = new AtomicLong();
+  private final AtomicLong groupsRewritten = new AtomicLong();
   private Thread writer;
   private Segment active;
   private Spare spare;
@@ -86,6 +105,16 @@ public final class SegmentedLog implements AutoCloseable {
   private ByteBuffer buffer = ByteBuffer.allocateDirect(64 * 1024);
   private volatile boolean closed;
   private volatile Throwable failure;
+
+  /**
+   * Planted bug only: batches not yet in the file, from {@link #heldFrom} of the active segment.
+   */
+  private final Object heldLock = new Object();
+
+  private ByteBuffer held = ByteBuffer.allocate(0);
+  private long heldSegment;
+  private long heldFrom;
+  private long heldWrittenOutMillis;
 
   private SegmentedLog(SegmentedLogOptions options) {
     this.options = options;
@@ -275,7 +304,10 @@ public final class SegmentedLog implements AutoCloseable {
     Segment segment = segments.get(segmentSequence);
     Invariants.check(segment != null, "group %d: segment %d is gone", groupId, segmentSequence);
     try {
-      LogRecord record = segment.read(offset).record();
+      LogRecord record = heldRecord(segmentSequence, offset);
+      if (record == null) {
+        record = segment.read(offset).record();
+      }
       Invariants.check(
           record instanceof Entries && record.groupId() == groupId,
           "group %d: record at %s offset %d is %s",
@@ -346,6 +378,11 @@ public final class SegmentedLog implements AutoCloseable {
 
   public long segmentsPurged() {
     return segmentsPurged.get();
+  }
+
+  /** Times a group's live entries were written again at the tail so an old segment could go. */
+  public long groupsRewritten() {
+    return groupsRewritten.get();
   }
 
   /** Sequence numbers of the segment files, oldest first. */
@@ -574,8 +611,12 @@ public final class SegmentedLog implements AutoCloseable {
         RecordCodec.encode(records.get(i), sequence, buffer);
       }
       buffer.flip();
-      Segment.writeFully(active.channel, buffer, writePosition);
-      active.channel.force(false);
+      if (options.debugUnsyncedWrites()) {
+        hold(buffer, writePosition);
+      } else {
+        Segment.writeFully(active.channel, buffer, writePosition);
+        active.channel.force(false);
+      }
       fsyncs.incrementAndGet();
       recordsWritten.addAndGet(records.size());
       boolean dead = rolled;
@@ -598,6 +639,7 @@ public final class SegmentedLog implements AutoCloseable {
    * segment between two batches; then starts preparing the next spare.
    */
   private void rollover(int sizeBytes) throws IOException {
+    writeOutHeld(); // held bytes belong to the segment that stops being active
     long sequence = active == null ? 1 : active.sequence + 1;
     long size = Math.max(options.segmentSizeBytes(), Segment.HEADER_SIZE_BYTES + (long) sizeBytes);
     Segment created;
@@ -619,6 +661,57 @@ public final class SegmentedLog implements AutoCloseable {
             CompletableFuture.supplyAsync(
                 () -> Segment.prepare(options.directory(), next, options.segmentSizeBytes()),
                 runnable -> options.writerThreadFactory().newThread(runnable).start()));
+  }
+
+  /** Planted bug: keeps an encoded batch in memory, written out at most once per interval. */
+  private void hold(ByteBuffer batch, long position) throws IOException {
+    synchronized (heldLock) {
+      if (held.position() == 0) {
+        heldSegment = active.sequence;
+        heldFrom = position;
+      }
+      Invariants.check(
+          heldSegment == active.sequence && heldFrom + held.position() == position,
+          "held batches not contiguous at %d",
+          position);
+      if (held.remaining() < batch.remaining()) {
+        ByteBuffer larger =
+            ByteBuffer.allocate(Math.max(2 * held.capacity(), held.position() + batch.remaining()));
+        larger.put(held.flip());
+        held = larger;
+      }
+      held.put(batch.duplicate());
+      long now = options.millisClock().getAsLong();
+      if (now - heldWrittenOutMillis >= SegmentedLogOptions.DEBUG_WRITE_OUT_INTERVAL_MILLIS) {
+        heldWrittenOutMillis = now;
+        writeOutHeld();
+      }
+    }
+  }
+
+  /** Planted bug: hands the held batches to the operating system (without fsync). */
+  private void writeOutHeld() throws IOException {
+    synchronized (heldLock) {
+      if (held.position() == 0) {
+        return;
+      }
+      Segment segment = segments.get(heldSegment);
+      Segment.writeFully(segment.channel, held.duplicate().flip(), heldFrom);
+      held.clear();
+    }
+  }
+
+  /** Planted bug: the record at {@code offset} if it is still held in memory, else null. */
+  private LogRecord heldRecord(long segmentSequence, long offset) {
+    synchronized (heldLock) {
+      if (held.position() == 0 || segmentSequence != heldSegment || offset < heldFrom) {
+        return null;
+      }
+      RecordCodec.Decoded decoded =
+          RecordCodec.tryDecode(held.duplicate().flip(), (int) (offset - heldFrom));
+      Invariants.check(decoded != null, "held record at %d does not decode", offset);
+      return decoded.record();
+    }
   }
 
   /** A segment file being prepared under its temporary name for sequence {@code sequence}. */
@@ -676,6 +769,7 @@ public final class SegmentedLog implements AutoCloseable {
    * batch) the compaction marks and hard states that live only in them.
    */
   private void purge() {
+    rewritePinningGroups();
     long cutoff;
     List<LogRecord> rewrites = new ArrayList<>();
     synchronized (this) {
@@ -721,6 +815,46 @@ public final class SegmentedLog implements AutoCloseable {
     Segment.syncDirectory(options.directory());
   }
 
+  /**
+   * Once there are more than {@link #REWRITE_AFTER_SEGMENTS} segments, writes the live entries of
+   * the groups that still have entries in the oldest segment again at the tail (one fsynced batch,
+   * at most {@link #REWRITE_BYTES_MAX}), so that purge can delete it. An entries record replaces
+   * the group's log from its first index on, so replay gives the same log with or without the old
+   * copy. Runs under the write lock: the groups cannot change meanwhile.
+   */
+  private void rewritePinningGroups() {
+    List<long[]> pinning = new ArrayList<>();
+    synchronized (this) {
+      if (segments.size() <= REWRITE_AFTER_SEGMENTS) {
+        return;
+      }
+      long oldest = segments.firstKey();
+      for (GroupIndex group : groups.values()) {
+        if (group.oldestLiveEntrySegment() == oldest) {
+          pinning.add(new long[] {group.groupId(), group.firstIndex(), group.lastIndex()});
+        }
+      }
+    }
+    List<LogRecord> rewrites = new ArrayList<>();
+    long rewriteBytes = 0;
+    for (long[] group : pinning) {
+      List<Entry> live = entries(group[0], group[1], group[2] + 1, Long.MAX_VALUE);
+      long liveBytes = 0;
+      for (Entry entry : live) {
+        liveBytes += RecordCodec.encodedSizeBytes(new Entries(group[0], List.of(entry)));
+      }
+      if (rewriteBytes + liveBytes > REWRITE_BYTES_MAX) {
+        continue;
+      }
+      rewrites.add(new Entries(group[0], live));
+      rewriteBytes += liveBytes;
+    }
+    if (!rewrites.isEmpty()) {
+      writeDurably(rewrites);
+      groupsRewritten.addAndGet(rewrites.size());
+    }
+  }
+
   /** Stops accepting writes, writes everything already queued, and closes the files. */
   @Override
   public void close() {
@@ -731,9 +865,12 @@ public final class SegmentedLog implements AutoCloseable {
     try {
       queue.put(STOP);
       writer.join();
+      writeOutHeld(); // a clean stop keeps everything, as RocksDB's close does with its buffer
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new StorageException("interrupted while closing the Raft log", e);
+    } catch (IOException e) {
+      throw new StorageException("closing the Raft log in " + options.directory() + " failed", e);
     } finally {
       if (spare != null) {
         spare.file().exceptionally(e -> null).join(); // its temporary file is removed at open

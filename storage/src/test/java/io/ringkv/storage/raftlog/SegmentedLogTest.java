@@ -23,7 +23,8 @@ import org.junit.jupiter.api.io.TempDir;
  * whole segments once compacted, with marks and hard states still right after the old segments are
  * gone; destroy then re-create of a group id that sees none of the old records; appends that do not
  * fit rejected without writing anything; group commit (many submitted writes, fewer fsyncs); a
- * batch larger than a segment; a foreign file refused; and readers racing compaction and purge.
+ * batch larger than a segment; a foreign file refused; readers racing compaction and purge; and an
+ * idle group's entries rewritten at the tail so it never pins old segments.
  */
 class SegmentedLogTest {
   @TempDir Path directory;
@@ -84,6 +85,31 @@ class SegmentedLogTest {
   }
 
   @Test
+  void idleGroupIsRewrittenSoItPinsNoOldSegment() {
+    SegmentedLogOptions options = RaftLogFixtures.small(directory);
+    try (SegmentedLog log = SegmentedLog.open(options)) {
+      // Group 2 writes three entries and never compacts (an idle partition): without a rewrite its
+      // entries in segment 1 would keep every segment from 1 on.
+      log.write(List.of(append(2, 1, 3, 1), hard(2, 1, 1, 3)));
+      long next = 1;
+      for (int round = 0; round < 40; round++) {
+        log.write(List.of(append(1, next, 20, 1), hard(1, 1, 1, next + 19)));
+        next += 20;
+        log.compact(1, next - 5).join();
+      }
+      assertThat(log.segmentsPurged()).as("segments purged").isPositive();
+      assertThat(log.groupsRewritten()).isPositive();
+      assertThat(log.segmentSequences())
+          .hasSizeLessThanOrEqualTo(SegmentedLog.REWRITE_AFTER_SEGMENTS + 1);
+    }
+    try (SegmentedLog log = SegmentedLog.open(options)) {
+      assertThat(log.entries(2, 1, 4, Long.MAX_VALUE)).isEqualTo(entries(2, 1, 3, 1));
+      assertThat(log.hardState(2)).isEqualTo(new HardState(1, 1, 3));
+      assertThat(log.lastIndex(1)).isEqualTo(800);
+    }
+  }
+
+  @Test
   void compactedSegmentsArePurgedAndStateSurvivesWithoutThem() {
     SegmentedLogOptions options = RaftLogFixtures.small(directory);
     try (SegmentedLog log = SegmentedLog.open(options)) {
@@ -126,8 +152,10 @@ class SegmentedLogTest {
         log.write(List.of(append(1, first, 20, 1)));
         log.compact(1, first + 19).join();
       }
-      // The new incarnation's entries pin their segment; the old one's do not.
-      assertThat(log.segmentsPurged()).isZero();
+      // The new incarnation's entries are written again at the tail before their segment goes
+      // (group 9 is idle from here on); the old incarnation's are dead and never come back.
+      assertThat(log.segmentsPurged()).isPositive();
+      assertThat(log.groupsRewritten()).isPositive();
     }
     try (SegmentedLog log = SegmentedLog.open(options)) {
       assertThat(log.lastIndex(9)).isEqualTo(2);
