@@ -128,35 +128,28 @@ final class ScanFanOut {
     ScanRequest page = request.toBuilder().setLimit(perPartition).build();
     long deadline = router.deadlineNanos();
     Executor executor = Context.current().fixedContextExecutor(callExecutor);
-    List<Integer> local = new ArrayList<>();
-    Map<Long, List<Integer>> remote = new TreeMap<>();
+    Plan plan = plan(partitionCount, linearizable);
     List<CompletableFuture<List<ScanResponse>>> parts = new ArrayList<>();
-    for (int partition = 0; partition < partitionCount; partition++) {
-      long node = router.servingNode(partition, linearizable);
-      if (node == nodeId) {
-        local.add(partition);
-      } else if (node != 0) {
-        remote.computeIfAbsent(node, n -> new ArrayList<>()).add(partition);
-      } else {
-        int each = partition; // leader unknown here: the router finds it
-        parts.add(
-            CompletableFuture.supplyAsync(
-                () -> List.of(scanPartition(each, range, perPartition, linearizable, page)),
-                executor));
-      }
+    for (int partition : plan.alone()) {
+      parts.add(
+          CompletableFuture.supplyAsync(
+              () -> List.of(scanPartition(partition, range, perPartition, linearizable, page)),
+              executor));
     }
-    remote.forEach((node, partitions) -> {
-      for (int from = 0; from < partitions.size(); from += NODE_SCAN_PARTITIONS_MAX) {
-        List<Integer> share =
-            partitions.subList(from, Math.min(partitions.size(), from + NODE_SCAN_PARTITIONS_MAX));
-        parts.add(
-            CompletableFuture.supplyAsync(
-                () -> askNode(node, share, range, linearizable, page, deadline), executor));
-      }
-    });
+    plan.byNode()
+        .forEach((node, partitions) -> {
+          for (int from = 0; from < partitions.size(); from += NODE_SCAN_PARTITIONS_MAX) {
+            List<Integer> share =
+                partitions.subList(
+                    from, Math.min(partitions.size(), from + NODE_SCAN_PARTITIONS_MAX));
+            parts.add(
+                CompletableFuture.supplyAsync(
+                    () -> askNode(node, share, range, linearizable, page, deadline), executor));
+          }
+        });
     List<ScanResponse> pages = new ArrayList<>(partitionCount);
     try {
-      Served served = serveHere(local, range, perPartition, linearizable, page, deadline);
+      Served served = serveHere(plan.here(), range, perPartition, linearizable, page, deadline);
       pages.addAll(served.pages());
       pages.addAll(
           partitionByPartition(
@@ -178,6 +171,35 @@ final class ScanFanOut {
       throw e;
     }
     return merge(pages, limit);
+  }
+
+  /**
+   * Where each partition of a scan is read: here, by one call to the node that serves it (the
+   * router's belief), or alone through the router (leader unknown here, or this scan was forwarded
+   * to us and so may not be forwarded again).
+   */
+  private record Plan(List<Integer> here, Map<Long, List<Integer>> byNode, List<Integer> alone) {}
+
+  private Plan plan(int partitionCount, boolean linearizable) {
+    boolean mayAskNodes = !ForwardingHeaders.isForwarded();
+    Plan plan = new Plan(new ArrayList<>(), new TreeMap<>(), new ArrayList<>());
+    for (int partition = 0; partition < partitionCount; partition++) {
+      long node = router.servingNode(partition, linearizable);
+      if (node == nodeId) {
+        plan.here().add(partition);
+      } else if (node != 0 && mayAskNodes) {
+        plan.byNode().computeIfAbsent(node, n -> new ArrayList<>()).add(partition);
+      } else {
+        plan.alone().add(partition);
+      }
+    }
+    Invariants.check(
+        plan.here().size()
+                + plan.alone().size()
+                + plan.byNode().values().stream().mapToInt(List::size).sum()
+            == partitionCount,
+        "a scan plans each partition once");
+    return plan;
   }
 
   /**
@@ -204,6 +226,9 @@ final class ScanFanOut {
     Served served =
         serveHere(
             request.getPartitionsList(), range, limit, linearizable, page, router.deadlineNanos());
+    Invariants.check(
+        served.pages().size() + served.notServed().size() == request.getPartitionsCount(),
+        "a NodeScan answers each listed partition once");
     NodeScanResponse.Builder response =
         NodeScanResponse.newBuilder().setPage(merge(served.pages(), limit));
     for (DriverException notServed : served.notServed()) {

@@ -1,6 +1,7 @@
 package io.ringkv.server;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.google.protobuf.ByteString;
 import io.grpc.ManagedChannel;
@@ -45,10 +46,11 @@ import org.junit.jupiter.api.io.TempDir;
  * exactly the acknowledged pairs of its range, which is also the union of per-partition scans;
  * pages cut by limit or by bytes (a 64 KiB response limit) resume exactly and never exceed the
  * response limit, also for keys only over values larger than the page; on a stable cluster a page
- * costs at most nodes - 1 forwarded calls (counted by ringkv.scan.forwards); a node asked for
- * partitions it does not lead names them back, each with its leader, and serves the rest; a scan
- * through a node whose view of a leader is stale retries that partition alone and stays exact; and
- * scans stay exact while leadership moves under them.
+ * costs at most nodes - 1 forwarded calls (counted by ringkv.scan.forwards), and a Scan marked as
+ * forwarded is answered NOT_LEADER rather than forwarded again; a node asked for partitions it does
+ * not lead names them back, each with its leader, and serves the rest; a scan through a node whose
+ * view of a leader is stale retries that partition alone and stays exact; and scans stay exact
+ * while leadership moves under them.
  */
 class ScanByNodeTest {
   private static final String[] THREE = {"127.0.10.1", "127.0.10.2", "127.0.10.3"};
@@ -127,6 +129,25 @@ class ScanByNodeTest {
       }
     }
     assertThat(counted).as("leadership stayed put for one counting round").isTrue();
+
+    // A Scan marked as forwarded is never forwarded again: a node that does not lead every
+    // partition answers NOT_LEADER and asks no other node.
+    Map<Integer, Long> leaders = leaders();
+    int notAllLeader = leaders.values().stream().allMatch(leader -> leader == 1L) ? 1 : 0;
+    Metadata forwarded = new Metadata();
+    forwarded.put(ForwardingHeaders.FORWARDED, "99");
+    double before = forwards(notAllLeader);
+    assertThatThrownBy(() ->
+            kv[notAllLeader]
+                .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(forwarded))
+                .withDeadlineAfter(10, TimeUnit.SECONDS)
+                .scan(ScanRequest.getDefaultInstance()))
+        .satisfies(e ->
+            SingleNodeKvTest.assertCode(
+                e,
+                io.grpc.Status.Code.UNAVAILABLE,
+                io.ringkv.proto.v1.ErrorDetail.Reason.NOT_LEADER));
+    assertThat(forwards(notAllLeader)).isEqualTo(before);
   }
 
   @Test
