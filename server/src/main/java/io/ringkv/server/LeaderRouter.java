@@ -88,8 +88,9 @@ final class LeaderRouter {
    * Serves the request locally when allowed, or forwards it.
    *
    * @param needsLeader only the partition's leader may serve it here
-   * @param retryForwardFailure an UNAVAILABLE forward without detail is retried (reads only: a
-   *     write's outcome is then unknown)
+   * @param retryForwardFailure the request is a read, safe to ask again: an UNAVAILABLE forward
+   *     without detail, or a local read whose replica stopped leading while it waited, is retried
+   *     (never for writes, whose outcome is then unknown)
    * @param scanPartition for a forwarded per-partition scan page, its partition; otherwise null
    */
   <T> T route(
