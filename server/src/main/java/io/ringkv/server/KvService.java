@@ -102,6 +102,7 @@ final class KvService extends KVGrpc.KVImplBase {
   /**
    * @param sessionExpiryMillis see {@link io.ringkv.server.config.Setting#SESSION_EXPIRY_MILLIS}
    * @param nanoClock the monotonic clock of call deadlines (System::nanoTime in a node)
+   * @param registry where the scan fan-out counts its forwarded calls
    */
   KvService(
       long nodeId,
@@ -113,14 +114,20 @@ final class KvService extends KVGrpc.KVImplBase {
       LongPredicate peerConnected,
       boolean debugUnsafeStaleReads,
       long sessionExpiryMillis,
-      LongSupplier nanoClock) {
+      LongSupplier nanoClock,
+      io.micrometer.core.instrument.MeterRegistry registry) {
     this.debugUnsafeStaleReads = debugUnsafeStaleReads;
     this.sessionExpiryMillis = sessionExpiryMillis;
     this.driver = driver;
     this.validation = new RequestValidation(limits, layout);
     this.router =
         new LeaderRouter(nodeId, limits, driver, peers, mapView, peerConnected, nanoClock);
-    this.scans = new ScanFanOut(validation, driver, router, callExecutor);
+    this.scans = new ScanFanOut(nodeId, validation, driver, router, peers, callExecutor, registry);
+  }
+
+  /** The internal service through which other nodes ask this one for its share of their scans. */
+  NodeScanService nodeScanService() {
+    return new NodeScanService(scans);
   }
 
   /** Stops the call executor (after the gRPC server stopped taking calls). */
@@ -370,7 +377,7 @@ final class KvService extends KVGrpc.KVImplBase {
     return response.setHeader(router.header(partition, term)).build();
   }
 
-  private static <T> void respond(StreamObserver<T> observer, Supplier<T> work) {
+  static <T> void respond(StreamObserver<T> observer, Supplier<T> work) {
     T response;
     try {
       response = work.get();

@@ -88,8 +88,9 @@ final class LeaderRouter {
    * Serves the request locally when allowed, or forwards it.
    *
    * @param needsLeader only the partition's leader may serve it here
-   * @param retryForwardFailure an UNAVAILABLE forward without detail is retried (reads only: a
-   *     write's outcome is then unknown)
+   * @param retryForwardFailure the request is a read, safe to ask again: an UNAVAILABLE forward
+   *     without detail, or a local read whose replica stopped leading while it waited, is retried
+   *     (never for writes, whose outcome is then unknown)
    * @param scanPartition for a forwarded per-partition scan page, its partition; otherwise null
    */
   <T> T route(
@@ -114,7 +115,8 @@ final class LeaderRouter {
           try {
             return local.serve(deadline);
           } catch (DriverException e) {
-            if (e.kind() != DriverException.Kind.NOT_LEADER) {
+            boolean readSafeToRetry = retryForwardFailure && servesElsewhere(e);
+            if (e.kind() != DriverException.Kind.NOT_LEADER && !readSafeToRetry) {
               throw driverError(e);
             }
             pause();
@@ -145,8 +147,13 @@ final class LeaderRouter {
         continue;
       }
       try {
-        return forward.apply(
-            peers.kv(leader, scanPartition).withDeadlineAfter(remaining, TimeUnit.NANOSECONDS));
+        T answer =
+            forward.apply(
+                peers.kv(leader, scanPartition).withDeadlineAfter(remaining, TimeUnit.NANOSECONDS));
+        if (needsLeader && status == null) {
+          leaderHints.put(partition, leader); // it served as leader: where the next scan asks
+        }
+        return answer;
       } catch (StatusRuntimeException e) {
         ErrorDetail detail = KvErrors.detailOf(e);
         if (detail != null && detail.getReason() == ErrorDetail.Reason.NOT_LEADER) {
@@ -166,6 +173,51 @@ final class LeaderRouter {
         }
         throw e;
       }
+    }
+  }
+
+  /**
+   * The node a read of {@code partition} would be served by now, without waiting: this node when
+   * its replica may serve it (it leads, or {@code needsLeader} is false and it holds a replica),
+   * else the leader this node knows if it is connected, else 0 (then only {@link #route} finds it).
+   * A guess: the node asked may answer that it no longer serves the partition.
+   */
+  long servingNode(int partition, boolean needsLeader) {
+    GroupStatus status = driver.status(partition);
+    long leader;
+    if (status != null) {
+      if (!needsLeader || status.role() == Role.LEADER) {
+        return nodeId;
+      }
+      leader = status.leaderId();
+    } else {
+      leader = leaderHints.getOrDefault(partition, 0L);
+    }
+    return leader != nodeId && leader != 0 && peerConnected.test(leader) ? leader : 0;
+  }
+
+  /**
+   * Whether a failed read of the local replica may be served elsewhere instead: this node does not
+   * lead or hold the partition, or lost leadership while the read waited (nothing was read, so
+   * asking the new leader is safe; the failure alone does not say whether a write applied).
+   */
+  boolean servesElsewhere(DriverException e) {
+    return switch (e.kind()) {
+      case NOT_LEADER, NOT_HOSTED -> true;
+      case UNAVAILABLE -> {
+        GroupStatus status = driver.status(e.partition());
+        yield status == null || status.role() != Role.LEADER;
+      }
+      case OVERLOADED -> false;
+    };
+  }
+
+  /** Remembers a leader another node named for {@code partition} (0: it knew none). */
+  void leaderHint(int partition, long leader) {
+    if (leader == 0 || leader == nodeId) {
+      leaderHints.remove(partition);
+    } else {
+      leaderHints.put(partition, leader);
     }
   }
 

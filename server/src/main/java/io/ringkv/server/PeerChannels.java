@@ -5,6 +5,7 @@ import io.grpc.Metadata;
 import io.grpc.stub.MetadataUtils;
 import io.ringkv.proto.internal.ClusterMap;
 import io.ringkv.proto.internal.ClusterMember;
+import io.ringkv.proto.internal.NodeScanGrpc;
 import io.ringkv.proto.v1.KVGrpc;
 import io.ringkv.server.config.HostPort;
 import io.ringkv.server.membership.ClusterMapView;
@@ -56,8 +57,7 @@ final class PeerChannels implements AutoCloseable {
 
   /** A KV stub to {@code nodeId} whose calls carry the forwarded marker. */
   KVGrpc.KVBlockingStub kv(long nodeId, Integer scanPartition) {
-    Metadata headers = new Metadata();
-    headers.put(ForwardingHeaders.FORWARDED, Long.toString(selfNodeId));
+    Metadata headers = forwardedHeaders();
     if (scanPartition != null) {
       headers.put(ForwardingHeaders.SCAN_PARTITION, Integer.toString(scanPartition));
     }
@@ -65,12 +65,22 @@ final class PeerChannels implements AutoCloseable {
         .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(headers));
   }
 
+  /** A NodeScan stub to {@code nodeId} whose calls carry the forwarded marker. */
+  NodeScanGrpc.NodeScanBlockingStub nodeScan(long nodeId) {
+    return NodeScanGrpc.newBlockingStub(channel(nodeId))
+        .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(forwardedHeaders()));
+  }
+
   /** A Cluster stub to {@code nodeId} whose calls carry the forwarded marker. */
   io.ringkv.proto.v1.ClusterGrpc.ClusterBlockingStub cluster(long nodeId) {
+    return io.ringkv.proto.v1.ClusterGrpc.newBlockingStub(channel(nodeId))
+        .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(forwardedHeaders()));
+  }
+
+  private Metadata forwardedHeaders() {
     Metadata headers = new Metadata();
     headers.put(ForwardingHeaders.FORWARDED, Long.toString(selfNodeId));
-    return io.ringkv.proto.v1.ClusterGrpc.newBlockingStub(channel(nodeId))
-        .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(headers));
+    return headers;
   }
 
   /** The member's client address in the map, or "" for a node the map does not know. */

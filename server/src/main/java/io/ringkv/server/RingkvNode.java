@@ -322,7 +322,8 @@ public final class RingkvNode implements AutoCloseable {
             transport::isConnected,
             config.debugUnsafeStaleReads(),
             config.sessionExpiryMillis(),
-            System::nanoTime);
+            System::nanoTime,
+            registry);
     watchService =
         new io.ringkv.server.watch.WatchService(
             config.partitionLayout(),
@@ -347,6 +348,8 @@ public final class RingkvNode implements AutoCloseable {
             .addService(health.getHealthService())
             .intercept(new ForwardingHeaders())
             .addService(MalformedRequests.refusedAsInvalid(kvService.bindService()))
+            .addService(
+                MalformedRequests.refusedAsInvalid(kvService.nodeScanService().bindService()))
             .addService(MalformedRequests.refusedAsInvalid(watchService.bindService()))
             .addService(
                 MalformedRequests.refusedAsInvalid(

@@ -5,30 +5,47 @@ import com.google.protobuf.CodedOutputStream;
 import io.grpc.Context;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.ringkv.proto.internal.NodeScanRequest;
+import io.ringkv.proto.internal.NodeScanResponse;
+import io.ringkv.proto.internal.NotServed;
 import io.ringkv.proto.v1.KeyValue;
 import io.ringkv.proto.v1.ScanRequest;
 import io.ringkv.proto.v1.ScanResponse;
 import io.ringkv.raft.Invariants;
+import io.ringkv.raft.Role;
+import io.ringkv.server.raft.DriverException;
+import io.ringkv.server.raft.GroupStatus;
 import io.ringkv.server.raft.MultiRaftDriver;
 import io.ringkv.storage.ScanRange;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
 
 /**
- * Serves a Scan: asks every partition for one page at once (each through the {@link LeaderRouter},
- * so each may wait for a read barrier or a forward to its leader) and merges the pages in key
- * order.
+ * Serves a Scan: asks every partition for one page at once and merges the pages in key order.
  *
  * <p>Design notes. Each partition returns up to limit + 1 pairs: a partition with more than {@code
  * limit} in range proves there is more, so the merged page is exact and {@code next_key} resumes
  * right after its last key. Pages are cut by bytes as well, so that no response (a partition's
- * page, forwarded or not, and the merged page) exceeds response-size-bytes-max; a partition page
- * cut by bytes says so with {@code more}, and the merged page ends at its last key. A page
- * forwarded by another node (marked with its partition) is served for that partition alone. Runs on
- * the call executor; never on the transport thread.
+ * page, a node's page, and the merged page) exceeds response-size-bytes-max; a page cut by bytes
+ * says so with {@code more}, and the merged page ends at its last key.
+ *
+ * <p>Partitions are grouped by the node that serves them (the router's view of leaders): this
+ * node's own are read in-process, and each other node is asked once, through {@code NodeScan}, for
+ * all of its partitions; it answers their pairs already merged (a page that is short, or ends with
+ * {@code more}, like a partition's), so a scan costs at most one forwarded call per other node. A
+ * partition whose leader is unknown, or that the asked node no longer serves (leadership or a
+ * replica moved), goes the per-partition way through {@link LeaderRouter#route}, which retries
+ * within the call's deadline. A page forwarded by another node for one partition (marked with its
+ * partition) is served for that partition alone. Runs on the call executor; never on the transport
+ * thread.
  */
 final class ScanFanOut {
   /** Room in a page for the header, next key tag and flags (the next key itself is counted). */
@@ -37,20 +54,60 @@ final class ScanFanOut {
   /** Upper bound of a pair's encoding beyond its key and value: tags, lengths, three varints. */
   static final int PAIR_OVERHEAD_BYTES = 48;
 
+  /**
+   * Partitions one NodeScan call may list; a node serving more is asked in several calls. Bounds
+   * the answer's list of partitions not served, which must fit in the room a forwarded response has
+   * beyond response-size-bytes-max.
+   */
+  static final int NODE_SCAN_PARTITIONS_MAX = 512;
+
+  /** Upper bound of one encoded {@code NotServed} entry: tags, lengths, two varints. */
+  static final int NOT_SERVED_ENTRY_BYTES_MAX = 24;
+
+  static {
+    Invariants.check(
+        (long) NODE_SCAN_PARTITIONS_MAX * NOT_SERVED_ENTRY_BYTES_MAX + PAGE_ROOM_BYTES
+            <= io.ringkv.server.config.Limits.RESPONSE_OVERHEAD_BYTES,
+        "a NodeScan answer's list of partitions not served must fit in the response overhead");
+  }
+
+  private final long nodeId;
   private final RequestValidation validation;
   private final MultiRaftDriver driver;
   private final LeaderRouter router;
+  private final PeerChannels peers;
   private final Executor callExecutor;
 
+  /** Forwarded calls a scan made: one per other node asked, one per partition forwarded alone. */
+  private final Counter nodeForwards;
+
+  private final Counter partitionForwards;
+
   ScanFanOut(
+      long nodeId,
       RequestValidation validation,
       MultiRaftDriver driver,
       LeaderRouter router,
-      Executor callExecutor) {
+      PeerChannels peers,
+      Executor callExecutor,
+      MeterRegistry registry) {
+    this.nodeId = nodeId;
     this.validation = validation;
     this.driver = driver;
     this.router = router;
+    this.peers = peers;
     this.callExecutor = callExecutor;
+    this.nodeForwards = forwardsCounter(registry, "node");
+    this.partitionForwards = forwardsCounter(registry, "partition");
+  }
+
+  private static Counter forwardsCounter(MeterRegistry registry, String kind) {
+    return Counter.builder("ringkv.scan.forwards")
+        .description(
+            "Calls a Scan forwarded to other nodes: kind=node asks one node for all the partitions"
+                + " it serves, kind=partition asks for one partition")
+        .tag("kind", kind)
+        .register(registry);
   }
 
   ScanResponse scan(ScanRequest request) {
@@ -69,27 +126,240 @@ final class ScanFanOut {
     }
     int perPartition = limit + 1;
     ScanRequest page = request.toBuilder().setLimit(perPartition).build();
+    long deadline = router.deadlineNanos();
     Executor executor = Context.current().fixedContextExecutor(callExecutor);
-    List<CompletableFuture<ScanResponse>> parts = new ArrayList<>(partitionCount);
-    for (int partition = 0; partition < partitionCount; partition++) {
-      int each = partition;
+    Plan plan = plan(partitionCount, linearizable);
+    List<CompletableFuture<List<ScanResponse>>> parts = new ArrayList<>();
+    for (int partition : plan.alone()) {
       parts.add(
           CompletableFuture.supplyAsync(
-              () -> scanPartition(each, range, perPartition, linearizable, page), executor));
+              () -> List.of(scanPartition(partition, range, perPartition, linearizable, page)),
+              executor));
     }
+    plan.byNode()
+        .forEach((node, partitions) -> {
+          for (int from = 0; from < partitions.size(); from += NODE_SCAN_PARTITIONS_MAX) {
+            List<Integer> share =
+                partitions.subList(
+                    from, Math.min(partitions.size(), from + NODE_SCAN_PARTITIONS_MAX));
+            parts.add(
+                CompletableFuture.supplyAsync(
+                    () -> askNode(node, share, range, linearizable, page, deadline), executor));
+          }
+        });
     List<ScanResponse> pages = new ArrayList<>(partitionCount);
-    for (CompletableFuture<ScanResponse> part : parts) {
-      try {
-        pages.add(part.join());
-      } catch (CompletionException e) {
-        parts.forEach(other -> other.cancel(false));
-        if (e.getCause() instanceof StatusRuntimeException status) {
-          throw status;
-        }
-        throw Status.INTERNAL.withDescription(String.valueOf(e.getCause())).asRuntimeException();
+    try {
+      Served served = serveHere(plan.here(), range, perPartition, linearizable, page, deadline);
+      pages.addAll(served.pages());
+      pages.addAll(
+          partitionByPartition(
+              served.notServed().stream().map(DriverException::partition).toList(),
+              range,
+              linearizable,
+              page));
+      for (CompletableFuture<List<ScanResponse>> part : parts) {
+        pages.addAll(part.join());
       }
+    } catch (CompletionException e) {
+      parts.forEach(other -> other.cancel(false));
+      if (e.getCause() instanceof StatusRuntimeException status) {
+        throw status;
+      }
+      throw Status.INTERNAL.withDescription(String.valueOf(e.getCause())).asRuntimeException();
+    } catch (RuntimeException e) {
+      parts.forEach(other -> other.cancel(false));
+      throw e;
     }
     return merge(pages, limit);
+  }
+
+  /**
+   * Where each partition of a scan is read: here, by one call to the node that serves it (the
+   * router's belief), or alone through the router (leader unknown here, or this scan was forwarded
+   * to us and so may not be forwarded again).
+   */
+  private record Plan(List<Integer> here, Map<Long, List<Integer>> byNode, List<Integer> alone) {}
+
+  private Plan plan(int partitionCount, boolean linearizable) {
+    boolean mayAskNodes = !ForwardingHeaders.isForwarded();
+    Plan plan = new Plan(new ArrayList<>(), new TreeMap<>(), new ArrayList<>());
+    for (int partition = 0; partition < partitionCount; partition++) {
+      long node = router.servingNode(partition, linearizable);
+      if (node == nodeId) {
+        plan.here().add(partition);
+      } else if (node != 0 && mayAskNodes) {
+        plan.byNode().computeIfAbsent(node, n -> new ArrayList<>()).add(partition);
+      } else {
+        plan.alone().add(partition);
+      }
+    }
+    Invariants.check(
+        plan.here().size()
+                + plan.alone().size()
+                + plan.byNode().values().stream().mapToInt(List::size).sum()
+            == partitionCount,
+        "a scan plans each partition once");
+    return plan;
+  }
+
+  /**
+   * Serves one node's share of another node's scan ({@code NodeScan}): each listed partition this
+   * node may serve, behind its own read barrier, merged into one page; never forwards.
+   */
+  NodeScanResponse serveShare(NodeScanRequest request) {
+    ScanRequest page = request.getPage();
+    int limit = validation.scanLimit(page, true);
+    ScanRange range = RequestValidation.scanRange(page);
+    boolean linearizable = RequestValidation.linearizable(page.getConsistency());
+    int partitionCount = validation.layout().partitionCount();
+    if (request.getPartitionsCount() > NODE_SCAN_PARTITIONS_MAX) {
+      throw KvErrors.malformed(
+          "a NodeScan lists at most " + NODE_SCAN_PARTITIONS_MAX + " partitions");
+    }
+    java.util.BitSet listed = new java.util.BitSet();
+    for (int partition : request.getPartitionsList()) {
+      if (partition < 0 || partition >= partitionCount || listed.get(partition)) {
+        throw KvErrors.malformed("no partition " + partition + ", or listed twice");
+      }
+      listed.set(partition);
+    }
+    Served served =
+        serveHere(
+            request.getPartitionsList(), range, limit, linearizable, page, router.deadlineNanos());
+    Invariants.check(
+        served.pages().size() + served.notServed().size() == request.getPartitionsCount(),
+        "a NodeScan answers each listed partition once");
+    NodeScanResponse.Builder response =
+        NodeScanResponse.newBuilder().setPage(merge(served.pages(), limit));
+    for (DriverException notServed : served.notServed()) {
+      response.addNotServed(
+          NotServed.newBuilder()
+              .setPartition(notServed.partition())
+              .setLeaderHint(notServed.leaderHint()));
+    }
+    return response.build();
+  }
+
+  /** Pages of the partitions this node served, and the refusals of those it may not serve. */
+  private record Served(List<ScanResponse> pages, List<DriverException> notServed) {}
+
+  /**
+   * Reads {@code partitions} from this node's replicas: every read barrier is asked for first (with
+   * a lease they complete at once), then each partition is read once its barrier passed. A
+   * partition this node does not lead (a linearizable read) or no longer holds is refused, not
+   * waited for.
+   */
+  private Served serveHere(
+      List<Integer> partitions,
+      ScanRange range,
+      int limit,
+      boolean linearizable,
+      ScanRequest page,
+      long deadline) {
+    List<CompletableFuture<Long>> barriers = new ArrayList<>(partitions.size());
+    for (int partition : partitions) {
+      barriers.add(barrier(partition, linearizable));
+    }
+    List<ScanResponse> pages = new ArrayList<>(partitions.size());
+    List<DriverException> notServed = new ArrayList<>();
+    try {
+      for (int i = 0; i < partitions.size(); i++) {
+        int partition = partitions.get(i);
+        try {
+          long term = router.await(barriers.get(i), deadline, partition);
+          pages.add(readPage(partition, term, range, limit, page));
+        } catch (DriverException e) {
+          if (!router.servesElsewhere(e)) {
+            throw router.driverError(e);
+          }
+          notServed.add(e);
+        }
+      }
+    } catch (StatusRuntimeException e) {
+      throw e;
+    } catch (Exception e) {
+      throw Status.INTERNAL.withDescription(e.toString()).asRuntimeException();
+    } finally {
+      barriers.forEach(barrier -> barrier.cancel(false));
+    }
+    return new Served(pages, notServed);
+  }
+
+  /** The read barrier of one local partition: ReadIndex or lease on its leader, or none. */
+  private CompletableFuture<Long> barrier(int partition, boolean linearizable) {
+    GroupStatus status = driver.status(partition);
+    if (status == null) {
+      return CompletableFuture.failedFuture(
+          new DriverException(DriverException.Kind.NOT_HOSTED, partition, 0, "not hosted here"));
+    }
+    if (!linearizable) {
+      return CompletableFuture.completedFuture(status.term());
+    }
+    if (status.role() != Role.LEADER) {
+      return CompletableFuture.failedFuture(
+          new DriverException(
+              DriverException.Kind.NOT_LEADER, partition, status.leaderId(), "not the leader"));
+    }
+    return driver.readIndex(partition);
+  }
+
+  /**
+   * Asks {@code node} for its share. Partitions it did not serve, or all of them when it could not
+   * be asked (down, or a node without NodeScan), go the per-partition way.
+   */
+  private List<ScanResponse> askNode(
+      long node,
+      List<Integer> partitions,
+      ScanRange range,
+      boolean linearizable,
+      ScanRequest page,
+      long deadline) {
+    NodeScanResponse answer;
+    try {
+      nodeForwards.increment();
+      answer =
+          peers
+              .nodeScan(node)
+              .withDeadlineAfter(router.remainingNanos(deadline), TimeUnit.NANOSECONDS)
+              .scanPartitions(
+                  NodeScanRequest.newBuilder().setPage(page).addAllPartitions(partitions).build());
+    } catch (StatusRuntimeException e) {
+      Status.Code code = e.getStatus().getCode();
+      if (code != Status.Code.UNAVAILABLE && code != Status.Code.UNIMPLEMENTED) {
+        throw e;
+      }
+      return partitionByPartition(partitions, range, linearizable, page);
+    }
+    ScanResponse nodePage = answer.getPage();
+    if ((nodePage.getMore() && nodePage.getKvsCount() == 0)
+        || nodePage.getKvsCount() > page.getLimit()) {
+      throw Status.INTERNAL
+          .withDescription("node " + node + " answered a malformed scan page")
+          .asRuntimeException();
+    }
+    List<Integer> retry = new ArrayList<>();
+    for (NotServed notServed : answer.getNotServedList()) {
+      if (!partitions.contains(notServed.getPartition())) {
+        throw Status.INTERNAL
+            .withDescription("node " + node + " refused partition it was not asked for")
+            .asRuntimeException();
+      }
+      router.leaderHint(notServed.getPartition(), notServed.getLeaderHint());
+      retry.add(notServed.getPartition());
+    }
+    List<ScanResponse> pages =
+        new ArrayList<>(partitionByPartition(retry, range, linearizable, page));
+    pages.add(nodePage);
+    return pages;
+  }
+
+  private List<ScanResponse> partitionByPartition(
+      List<Integer> partitions, ScanRange range, boolean linearizable, ScanRequest page) {
+    List<ScanResponse> pages = new ArrayList<>(partitions.size());
+    for (int partition : partitions) {
+      pages.add(scanPartition(partition, range, page.getLimit(), linearizable, page));
+    }
+    return pages;
   }
 
   /**
@@ -146,34 +416,48 @@ final class ScanFanOut {
     return router.route(
         partition,
         linearizable,
-        deadline -> {
-          long term = router.readBarrier(partition, linearizable, deadline);
-          ScanResponse.Builder response =
-              ScanResponse.newBuilder().setHeader(router.header(partition, term));
-          long bytes = 0;
-          for (io.ringkv.storage.KeyValue pair :
-              driver.store(partition).scan(range, limit, pageBytesMax(), PAIR_OVERHEAD_BYTES)) {
-            KeyValue.Builder kv =
-                KeyValue.newBuilder()
-                    .setKey(ByteString.copyFrom(pair.key()))
-                    .setCreateRevision(pair.value().createRevision())
-                    .setModRevision(pair.value().modRevision())
-                    .setVersion(pair.value().version());
-            if (!page.getKeysOnly()) {
-              kv.setValue(ByteString.copyFrom(pair.value().value()));
-            }
-            bytes +=
-                CodedOutputStream.computeMessageSize(ScanResponse.KVS_FIELD_NUMBER, kv.build());
-            if (bytes > pageBytesMax()) {
-              return response.setMore(true).build(); // cut by bytes: the merge stops here
-            }
-            response.addKvs(kv);
-          }
-          return response.build();
+        deadline ->
+            readPage(
+                partition,
+                router.readBarrier(partition, linearizable, deadline),
+                range,
+                limit,
+                page),
+        stub -> {
+          partitionForwards.increment();
+          return stub.scan(page);
         },
-        stub -> stub.scan(page),
         true,
         partition);
+  }
+
+  /** One partition's page from the local store, once its read barrier passed. */
+  private ScanResponse readPage(
+      int partition, long term, ScanRange range, int limit, ScanRequest page) {
+    ScanResponse.Builder response =
+        ScanResponse.newBuilder().setHeader(router.header(partition, term));
+    long bytes = 0;
+    long storeBytes = 0; // as the store counts: it stops past its budget, values counted
+    for (io.ringkv.storage.KeyValue pair :
+        driver.store(partition).scan(range, limit, pageBytesMax(), PAIR_OVERHEAD_BYTES)) {
+      storeBytes += pair.key().length + pair.value().value().length + PAIR_OVERHEAD_BYTES;
+      KeyValue.Builder kv =
+          KeyValue.newBuilder()
+              .setKey(ByteString.copyFrom(pair.key()))
+              .setCreateRevision(pair.value().createRevision())
+              .setModRevision(pair.value().modRevision())
+              .setVersion(pair.value().version());
+      if (!page.getKeysOnly()) {
+        kv.setValue(ByteString.copyFrom(pair.value().value()));
+      }
+      bytes += CodedOutputStream.computeMessageSize(ScanResponse.KVS_FIELD_NUMBER, kv.build());
+      if (bytes > pageBytesMax()) {
+        return response.setMore(true).build(); // cut by bytes: the merge stops here
+      }
+      response.addKvs(kv);
+    }
+    // The store stopped on bytes (a keys-only page is smaller than it counted): pairs may follow.
+    return response.setMore(storeBytes > pageBytesMax() && response.getKvsCount() > 0).build();
   }
 
   private static int compareBytes(ByteString a, ByteString b) {
