@@ -91,7 +91,7 @@ public enum Setting {
           + " (a heartbeat round to a quorum per read batch)"),
   RAFT_LOG_ENGINE(
       "raft-log-engine",
-      "segmented",
+      "rocksdb",
       "where a node keeps its partitions' Raft log entries and votes: rocksdb (a column family of"
           + " the node's RocksDB) or segmented (one append-only, group-committed log file stream of"
           + " all partitions, under the store's raftlog directory); fixed when the data directory is"

@@ -84,6 +84,14 @@ public final class SegmentedLog implements AutoCloseable {
   /** Live entry bytes one purge writes again at the tail (a larger group is left to compact). */
   static final long REWRITE_BYTES_MAX = 8L * 1024 * 1024;
 
+  /**
+   * Live entries a group may have for purge to write it again; a group with more is left to
+   * compact. Purge runs on the writer thread, so it must not read a large group's whole log only to
+   * find it too big: one node had 16 groups of 4,000 entries pinning the oldest segment, and every
+   * purge read all of them (hundreds of MB), stalling group commits for seconds.
+   */
+  static final long REWRITE_ENTRIES_MAX = 1024;
+
   /** Bytes one batch may take: a buffer and a segment are addressed by int. */
   static final long BATCH_SIZE_BYTES_MAX = Integer.MAX_VALUE / 2;
 
@@ -838,7 +846,16 @@ public final class SegmentedLog implements AutoCloseable {
     List<LogRecord> rewrites = new ArrayList<>();
     long rewriteBytes = 0;
     for (long[] group : pinning) {
-      List<Entry> live = entries(group[0], group[1], group[2] + 1, Long.MAX_VALUE);
+      long liveCount = group[2] - group[1] + 1;
+      if (liveCount > REWRITE_ENTRIES_MAX || rewriteBytes >= REWRITE_BYTES_MAX) {
+        continue;
+      }
+      // Reads at most the room left: a group larger than that is skipped, not read whole.
+      List<Entry> live =
+          entries(group[0], group[1], group[2] + 1, REWRITE_BYTES_MAX - rewriteBytes);
+      if (live.size() < liveCount) {
+        continue;
+      }
       long liveBytes = 0;
       for (Entry entry : live) {
         liveBytes += RecordCodec.encodedSizeBytes(new Entries(group[0], List.of(entry)));
