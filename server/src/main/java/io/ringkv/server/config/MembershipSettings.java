@@ -22,13 +22,14 @@ public record MembershipSettings(
     long deadNodeReplaceAfterMillis,
     boolean debugMoveSkipSnapshotData) {
   /**
-   * One move at a time and 2 MiB/s per sending node: measured on 2 shared cores
-   * (docs/benchmarks.md, "Membership"), two moves at once or 4 MiB/s raised a foreground p99 past
-   * twice its value without moves; an operator who can spare the latency raises both.
+   * One move at a time and 1 MiB/s per sending node: measured on 2 shared cores
+   * (docs/benchmarks.md, "Membership"), 1 MiB/s kept a foreground p99 within 2x of its value
+   * without moves, while 2 MiB/s (2.4x), 4 MiB/s (2.1x) or two moves at once (3.5x) did not. An
+   * operator who can spare the latency raises both: a join then takes a fraction of the time.
    */
   public static final int REBALANCE_MOVES_CONCURRENT_MAX_DEFAULT = 1;
 
-  public static final long REBALANCE_BYTES_PER_SECOND_MAX_DEFAULT = 2L * 1024 * 1024;
+  public static final long REBALANCE_BYTES_PER_SECOND_MAX_DEFAULT = 1024L * 1024;
 
   /** Ten minutes: far past a restart or a GC pause, well before a second failure is likely. */
   public static final long DEAD_NODE_REPLACE_AFTER_MILLIS_DEFAULT = 10 * 60 * 1000L;
