@@ -110,6 +110,29 @@ class SegmentedLogTest {
   }
 
   @Test
+  void aGroupWithManyLiveEntriesIsNotRewrittenByPurge() {
+    SegmentedLogOptions options = RaftLogFixtures.small(directory);
+    int manyEntries = (int) SegmentedLog.REWRITE_ENTRIES_MAX + 1;
+    try (SegmentedLog log = SegmentedLog.open(options)) {
+      // Group 2 holds more live entries than purge may rewrite and never compacts: purge must leave
+      // it (it runs on the writer thread; a whole large log read there stalled group commits).
+      log.write(List.of(append(2, 1, manyEntries, 1), hard(2, 1, 1, manyEntries)));
+      long next = 1;
+      for (int round = 0; round < 40; round++) {
+        log.write(List.of(append(1, next, 20, 1), hard(1, 1, 1, next + 19)));
+        next += 20;
+        log.compact(1, next - 5).join();
+      }
+      assertThat(log.groupsRewritten()).as("groups rewritten").isZero();
+    }
+    try (SegmentedLog log = SegmentedLog.open(options)) {
+      assertThat(log.entries(2, 1, manyEntries + 1, Long.MAX_VALUE))
+          .isEqualTo(entries(2, 1, manyEntries, 1));
+      assertThat(log.lastIndex(1)).isEqualTo(800);
+    }
+  }
+
+  @Test
   void compactedSegmentsArePurgedAndStateSurvivesWithoutThem() {
     SegmentedLogOptions options = RaftLogFixtures.small(directory);
     try (SegmentedLog log = SegmentedLog.open(options)) {
