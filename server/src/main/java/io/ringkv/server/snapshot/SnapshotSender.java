@@ -221,6 +221,13 @@ final class SnapshotSender implements AutoCloseable {
           + " bytes, above snapshot-size-bytes-max "
           + settings.snapshotSizeBytesMax();
     }
+    // Only a move's snapshot (to a learner: a replica being added) is paced by
+    // rebalance-bytes-per-second-max; a voter that fell behind catches up at full speed. The pace
+    // is known, so it extends the transfer's timeout rather than counting against it.
+    SendRateLimiter limiter = movePace(message, transfer.toNodeId);
+    if (limiter != null) {
+      deadline += TimeUnit.SECONDS.toMillis(1) + total * 1000 / limiter.bytesPerSecondMax();
+    }
     Message finalMessage = withExportedState(transfer.partition, message, files);
     int sequence = 0;
     for (int i = 0; i < order.size(); i++) {
@@ -248,7 +255,7 @@ final class SnapshotSender implements AutoCloseable {
           if (last) {
             chunk.setMessage(RaftMessageCodec.encode(finalMessage));
           }
-          String failure = sendWindowed(transfer, chunk.build(), deadline);
+          String failure = sendWindowed(transfer, chunk.build(), deadline, limiter);
           if (failure != null) {
             return failure;
           }
@@ -260,7 +267,8 @@ final class SnapshotSender implements AutoCloseable {
     return awaitOutcome(transfer, deadline);
   }
 
-  private String sendWindowed(Outgoing transfer, SnapshotChunk chunk, long deadline)
+  private String sendWindowed(
+      Outgoing transfer, SnapshotChunk chunk, long deadline, SendRateLimiter limiter)
       throws InterruptedException {
     while (true) {
       if (transfer.outcome.isDone()) {
@@ -288,10 +296,8 @@ final class SnapshotSender implements AutoCloseable {
       if (transfer.outcome.isDone()) {
         return transfer.outcome.getNow("ended early");
       }
-      String throttled = throttle(chunk.getData().size(), deadline);
-      if (throttled != null) {
-        transfer.window.release();
-        return throttled;
+      if (limiter != null) {
+        throttle(limiter, chunk.getData().size());
       }
       if (transport.sendChunk(transfer.toNodeId, chunk)) {
         return null;
@@ -310,28 +316,25 @@ final class SnapshotSender implements AutoCloseable {
     }
   }
 
-  /**
-   * Waits until the node's send rate allows {@code bytes} more (see {@link SendRateLimiter});
-   * returns why the transfer must end instead, or null.
-   */
-  private String throttle(long bytes, long deadline) throws InterruptedException {
+  /** The pace of a move's snapshot to {@code toNodeId}, or null when it goes at full speed. */
+  private SendRateLimiter movePace(Message message, long toNodeId) {
     SendRateLimiter limiter = rateLimiter;
-    if (limiter == null) {
-      return null;
-    }
+    boolean toLearner =
+        message.snapshot() != null
+            && message.snapshot().metadata().confState().learners().contains(toNodeId);
+    return toLearner ? limiter : null;
+  }
+
+  /**
+   * Waits until the node's send rate allows {@code bytes} more (see {@link SendRateLimiter}); the
+   * transfer's deadline already includes the time its pace needs.
+   */
+  private void throttle(SendRateLimiter limiter, long bytes) throws InterruptedException {
     long waitNanos = limiter.reserve(bytes);
-    if (waitNanos == 0) {
-      return null;
+    if (waitNanos > 0) {
+      throttledSeconds.increment(waitNanos / 1e9);
+      TimeUnit.NANOSECONDS.sleep(waitNanos); // this sender thread's pace; the driver never waits
     }
-    if (clock.millis() + TimeUnit.NANOSECONDS.toMillis(waitNanos) > deadline) {
-      return "would pass its timeout of "
-          + settings.transferTimeoutMillis()
-          + " ms at rebalance-bytes-per-second-max "
-          + limiter.bytesPerSecondMax();
-    }
-    throttledSeconds.increment(waitNanos / 1e9);
-    TimeUnit.NANOSECONDS.sleep(waitNanos); // this sender thread's pace; the driver never waits
-    return null;
   }
 
   /** Caps the bytes per second all transfers of this node send together; one chunk is the burst. */

@@ -203,12 +203,12 @@ class SnapshotTransfersTest {
   }
 
   @Test
-  void sendingIsPacedByRebalanceBytesPerSecondMax() throws Exception {
+  void aMoveSnapshotToALearnerIsPacedByRebalanceBytesPerSecondMax() throws Exception {
     startDefault(chunk -> chunk);
     long bytesPerSecond = 128 * 1024; // far below the unthrottled pace in this harness (~1 s)
     leader.limitSendRate(bytesPerSecond, System::nanoTime);
     long started = System.nanoTime();
-    leader.ship(1, snapshotMessage(), leaderStore.partition(1));
+    leader.ship(1, snapshotMessageToLearner(), leaderStore.partition(1));
     assertThat(reports.poll(WAIT_SECONDS, TimeUnit.SECONDS)).isTrue();
     long tookMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
     long sent;
@@ -223,6 +223,28 @@ class SnapshotTransfersTest {
     assertThat(tookMillis).isGreaterThanOrEqualTo(floorMillis);
     assertThat(leaderMetrics.get("ringkv.snapshot.send.throttled.seconds").counter().count())
         .isPositive();
+  }
+
+  @Test
+  void aVoterCatchingUpIsNotPaced() throws Exception {
+    startDefault(chunk -> chunk);
+    long bytesPerSecond = 128 * 1024;
+    leader.limitSendRate(bytesPerSecond, System::nanoTime);
+    long started = System.nanoTime();
+    leader.ship(1, snapshotMessage(), leaderStore.partition(1));
+    assertThat(reports.poll(WAIT_SECONDS, TimeUnit.SECONDS)).isTrue();
+    long tookMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
+    long sent;
+    synchronized (chunkSizes) {
+      sent = chunkSizes.stream().mapToLong(Integer::longValue).sum();
+    }
+    long pacedMillis = sent * 1000 / bytesPerSecond;
+    System.out.printf(
+        "voter catch-up: %d bytes in %d ms (paced: %d ms)%n", sent, tookMillis, pacedMillis);
+    // A follower that fell behind the log must not wait for the rebalance cap (minutes at 1 MiB/s).
+    assertThat(tookMillis).isLessThan(pacedMillis / 2);
+    assertThat(leaderMetrics.get("ringkv.snapshot.send.throttled.seconds").counter().count())
+        .isZero();
   }
 
   @Test
@@ -351,6 +373,20 @@ class SnapshotTransfersTest {
         3,
         new Snapshot(
             new SnapshotMetadata(5, 2, ConfState.ofVoters(Set.of(1L, 2L, 3L))), new byte[0]));
+  }
+
+  /** The snapshot of a move: the receiver was just added as a learner. */
+  private static Message snapshotMessageToLearner() {
+    return Message.snapshot(
+        FOLLOWER,
+        LEADER,
+        3,
+        new Snapshot(
+            new SnapshotMetadata(
+                5,
+                2,
+                new ConfState(Set.of(1L, 3L, 4L), Set.of(FOLLOWER), Set.of(), Set.of(), false)),
+            new byte[0]));
   }
 
   private StorageEngine open(String name) {
