@@ -202,47 +202,54 @@ class SnapshotTransfersTest {
     assertNoFiles(directory.resolve("leader-snaps"));
   }
 
-  @Test
-  void aMoveSnapshotToALearnerIsPacedByRebalanceBytesPerSecondMax() throws Exception {
+  /** Bytes per second of the cap in the pacing tests: far below this harness's pace (~1 s). */
+  private static final long PACE_BYTES_PER_SECOND = 128 * 1024;
+
+  private record Shipped(long tookMillis, long sentBytes, int chunks) {}
+
+  /** Ships {@code message} with the send rate capped at PACE_BYTES_PER_SECOND; waits for it. */
+  private Shipped shipPaced(Message message) throws Exception {
     startDefault(chunk -> chunk);
-    long bytesPerSecond = 128 * 1024; // far below the unthrottled pace in this harness (~1 s)
-    leader.limitSendRate(bytesPerSecond, System::nanoTime);
+    leader.limitSendRate(PACE_BYTES_PER_SECOND, System::nanoTime);
     long started = System.nanoTime();
-    leader.ship(1, snapshotMessageToLearner(), leaderStore.partition(1));
+    leader.ship(1, message, leaderStore.partition(1));
     assertThat(reports.poll(WAIT_SECONDS, TimeUnit.SECONDS)).isTrue();
     long tookMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
-    long sent;
     synchronized (chunkSizes) {
-      sent = chunkSizes.stream().mapToLong(Integer::longValue).sum();
+      return new Shipped(
+          tookMillis, chunkSizes.stream().mapToLong(Integer::longValue).sum(), chunkSizes.size());
     }
-    long floorMillis = (sent - CHUNK_BYTES - chunkSizes.size() * 1024L) * 1000 / bytesPerSecond;
+  }
+
+  @Test
+  void aMoveSnapshotToALearnerIsPacedByRebalanceBytesPerSecondMax() throws Exception {
+    Shipped shipped = shipPaced(snapshotMessageToLearner());
+    long floorMillis =
+        (shipped.sentBytes() - CHUNK_BYTES - shipped.chunks() * 1024L)
+            * 1000
+            / PACE_BYTES_PER_SECOND;
     System.out.printf(
         "sent %d bytes in %d chunks in %d ms at a cap of %d B/s (floor %d ms)%n",
-        sent, chunkSizes.size(), tookMillis, bytesPerSecond, floorMillis);
+        shipped.sentBytes(),
+        shipped.chunks(),
+        shipped.tookMillis(),
+        PACE_BYTES_PER_SECOND,
+        floorMillis);
     assertThat(floorMillis).as("enough data to see the pace").isGreaterThan(3_000);
-    assertThat(tookMillis).isGreaterThanOrEqualTo(floorMillis);
+    assertThat(shipped.tookMillis()).isGreaterThanOrEqualTo(floorMillis);
     assertThat(leaderMetrics.get("ringkv.snapshot.send.throttled.seconds").counter().count())
         .isPositive();
   }
 
   @Test
   void aVoterCatchingUpIsNotPaced() throws Exception {
-    startDefault(chunk -> chunk);
-    long bytesPerSecond = 128 * 1024;
-    leader.limitSendRate(bytesPerSecond, System::nanoTime);
-    long started = System.nanoTime();
-    leader.ship(1, snapshotMessage(), leaderStore.partition(1));
-    assertThat(reports.poll(WAIT_SECONDS, TimeUnit.SECONDS)).isTrue();
-    long tookMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
-    long sent;
-    synchronized (chunkSizes) {
-      sent = chunkSizes.stream().mapToLong(Integer::longValue).sum();
-    }
-    long pacedMillis = sent * 1000 / bytesPerSecond;
+    Shipped shipped = shipPaced(snapshotMessage());
+    long pacedMillis = shipped.sentBytes() * 1000 / PACE_BYTES_PER_SECOND;
     System.out.printf(
-        "voter catch-up: %d bytes in %d ms (paced: %d ms)%n", sent, tookMillis, pacedMillis);
+        "voter catch-up: %d bytes in %d ms (paced: %d ms)%n",
+        shipped.sentBytes(), shipped.tookMillis(), pacedMillis);
     // A follower that fell behind the log must not wait for the rebalance cap (minutes at 1 MiB/s).
-    assertThat(tookMillis).isLessThan(pacedMillis / 2);
+    assertThat(shipped.tookMillis()).isLessThan(pacedMillis / 2);
     assertThat(leaderMetrics.get("ringkv.snapshot.send.throttled.seconds").counter().count())
         .isZero();
   }
