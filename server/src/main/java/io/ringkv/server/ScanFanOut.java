@@ -15,11 +15,13 @@ import io.ringkv.proto.v1.ScanRequest;
 import io.ringkv.proto.v1.ScanResponse;
 import io.ringkv.raft.Invariants;
 import io.ringkv.raft.Role;
+import io.ringkv.server.config.Limits;
 import io.ringkv.server.raft.DriverException;
 import io.ringkv.server.raft.GroupStatus;
 import io.ringkv.server.raft.MultiRaftDriver;
 import io.ringkv.storage.ScanRange;
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -67,7 +69,7 @@ final class ScanFanOut {
   static {
     Invariants.check(
         (long) NODE_SCAN_PARTITIONS_MAX * NOT_SERVED_ENTRY_BYTES_MAX + PAGE_ROOM_BYTES
-            <= io.ringkv.server.config.Limits.RESPONSE_OVERHEAD_BYTES,
+            <= Limits.RESPONSE_OVERHEAD_BYTES,
         "a NodeScan answer's list of partitions not served must fit in the response overhead");
   }
 
@@ -216,7 +218,7 @@ final class ScanFanOut {
       throw KvErrors.malformed(
           "a NodeScan lists at most " + NODE_SCAN_PARTITIONS_MAX + " partitions");
     }
-    java.util.BitSet listed = new java.util.BitSet();
+    BitSet listed = new BitSet();
     for (int partition : request.getPartitionsList()) {
       if (partition < 0 || partition >= partitionCount || listed.get(partition)) {
         throw KvErrors.malformed("no partition " + partition + ", or listed twice");

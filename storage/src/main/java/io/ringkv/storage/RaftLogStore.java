@@ -149,8 +149,7 @@ public final class RaftLogStore implements RaftLogReader {
     }
     cacheMisses.increment();
     // The older part from the disk, up to where the cache begins; then the cache again, and the
-    // disk
-    // once more should the cache have moved on (eviction, compaction) in between.
+    // disk once more should the cache have moved on (eviction, compaction) in between.
     long cachedFirst = cachedFirstIndex();
     next =
         fromDisk(
