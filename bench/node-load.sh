@@ -27,6 +27,7 @@ done
 [ -f bench/target/benchmarks.jar ] && [ -d server/target/lib ] || \
   ./mvnw -B -q -pl server,bench -am package -DskipTests
 mkdir -p "$out"
+out=$(CDPATH='' cd -- "$out" && pwd) # the profiler agent writes by absolute path
 members=1@127.0.0.91:17379:17380,2@127.0.0.92:17379:17380,3@127.0.0.93:17379:17380
 pids=()
 stop_nodes() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; done; wait; }
@@ -63,7 +64,7 @@ run() {
     local k=0
     for pid in "${pids[@]}"; do
       k=$((k + 1))
-      jcmd "$pid" JVMTI.agent_load "$lib" "\"stop,file=$root/$out/$name-n$k.collapsed\"" >/dev/null
+      jcmd "$pid" JVMTI.agent_load "$lib" "\"stop,file=$out/$name-n$k.collapsed\"" >/dev/null
     done
   fi
   grep '^load: ' "$out/$name.txt" | grep -v '^load: op=\|preloading' | sed "s/^/$name: /"
