@@ -34,7 +34,6 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Function;
 import java.util.function.LongPredicate;
@@ -89,6 +88,9 @@ final class KvService extends KVGrpc.KVImplBase {
       Executors.newCachedThreadPool(
           Thread.ofPlatform().name("ringkv-kv-call-", 0).daemon().factory());
 
+  /** Deadlines of the calls answered without a thread of their own. */
+  private final CallDeadlines deadlines = new CallDeadlines("ringkv-kv-deadlines");
+
   /**
    * UNSAFE debug switch (setting debug-unsafe-stale-reads): linearizable reads are served by any
    * replica from its applied state, without ReadIndex, so a partitioned or lagging replica answers
@@ -133,6 +135,7 @@ final class KvService extends KVGrpc.KVImplBase {
   /** Stops the call executor (after the gRPC server stopped taking calls). */
   void shutdown() {
     callExecutor.shutdownNow();
+    deadlines.close();
   }
 
   // ---------------------------------------------------------------- RPCs
@@ -182,9 +185,8 @@ final class KvService extends KVGrpc.KVImplBase {
       executor.execute(blocking);
       return;
     }
-    driver
-        .readIndex(partition)
-        .orTimeout(router.remainingNanos(router.deadlineNanos()), TimeUnit.NANOSECONDS)
+    deadlines
+        .within(driver.readIndex(partition), router.remainingNanos(router.deadlineNanos()))
         .whenComplete((term, error) -> {
           if (error == null) {
             respond(observer, () -> getLocal(partition, key, term));
@@ -298,9 +300,10 @@ final class KvService extends KVGrpc.KVImplBase {
       executor.execute(blocking);
       return;
     }
-    driver
-        .propose(partition, write.command())
-        .orTimeout(router.remainingNanos(router.deadlineNanos()), TimeUnit.NANOSECONDS)
+    deadlines
+        .within(
+            driver.propose(partition, write.command()),
+            router.remainingNanos(router.deadlineNanos()))
         .whenComplete((outcome, error) -> {
           if (error != null) {
             failFast(observer, error, partition, executor, blocking, "write");
