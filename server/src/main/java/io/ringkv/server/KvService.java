@@ -58,17 +58,25 @@ final class KvService extends KVGrpc.KVImplBase {
   static final long CALL_TIMEOUT_MILLIS_DEFAULT = LeaderRouter.CALL_TIMEOUT_MILLIS_DEFAULT;
   static final long DEADLINE_MARGIN_MILLIS = LeaderRouter.DEADLINE_MARGIN_MILLIS;
 
-  /** Runs the handlers of {@link #DIRECT_METHODS} on the transport thread, others as usual. */
-  static final io.grpc.ServerCallExecutorSupplier DIRECT_EXECUTOR_SUPPLIER =
-      new io.grpc.ServerCallExecutorSupplier() {
-        @Override
-        public <ReqT, RespT> Executor getExecutor(
-            io.grpc.ServerCall<ReqT, RespT> call, io.grpc.Metadata headers) {
-          return DIRECT_METHODS.contains(call.getMethodDescriptor().getFullMethodName())
-              ? Runnable::run
-              : null;
-        }
-      };
+  /**
+   * The executors of a server built with {@code directExecutor()}: the handlers of {@link
+   * #DIRECT_METHODS} run on the transport thread, every other call on {@code blocking}.
+   *
+   * <p>Why the server's own executor must be direct: gRPC looks up a call's method on the server's
+   * executor before it asks this supplier, so with the default executor every call, the direct ones
+   * too, first went to a pool thread and back: one more thread hand-off per request.
+   */
+  static io.grpc.ServerCallExecutorSupplier callExecutors(Executor blocking) {
+    return new io.grpc.ServerCallExecutorSupplier() {
+      @Override
+      public <ReqT, RespT> Executor getExecutor(
+          io.grpc.ServerCall<ReqT, RespT> call, io.grpc.Metadata headers) {
+        return DIRECT_METHODS.contains(call.getMethodDescriptor().getFullMethodName())
+            ? Runnable::run
+            : blocking;
+      }
+    };
+  }
 
   /** Methods whose handlers never block, so they may run on the transport thread. */
   static final java.util.Set<String> DIRECT_METHODS =

@@ -43,6 +43,8 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.Collectors;
@@ -74,6 +76,12 @@ public final class RingkvNode implements AutoCloseable {
   private final AtomicBoolean serving = new AtomicBoolean();
   private final AtomicBoolean closed = new AtomicBoolean();
   private final HealthStatusManager health = new HealthStatusManager();
+
+  /** Runs the client port's calls that may block (all but KvService.DIRECT_METHODS). */
+  private final ExecutorService grpcCallExecutor =
+      Executors.newCachedThreadPool(
+          Thread.ofPlatform().name("ringkv-grpc-call-", 0).daemon().factory());
+
   private MetricsHttpServer metricsServer;
   private PeerTransport transport;
   private NodeGossip gossip;
@@ -337,8 +345,10 @@ public final class RingkvNode implements AutoCloseable {
     grpcServer =
         NettyServerBuilder.forAddress(config.clientAddress().toSocketAddress())
             .maxInboundMessageSize(config.limits().requestSizeBytesMax())
-            // KV calls that never block run on the transport thread: no hand-off per request.
-            .callExecutor(KvService.DIRECT_EXECUTOR_SUPPLIER)
+            // KV calls that never block run on the transport thread: no hand-off per request;
+            // every other call runs on a pool thread (KvService.callExecutors).
+            .directExecutor()
+            .callExecutor(KvService.callExecutors(grpcCallExecutor))
             .addStreamTracerFactory(new GrpcCallMetrics(registry))
             // Both reflection protocols: v1 for current tools, v1alpha for grpcurl before 1.9 and
             // the
@@ -516,6 +526,7 @@ public final class RingkvNode implements AutoCloseable {
         Thread.currentThread().interrupt();
       }
     }
+    grpcCallExecutor.shutdownNow();
     if (metaCoordinator != null) {
       metaCoordinator.close();
     }

@@ -1,5 +1,6 @@
 package io.ringkv.server;
 
+import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.concurrent.CompletableFuture;
@@ -8,7 +9,10 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.junit.jupiter.api.Test;
 
-/** Proves that a call's deadline fails its future once it passes, also one already past. */
+/**
+ * Proves that a call's deadline fails its future once it passes, also one already past, and that
+ * the timer's tick fits the margin a node keeps before the client's deadline.
+ */
 class CallDeadlinesTest {
   @Test
   void aFutureNotCompleteByItsDeadlineFailsWithATimeout() {
@@ -28,5 +32,11 @@ class CallDeadlinesTest {
       assertThatThrownBy(() -> future.get(10, TimeUnit.SECONDS))
           .hasCauseInstanceOf(TimeoutException.class);
     }
+  }
+
+  @Test
+  void aTimeoutFiresInsideTheMarginKeptBeforeTheClientsDeadline() {
+    // A timeout fires up to one tick early and never late, so one tick must fit in the margin.
+    assertThat(CallDeadlines.TICK_MILLIS).isLessThan(LeaderRouter.DEADLINE_MARGIN_MILLIS);
   }
 }
