@@ -38,6 +38,9 @@ final class PeerOutbox {
   private final Map<Long, Long> sizes = new HashMap<>();
   private final Map<Long, Set<Integer>> groupsPerPeer = new HashMap<>();
 
+  /** Frames that reached the frame budget during {@link #add}, not sent yet. */
+  private final List<Frame> full = new ArrayList<>();
+
   PeerOutbox(
       long frameSizeBytesMax,
       MultiRaftDriver.PeerSender sender,
@@ -76,7 +79,7 @@ final class PeerOutbox {
     long size = grouped.getSerializedSize() + FRAME_ELEMENT_OVERHEAD_BYTES;
     long total = sizes.getOrDefault(toNodeId, 0L);
     if (batch.getMessagesCount() > 0 && total + size > frameSizeBytesMax) {
-      send(toNodeId, batch.build());
+      full.add(new Frame(toNodeId, batch.build(), Set.copyOf(groupsPerPeer.remove(toNodeId))));
       batch.clear();
       total = 0;
     }
@@ -87,24 +90,63 @@ final class PeerOutbox {
 
   /** Sends what was gathered since the last flush. */
   void flush() {
+    reportNotSent(send(prepare()));
+  }
+
+  /**
+   * The frames gathered since the last flush, built and not sent, for {@link #send} to send later
+   * (from any thread); the outbox is empty afterwards. Snapshots went to the shipper in {@link
+   * #add}, so a caller that must hold messages back gives only messages that are not snapshots.
+   */
+  List<Frame> prepare() {
+    List<Frame> frames = new ArrayList<>(full);
+    full.clear();
     for (Map.Entry<Long, RaftBatch.Builder> entry : batches.entrySet()) {
       if (entry.getValue().getMessagesCount() > 0) {
-        send(entry.getKey(), entry.getValue().build());
+        long toNodeId = entry.getKey();
+        frames.add(
+            new Frame(
+                toNodeId,
+                entry.getValue().build(),
+                Set.copyOf(groupsPerPeer.getOrDefault(toNodeId, Set.of()))));
       }
     }
     batches.clear();
     sizes.clear();
     groupsPerPeer.clear();
+    return frames;
   }
 
-  private void send(long toNodeId, RaftBatch batch) {
-    if (sender.sendRaftBatch(toNodeId, batch)) {
-      return;
+  /** Any thread: hands {@code frames} to the transport; returns those it did not take. */
+  List<Frame> send(List<Frame> frames) {
+    List<Frame> notSent = List.of();
+    for (Frame frame : frames) {
+      if (!sender.sendRaftBatch(frame.toNodeId(), frame.batch())) {
+        if (notSent.isEmpty()) {
+          notSent = new ArrayList<>();
+        }
+        notSent.add(frame);
+      }
     }
-    metrics.dropped(DriverMetrics.DropReason.FRAME_NOT_SENT);
-    for (int partition : new ArrayList<>(groupsPerPeer.getOrDefault(toNodeId, Set.of()))) {
-      GroupReplica replica = replicas.apply(partition);
-      guard.run(replica, () -> replica.raw.reportUnreachable(toNodeId));
+    return notSent;
+  }
+
+  /**
+   * Driver thread: counts the frames the transport did not take and tells every group that had a
+   * message in one, so its core stops pipelining to that peer.
+   */
+  void reportNotSent(List<Frame> notSent) {
+    for (Frame frame : notSent) {
+      metrics.dropped(DriverMetrics.DropReason.FRAME_NOT_SENT);
+      for (int partition : frame.groups()) {
+        GroupReplica replica = replicas.apply(partition);
+        if (replica != null) {
+          guard.run(replica, () -> replica.raw.reportUnreachable(frame.toNodeId()));
+        }
+      }
     }
   }
+
+  /** One RaftBatch frame for one peer, and the groups that have a message in it. */
+  record Frame(long toNodeId, RaftBatch batch, Set<Integer> groups) {}
 }

@@ -2,6 +2,8 @@ package io.ringkv.server.raft;
 
 import io.ringkv.raft.ConfState;
 import io.ringkv.raft.Entry;
+import io.ringkv.raft.Message;
+import io.ringkv.raft.MessageType;
 import io.ringkv.raft.Ready;
 import io.ringkv.raft.SnapshotMetadata;
 import io.ringkv.storage.GroupCommitter;
@@ -146,12 +148,17 @@ final class PersistencePipeline {
       }
     }
     if (!toWrite.isEmpty()) {
+      List<PeerOutbox.Frame> afterFsync = prepareAfterFsync(toWrite);
       long started = nanoTime.getAsLong();
       CompletableFuture.allOf(
               toWrite.stream().map(w -> w.written).toArray(CompletableFuture[]::new))
           .whenComplete((ignored, error) -> {
             long took = nanoTime.getAsLong() - started;
-            toDriver.accept(() -> afterWrites(toWrite, took));
+            // On the committer's thread, right after the fsync: the answers that waited for it
+            // (a follower's append acknowledgement above all) leave without a trip through the
+            // driver thread first. If any write failed, the driver decides per group instead.
+            List<PeerOutbox.Frame> notSent = error == null ? outbox.send(afterFsync) : null;
+            toDriver.accept(() -> afterWrites(toWrite, took, notSent));
           });
     }
     if (!done.isEmpty()) {
@@ -243,8 +250,49 @@ final class PersistencePipeline {
     }
   }
 
-  /** Runs on the driver thread once every log write of one round is done. */
+  /**
+   * The frames of the messages {@code items} may send once their log writes are durable, built now
+   * on the driver thread so that the committer's thread can send them right after the fsync.
+   * Snapshots are not among them: they stay for {@link #finishReadies}.
+   */
+  private List<PeerOutbox.Frame> prepareAfterFsync(List<GroupReady> items) {
+    for (GroupReady item : items) {
+      guard.run(
+          item.replica,
+          () -> outbox.add(item.replica, notSnapshots(item.ready.persistedMessages())));
+    }
+    return outbox.prepare();
+  }
+
+  private static List<Message> notSnapshots(List<Message> messages) {
+    for (Message message : messages) {
+      if (message.type() == MessageType.SNAPSHOT) {
+        return messages.stream().filter(m -> m.type() != MessageType.SNAPSHOT).toList();
+      }
+    }
+    return messages;
+  }
+
+  private static List<Message> snapshotsOnly(List<Message> messages) {
+    for (Message message : messages) {
+      if (message.type() == MessageType.SNAPSHOT) {
+        return messages.stream().filter(m -> m.type() == MessageType.SNAPSHOT).toList();
+      }
+    }
+    return List.of();
+  }
+
+  /** Runs on the driver thread once an installed snapshot's log write is done. */
   private void afterWrites(List<GroupReady> items, long tookNanos) {
+    afterWrites(items, tookNanos, null);
+  }
+
+  /**
+   * Runs on the driver thread once every log write of one round is done. {@code notSent}: null if
+   * the messages that waited for the writes are still to be sent, else the frames of them that the
+   * transport did not take (they were sent on the committer's thread).
+   */
+  private void afterWrites(List<GroupReady> items, long tookNanos, List<PeerOutbox.Frame> notSent) {
     DriverMetrics.recordNanos(metrics.fsyncTimer, tookNanos);
     metrics.commitWrites.record(items.size());
     List<GroupReady> written = new ArrayList<>(items.size());
@@ -260,13 +308,30 @@ final class PersistencePipeline {
         release(item);
       }
     }
-    finishReadies(written);
+    if (notSent != null) {
+      outbox.reportNotSent(notSent);
+    }
+    finishReadies(written, notSent != null);
   }
 
-  /** The Readies' log writes are durable: send what waited for that, apply, advance. */
   private void finishReadies(List<GroupReady> items) {
+    finishReadies(items, false);
+  }
+
+  /**
+   * The Readies' log writes are durable: send what waited for that (unless {@code sent}: then only
+   * their snapshots are left to ship), apply, advance.
+   */
+  private void finishReadies(List<GroupReady> items, boolean sent) {
     for (GroupReady item : items) {
-      guard.run(item.replica, () -> outbox.add(item.replica, item.ready.persistedMessages()));
+      guard.run(
+          item.replica,
+          () ->
+              outbox.add(
+                  item.replica,
+                  sent
+                      ? snapshotsOnly(item.ready.persistedMessages())
+                      : item.ready.persistedMessages()));
     }
     outbox.flush();
     for (GroupReady item : items) {

@@ -28,7 +28,8 @@ import org.junit.jupiter.api.io.TempDir;
  * leader overwrites entries 6..10 of term 1 with entries of term 2), only the durable prefix that
  * still matches (1..5) is handed out early; the new committed entries wait for their fsync. And
  * when the apply queue is over its byte bound (apply held back by holding the partition store), the
- * driver takes no new Ready, fails nothing, and goes on once apply drains.
+ * driver takes no new Ready, fails nothing, and goes on once apply drains. And a follower's
+ * acknowledgement of an append leaves once, from the committer's thread, with the entries durable.
  */
 class PersistencePipelineTest {
   private static final long SELF = 1;
@@ -75,6 +76,45 @@ class PersistencePipelineTest {
     stepUntil("entries through 7 handed out after the write", () -> replica.handedIndex == 7);
     stepUntil("applied through 7", () -> replica.appliedIndex == 7);
     assertThat(engine.raftLog(PARTITION).term(7)).isEqualTo(2);
+  }
+
+  @Test
+  void aFollowersAcknowledgementLeavesFromTheCommitterRightAfterItsWriteIsDurable()
+      throws Exception {
+    engine = StorageEngine.open(StorageOptions.builder(directory, "pipeline", SELF).build());
+    record Sent(String thread, long durableLastIndex, RaftBatch batch) {}
+    java.util.Queue<Sent> sent = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    driver =
+        steppedDriver(
+            engine,
+            Map.of(PARTITION, List.of(1L, 2L, 3L)),
+            DriverSettings.APPLY_QUEUE_BYTES_MAX_DEFAULT,
+            (to, batch) -> {
+              sent.add(
+                  new Sent(
+                      Thread.currentThread().getName(),
+                      engine.raftLog(PARTITION).lastIndex(),
+                      batch));
+              return true;
+            });
+    GroupReplica replica = driver.replica(PARTITION);
+
+    driver.onRaftBatch(2, append(2, 1, 0, 0, 1, 10, 0));
+    stepUntil("entries 1..10 durable", () -> replica.durableIndex == 10 && replica.writing == null);
+
+    List<Sent> acks =
+        sent.stream()
+            .filter(s ->
+                s.batch().getMessagesList().stream()
+                    .anyMatch(m -> m.getMessage().getType() == RaftMessageType.MSG_APP_RESP))
+            .toList();
+    assertThat(acks).as("one acknowledgement of the append, sent once").hasSize(1);
+    assertThat(acks.getFirst().durableLastIndex())
+        .as("the log holds the entries when the acknowledgement leaves")
+        .isEqualTo(10);
+    assertThat(acks.getFirst().thread())
+        .as("sent by the committer, not by the thread stepping the driver")
+        .isNotEqualTo(Thread.currentThread().getName());
   }
 
   @Test
@@ -238,6 +278,15 @@ class PersistencePipelineTest {
   /** A driver over {@code engine} whose loop a test steps; frames out are discarded. */
   private MultiRaftDriver steppedDriver(
       StorageEngine engine, Map<Integer, List<Long>> replicas, long applyQueueBytesMax) {
+    return steppedDriver(engine, replicas, applyQueueBytesMax, (to, batch) -> true);
+  }
+
+  /** A driver over {@code engine} whose loop a test steps; frames out go to {@code sender}. */
+  private MultiRaftDriver steppedDriver(
+      StorageEngine engine,
+      Map<Integer, List<Long>> replicas,
+      long applyQueueBytesMax,
+      MultiRaftDriver.PeerSender sender) {
     DriverSettings settings =
         new DriverSettings(
             SELF,
@@ -265,7 +314,7 @@ class PersistencePipelineTest {
             () -> frozenNanos[0],
             new SplittableRandom(7),
             registry);
-    driver.attach((to, batch) -> true, (partition, message, store) -> {});
+    driver.attach(sender, (partition, message, store) -> {});
     return driver;
   }
 
