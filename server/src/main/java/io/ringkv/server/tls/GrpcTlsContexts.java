@@ -2,24 +2,25 @@ package io.ringkv.server.tls;
 
 import io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts;
 import io.grpc.netty.shaded.io.netty.handler.ssl.ClientAuth;
-import io.grpc.netty.shaded.io.netty.handler.ssl.DelegatingSslContext;
 import io.grpc.netty.shaded.io.netty.handler.ssl.SslContext;
 import io.grpc.netty.shaded.io.netty.handler.ssl.SslContextBuilder;
-import io.grpc.netty.shaded.io.netty.handler.ssl.SslHandler;
 import io.grpc.netty.shaded.io.netty.handler.ssl.SslProvider;
-import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLException;
 
 /**
- * The gRPC (grpc-netty-shaded) contexts of a node's TLS: the client listener's, which counts every
- * failed handshake, and the one of the node's own channels to other nodes, which presents the node
- * certificate as a client certificate. Both use the JDK's TLS so that the reloading key and trust
- * managers of {@link NodeTls} are asked at every handshake.
+ * The gRPC (grpc-netty-shaded) contexts of a node's TLS: the client listener's, and the one of the
+ * node's own channels to other nodes, which presents the node certificate as a client certificate.
+ * Both use the JDK's TLS so that the reloading key and trust managers of {@link NodeTls} are asked
+ * at every handshake.
  */
 public final class GrpcTlsContexts {
   private GrpcTlsContexts() {}
 
-  /** The client listener's context: client certificates as the settings say, failures counted. */
+  /**
+   * The client listener's context: client certificates as the settings say. grpc-java makes the
+   * listener's SslHandler itself, out of reach, so its failed handshakes are counted where a
+   * certificate is refused: in the trust manager.
+   */
   public static SslContext server(NodeTls tls) throws SSLException {
     ClientAuth clientAuth =
         switch (tls.settings().clientAuth()) {
@@ -27,12 +28,10 @@ public final class GrpcTlsContexts {
           case OPTIONAL -> ClientAuth.OPTIONAL;
           case REQUIRE -> ClientAuth.REQUIRE;
         };
-    SslContext context =
-        GrpcSslContexts.configure(SslContextBuilder.forServer(tls.keyManager()), SslProvider.JDK)
-            .trustManager(tls.trustManager(NodeTls.Listener.CLIENT))
-            .clientAuth(clientAuth)
-            .build();
-    return new CountingContext(context, tls);
+    return GrpcSslContexts.configure(SslContextBuilder.forServer(tls.keyManager()), SslProvider.JDK)
+        .trustManager(tls.trustManager(NodeTls.Listener.CLIENT))
+        .clientAuth(clientAuth)
+        .build();
   }
 
   /** The context of this node's gRPC channels to other nodes (forwarding, admin, map, scans). */
@@ -41,29 +40,5 @@ public final class GrpcTlsContexts {
         .keyManager(tls.keyManager())
         .trustManager(tls.trustManager(NodeTls.Listener.CLIENT))
         .build();
-  }
-
-  /** Hooks every handler the server makes, to count its handshake if it fails. */
-  private static final class CountingContext extends DelegatingSslContext {
-    private final NodeTls tls;
-
-    CountingContext(SslContext context, NodeTls tls) {
-      super(context);
-      this.tls = tls;
-    }
-
-    @Override
-    protected void initEngine(SSLEngine engine) {}
-
-    @Override
-    protected void initHandler(SslHandler handler) {
-      handler
-          .handshakeFuture()
-          .addListener(future -> {
-            if (!future.isSuccess()) {
-              tls.handshakeFailed(NodeTls.Listener.CLIENT, future.cause());
-            }
-          });
-    }
   }
 }

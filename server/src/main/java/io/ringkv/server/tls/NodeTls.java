@@ -403,17 +403,20 @@ public final class NodeTls implements AutoCloseable {
     return tagged;
   }
 
-  private final X509ExtendedTrustManager clientTrustManager = new CurrentTrustManager(false);
-  private final X509ExtendedTrustManager peerTrustManager = new CurrentTrustManager(true);
+  private final X509ExtendedTrustManager clientTrustManager =
+      new CurrentTrustManager(Listener.CLIENT);
+  private final X509ExtendedTrustManager peerTrustManager = new CurrentTrustManager(Listener.PEER);
 
   /**
    * Checks against the newest generation's CA; on the peer listener, also that a dialer is a node.
+   * On the client listener it counts the client certificates it refuses (the peer transport counts
+   * every failed handshake itself).
    */
   private final class CurrentTrustManager extends X509ExtendedTrustManager {
-    private final boolean nodesOnly;
+    private final Listener listener;
 
-    CurrentTrustManager(boolean nodesOnly) {
-      this.nodesOnly = nodesOnly;
+    CurrentTrustManager(Listener listener) {
+      this.listener = listener;
     }
 
     private X509ExtendedTrustManager trust() {
@@ -423,22 +426,41 @@ public final class NodeTls implements AutoCloseable {
     @Override
     public void checkClientTrusted(X509Certificate[] chain, String authType)
         throws CertificateException {
-      trust().checkClientTrusted(chain, authType);
-      checkNode(chain);
+      try {
+        trust().checkClientTrusted(chain, authType);
+        checkNode(chain);
+      } catch (CertificateException e) {
+        throw counted(e);
+      }
     }
 
     @Override
     public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket)
         throws CertificateException {
-      trust().checkClientTrusted(chain, authType, socket);
-      checkNode(chain);
+      try {
+        trust().checkClientTrusted(chain, authType, socket);
+        checkNode(chain);
+      } catch (CertificateException e) {
+        throw counted(e);
+      }
     }
 
     @Override
     public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
         throws CertificateException {
-      trust().checkClientTrusted(chain, authType, engine);
-      checkNode(chain);
+      try {
+        trust().checkClientTrusted(chain, authType, engine);
+        checkNode(chain);
+      } catch (CertificateException e) {
+        throw counted(e);
+      }
+    }
+
+    private CertificateException counted(CertificateException refused) {
+      if (listener == Listener.CLIENT) {
+        handshakeFailed(Listener.CLIENT, refused);
+      }
+      return refused;
     }
 
     @Override
@@ -465,7 +487,7 @@ public final class NodeTls implements AutoCloseable {
     }
 
     private void checkNode(X509Certificate[] chain) throws CertificateException {
-      if (!nodesOnly) {
+      if (listener != Listener.PEER) {
         return;
       }
       List<String> usages;
