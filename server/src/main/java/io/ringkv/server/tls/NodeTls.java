@@ -257,7 +257,8 @@ public final class NodeTls implements AutoCloseable {
         return "closed";
       }
     }
-    String message = String.valueOf(cause == null ? null : cause.getMessage()).toLowerCase();
+    String message =
+        cause == null ? "" : String.valueOf(cause.getMessage()).toLowerCase(java.util.Locale.ROOT);
     if (cause instanceof SSLException && message.contains("certificate")) {
       return "certificate_refused";
     }
