@@ -3,7 +3,11 @@
 # 127.0.0.(10+i) with the usual ports (client 7379, peer 7380, metrics/health 7390), so faults can
 # be aimed at one node. Data, logs and pid files live under ./run/node-i/ at the repository root.
 #
-#   deploy/local-cluster.sh start [N]   start N nodes (default 3) and wait until the cluster answers
+#   deploy/local-cluster.sh start [N] [--tls]
+#                                       start N nodes (default 3) and wait until the cluster answers;
+#                                       --tls (or RINGKV_TLS=1): TLS on client and peer traffic, with
+#                                       certificates made by deploy/tls/make-certs.sh under
+#                                       <run dir>/tls (kept: later commands of this run dir use TLS)
 #   deploy/local-cluster.sh add         start one more node on the next address in join mode (--join
 #                                       the first nodes), then `ringctl cluster join` it
 #   deploy/local-cluster.sh stop        stop the nodes this script started (SIGTERM, then SIGKILL)
@@ -24,6 +28,8 @@
 # (see bin/ringkv): put load on the cluster, then `stop` gives that node up to
 # RINGKV_AOT_STOP_TIMEOUT_SECONDS (180) to write server/target/ringkv-server.aot, which every later
 # start of a node loads while it is newer than the server jar. RINGKV_AOT=off: no cache at all.
+# With TLS, ringctl calls use <run dir>/tls/ca.crt and the client certificate client-root.*; the
+# metrics/health HTTP port stays plaintext, so the health checks are unchanged.
 # Only processes whose pid this script recorded are ever signalled.
 set -eu
 root_dir=$(CDPATH='' cd -- "$(dirname -- "$0")/.." && pwd)
@@ -42,6 +48,35 @@ aot_cache=$root_dir/server/target/ringkv-server.aot
 aot_stop_timeout_seconds=${RINGKV_AOT_STOP_TIMEOUT_SECONDS:-180}
 RINGKV_JAVA_OPTS=${RINGKV_JAVA_OPTS:--Xms64m -Xmx384m -XX:+UseSerialGC}
 export RINGKV_JAVA_OPTS
+
+tls_dir=$run_dir/tls
+
+# TLS is on for this run dir once its certificates exist (start --tls or RINGKV_TLS=1 makes them).
+tls_on() {
+  [ -f "$tls_dir/ca.crt" ]
+}
+
+# ringctl against this cluster, with the CA and client certificate when TLS is on.
+run_ringctl() {
+  if tls_on; then
+    "$root_dir/bin/ringctl" --cacert "$tls_dir/ca.crt" --cert "$tls_dir/client-root.crt" \
+      --key "$tls_dir/client-root.key" "$@"
+  else
+    "$root_dir/bin/ringctl" "$@"
+  fi
+}
+
+# Makes the missing certificates for nodes 1..$1 (node i's certificate names its address).
+make_certs() {
+  hosts=""
+  j=1
+  while [ "$j" -le "$1" ]; do
+    hosts="$hosts $(node_host "$j")"
+    j=$((j + 1))
+  done
+  # shellcheck disable=SC2086 # host addresses have no spaces
+  "$root_dir/deploy/tls/make-certs.sh" "$tls_dir" $hosts >/dev/null || die "could not make TLS certificates"
+}
 
 die() {
   echo "local-cluster: $*" >&2
@@ -137,6 +172,10 @@ launch() {
   else
     set -- --members "$(cat "$run_dir/members")"
   fi
+  if tls_on; then
+    set -- "$@" --tls-cert-file "$tls_dir/node-$i.crt" --tls-key-file "$tls_dir/node-$i.key" \
+      --tls-ca-file "$tls_dir/ca.crt"
+  fi
   aot_mode=${RINGKV_AOT:-auto}
   rm -f "$dir/aot-training"
   if [ "$aot_mode" = train ]; then
@@ -176,11 +215,11 @@ wait_healthy() {
 wait_answering() {
   deadline=$(($(date +%s) + start_timeout_seconds))
   while :; do
-    if out=$("$root_dir/bin/ringctl" --endpoints "$endpoints" cluster status 2>&1); then
+    if out=$(run_ringctl --endpoints "$endpoints" cluster status 2>&1); then
       case "$out" in
         *"kv service serving"*)
           code=0
-          "$root_dir/bin/ringctl" --endpoints "$endpoints" get ringkv-local-cluster-ready \
+          run_ringctl --endpoints "$endpoints" get ringkv-local-cluster-ready \
             >/dev/null 2>&1 || code=$?
           [ "$code" -le 1 ] && return 0
           ;;
@@ -196,7 +235,14 @@ wait_answering() {
 }
 
 cmd_start() {
-  count=${1:-3}
+  count=3
+  tls=${RINGKV_TLS:-0}
+  for arg in "$@"; do
+    case "$arg" in
+      --tls) tls=1 ;;
+      *) count=$arg ;;
+    esac
+  done
   case "$count" in '' | *[!0-9]*) die "node count must be a number, got '$count'" ;; esac
   [ "$count" -ge 1 ] && [ "$count" -le "$node_count_max" ] \
     || die "node count must be in 1..$node_count_max, got $count"
@@ -217,6 +263,9 @@ cmd_start() {
     die "$run_dir holds a cluster of other members ($(cat "$run_dir/members")); remove $run_dir to start anew"
   fi
   echo "$members" >"$run_dir/members"
+  if [ "$tls" = 1 ] || tls_on; then
+    make_certs "$count"
+  fi
   build_server
   first=""
   for i in $(node_ids); do
@@ -227,7 +276,11 @@ cmd_start() {
   # shellcheck disable=SC2046 # node ids are numbers
   wait_healthy $(node_ids)
   wait_answering
-  echo "local-cluster: $count nodes up ($endpoints), data and logs under $run_dir"
+  if tls_on; then
+    echo "local-cluster: $count nodes up with TLS ($endpoints), certificates under $tls_dir"
+  else
+    echo "local-cluster: $count nodes up ($endpoints), data and logs under $run_dir"
+  fi
 }
 
 stop_node() {
@@ -272,12 +325,15 @@ cmd_add() {
   [ $((address_base + i)) -le 254 ] || die "address $address_prefix.$((address_base + i)) leaves $address_prefix.0/24"
   joined=$(initial_endpoints)
   echo "$i" >>"$run_dir/added"
+  if tls_on; then
+    make_certs "$i"
+  fi
   build_server
   launch "$i"
   wait_healthy "$i"
   address="$(node_host "$i"):7379"
   echo "local-cluster: node $i started in join mode on $address (pid $(cat "$(pid_file "$i")")); joining it"
-  if ! "$root_dir/bin/ringctl" --endpoints "$joined" --timeout-ms 20000 cluster join "$address"; then
+  if ! run_ringctl --endpoints "$joined" --timeout-ms 20000 cluster join "$address"; then
     die "node $i runs but was not joined; retry with: bin/ringctl --endpoints $joined cluster join $address"
   fi
   echo "local-cluster: node $i joined; replicas move to it in the background (see status)"
@@ -306,7 +362,7 @@ cmd_status() {
     printf '%-5s %-15s %-8s %-8s %s\n' "$i" "$(node_host "$i")" "$pid" "$state" "${code:-none}"
   done
   echo
-  "$root_dir/bin/ringctl" --endpoints "$endpoints" --timeout-ms 2000 cluster status || true
+  run_ringctl --endpoints "$endpoints" --timeout-ms 2000 cluster status || true
 }
 
 signal_node() {
@@ -340,7 +396,7 @@ case "$command" in
   resume) signal_node CONT "${1:-}" ;;
   restart) cmd_restart "${1:-}" ;;
   *)
-    sed -n '2,23s/^# \{0,1\}//p' "$0" >&2
+    sed -n '2,29s/^# \{0,1\}//p' "$0" >&2
     exit 2
     ;;
 esac

@@ -1,5 +1,6 @@
 package io.ringkv.client;
 
+import io.grpc.ChannelCredentials;
 import io.grpc.ClientInterceptor;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
@@ -9,16 +10,27 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 
-/** One plaintext gRPC channel per node address, created on first use, all closed together. */
+/**
+ * One gRPC channel per node address, created on first use, all closed together; plaintext, or TLS
+ * when the client was given credentials.
+ */
 final class ChannelPool implements AutoCloseable {
   private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
   private final List<ClientInterceptor> interceptors;
   private final int messageSizeBytesMax;
   private final boolean directCallbacks;
+
+  /** TLS credentials, or null for plaintext. */
+  private final ChannelCredentials tls;
+
   private volatile boolean closed;
 
   ChannelPool(
-      List<ClientInterceptor> interceptors, int messageSizeBytesMax, boolean directCallbacks) {
+      List<ClientInterceptor> interceptors,
+      int messageSizeBytesMax,
+      boolean directCallbacks,
+      ChannelCredentials tls) {
+    this.tls = tls;
     this.interceptors = List.copyOf(interceptors);
     this.messageSizeBytesMax = messageSizeBytesMax;
     this.directCallbacks = directCallbacks;
@@ -34,10 +46,10 @@ final class ChannelPool implements AutoCloseable {
   private ManagedChannel open(String address) {
     Endpoints.HostPort hostPort = Endpoints.parse(address);
     NettyChannelBuilder builder =
-        NettyChannelBuilder.forAddress(hostPort.host(), hostPort.port())
-            .usePlaintext()
-            .maxInboundMessageSize(messageSizeBytesMax)
-            .intercept(interceptors);
+        tls == null
+            ? NettyChannelBuilder.forAddress(hostPort.host(), hostPort.port()).usePlaintext()
+            : NettyChannelBuilder.forAddress(hostPort.host(), hostPort.port(), tls);
+    builder.maxInboundMessageSize(messageSizeBytesMax).intercept(interceptors);
     if (directCallbacks) {
       builder.directExecutor();
     }

@@ -512,6 +512,9 @@ public final class RingKvClient implements AutoCloseable {
     private ScheduledExecutorService scheduler;
     private boolean directCallbacks;
     private final List<ClientInterceptor> interceptors = new ArrayList<>();
+    private java.nio.file.Path tlsCaFile;
+    private java.nio.file.Path tlsCertFile;
+    private java.nio.file.Path tlsKeyFile;
 
     private Builder() {}
 
@@ -597,6 +600,25 @@ public final class RingKvClient implements AutoCloseable {
       return this;
     }
 
+    /**
+     * Speaks TLS to the nodes and trusts the certificates signed by the CA in {@code caFile} (PEM),
+     * checking that each node's certificate names the host it is reached at (default: plaintext).
+     */
+    public Builder tls(java.nio.file.Path caFile) {
+      this.tlsCaFile = caFile;
+      return this;
+    }
+
+    /**
+     * Presents the certificate in {@code certFile} with its key in {@code keyFile} (PEM, PKCS#8) to
+     * nodes that ask for one (mutual TLS); needs {@link #tls}.
+     */
+    public Builder tlsClientCertificate(java.nio.file.Path certFile, java.nio.file.Path keyFile) {
+      this.tlsCertFile = certFile;
+      this.tlsKeyFile = keyFile;
+      return this;
+    }
+
     /** Adds a gRPC interceptor to every channel (tracing, fault injection in tests). */
     public Builder interceptor(ClientInterceptor interceptor) {
       if (interceptor == null) {
@@ -653,7 +675,8 @@ public final class RingKvClient implements AutoCloseable {
                 return thread;
               })
               : scheduler;
-      ChannelPool channels = new ChannelPool(interceptors, messageSizeBytesMax, directCallbacks);
+      ChannelPool channels =
+          new ChannelPool(interceptors, messageSizeBytesMax, directCallbacks, tlsCredentials());
       Transport transport = new Transport(channels);
       Router router = new Router(normalised, transport, refreshNanos);
       Backoff backoff = new Backoff(backoffInitialNanos, backoffMaxNanos, chosenRandom);
@@ -679,6 +702,33 @@ public final class RingKvClient implements AutoCloseable {
               }),
               new AtomicInteger(chosenRandom.nextInt(1 << 16)));
       return new RingKvClient(core, deadlineNanos);
+    }
+
+    /** The TLS credentials of the files given, read now; null for plaintext. */
+    private io.grpc.ChannelCredentials tlsCredentials() {
+      if (tlsCaFile == null) {
+        if (tlsCertFile != null || tlsKeyFile != null) {
+          throw new IllegalArgumentException(
+              "a client certificate needs TLS: give the CA file too (tls(caFile))");
+        }
+        return null;
+      }
+      if ((tlsCertFile == null) != (tlsKeyFile == null)) {
+        throw new IllegalArgumentException("a client certificate needs both its file and its key");
+      }
+      io.grpc.TlsChannelCredentials.Builder credentials =
+          io.grpc.TlsChannelCredentials.newBuilder();
+      String reading = "CA file " + tlsCaFile;
+      try {
+        credentials.trustManager(tlsCaFile.toFile());
+        if (tlsCertFile != null) {
+          reading = "client certificate " + tlsCertFile + " with key " + tlsKeyFile;
+          credentials.keyManager(tlsCertFile.toFile(), tlsKeyFile.toFile());
+        }
+      } catch (java.io.IOException | RuntimeException e) {
+        throw new IllegalArgumentException("cannot read the TLS " + reading + ": " + e, e);
+      }
+      return credentials.build();
     }
 
     private static RandomGenerator newSeededRandom() {

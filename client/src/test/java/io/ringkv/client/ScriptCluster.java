@@ -35,8 +35,11 @@ record ScriptCluster(Path root, Path runDir, int addressBase, Map<String, String
     assertThat(process.exitValue()).as("%s exit", command).isZero();
   }
 
-  /** Deletes what an earlier run left in the run directory, then starts {@code nodes} nodes. */
-  void startFresh(int nodes) throws Exception {
+  /**
+   * Deletes what an earlier run left in the run directory, then starts {@code nodes} nodes (with
+   * {@code startFlags} such as --tls).
+   */
+  void startFresh(int nodes, String... startFlags) throws Exception {
     if (Files.exists(runDir)) {
       try (Stream<Path> paths = Files.walk(runDir)) {
         for (Path path : paths.sorted(Comparator.reverseOrder()).toList()) {
@@ -44,6 +47,8 @@ record ScriptCluster(Path root, Path runDir, int addressBase, Map<String, String
         }
       }
     }
-    script("start", Integer.toString(nodes));
+    List<String> args = new ArrayList<>(List.of("start", Integer.toString(nodes)));
+    args.addAll(List.of(startFlags));
+    script(args.toArray(new String[0]));
   }
 }

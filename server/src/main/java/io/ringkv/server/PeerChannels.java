@@ -23,7 +23,7 @@ import java.util.concurrent.TimeUnit;
  */
 final class PeerChannels implements AutoCloseable {
   private final long selfNodeId;
-  private final String selfHost;
+  private final BoundChannels boundChannels;
   private final ClusterMapView mapView;
   private final Map<Long, Open> channels = new ConcurrentHashMap<>();
 
@@ -33,11 +33,15 @@ final class PeerChannels implements AutoCloseable {
   /** Largest response a forwarded call may bring back (response-size-bytes-max plus room). */
   private final int inboundMessageSizeBytesMax;
 
-  PeerChannels(long selfNodeId, String selfHost, ClusterMapView mapView, int responseSizeBytesMax) {
+  PeerChannels(
+      long selfNodeId,
+      BoundChannels boundChannels,
+      ClusterMapView mapView,
+      int responseSizeBytesMax) {
     this.inboundMessageSizeBytesMax =
         responseSizeBytesMax + io.ringkv.server.config.Limits.RESPONSE_OVERHEAD_BYTES;
     this.selfNodeId = selfNodeId;
-    this.selfHost = selfHost;
+    this.boundChannels = boundChannels;
     this.mapView = mapView;
     mapView.addListener(this::onMap);
   }
@@ -112,7 +116,8 @@ final class PeerChannels implements AutoCloseable {
     HostPort address = HostPort.parse(member.getClientAddress(), "", 0);
     return new Open(
         member.getClientAddress(),
-        BoundChannels.to(address.toSocketAddress(), selfHost)
+        boundChannels
+            .to(address.toSocketAddress())
             .maxInboundMessageSize(inboundMessageSizeBytesMax)
             .build());
   }

@@ -31,6 +31,8 @@ import io.ringkv.server.snapshot.ChunkSender;
 import io.ringkv.server.snapshot.RaftSnapshotPort;
 import io.ringkv.server.snapshot.SnapshotTransferSettings;
 import io.ringkv.server.snapshot.SnapshotTransfers;
+import io.ringkv.server.tls.GrpcTlsContexts;
+import io.ringkv.server.tls.NodeTls;
 import io.ringkv.server.transport.PeerTransport;
 import io.ringkv.server.transport.PeerTransportSettings;
 import io.ringkv.storage.StorageEngine;
@@ -100,6 +102,12 @@ public final class RingkvNode implements AutoCloseable {
   private io.ringkv.server.watch.WatchService watchService;
   private Server grpcServer;
 
+  /** TLS of every listener and outgoing connection, or null when the node runs plaintext. */
+  private NodeTls tls;
+
+  /** How this node opens gRPC channels to other nodes (from its own host, TLS when on). */
+  private BoundChannels boundChannels;
+
   private RingkvNode(NodeConfig config) {
     this.config = config;
     this.registry = MetricsHttpServer.newRegistry();
@@ -138,6 +146,7 @@ public final class RingkvNode implements AutoCloseable {
     long seed = System.nanoTime() ^ config.nodeId();
     log.info("peer transport and Raft jitter seed {}", seed);
     SplittableRandom random = new SplittableRandom(seed);
+    startTls();
 
     Files.createDirectories(config.dataDir());
     ClusterMapFile mapFile = new ClusterMapFile(config.dataDir());
@@ -145,7 +154,7 @@ public final class RingkvNode implements AutoCloseable {
         ClusterMapStart.choose(
             config,
             mapFile,
-            ClusterMapStart.grpcFetcher(config.clusterId(), config.clientAddress().host()),
+            ClusterMapStart.grpcFetcher(config.clusterId(), boundChannels),
             System::currentTimeMillis);
     mapView = new ClusterMapView(mapStart.map());
     config = ClusterMapStart.shapedBy(config, mapStart.map());
@@ -251,7 +260,13 @@ public final class RingkvNode implements AutoCloseable {
     snapshotTransfers.limitSendRate(
         config.membership().rebalanceBytesPerSecondMax(), System::nanoTime);
     transport =
-        new PeerTransport(peerSettings, snapshotTransfers, registry, random.split()).start();
+        new PeerTransport(
+                peerSettings,
+                snapshotTransfers,
+                registry,
+                random.split(),
+                tls == null ? null : tls.peerTls())
+            .start();
     transportRef[0] = transport;
     for (Member peer : config.peers()) {
       transport.setPeer(peer.nodeId(), peer.peerAddress().toSocketAddress());
@@ -273,10 +288,7 @@ public final class RingkvNode implements AutoCloseable {
     // Routing, forwarding and the Cluster API follow the view of the cluster map.
     peerChannels =
         new PeerChannels(
-            config.nodeId(),
-            config.clientAddress().host(),
-            mapView,
-            config.limits().responseSizeBytesMax());
+            config.nodeId(), boundChannels, mapView, config.limits().responseSizeBytesMax());
     MembersFollower membersFollower =
         new MembersFollower(config.nodeId(), transport, snapshotTransfers, peerChannels);
     membersFollower.accept(mapView.current());
@@ -290,10 +302,9 @@ public final class RingkvNode implements AutoCloseable {
       log.warn("UNSAFE debug-unsynced-writes is on: acknowledged writes are not durable");
     }
     mapFollower =
-        new MapFollower(
-                config.nodeId(), config.clusterId(), config.clientAddress().host(), driver, mapView)
+        new MapFollower(config.nodeId(), config.clusterId(), boundChannels, driver, mapView)
             .start();
-    replicaOps = new GrpcReplicaOps(mapView, config.clientAddress().host());
+    replicaOps = new GrpcReplicaOps(mapView, boundChannels);
     NodeGossip ownGossip = gossip;
     MetaMapStore metaStore =
         new MetaMapStore(
@@ -342,8 +353,15 @@ public final class RingkvNode implements AutoCloseable {
             mapView,
             registry,
             System::nanoTime);
+    NettyServerBuilder serverBuilder =
+        NettyServerBuilder.forAddress(config.clientAddress().toSocketAddress());
+    if (tls != null) {
+      // Plaintext is refused: the listener speaks TLS only. The SSL session (and with it a client
+      // certificate) is in each call's Grpc.TRANSPORT_ATTR_SSL_SESSION.
+      serverBuilder.sslContext(GrpcTlsContexts.server(tls));
+    }
     grpcServer =
-        NettyServerBuilder.forAddress(config.clientAddress().toSocketAddress())
+        serverBuilder
             .maxInboundMessageSize(config.limits().requestSizeBytesMax())
             // KV calls that never block run on the transport thread: no hand-off per request;
             // every other call runs on a pool thread (KvService.callExecutors).
@@ -386,6 +404,26 @@ public final class RingkvNode implements AutoCloseable {
         clientAddress(),
         transport.localAddress(),
         metricsServer.address());
+  }
+
+  /**
+   * Loads the TLS files when the settings name them and starts watching them; decides how this
+   * node's gRPC channels to other nodes are opened.
+   */
+  private void startTls() throws IOException {
+    String selfHost = config.clientAddress().host();
+    if (!config.tls().enabled()) {
+      log.info("TLS is off: client and peer traffic are plaintext");
+      boundChannels = BoundChannels.plaintext(selfHost);
+      return;
+    }
+    tls = NodeTls.load(config.tls(), registry).startReloading();
+    boundChannels = BoundChannels.tls(selfHost, GrpcTlsContexts.channel(tls));
+  }
+
+  /** This node's TLS (certificate in use, reload), or null when it runs plaintext. */
+  public NodeTls tls() {
+    return tls;
   }
 
   /**
@@ -559,6 +597,9 @@ public final class RingkvNode implements AutoCloseable {
     }
     if (engine != null) {
       engine.close();
+    }
+    if (tls != null) {
+      tls.close();
     }
     if (metricsServer != null) {
       metricsServer.close();

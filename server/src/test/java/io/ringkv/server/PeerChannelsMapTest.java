@@ -91,7 +91,7 @@ class PeerChannelsMapTest {
     String secondAddress = "127.0.4.6:" + second.getPort();
     ClusterMember self = member(1, "127.0.4.1:1", ClusterMember.State.ACTIVE);
     ClusterMapView view = new ClusterMapView(map(1, self));
-    channels = new PeerChannels(1, "127.0.4.1", view, 1 << 20);
+    channels = new PeerChannels(1, BoundChannels.plaintext("127.0.4.1"), view, 1 << 20);
 
     assertThat(channels.clientAddress(5)).isEmpty();
     assertThatThrownBy(this::askNode5)

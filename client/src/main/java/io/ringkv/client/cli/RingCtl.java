@@ -72,6 +72,20 @@ public final class RingCtl implements Callable<Integer> {
       defaultValue = "5000")
   long timeoutMillis;
 
+  @Option(
+      names = "--cacert",
+      description =
+          "speak TLS and trust node certificates signed by this CA (PEM file; default: plaintext)")
+  java.nio.file.Path caCertFile;
+
+  @Option(
+      names = "--cert",
+      description = "client certificate (PEM) for nodes that ask for one; needs --cacert and --key")
+  java.nio.file.Path certFile;
+
+  @Option(names = "--key", description = "private key of --cert (PEM, PKCS#8)")
+  java.nio.file.Path keyFile;
+
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
   @Override
@@ -81,7 +95,14 @@ public final class RingCtl implements Callable<Integer> {
   }
 
   RingKvClient connect() {
-    return RingKvClient.builder()
+    RingKvClient.Builder builder = RingKvClient.builder();
+    if (caCertFile != null) {
+      builder.tls(caCertFile);
+    }
+    if (certFile != null || keyFile != null) {
+      builder.tlsClientCertificate(certFile, keyFile);
+    }
+    return builder
         .endpoints(endpoints)
         .deadline(Duration.ofMillis(timeoutMillis))
         .attemptTimeout(Duration.ofMillis(Math.min(timeoutMillis, 2000)))

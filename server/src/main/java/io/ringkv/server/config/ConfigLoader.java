@@ -232,7 +232,50 @@ public final class ConfigLoader {
             (int) integer(values, Setting.REBALANCE_MOVES_CONCURRENT_MAX),
             integer(values, Setting.REBALANCE_BYTES_PER_SECOND_MAX),
             integer(values, Setting.DEAD_NODE_REPLACE_AFTER_MILLIS),
-            unsafeDebug(values, Setting.DEBUG_MOVE_SKIP_SNAPSHOT_DATA)));
+            unsafeDebug(values, Setting.DEBUG_MOVE_SKIP_SNAPSHOT_DATA)),
+        tls(values));
+  }
+
+  /**
+   * TLS from its three files (all or none; each must be a readable file), the client listener's
+   * client-certificate mode and the reload period.
+   */
+  private static TlsSettings tls(Map<Setting, String> values) {
+    Setting[] files = {Setting.TLS_CERT_FILE, Setting.TLS_KEY_FILE, Setting.TLS_CA_FILE};
+    Path[] paths = new Path[files.length];
+    int given = 0;
+    for (int i = 0; i < files.length; i++) {
+      String value = values.get(files[i]);
+      if (value != null && !value.isBlank()) {
+        paths[i] = Path.of(value.trim());
+        if (!Files.isReadable(paths[i]) || Files.isDirectory(paths[i])) {
+          throw new ConfigException(
+              files[i].settingName(), "'" + value + "' is not a readable file");
+        }
+        given++;
+      }
+    }
+    if (given > 0 && given < files.length) {
+      for (int i = 0; i < files.length; i++) {
+        if (paths[i] == null) {
+          throw new ConfigException(
+              files[i].settingName(),
+              "is required when any of tls-cert-file, tls-key-file, tls-ca-file is set");
+        }
+      }
+    }
+    TlsSettings.ClientAuth clientAuth;
+    try {
+      clientAuth = TlsSettings.ClientAuth.parse(text(values, Setting.CLIENT_TLS_CLIENT_AUTH));
+    } catch (IllegalArgumentException e) {
+      throw new ConfigException(Setting.CLIENT_TLS_CLIENT_AUTH.settingName(), e.getMessage());
+    }
+    return new TlsSettings(
+        paths[0],
+        paths[1],
+        paths[2],
+        clientAuth,
+        integer(values, Setting.TLS_RELOAD_INTERVAL_MILLIS));
   }
 
   private static List<HostPort> joinAddresses(Map<Setting, String> values) {

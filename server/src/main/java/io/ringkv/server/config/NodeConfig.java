@@ -27,6 +27,7 @@ import java.util.List;
  * @param gossip whether and how the node runs gossip
  * @param slowNode when the node counts itself slow and hands its leaderships away
  * @param watch bounds and timing of the changefeed streams (Watch)
+ * @param tls TLS of the client and peer listeners and of connections to peers (or off)
  */
 public record NodeConfig(
     String clusterId,
@@ -58,7 +59,8 @@ public record NodeConfig(
     GossipConfig gossip,
     SlowNodeSettings slowNode,
     WatchLimits watch,
-    MembershipSettings membership) {
+    MembershipSettings membership,
+    TlsSettings tls) {
   public static final long SNAPSHOT_SIZE_BYTES_MAX_DEFAULT = 8L * 1024 * 1024 * 1024;
 
   /**
@@ -121,7 +123,8 @@ public record NodeConfig(
         GossipConfig.DEFAULTS,
         SlowNodeSettings.DEFAULTS,
         WatchLimits.DEFAULTS,
-        MembershipSettings.DEFAULTS);
+        MembershipSettings.DEFAULTS,
+        TlsSettings.OFF);
   }
 
   public PartitionLayout partitionLayout() {

@@ -18,6 +18,35 @@ public enum Setting {
       "advertise-client-addr", null, "client address told to others (default: client-addr)"),
   ADVERTISE_PEER_ADDR(
       "advertise-peer-addr", null, "peer address told to others (default: peer-addr)"),
+  TLS_CERT_FILE(
+      "tls-cert-file",
+      null,
+      "PEM certificate chain of this node (leaf first) for the client listener, the peer listener"
+          + " and the node's connections to peers; with tls-key-file and tls-ca-file it turns TLS"
+          + " on, and plaintext is then refused (default: none, plaintext; the metrics/health HTTP"
+          + " port and gossip stay plaintext)"),
+  TLS_KEY_FILE(
+      "tls-key-file",
+      null,
+      "PEM private key of tls-cert-file, PKCS#8 unencrypted (BEGIN PRIVATE KEY) (default: none)"),
+  TLS_CA_FILE(
+      "tls-ca-file",
+      null,
+      "PEM certificates of the cluster CA: a peer must present a node certificate signed by it,"
+          + " and a client certificate must be signed by it (default: none)"),
+  CLIENT_TLS_CLIENT_AUTH(
+      "client-tls-client-auth",
+      "optional",
+      "client certificates on the client listener with TLS on: none (not asked for), optional"
+          + " (asked for; one offered must be signed by tls-ca-file) or require (a client without"
+          + " one is refused); peers always need one"),
+  TLS_RELOAD_INTERVAL_MILLIS(
+      "tls-reload-interval-millis",
+      Long.toString(TlsSettings.RELOAD_INTERVAL_MILLIS_DEFAULT),
+      "how often the TLS files are read for a change; new connections use changed files once"
+          + " they load, a broken change is logged and counted and the old ones stay in use",
+      100,
+      3_600_000),
   MEMBERS(
       "members",
       null,

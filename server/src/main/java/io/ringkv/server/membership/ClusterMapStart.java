@@ -107,9 +107,9 @@ public final class ClusterMapStart {
   }
 
   /** GetClusterMap over gRPC, from this node's own host (so per-node firewall rules apply). */
-  public static MapFetcher grpcFetcher(String clusterId, String selfHost) {
+  public static MapFetcher grpcFetcher(String clusterId, BoundChannels boundChannels) {
     return seed -> {
-      ManagedChannel channel = BoundChannels.to(seed.toSocketAddress(), selfHost).build();
+      ManagedChannel channel = boundChannels.to(seed.toSocketAddress()).build();
       try {
         return Optional.of(
             ReplicaAdminGrpc.newBlockingStub(channel)
@@ -174,7 +174,8 @@ public final class ClusterMapStart {
         config.gossip(),
         config.slowNode(),
         config.watch(),
-        config.membership());
+        config.membership(),
+        config.tls());
   }
 
   /** A map member as the configuration's member record. */

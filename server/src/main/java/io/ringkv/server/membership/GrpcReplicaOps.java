@@ -65,7 +65,7 @@ public final class GrpcReplicaOps implements Rebalancer.ReplicaOps, AutoCloseabl
   private record NodeChannel(String address, ManagedChannel channel) {}
 
   private final ClusterMapView view;
-  private final String selfHost;
+  private final BoundChannels boundChannels;
   private final long callDeadlineMillis;
   private final long changeDeadlineMillis;
   private final Map<Long, NodeChannel> channels = new ConcurrentHashMap<>();
@@ -73,10 +73,13 @@ public final class GrpcReplicaOps implements Rebalancer.ReplicaOps, AutoCloseabl
 
   /**
    * @param view the newest map: nodes' addresses and groups' voters
-   * @param selfHost this node's host, the source address of every connection
+   * @param boundChannels how to open channels: from this node's host, over TLS when it runs TLS
    */
   public GrpcReplicaOps(
-      ClusterMapView view, String selfHost, long callDeadlineMillis, long changeDeadlineMillis) {
+      ClusterMapView view,
+      BoundChannels boundChannels,
+      long callDeadlineMillis,
+      long changeDeadlineMillis) {
     if (callDeadlineMillis < 1 || changeDeadlineMillis < callDeadlineMillis) {
       throw new IllegalArgumentException(
           "deadlines must be >= 1 ms with the change deadline >= the call deadline, got "
@@ -85,13 +88,13 @@ public final class GrpcReplicaOps implements Rebalancer.ReplicaOps, AutoCloseabl
               + changeDeadlineMillis);
     }
     this.view = view;
-    this.selfHost = selfHost;
+    this.boundChannels = boundChannels;
     this.callDeadlineMillis = callDeadlineMillis;
     this.changeDeadlineMillis = changeDeadlineMillis;
   }
 
-  public GrpcReplicaOps(ClusterMapView view, String selfHost) {
-    this(view, selfHost, CALL_DEADLINE_MILLIS_DEFAULT, CHANGE_DEADLINE_MILLIS_DEFAULT);
+  public GrpcReplicaOps(ClusterMapView view, BoundChannels boundChannels) {
+    this(view, boundChannels, CALL_DEADLINE_MILLIS_DEFAULT, CHANGE_DEADLINE_MILLIS_DEFAULT);
   }
 
   @Override
@@ -361,9 +364,7 @@ public final class GrpcReplicaOps implements Rebalancer.ReplicaOps, AutoCloseabl
   }
 
   private ManagedChannel newChannel(SocketAddress remote) {
-    return BoundChannels.to(remote, selfHost)
-        .maxInboundMessageSize(INBOUND_MESSAGE_BYTES_MAX)
-        .build();
+    return boundChannels.to(remote).maxInboundMessageSize(INBOUND_MESSAGE_BYTES_MAX).build();
   }
 
   private static <T> StreamObserver<T> into(CompletableFuture<T> future) {

@@ -42,7 +42,7 @@ public final class MapFollower implements AutoCloseable {
 
   private final long selfNodeId;
   private final String clusterId;
-  private final String selfHost;
+  private final BoundChannels boundChannels;
   private final MultiRaftDriver driver;
   private final ClusterMapView view;
   private final ScheduledExecutorService scheduler;
@@ -52,12 +52,12 @@ public final class MapFollower implements AutoCloseable {
   public MapFollower(
       long selfNodeId,
       String clusterId,
-      String selfHost,
+      BoundChannels boundChannels,
       MultiRaftDriver driver,
       ClusterMapView view) {
     this.selfNodeId = selfNodeId;
     this.clusterId = clusterId;
-    this.selfHost = selfHost;
+    this.boundChannels = boundChannels;
     this.driver = driver;
     this.view = view;
     this.scheduler =
@@ -138,7 +138,7 @@ public final class MapFollower implements AutoCloseable {
           int colon = text.lastIndexOf(':');
           String host = text.substring(0, colon).replace("[", "").replace("]", "");
           int port = Integer.parseInt(text.substring(colon + 1));
-          return BoundChannels.to(new InetSocketAddress(host, port), selfHost).build();
+          return boundChannels.to(new InetSocketAddress(host, port)).build();
         });
   }
 

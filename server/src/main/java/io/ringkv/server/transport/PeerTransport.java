@@ -15,6 +15,7 @@ import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.handler.ssl.SslHandler;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.ringkv.proto.internal.Heartbeats;
 import io.ringkv.proto.internal.PeerFrame;
@@ -84,6 +85,10 @@ public final class PeerTransport implements AutoCloseable {
   private final PeerTransportSettings settings;
   private final PeerMessageHandler handler;
   private final ReconnectBackoff backoff;
+
+  /** Null when peer traffic is plaintext. */
+  private final PeerTls tls;
+
   private final EventLoopGroup eventLoops;
   private final Map<Long, PeerLink> links = new ConcurrentHashMap<>();
   private final AtomicBoolean closed = new AtomicBoolean();
@@ -106,12 +111,24 @@ public final class PeerTransport implements AutoCloseable {
     }
   }
 
+  /** A plaintext transport. */
   public PeerTransport(
       PeerTransportSettings settings,
       PeerMessageHandler handler,
       MeterRegistry registry,
       RandomGenerator random) {
+    this(settings, handler, registry, random, null);
+  }
+
+  /** A transport whose connections start with mutual TLS by {@code tls} (null: plaintext). */
+  public PeerTransport(
+      PeerTransportSettings settings,
+      PeerMessageHandler handler,
+      MeterRegistry registry,
+      RandomGenerator random,
+      PeerTls tls) {
     this.settings = settings;
+    this.tls = tls;
     this.handler = handler;
     this.backoff =
         new ReconnectBackoff(
@@ -138,7 +155,7 @@ public final class PeerTransport implements AutoCloseable {
                 new ChannelInitializer<SocketChannel>() {
                   @Override
                   protected void initChannel(SocketChannel channel) {
-                    initPipeline(channel, 0);
+                    initPipeline(channel, 0, null);
                   }
                 });
     serverChannel = bootstrap.bind(settings.listenAddress()).sync().channel();
@@ -403,7 +420,7 @@ public final class PeerTransport implements AutoCloseable {
                 new ChannelInitializer<SocketChannel>() {
                   @Override
                   protected void initChannel(SocketChannel channel) {
-                    initPipeline(channel, link.nodeId);
+                    initPipeline(channel, link.nodeId, address);
                   }
                 });
     ChannelFuture connect = bootstrap.connect(address, source);
@@ -424,7 +441,28 @@ public final class PeerTransport implements AutoCloseable {
     });
   }
 
-  private void initPipeline(SocketChannel channel, long dialedPeerId) {
+  /**
+   * Frames after TLS when it is on: a plaintext or untrusted peer fails the TLS handshake and is
+   * closed before any frame of it is decoded. {@code dialed} is the address dialed, or null for an
+   * accepted connection.
+   */
+  private void initPipeline(SocketChannel channel, long dialedPeerId, InetSocketAddress dialed) {
+    if (tls != null) {
+      SslHandler ssl =
+          dialed == null
+              ? tls.serverContext().newHandler(channel.alloc())
+              : tls.clientContext()
+                  .newHandler(channel.alloc(), dialed.getHostString(), dialed.getPort());
+      ssl.setHandshakeTimeoutMillis(settings.handshakeTimeoutMillis());
+      ssl.handshakeFuture()
+          .addListener(future -> {
+            if (!future.isSuccess()) {
+              metrics.connectionClosed("tls_handshake");
+              tls.handshakeFailed(future.cause());
+            }
+          });
+      channel.pipeline().addLast("tls", ssl);
+    }
     channel
         .pipeline()
         .addLast("decoder", new PeerFrameCodec.Decoder(HANDSHAKE_FRAME_SIZE_BYTES_MAX))

@@ -192,7 +192,7 @@ class GrpcReplicaOpsTest {
     ops =
         new GrpcReplicaOps(
             new ClusterMapView(built),
-            HOST_PREFIX + SELF_HOST_SUFFIX,
+            io.ringkv.server.BoundChannels.plaintext(HOST_PREFIX + SELF_HOST_SUFFIX),
             DEADLINE_MILLIS,
             DEADLINE_MILLIS);
     return built;
