@@ -27,6 +27,8 @@ import java.util.List;
  * @param gossip whether and how the node runs gossip
  * @param slowNode when the node counts itself slow and hands its leaderships away
  * @param watch bounds and timing of the changefeed streams (Watch)
+ * @param diskQuotaBytes past this many bytes under the data directory the node refuses client
+ *     writes that add data (0 = no quota)
  */
 public record NodeConfig(
     String clusterId,
@@ -58,7 +60,8 @@ public record NodeConfig(
     GossipConfig gossip,
     SlowNodeSettings slowNode,
     WatchLimits watch,
-    MembershipSettings membership) {
+    MembershipSettings membership,
+    long diskQuotaBytes) {
   public static final long SNAPSHOT_SIZE_BYTES_MAX_DEFAULT = 8L * 1024 * 1024 * 1024;
 
   /**
@@ -69,6 +72,12 @@ public record NodeConfig(
    * sessions are never kept alive explicitly, so they need the longer idle window.
    */
   public static final long SESSION_EXPIRY_MILLIS_DEFAULT = 10 * 60 * 1000L;
+
+  /**
+   * Off: a quota only makes sense against the operator's own disk size, which a default cannot
+   * know; a node without one fails as before when the disk is full.
+   */
+  public static final long DISK_QUOTA_BYTES_DEFAULT = 0;
 
   public NodeConfig {
     members = List.copyOf(members);
@@ -121,7 +130,8 @@ public record NodeConfig(
         GossipConfig.DEFAULTS,
         SlowNodeSettings.DEFAULTS,
         WatchLimits.DEFAULTS,
-        MembershipSettings.DEFAULTS);
+        MembershipSettings.DEFAULTS,
+        DISK_QUOTA_BYTES_DEFAULT);
   }
 
   public PartitionLayout partitionLayout() {
