@@ -211,13 +211,18 @@ class BackupRestoreTest {
     return copy;
   }
 
-  /** A copy with one byte in the middle of {@code fileName} flipped (same size). */
+  /**
+   * A copy with one bit of {@code fileName}'s last byte flipped (same size): that byte is the
+   * version of the last pair, a one-byte varint, so the file still parses and only the checksum can
+   * tell.
+   */
   private Path damagedCopy(Path backup, String fileName) throws Exception {
     Path copy = copy(backup, "damaged");
     Path file = copy.resolve(fileName);
     byte[] bytes = Files.readAllBytes(file);
     assertThat(bytes).as("%s has data to damage", fileName).isNotEmpty();
-    bytes[bytes.length / 2] ^= 0x20;
+    assertThat(bytes[bytes.length - 1] & 0x80).as("last byte ends a varint").isZero();
+    bytes[bytes.length - 1] ^= 0x02;
     Files.write(file, bytes);
     return copy;
   }
