@@ -142,6 +142,15 @@ public final class RingKvClient implements AutoCloseable {
   }
 
   /** The endpoints given to the builder, normalised. */
+  /**
+   * This client's channel to the node at {@code address} (host:port), with the client's message
+   * limit and interceptors, for calls it has no method of its own for (the backup export stream).
+   * It is closed with the client.
+   */
+  public io.grpc.Channel channel(String address) {
+    return core.channels().channel(address);
+  }
+
   public List<String> endpoints() {
     return core.endpoints();
   }

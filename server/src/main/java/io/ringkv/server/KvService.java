@@ -29,6 +29,7 @@ import io.ringkv.server.raft.GroupStatus;
 import io.ringkv.server.raft.MultiRaftDriver;
 import io.ringkv.storage.PartitionStore;
 import io.ringkv.storage.StoredValue;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
@@ -90,6 +91,7 @@ final class KvService extends KVGrpc.KVImplBase {
   private final RequestValidation validation;
   private final LeaderRouter router;
   private final ScanFanOut scans;
+  private final DiskQuota diskQuota;
 
   /** Answers calls whose proposal completed, and runs the blocking routing path when needed. */
   private final ExecutorService callExecutor =
@@ -113,6 +115,7 @@ final class KvService extends KVGrpc.KVImplBase {
    * @param sessionExpiryMillis see {@link io.ringkv.server.config.Setting#SESSION_EXPIRY_MILLIS}
    * @param nanoClock the monotonic clock of call deadlines (System::nanoTime in a node)
    * @param registry where the scan fan-out counts its forwarded calls
+   * @param diskQuota refuses Puts (and Txns with one) while the node is over its disk quota
    */
   KvService(
       long nodeId,
@@ -125,7 +128,9 @@ final class KvService extends KVGrpc.KVImplBase {
       boolean debugUnsafeStaleReads,
       long sessionExpiryMillis,
       LongSupplier nanoClock,
-      io.micrometer.core.instrument.MeterRegistry registry) {
+      io.micrometer.core.instrument.MeterRegistry registry,
+      DiskQuota diskQuota) {
+    this.diskQuota = diskQuota;
     this.debugUnsafeStaleReads = debugUnsafeStaleReads;
     this.sessionExpiryMillis = sessionExpiryMillis;
     this.driver = driver;
@@ -138,6 +143,13 @@ final class KvService extends KVGrpc.KVImplBase {
   /** The internal service through which other nodes ask this one for its share of their scans. */
   NodeScanService nodeScanService() {
     return new NodeScanService(scans);
+  }
+
+  /** The backup export service, served beside KV. */
+  BackupService backupService(
+      String clusterId, long nodeId, io.micrometer.core.instrument.MeterRegistry registry) {
+    return new BackupService(
+        clusterId, nodeId, validation.layout().partitionCount(), driver, router, registry);
   }
 
   /** Stops the call executor (after the gRPC server stopped taking calls). */
@@ -212,6 +224,7 @@ final class KvService extends KVGrpc.KVImplBase {
           byte[] key = validation.checkKey(request.getKey());
           validation.checkValue(request.getValue());
           RequestValidation.checkSession(request.getSession());
+          diskQuota.checkWrite();
           return new PreparedWrite<>(
               validation.layout().partitionOfKey(key),
               command(request.getSession()).setPut(request).build(),
@@ -227,6 +240,7 @@ final class KvService extends KVGrpc.KVImplBase {
         () -> {
           byte[] key = validation.checkKey(request.getKey());
           RequestValidation.checkSession(request.getSession());
+          diskQuota.noteDelete();
           return new PreparedWrite<>(
               validation.layout().partitionOfKey(key),
               command(request.getSession()).setDelete(request).build(),
@@ -242,6 +256,7 @@ final class KvService extends KVGrpc.KVImplBase {
         () -> {
           int partition = validation.checkTxn(request);
           RequestValidation.checkSession(request.getSession());
+          checkTxnAgainstQuota(request);
           return new PreparedWrite<>(
               partition,
               command(request.getSession()).setTxn(request).build(),
@@ -259,6 +274,24 @@ final class KvService extends KVGrpc.KVImplBase {
   }
 
   // ---------------------------------------------------------------- writes
+
+  /** A Txn that may put is refused over the disk quota; one that only reads or deletes is not. */
+  private void checkTxnAgainstQuota(TxnRequest request) {
+    boolean puts = false;
+    boolean deletes = false;
+    for (var ops : List.of(request.getSuccessList(), request.getFailureList())) {
+      for (io.ringkv.proto.v1.RequestOp op : ops) {
+        puts |= op.hasPut();
+        deletes |= op.hasDelete();
+      }
+    }
+    if (puts) {
+      diskQuota.checkWrite();
+    }
+    if (deletes) {
+      diskQuota.noteDelete();
+    }
+  }
 
   private interface ResultMapper<T> {
     T map(CommandResult result, ResponseHeader header);

@@ -99,6 +99,8 @@ public final class RingkvNode implements AutoCloseable {
   private MetaCoordinator metaCoordinator;
 
   private KvService kvService;
+  private DiskQuota diskQuota;
+  private BackupService backupService;
   private io.ringkv.server.watch.WatchService watchService;
   private Server grpcServer;
 
@@ -330,6 +332,16 @@ public final class RingkvNode implements AutoCloseable {
                 mapFollower::channelTo,
                 ForwardingHeaders::isForwarded)
             .start();
+    StorageEngine quotaEngine = engine;
+    diskQuota =
+        new DiskQuota(
+                config.nodeId(),
+                config.diskQuotaBytes(),
+                config.dataDir(),
+                quotaEngine::compactAll,
+                System::nanoTime,
+                registry)
+            .start();
     kvService =
         new KvService(
             config.nodeId(),
@@ -342,7 +354,9 @@ public final class RingkvNode implements AutoCloseable {
             config.debugUnsafeStaleReads(),
             config.sessionExpiryMillis(),
             System::nanoTime,
-            registry);
+            registry,
+            diskQuota);
+    backupService = kvService.backupService(config.clusterId(), config.nodeId(), registry);
     watchService =
         new io.ringkv.server.watch.WatchService(
             config.partitionLayout(),
@@ -379,6 +393,7 @@ public final class RingkvNode implements AutoCloseable {
             .addService(
                 MalformedRequests.refusedAsInvalid(kvService.nodeScanService().bindService()))
             .addService(MalformedRequests.refusedAsInvalid(watchService.bindService()))
+            .addService(MalformedRequests.refusedAsInvalid(backupService.bindService()))
             .addService(
                 MalformedRequests.refusedAsInvalid(
                     new ReplicaAdminService(config.clusterId(), config.nodeId(), mapView, driver)
@@ -576,6 +591,16 @@ public final class RingkvNode implements AutoCloseable {
     }
     if (kvService != null) {
       kvService.shutdown();
+    }
+    if (backupService != null) {
+      backupService.shutdown(); // waits for exports: they read the store closed below
+    }
+    if (diskQuota != null) {
+      try {
+        diskQuota.close();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
     }
     if (peerChannels != null) {
       peerChannels.close();

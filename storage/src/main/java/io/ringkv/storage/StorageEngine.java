@@ -280,6 +280,24 @@ public final class StorageEngine implements AutoCloseable {
   }
 
   /**
+   * Flushes every memtable and compacts every column family over its whole key range, so deleted
+   * and overwritten data (and the WAL it sat in) leave the disk now rather than whenever RocksDB's
+   * own compactions reach them. Heavy: the disk quota calls it only while the node is over quota
+   * and clients deleted something since the last call.
+   */
+  public void compactAll() {
+    flushAll();
+    try {
+      for (ColumnFamilyHandle family :
+          List.of(store.raftLog, store.raftState, store.data, store.changes, store.meta)) {
+        store.db.compactRange(family);
+      }
+    } catch (RocksDBException e) {
+      throw store.failure("compact", e);
+    }
+  }
+
+  /**
    * WAL syncs RocksDB really performed since open (also the metric
    * ringkv.storage.rocksdb.wal.syncs).
    */

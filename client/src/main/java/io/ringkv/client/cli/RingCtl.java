@@ -40,7 +40,9 @@ import picocli.CommandLine.ParentCommand;
       RingCtl.Scan.class,
       WatchCommand.class,
       ClusterCommands.class,
-      RingCtl.Leader.class
+      RingCtl.Leader.class,
+      BackupCommands.Backup.class,
+      BackupCommands.Restore.class
     })
 public final class RingCtl implements Callable<Integer> {
   static final int EXIT_OK = 0;

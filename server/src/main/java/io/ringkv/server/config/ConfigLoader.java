@@ -233,7 +233,8 @@ public final class ConfigLoader {
             integer(values, Setting.REBALANCE_BYTES_PER_SECOND_MAX),
             integer(values, Setting.DEAD_NODE_REPLACE_AFTER_MILLIS),
             unsafeDebug(values, Setting.DEBUG_MOVE_SKIP_SNAPSHOT_DATA)),
-        tls(values));
+        tls(values),
+        integer(values, Setting.DISK_QUOTA_BYTES));
   }
 
   /**

@@ -28,6 +28,8 @@ import java.util.List;
  * @param slowNode when the node counts itself slow and hands its leaderships away
  * @param watch bounds and timing of the changefeed streams (Watch)
  * @param tls TLS of the client and peer listeners and of connections to peers (or off)
+ * @param diskQuotaBytes past this many bytes under the data directory the node refuses client
+ *     writes that add data (0 = no quota)
  */
 public record NodeConfig(
     String clusterId,
@@ -60,7 +62,8 @@ public record NodeConfig(
     SlowNodeSettings slowNode,
     WatchLimits watch,
     MembershipSettings membership,
-    TlsSettings tls) {
+    TlsSettings tls,
+    long diskQuotaBytes) {
   public static final long SNAPSHOT_SIZE_BYTES_MAX_DEFAULT = 8L * 1024 * 1024 * 1024;
 
   /**
@@ -71,6 +74,12 @@ public record NodeConfig(
    * sessions are never kept alive explicitly, so they need the longer idle window.
    */
   public static final long SESSION_EXPIRY_MILLIS_DEFAULT = 10 * 60 * 1000L;
+
+  /**
+   * Off: a quota only makes sense against the operator's own disk size, which a default cannot
+   * know; a node without one fails as before when the disk is full.
+   */
+  public static final long DISK_QUOTA_BYTES_DEFAULT = 0;
 
   public NodeConfig {
     members = List.copyOf(members);
@@ -124,7 +133,8 @@ public record NodeConfig(
         SlowNodeSettings.DEFAULTS,
         WatchLimits.DEFAULTS,
         MembershipSettings.DEFAULTS,
-        TlsSettings.OFF);
+        TlsSettings.OFF,
+        DISK_QUOTA_BYTES_DEFAULT);
   }
 
   public PartitionLayout partitionLayout() {

@@ -157,6 +157,15 @@ public enum Setting {
       "largest partition snapshot sent or accepted (streamed in chunks under the frame limit)",
       1024,
       Long.MAX_VALUE / 2),
+  // Disk quota (issue 16).
+  DISK_QUOTA_BYTES(
+      "disk-quota-bytes",
+      Long.toString(NodeConfig.DISK_QUOTA_BYTES_DEFAULT),
+      "past this many bytes under data-dir (measured every second) the node refuses Puts and"
+          + " Txns that put (RESOURCE_EXHAUSTED); reads and deletes still work, and the refusal"
+          + " lifts once deletes, changefeed retention and compaction bring it back under; 0 = off",
+      0,
+      Long.MAX_VALUE / 2),
   SESSION_EXPIRY_MILLIS(
       "session-expiry-millis",
       Long.toString(NodeConfig.SESSION_EXPIRY_MILLIS_DEFAULT),

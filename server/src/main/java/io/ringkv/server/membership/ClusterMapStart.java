@@ -175,7 +175,8 @@ public final class ClusterMapStart {
         config.slowNode(),
         config.watch(),
         config.membership(),
-        config.tls());
+        config.tls(),
+        config.diskQuotaBytes());
   }
 
   /** A map member as the configuration's member record. */
