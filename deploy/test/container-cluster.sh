@@ -31,12 +31,18 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# Where the machine runs in a cgroup v1/v2 hybrid (as this one does), crun refuses to start
+# containers and runc works; and a container may not raise its limits above this shell's, so they
+# are given explicitly (podman's defaults are higher).
+runtime=()
+command -v runc >/dev/null && runtime=(--runtime runc)
+limits=(--ulimit "nofile=$(ulimit -Hn):$(ulimit -Hn)" --ulimit nproc=4096:4096)
 address() { echo "127.0.15.1$1"; }
 members="1@$(address 1),2@$(address 2),3@$(address 3)"
 for node in 1 2 3; do
   mkdir -p "$work/node$node"
   chown 7379:7379 "$work/node$node"
-  podman run -d --name "$run_id-$node" --network host \
+  podman "${runtime[@]}" run -d --name "$run_id-$node" --network host "${limits[@]}" \
     -v "$work/node$node:/var/lib/ringkv" \
     -e RINGKV_CONFIG= \
     -e "RINGKV_JAVA_OPTS=-Xms128m -Xmx256m" \
