@@ -390,6 +390,7 @@ public final class PeerTransport implements AutoCloseable {
       link.dialActive.set(false);
       return;
     }
+    InetSocketAddress target = lookedUpAgain(address);
     InetSocketAddress source = new InetSocketAddress(settings.listenAddress().getAddress(), 0);
     Bootstrap bootstrap =
         new Bootstrap()
@@ -406,7 +407,7 @@ public final class PeerTransport implements AutoCloseable {
                     initPipeline(channel, link.nodeId);
                   }
                 });
-    ChannelFuture connect = bootstrap.connect(address, source);
+    ChannelFuture connect = bootstrap.connect(target, source);
     connect.addListener(future -> {
       if (!future.isSuccess()) {
         metrics.dialFailures.increment();
@@ -422,6 +423,18 @@ public final class PeerTransport implements AutoCloseable {
         scheduleDial(link, backoff.delayMillis(link.failedDials++));
       }
     });
+  }
+
+  /**
+   * The address to dial now. A peer named by a host name is looked up again on every dial (through
+   * the JVM's resolver and its cache), so that a node that comes back on a new address under the
+   * same name, as a rescheduled Kubernetes pod does, is found again instead of being dialed at its
+   * old address forever. An IP literal stays as it is. The lookup runs on the event loop that
+   * dials, and only while a link is down: names are expected to resolve locally and fast (a hosts
+   * file, the cluster's DNS), as the JVM caches answers for 30 s.
+   */
+  static InetSocketAddress lookedUpAgain(InetSocketAddress address) {
+    return new InetSocketAddress(address.getHostString(), address.getPort());
   }
 
   private void initPipeline(SocketChannel channel, long dialedPeerId) {
