@@ -7,9 +7,12 @@ import io.ringkv.server.config.ConfigException;
 import io.ringkv.server.config.ConfigLoader;
 import io.ringkv.server.config.NodeConfig;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -43,6 +46,43 @@ class SystemdFilesTest {
     assertThatThrownBy(() -> ConfigLoader.load(new String[] {"--config", typo.toString()}))
         .isInstanceOf(ConfigException.class)
         .hasMessageContaining("partitons");
+  }
+
+  /**
+   * The launcher with no JAVA_HOME, on a machine whose only Java 21 is a runtime without javac (as
+   * Debian's openjdk-21-jre-headless, the image's): it must find it and run the node with the
+   * settings file, the extra flags and the JVM options of the environment file.
+   */
+  @Test
+  void theLauncherRunsAJavaRuntimeWithTheEnvironmentFilesSettings() throws Exception {
+    Path runtime = Files.createDirectories(scratch.resolve("jvm/jre-21/bin"));
+    Files.writeString(runtime.resolveSibling("release"), "JAVA_VERSION=\"21.0.9\"\n");
+    Path java = runtime.resolve("java");
+    Files.writeString(java, "#!/bin/sh\nprintf '%s\\n' \"$@\"\n");
+    Files.setPosixFilePermissions(java, PosixFilePermissions.fromString("rwxr-xr-x"));
+    ProcessBuilder builder =
+        new ProcessBuilder("/bin/sh", REPO.resolve("deploy/ringkv-node").toString());
+    builder.environment().clear();
+    builder.environment().put("PATH", "/usr/bin:/bin");
+    builder.environment().put("RINGKV_JDK_DIRS", scratch.resolve("jvm/jre-21").toString());
+    builder.environment().put("RINGKV_OPTS", "--node-id 2 --host 192.0.2.12");
+    builder.environment().put("RINGKV_JAVA_OPTS", "-Xmx1g -Xms1g");
+    builder.redirectErrorStream(true);
+    Process process = builder.start();
+    assertThat(process.waitFor(30, TimeUnit.SECONDS)).isTrue();
+    String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(process.exitValue()).as(output).isZero();
+    assertThat(output.lines().toList())
+        .containsSubsequence("-Xmx1g", "-Xms1g", "-cp", REPO.resolve("lib") + "/*")
+        .containsSubsequence(
+            "io.ringkv.server.NodeMain",
+            "--config",
+            "/etc/ringkv/ringkv.yaml",
+            "--node-id",
+            "2",
+            "--host",
+            "192.0.2.12")
+        .contains("--enable-native-access=ALL-UNNAMED");
   }
 
   @Test
