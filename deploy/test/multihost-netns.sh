@@ -12,7 +12,8 @@
 # Steps: wait for /health on all three; puts on one node and gets from another, always from inside
 # a namespace to a namespace's own address; SIGKILL node 1 and check the other two still serve;
 # restart it; move node 3 to a new address under the same name (a rescheduled Kubernetes pod), then
-# stop node 2, so nodes 1 and 3 can only serve if node 1 finds node 3 at its new address.
+# stop node 2, so nodes 1 and 3 can only serve if node 1 finds node 3 at its new address, both
+# for Raft (peer transport) and for requests it forwards (a scan through node 1).
 # A trap removes the nodes, namespaces, hosts files and scratch folder, also on failure; the whole
 # run is bounded by RINGKV_NETNS_TIMEOUT_SECONDS (default 600).
 set -euo pipefail
@@ -173,6 +174,26 @@ put_get() {
   done
 }
 
+# Scans every netns- key through node $1 until it lists exactly $2 keys or $3 seconds pass. A scan
+# asks each other node for the partitions it leads over the node's forwarding channels, so it
+# fails while node $1 cannot reach a leader.
+scan_count() {
+  local via=$1 want=$2 step_deadline=$((SECONDS + $3)) got=""
+  while :; do
+    got=$(ringctl_in "$via" "$via" scan --prefix netns- 2>>"$work/ringctl.err" | grep -c '^netns-') || true
+    if [ "$got" = "$want" ]; then
+      say "a scan through node $via lists the $want keys"
+      return 0
+    fi
+    if [ "$SECONDS" -ge "$step_deadline" ] || [ "$(time_left)" -le 0 ]; then
+      say "a scan through node $via listed ${got:-no} keys, not $want:"
+      tail -n 5 "$work/ringctl.err" >&2
+      exit 1
+    fi
+    sleep 1
+  done
+}
+
 for node in 1 2 3; do configure_node "$node"; start_node "$node"; done
 for node in 1 2 3; do wait_healthy "$node"; done
 put_get 1 2 netns-a alpha 60
@@ -189,6 +210,7 @@ put_get 2 3 netns-d delta 60
 say "restart node 1 on its data"
 start_node 1
 wait_healthy 1
+scan_count 1 4 60
 
 say "move node 3 from ${address[3]} to $subnet.23 under the same name"
 kill -TERM "${pids[3]}"
@@ -207,6 +229,7 @@ kill -TERM "${pids[2]}"
 wait "${pids[2]}" 2>/dev/null || true
 unset 'pids[2]'
 put_get 1 3 netns-e epsilon 120
+scan_count 1 5 120
 for key_value in netns-a=alpha netns-b=beta netns-c=gamma netns-d=delta; do
   got=$(ringctl_in 3 1 get "${key_value%%=*}")
   [ "$got" = "${key_value#*=}" ] || { say "${key_value%%=*} reads '$got'"; exit 1; }
