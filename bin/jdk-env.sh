@@ -2,7 +2,8 @@
 # Sourced (not executed) by ./mvnw and every ringkv script: makes sure JAVA_HOME points at a JDK 21+.
 # Keeps JAVA_HOME when it already holds a JDK 21 or newer; otherwise picks the newest JDK 21+ under
 # /usr/lib/jvm (or RINGKV_JDK_DIRS, space-separated), exports JAVA_HOME and puts its bin first on PATH.
-# With no suitable JDK it prints what to install and returns non-zero.
+# With no suitable JDK it prints what to install and returns non-zero. RINGKV_JDK_TOOL=java makes a
+# runtime without javac enough (deploy/ringkv-node only runs a node).
 
 ringkv_jdk_major() {
   # Prints the major version of the JDK at $1 (from its release file), or nothing.
@@ -26,7 +27,7 @@ ringkv_find_jdk() {
   ringkv_candidates=$(printf '%s\n' ${RINGKV_JDK_DIRS:-/usr/lib/jvm/*})
   [ "$ringkv_noglob" = 1 ] && set -f
   for ringkv_dir in $ringkv_candidates; do
-    [ -x "$ringkv_dir/bin/javac" ] || continue
+    [ -x "$ringkv_dir/bin/${RINGKV_JDK_TOOL:-javac}" ] || continue
     ringkv_major=$(ringkv_jdk_major "$ringkv_dir")
     [ -n "$ringkv_major" ] || continue
     if [ "$ringkv_major" -ge "$ringkv_min_major" ] && [ "$ringkv_major" -gt "$ringkv_best_major" ]; then

@@ -407,6 +407,7 @@ public final class PeerTransport implements AutoCloseable {
       link.dialActive.set(false);
       return;
     }
+    InetSocketAddress target = lookedUpAgain(address);
     InetSocketAddress source = new InetSocketAddress(settings.listenAddress().getAddress(), 0);
     Bootstrap bootstrap =
         new Bootstrap()
@@ -423,7 +424,7 @@ public final class PeerTransport implements AutoCloseable {
                     initPipeline(channel, link.nodeId, address);
                   }
                 });
-    ChannelFuture connect = bootstrap.connect(address, source);
+    ChannelFuture connect = bootstrap.connect(target, source);
     connect.addListener(future -> {
       if (!future.isSuccess()) {
         metrics.dialFailures.increment();
@@ -440,6 +441,19 @@ public final class PeerTransport implements AutoCloseable {
       }
     });
   }
+
+  /**
+   * The address to dial now. A peer named by a host name is looked up again on every dial (through
+   * the JVM's resolver and its cache), so that a node that comes back on a new address under the
+   * same name, as a rescheduled Kubernetes pod does, is found again instead of being dialed at its
+   * old address forever. An IP literal stays as it is. The lookup runs on the event loop that
+   * dials, and only while a link is down: names are expected to resolve locally and fast (a hosts
+   * file, the cluster's DNS), as the JVM caches answers for 30 s.
+   */
+  static InetSocketAddress lookedUpAgain(InetSocketAddress address) {
+    return new InetSocketAddress(address.getHostString(), address.getPort());
+  }
+
 
   /**
    * Frames after TLS when it is on: a plaintext or untrusted peer fails the TLS handshake and is
