@@ -454,7 +454,6 @@ public final class PeerTransport implements AutoCloseable {
     return new InetSocketAddress(address.getHostString(), address.getPort());
   }
 
-
   /**
    * Frames after TLS when it is on: a plaintext or untrusted peer fails the TLS handshake and is
    * closed before any frame of it is decoded. {@code dialed} is the address dialed, or null for an
