@@ -141,6 +141,11 @@ public final class RingKvClient implements AutoCloseable {
     return new ClusterAdmin(this);
   }
 
+  /** Users, roles and the auth switch. */
+  public AuthAdmin auth() {
+    return new AuthAdmin(this);
+  }
+
   /** The endpoints given to the builder, normalised. */
   public List<String> endpoints() {
     return core.endpoints();
@@ -594,6 +599,17 @@ public final class RingKvClient implements AutoCloseable {
     /** Scheduler of retries; the client does not shut down a scheduler given here. */
     public Builder scheduler(ScheduledExecutorService scheduler) {
       this.scheduler = scheduler;
+      return this;
+    }
+
+    /**
+     * The bearer token every call carries (as {@code ringctl auth user add} printed it), for a
+     * cluster with auth on.
+     *
+     * @throws IllegalArgumentException for an empty token or one with spaces or control characters
+     */
+    public Builder token(String token) {
+      interceptors.add(new BearerToken(token));
       return this;
     }
 

@@ -114,6 +114,8 @@ final class PeerChannels implements AutoCloseable {
         member.getClientAddress(),
         BoundChannels.to(address.toSocketAddress(), selfHost)
             .maxInboundMessageSize(inboundMessageSizeBytesMax)
+            // A forwarded call carries the caller's own credentials: the receiver checks them.
+            .intercept(io.ringkv.server.auth.CallerCredentials.passCallerOn())
             .build());
   }
 

@@ -40,6 +40,7 @@ import picocli.CommandLine.ParentCommand;
       RingCtl.Scan.class,
       WatchCommand.class,
       ClusterCommands.class,
+      AuthCommands.class,
       RingCtl.Leader.class
     })
 public final class RingCtl implements Callable<Integer> {
@@ -72,6 +73,12 @@ public final class RingCtl implements Callable<Integer> {
       defaultValue = "5000")
   long timeoutMillis;
 
+  @Option(
+      names = "--token",
+      description = "bearer token for a cluster with auth on (default: the RINGKV_TOKEN variable)",
+      defaultValue = "${env:RINGKV_TOKEN}")
+  String token;
+
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
   @Override
@@ -81,12 +88,16 @@ public final class RingCtl implements Callable<Integer> {
   }
 
   RingKvClient connect() {
-    return RingKvClient.builder()
-        .endpoints(endpoints)
-        .deadline(Duration.ofMillis(timeoutMillis))
-        .attemptTimeout(Duration.ofMillis(Math.min(timeoutMillis, 2000)))
-        .mapRefreshTimeout(Duration.ofMillis(Math.min(timeoutMillis, 2000)))
-        .build();
+    RingKvClient.Builder builder =
+        RingKvClient.builder()
+            .endpoints(endpoints)
+            .deadline(Duration.ofMillis(timeoutMillis))
+            .attemptTimeout(Duration.ofMillis(Math.min(timeoutMillis, 2000)))
+            .mapRefreshTimeout(Duration.ofMillis(Math.min(timeoutMillis, 2000)));
+    if (token != null && !token.isEmpty()) {
+      builder.token(token);
+    }
+    return builder.build();
   }
 
   PrintWriter out() {

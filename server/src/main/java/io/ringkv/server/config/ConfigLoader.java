@@ -232,7 +232,10 @@ public final class ConfigLoader {
             (int) integer(values, Setting.REBALANCE_MOVES_CONCURRENT_MAX),
             integer(values, Setting.REBALANCE_BYTES_PER_SECOND_MAX),
             integer(values, Setting.DEAD_NODE_REPLACE_AFTER_MILLIS),
-            unsafeDebug(values, Setting.DEBUG_MOVE_SKIP_SNAPSHOT_DATA)));
+            unsafeDebug(values, Setting.DEBUG_MOVE_SKIP_SNAPSHOT_DATA)),
+        new AuthSettings(
+            integer(values, Setting.AUTH_USER_REQUESTS_PER_SECOND_MAX),
+            integer(values, Setting.AUTH_USER_REQUEST_BURST_MAX)));
   }
 
   private static List<HostPort> joinAddresses(Map<Setting, String> values) {

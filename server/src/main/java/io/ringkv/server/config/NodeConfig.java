@@ -27,6 +27,8 @@ import java.util.List;
  * @param gossip whether and how the node runs gossip
  * @param slowNode when the node counts itself slow and hands its leaderships away
  * @param watch bounds and timing of the changefeed streams (Watch)
+ * @param membership how the node joins and how fast replicas move
+ * @param auth the per-user request rate once auth is on
  */
 public record NodeConfig(
     String clusterId,
@@ -58,7 +60,8 @@ public record NodeConfig(
     GossipConfig gossip,
     SlowNodeSettings slowNode,
     WatchLimits watch,
-    MembershipSettings membership) {
+    MembershipSettings membership,
+    AuthSettings auth) {
   public static final long SNAPSHOT_SIZE_BYTES_MAX_DEFAULT = 8L * 1024 * 1024 * 1024;
 
   /**
@@ -121,7 +124,8 @@ public record NodeConfig(
         GossipConfig.DEFAULTS,
         SlowNodeSettings.DEFAULTS,
         WatchLimits.DEFAULTS,
-        MembershipSettings.DEFAULTS);
+        MembershipSettings.DEFAULTS,
+        AuthSettings.DEFAULTS);
   }
 
   public PartitionLayout partitionLayout() {

@@ -174,7 +174,8 @@ public final class ClusterMapStart {
         config.gossip(),
         config.slowNode(),
         config.watch(),
-        config.membership());
+        config.membership(),
+        config.auth());
   }
 
   /** A map member as the configuration's member record. */

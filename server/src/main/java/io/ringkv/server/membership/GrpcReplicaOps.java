@@ -71,12 +71,28 @@ public final class GrpcReplicaOps implements Rebalancer.ReplicaOps, AutoCloseabl
   private final Map<Long, NodeChannel> channels = new ConcurrentHashMap<>();
   private final Map<Integer, Long> leaders = new ConcurrentHashMap<>();
 
+  /** Puts this node's credentials on each call once auth is on (none before). */
+  private final io.grpc.ClientInterceptor credentials;
+
   /**
    * @param view the newest map: nodes' addresses and groups' voters
    * @param selfHost this node's host, the source address of every connection
    */
   public GrpcReplicaOps(
       ClusterMapView view, String selfHost, long callDeadlineMillis, long changeDeadlineMillis) {
+    this(view, selfHost, callDeadlineMillis, changeDeadlineMillis, NO_CREDENTIALS);
+  }
+
+  /**
+   * @param credentials puts this node's credentials on every call (the nodes' token once auth is
+   *     on)
+   */
+  public GrpcReplicaOps(
+      ClusterMapView view,
+      String selfHost,
+      long callDeadlineMillis,
+      long changeDeadlineMillis,
+      io.grpc.ClientInterceptor credentials) {
     if (callDeadlineMillis < 1 || changeDeadlineMillis < callDeadlineMillis) {
       throw new IllegalArgumentException(
           "deadlines must be >= 1 ms with the change deadline >= the call deadline, got "
@@ -88,11 +104,24 @@ public final class GrpcReplicaOps implements Rebalancer.ReplicaOps, AutoCloseabl
     this.selfHost = selfHost;
     this.callDeadlineMillis = callDeadlineMillis;
     this.changeDeadlineMillis = changeDeadlineMillis;
+    this.credentials = credentials;
   }
 
-  public GrpcReplicaOps(ClusterMapView view, String selfHost) {
-    this(view, selfHost, CALL_DEADLINE_MILLIS_DEFAULT, CHANGE_DEADLINE_MILLIS_DEFAULT);
+  public GrpcReplicaOps(
+      ClusterMapView view, String selfHost, io.grpc.ClientInterceptor credentials) {
+    this(view, selfHost, CALL_DEADLINE_MILLIS_DEFAULT, CHANGE_DEADLINE_MILLIS_DEFAULT, credentials);
   }
+
+  private static final io.grpc.ClientInterceptor NO_CREDENTIALS =
+      new io.grpc.ClientInterceptor() {
+        @Override
+        public <Q, R> io.grpc.ClientCall<Q, R> interceptCall(
+            io.grpc.MethodDescriptor<Q, R> method,
+            io.grpc.CallOptions options,
+            io.grpc.Channel next) {
+          return next.newCall(method, options);
+        }
+      };
 
   @Override
   public CompletableFuture<Rebalancer.NodeIdentity> describeNode(String clientAddress) {
@@ -363,6 +392,7 @@ public final class GrpcReplicaOps implements Rebalancer.ReplicaOps, AutoCloseabl
   private ManagedChannel newChannel(SocketAddress remote) {
     return BoundChannels.to(remote, selfHost)
         .maxInboundMessageSize(INBOUND_MESSAGE_BYTES_MAX)
+        .intercept(credentials)
         .build();
   }
 
