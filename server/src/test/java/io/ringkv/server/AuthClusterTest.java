@@ -519,6 +519,7 @@ class AuthClusterTest {
   @Test
   @Order(6)
   void restartKeepsUsersRolesAndTheSwitch() throws Exception {
+    cluster.useToken(adminToken);
     cluster.restartAll();
     awaitEveryNode("auth on after restart", node -> node.authView().enabled());
     for (int node = 0; node < HOSTS.length; node++) {
