@@ -87,7 +87,8 @@ class AuthClusterTest {
     }
   }
 
-  private static <S extends AbstractStub<S>> S as(S stub, String token) {
+  /** {@code stub} with a call deadline, sending {@code token} as a bearer token unless null. */
+  static <S extends AbstractStub<S>> S as(S stub, String token) {
     S timed = stub.withDeadlineAfter(CALL_SECONDS, TimeUnit.SECONDS);
     if (token == null) {
       return timed;
@@ -119,8 +120,8 @@ class AuthClusterTest {
     }
   }
 
-  /** An auth change, retried while the meta group has no leader yet (UNAVAILABLE). */
-  private <T> T authCall(java.util.function.Supplier<T> call) throws Exception {
+  /** A call retried while the meta group has no leader yet (UNAVAILABLE), within a bound. */
+  static <T> T retried(java.util.function.Supplier<T> call) throws Exception {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(RealTestCluster.WAIT_SECONDS);
     while (true) {
       try {
@@ -170,9 +171,9 @@ class AuthClusterTest {
   @Order(2)
   void enableThenEveryServiceWantsAToken() throws Exception {
     adminToken =
-        authCall(() -> auth(0, null).userAdd(UserAddRequest.newBuilder().setName("root").build()))
+        retried(() -> auth(0, null).userAdd(UserAddRequest.newBuilder().setName("root").build()))
             .getToken();
-    authCall(() ->
+    retried(() ->
         auth(1, null)
             .userGrantRole(
                 UserRoleRequest.newBuilder()
@@ -180,7 +181,7 @@ class AuthClusterTest {
                     .setRole(AuthLimits.ADMIN_ROLE)
                     .build()));
     assertThat(
-            authCall(() -> auth(2, null).enable(AuthEnableRequest.getDefaultInstance()))
+            retried(() -> auth(2, null).enable(AuthEnableRequest.getDefaultInstance()))
                 .getEnabled())
         .isTrue();
     awaitEveryNode("auth on", node -> node.authView().enabled());

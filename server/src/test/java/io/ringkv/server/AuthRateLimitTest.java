@@ -4,11 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.google.protobuf.ByteString;
 import io.grpc.ManagedChannel;
-import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.stub.AbstractStub;
-import io.grpc.stub.MetadataUtils;
 import io.ringkv.proto.v1.AuthEnableRequest;
 import io.ringkv.proto.v1.AuthGrpc;
 import io.ringkv.proto.v1.GetRequest;
@@ -25,11 +22,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * One real node on 127.0.13.4 with auth-user-requests-per-second-max 5 and a burst of 5. Proves
- * the per-user rate: with auth off nothing is limited; with auth on a user's rapid requests are
- * refused RESOURCE_EXHAUSTED with a retry-after-millis trailer of at most one token's time (200
- * ms), the refusal is counted, another user is not affected, and the user is served again once the
- * hinted time has passed.
+ * One real node on 127.0.13.4 with auth-user-requests-per-second-max 5 and a burst of 5. Proves the
+ * per-user rate: with auth off nothing is limited; with auth on a user's rapid requests are refused
+ * RESOURCE_EXHAUSTED with a retry-after-millis trailer of at most one token's time (200 ms), the
+ * refusal is counted, another user is not affected, and the user is served again once the hinted
+ * time has passed.
  */
 class AuthRateLimitTest {
   private static final String HOST = "127.0.13.4";
@@ -38,30 +35,12 @@ class AuthRateLimitTest {
 
   @TempDir Path dataDir;
 
-  private static <S extends AbstractStub<S>> S as(S stub, String token) {
-    S timed = stub.withDeadlineAfter(10, TimeUnit.SECONDS);
-    if (token == null) {
-      return timed;
-    }
-    Metadata headers = new Metadata();
-    headers.put(
-        Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + token);
-    return timed.withInterceptors(MetadataUtils.newAttachHeadersInterceptor(headers));
+  private static <S extends io.grpc.stub.AbstractStub<S>> S as(S stub, String token) {
+    return AuthClusterTest.as(stub, token);
   }
 
-  /** Retried while the node has no meta leader yet (UNAVAILABLE), within a bound. */
   private static <T> T retried(Supplier<T> call) throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(WAIT_SECONDS);
-    while (true) {
-      try {
-        return call.get();
-      } catch (StatusRuntimeException e) {
-        if (e.getStatus().getCode() != Status.Code.UNAVAILABLE || System.nanoTime() > deadline) {
-          throw e;
-        }
-        TimeUnit.MILLISECONDS.sleep(50); // between tries of a bounded retry
-      }
-    }
+    return AuthClusterTest.retried(call);
   }
 
   @Test
@@ -88,8 +67,9 @@ class AuthRateLimitTest {
         as(KVGrpc.newBlockingStub(channel), null).get(get); // auth off: no limit
       }
       String root =
-          retried(() -> as(AuthGrpc.newBlockingStub(channel), null)
-                  .userAdd(UserAddRequest.newBuilder().setName("root").build()))
+          retried(() ->
+                  as(AuthGrpc.newBlockingStub(channel), null)
+                      .userAdd(UserAddRequest.newBuilder().setName("root").build()))
               .getToken();
       String other =
           as(AuthGrpc.newBlockingStub(channel), null)
@@ -122,7 +102,8 @@ class AuthRateLimitTest {
       assertThat(hint).isNotNull();
       long hintMillis = Long.parseLong(hint);
       assertThat(hintMillis).isBetween(1L, 200L);
-      assertThat(node.registry().scrape()).contains("ringkv_auth_refused_total{reason=\"rate_limited\"}");
+      assertThat(node.registry().scrape())
+          .contains("ringkv_auth_refused_total{reason=\"rate_limited\"}");
       // Another user's bucket is its own.
       as(KVGrpc.newBlockingStub(channel), other).get(get);
 

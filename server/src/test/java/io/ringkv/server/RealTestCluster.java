@@ -41,7 +41,9 @@ final class RealTestCluster implements AutoCloseable {
   private io.grpc.ClientInterceptor credentials =
       io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(new io.grpc.Metadata());
 
-  /** From the next (re)start on, the cluster's own stubs send {@code authorization: Bearer token}. */
+  /**
+   * From the next (re)start on, the cluster's own stubs send {@code authorization: Bearer token}.
+   */
   void useToken(String token) {
     io.grpc.Metadata headers = new io.grpc.Metadata();
     headers.put(

@@ -1,14 +1,9 @@
 package io.ringkv.server.auth;
 
-import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.grpc.Status;
 import io.ringkv.proto.internal.AuthRecord;
-import io.ringkv.proto.internal.Command;
-import io.ringkv.proto.v1.Compare;
-import io.ringkv.proto.v1.PutRequest;
-import io.ringkv.proto.v1.RequestOp;
-import io.ringkv.proto.v1.TxnRequest;
+import io.ringkv.server.membership.MetaMapStore;
 import io.ringkv.server.raft.MultiRaftDriver;
 import io.ringkv.storage.StoredValue;
 import java.util.Optional;
@@ -99,21 +94,10 @@ public final class AuthStore {
 
   /** Stores {@code next} if the key is still at {@code expected}; its new revision, or 0. */
   private CompletableFuture<Long> compareAndSet(long expected, AuthRecord next) {
-    ByteString key = ByteString.copyFrom(AuthLimits.RECORD_KEY);
-    TxnRequest txn =
-        TxnRequest.newBuilder()
-            .addCompare(
-                Compare.newBuilder()
-                    .setKey(key)
-                    .setTarget(Compare.Target.MOD_REVISION)
-                    .setResult(Compare.Result.EQUAL)
-                    .setModRevision(expected))
-            .addSuccess(
-                RequestOp.newBuilder()
-                    .setPut(PutRequest.newBuilder().setKey(key).setValue(next.toByteString())))
-            .build();
     return driver
-        .propose(metaGroup.getAsInt(), Command.newBuilder().setTxn(txn).build())
+        .propose(
+            metaGroup.getAsInt(),
+            MetaMapStore.compareAndSetCommand(AuthLimits.RECORD_KEY, expected, next.toByteString()))
         .thenApply(outcome -> {
           if (outcome.result().hasError()) {
             throw Status.UNAVAILABLE
