@@ -141,6 +141,11 @@ public final class RingKvClient implements AutoCloseable {
     return new ClusterAdmin(this);
   }
 
+  /** Users, roles and the auth switch. */
+  public AuthAdmin auth() {
+    return new AuthAdmin(this);
+  }
+
   /** The endpoints given to the builder, normalised. */
   /**
    * This client's channel to the node at {@code address} (host:port), with the client's message
@@ -625,6 +630,17 @@ public final class RingKvClient implements AutoCloseable {
     public Builder tlsClientCertificate(java.nio.file.Path certFile, java.nio.file.Path keyFile) {
       this.tlsCertFile = certFile;
       this.tlsKeyFile = keyFile;
+      return this;
+    }
+
+    /**
+     * The bearer token every call carries (as {@code ringctl auth user add} printed it), for a
+     * cluster with auth on.
+     *
+     * @throws IllegalArgumentException for an empty token or one with spaces or control characters
+     */
+    public Builder token(String token) {
+      interceptors.add(new BearerToken(token));
       return this;
     }
 

@@ -119,6 +119,8 @@ final class PeerChannels implements AutoCloseable {
         boundChannels
             .to(address.toSocketAddress())
             .maxInboundMessageSize(inboundMessageSizeBytesMax)
+            // A forwarded call carries the caller's own credentials: the receiver checks them.
+            .intercept(io.ringkv.server.auth.CallerCredentials.passCallerOn())
             .build());
   }
 

@@ -9,6 +9,12 @@ import io.ringkv.proto.internal.ClusterMap;
 import io.ringkv.proto.internal.SnapshotChunk;
 import io.ringkv.proto.internal.SnapshotChunkAck;
 import io.ringkv.raft.Message;
+import io.ringkv.server.auth.AuthFollower;
+import io.ringkv.server.auth.AuthService;
+import io.ringkv.server.auth.AuthStore;
+import io.ringkv.server.auth.AuthView;
+import io.ringkv.server.auth.CallerCredentials;
+import io.ringkv.server.auth.UserRateLimiter;
 import io.ringkv.server.config.Member;
 import io.ringkv.server.config.NodeConfig;
 import io.ringkv.server.gossip.NodeGossip;
@@ -40,6 +46,7 @@ import io.ringkv.storage.StorageOptions;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
+import java.security.SecureRandom;
 import java.time.Clock;
 import java.util.HashMap;
 import java.util.List;
@@ -94,6 +101,11 @@ public final class RingkvNode implements AutoCloseable {
   private PeerChannels peerChannels;
   private MapFollower mapFollower;
   private GrpcReplicaOps replicaOps;
+
+  /** Users, roles and the auth switch as this node knows them (followed from the meta group). */
+  private final AuthView authView = new AuthView();
+
+  private AuthFollower authFollower;
 
   /** Decides AddNode, RemoveNode and Plan (on the meta leader; forwarded there from elsewhere). */
   private MetaCoordinator metaCoordinator;
@@ -304,9 +316,27 @@ public final class RingkvNode implements AutoCloseable {
       log.warn("UNSAFE debug-unsynced-writes is on: acknowledged writes are not durable");
     }
     mapFollower =
-        new MapFollower(config.nodeId(), config.clusterId(), boundChannels, driver, mapView)
+        new MapFollower(
+                config.nodeId(),
+                config.clusterId(),
+                boundChannels,
+                driver,
+                mapView,
+                CallerCredentials.callerOrNode(authView))
             .start();
-    replicaOps = new GrpcReplicaOps(mapView, boundChannels);
+    replicaOps =
+        new GrpcReplicaOps(mapView, boundChannels, CallerCredentials.callerOrNode(authView));
+    AuthStore authStore =
+        new AuthStore(driver, () -> ClusterMaps.metaGroup(mapView.partitionCount()));
+    authFollower =
+        new AuthFollower(
+                config.nodeId(),
+                config.clusterId(),
+                authStore,
+                authView,
+                () -> mapView.votersOf(ClusterMaps.metaGroup(mapView.partitionCount())),
+                mapFollower::channelTo)
+            .start();
     NodeGossip ownGossip = gossip;
     MetaMapStore metaStore =
         new MetaMapStore(
@@ -374,6 +404,27 @@ public final class RingkvNode implements AutoCloseable {
       // certificate) is in each call's Grpc.TRANSPORT_ATTR_SSL_SESSION.
       serverBuilder.sslContext(GrpcTlsContexts.server(tls));
     }
+    UserRateLimiter rateLimiter =
+        new UserRateLimiter(
+            config.auth().userRequestsPerSecondMax(),
+            config.auth().userRequestBurstMax(),
+            System::nanoTime);
+    authView.addListener(record ->
+        rateLimiter.retain(
+            record.getUsersList().stream()
+                .map(io.ringkv.proto.internal.StoredUser::getName)
+                .collect(Collectors.toSet())));
+    AuthGate gate = new AuthGate(authView, rateLimiter, registry);
+    AuthService authService =
+        new AuthService(
+            config.nodeId(),
+            authStore,
+            authView,
+            metaCoordinator::leadsMeta,
+            this::metaLeaderHint,
+            mapFollower::channelTo,
+            ForwardingHeaders::isForwarded,
+            new SecureRandom());
     grpcServer =
         serverBuilder
             .maxInboundMessageSize(config.limits().requestSizeBytesMax())
@@ -389,26 +440,38 @@ public final class RingkvNode implements AutoCloseable {
             .addService(reflectionV1Alpha())
             .addService(health.getHealthService())
             .intercept(new ForwardingHeaders())
-            .addService(MalformedRequests.refusedAsInvalid(kvService.bindService()))
+            .addService(MalformedRequests.refusedAsInvalid(gated(kvService.bindService(), gate)))
             .addService(
-                MalformedRequests.refusedAsInvalid(kvService.nodeScanService().bindService()))
-            .addService(MalformedRequests.refusedAsInvalid(watchService.bindService()))
-            .addService(MalformedRequests.refusedAsInvalid(backupService.bindService()))
+                MalformedRequests.refusedAsInvalid(gated(backupService.bindService(), gate)))
             .addService(
                 MalformedRequests.refusedAsInvalid(
-                    new ReplicaAdminService(config.clusterId(), config.nodeId(), mapView, driver)
-                        .bindService()))
+                    gated(kvService.nodeScanService().bindService(), gate)))
+            .addService(MalformedRequests.refusedAsInvalid(gated(watchService.bindService(), gate)))
             .addService(
                 MalformedRequests.refusedAsInvalid(
-                    new ClusterService(
-                            config,
-                            mapView,
-                            driver,
-                            peerChannels,
-                            transport::isConnected,
-                            gossip,
-                            metaCoordinator)
-                        .bindService()))
+                    gated(
+                        new ReplicaAdminService(
+                                config.clusterId(), config.nodeId(), mapView, driver)
+                            .bindService(),
+                        gate)))
+            .addService(
+                MalformedRequests.refusedAsInvalid(
+                    gated(
+                        new ClusterService(
+                                config,
+                                mapView,
+                                driver,
+                                peerChannels,
+                                transport::isConnected,
+                                gossip,
+                                metaCoordinator)
+                            .bindService(),
+                        gate)))
+            .addService(MalformedRequests.refusedAsInvalid(gated(authService.bindService(), gate)))
+            // Open: nodes without a meta replica learn the record through it (no secret in it).
+            .addService(
+                MalformedRequests.refusedAsInvalid(
+                    new AuthFollower.SyncService(config.clusterId(), authStore).bindService()))
             .build()
             .start();
     serving.set(true);
@@ -452,6 +515,32 @@ public final class RingkvNode implements AutoCloseable {
           "the meta group holds no cluster map but this node knows epoch " + known.getEpoch());
     }
     return known;
+  }
+
+  /** {@code service} behind the auth gate (checked after decoding, before the service). */
+  private static io.grpc.ServerServiceDefinition gated(
+      io.grpc.ServerServiceDefinition service, AuthGate gate) {
+    return io.grpc.ServerInterceptors.intercept(service, gate);
+  }
+
+  /** The meta leader this node knows, else a meta voter other than itself, else 0. */
+  private long metaLeaderHint() {
+    int meta = ClusterMaps.metaGroup(mapView.partitionCount());
+    io.ringkv.server.raft.GroupStatus status = driver.status(meta);
+    if (status != null && status.leaderId() != 0) {
+      return status.leaderId();
+    }
+    for (long voter : mapView.votersOf(meta)) {
+      if (voter != config.nodeId()) {
+        return voter;
+      }
+    }
+    return 0;
+  }
+
+  /** Users, roles and the auth switch as this node knows them. */
+  public AuthView authView() {
+    return authView;
   }
 
   /** Gossip on the advertised peer address, seeded with the other members; null when off. */
@@ -582,6 +671,9 @@ public final class RingkvNode implements AutoCloseable {
     grpcCallExecutor.shutdownNow();
     if (metaCoordinator != null) {
       metaCoordinator.close();
+    }
+    if (authFollower != null) {
+      authFollower.close();
     }
     if (mapFollower != null) {
       mapFollower.close();

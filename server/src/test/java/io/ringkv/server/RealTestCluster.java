@@ -37,6 +37,21 @@ final class RealTestCluster implements AutoCloseable {
   private final String[][] flags;
   private final List<AutoCloseable> toClose = new ArrayList<>();
 
+  /** What the cluster's own stubs send (a bearer token once a test turned auth on). */
+  private io.grpc.ClientInterceptor credentials =
+      io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(new io.grpc.Metadata());
+
+  /**
+   * From the next (re)start on, the cluster's own stubs send {@code authorization: Bearer token}.
+   */
+  void useToken(String token) {
+    io.grpc.Metadata headers = new io.grpc.Metadata();
+    headers.put(
+        io.grpc.Metadata.Key.of("authorization", io.grpc.Metadata.ASCII_STRING_MARSHALLER),
+        "Bearer " + token);
+    credentials = io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(headers);
+  }
+
   /** Starts one node per host with {@code partitions} partitions and {@code extraFlags}. */
   RealTestCluster(Path dataDir, String[] hosts, int partitions, String... extraFlags)
       throws Exception {
@@ -59,8 +74,8 @@ final class RealTestCluster implements AutoCloseable {
     for (int i = 0; i < nodes.length; i++) {
       nodes[i] = RingkvNode.start(ConfigLoader.load(flags[i]));
       channels[i] = LocalTestCluster.channel(nodes[i], toClose);
-      kv[i] = KVGrpc.newBlockingStub(channels[i]);
-      cluster[i] = ClusterGrpc.newBlockingStub(channels[i]);
+      kv[i] = KVGrpc.newBlockingStub(channels[i]).withInterceptors(credentials);
+      cluster[i] = ClusterGrpc.newBlockingStub(channels[i]).withInterceptors(credentials);
     }
     awaitLeaders();
   }

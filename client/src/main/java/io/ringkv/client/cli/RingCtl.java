@@ -40,6 +40,7 @@ import picocli.CommandLine.ParentCommand;
       RingCtl.Scan.class,
       WatchCommand.class,
       ClusterCommands.class,
+      AuthCommands.class,
       RingCtl.Leader.class,
       BackupCommands.Backup.class,
       BackupCommands.Restore.class
@@ -88,6 +89,12 @@ public final class RingCtl implements Callable<Integer> {
   @Option(names = "--key", description = "private key of --cert (PEM, PKCS#8)")
   java.nio.file.Path keyFile;
 
+  @Option(
+      names = "--token",
+      description = "bearer token for a cluster with auth on (default: the RINGKV_TOKEN variable)",
+      defaultValue = "${env:RINGKV_TOKEN}")
+  String token;
+
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
   @Override
@@ -103,6 +110,9 @@ public final class RingCtl implements Callable<Integer> {
     }
     if (certFile != null || keyFile != null) {
       builder.tlsClientCertificate(certFile, keyFile);
+    }
+    if (token != null && !token.isEmpty()) {
+      builder.token(token);
     }
     return builder
         .endpoints(endpoints)

@@ -234,7 +234,10 @@ public final class ConfigLoader {
             integer(values, Setting.DEAD_NODE_REPLACE_AFTER_MILLIS),
             unsafeDebug(values, Setting.DEBUG_MOVE_SKIP_SNAPSHOT_DATA)),
         tls(values),
-        integer(values, Setting.DISK_QUOTA_BYTES));
+        integer(values, Setting.DISK_QUOTA_BYTES),
+        new AuthSettings(
+            integer(values, Setting.AUTH_USER_REQUESTS_PER_SECOND_MAX),
+            integer(values, Setting.AUTH_USER_REQUEST_BURST_MAX)));
   }
 
   /**

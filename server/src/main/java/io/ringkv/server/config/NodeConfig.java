@@ -30,6 +30,8 @@ import java.util.List;
  * @param tls TLS of the client and peer listeners and of connections to peers (or off)
  * @param diskQuotaBytes past this many bytes under the data directory the node refuses client
  *     writes that add data (0 = no quota)
+ * @param membership how the node joins and how fast replicas move
+ * @param auth the per-user request rate once auth is on
  */
 public record NodeConfig(
     String clusterId,
@@ -63,7 +65,8 @@ public record NodeConfig(
     WatchLimits watch,
     MembershipSettings membership,
     TlsSettings tls,
-    long diskQuotaBytes) {
+    long diskQuotaBytes,
+    AuthSettings auth) {
   public static final long SNAPSHOT_SIZE_BYTES_MAX_DEFAULT = 8L * 1024 * 1024 * 1024;
 
   /**
@@ -134,7 +137,8 @@ public record NodeConfig(
         WatchLimits.DEFAULTS,
         MembershipSettings.DEFAULTS,
         TlsSettings.OFF,
-        DISK_QUOTA_BYTES_DEFAULT);
+        DISK_QUOTA_BYTES_DEFAULT,
+        AuthSettings.DEFAULTS);
   }
 
   public PartitionLayout partitionLayout() {

@@ -335,6 +335,20 @@ public enum Setting {
       "a member gossip has held dead this long has its replicas re-created elsewhere (0 = never)",
       0,
       7L * 24 * 3600 * 1000),
+  AUTH_USER_REQUESTS_PER_SECOND_MAX(
+      "auth-user-requests-per-second-max",
+      Long.toString(AuthSettings.USER_REQUESTS_PER_SECOND_MAX_DEFAULT),
+      "with auth on, requests per second one user may make of this node (token bucket; more are"
+          + " refused RESOURCE_EXHAUSTED with a retry-after-millis trailer); 0 = no limit",
+      0,
+      1_000_000_000),
+  AUTH_USER_REQUEST_BURST_MAX(
+      "auth-user-request-burst-max",
+      Long.toString(AuthSettings.USER_REQUEST_BURST_MAX_DEFAULT),
+      "requests one user may make at once after being idle (the bucket's size); 0 = one second"
+          + " of auth-user-requests-per-second-max",
+      0,
+      1_000_000_000),
   DEBUG_MOVE_SKIP_SNAPSHOT_DATA(
       "debug-move-skip-snapshot-data",
       "false",

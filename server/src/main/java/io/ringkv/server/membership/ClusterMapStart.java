@@ -176,7 +176,8 @@ public final class ClusterMapStart {
         config.watch(),
         config.membership(),
         config.tls(),
-        config.diskQuotaBytes());
+        config.diskQuotaBytes(),
+        config.auth());
   }
 
   /** A map member as the configuration's member record. */

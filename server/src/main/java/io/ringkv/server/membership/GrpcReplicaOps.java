@@ -71,6 +71,9 @@ public final class GrpcReplicaOps implements Rebalancer.ReplicaOps, AutoCloseabl
   private final Map<Long, NodeChannel> channels = new ConcurrentHashMap<>();
   private final Map<Integer, Long> leaders = new ConcurrentHashMap<>();
 
+  /** Puts this node's credentials on each call once auth is on (none before). */
+  private final io.grpc.ClientInterceptor credentials;
+
   /**
    * @param view the newest map: nodes' addresses and groups' voters
    * @param boundChannels how to open channels: from this node's host, over TLS when it runs TLS
@@ -80,6 +83,19 @@ public final class GrpcReplicaOps implements Rebalancer.ReplicaOps, AutoCloseabl
       BoundChannels boundChannels,
       long callDeadlineMillis,
       long changeDeadlineMillis) {
+    this(view, boundChannels, callDeadlineMillis, changeDeadlineMillis, NO_CREDENTIALS);
+  }
+
+  /**
+   * @param credentials puts this node's credentials on every call (the nodes' token once auth is
+   *     on)
+   */
+  public GrpcReplicaOps(
+      ClusterMapView view,
+      BoundChannels boundChannels,
+      long callDeadlineMillis,
+      long changeDeadlineMillis,
+      io.grpc.ClientInterceptor credentials) {
     if (callDeadlineMillis < 1 || changeDeadlineMillis < callDeadlineMillis) {
       throw new IllegalArgumentException(
           "deadlines must be >= 1 ms with the change deadline >= the call deadline, got "
@@ -91,11 +107,33 @@ public final class GrpcReplicaOps implements Rebalancer.ReplicaOps, AutoCloseabl
     this.boundChannels = boundChannels;
     this.callDeadlineMillis = callDeadlineMillis;
     this.changeDeadlineMillis = changeDeadlineMillis;
+    this.credentials = credentials;
   }
 
   public GrpcReplicaOps(ClusterMapView view, BoundChannels boundChannels) {
-    this(view, boundChannels, CALL_DEADLINE_MILLIS_DEFAULT, CHANGE_DEADLINE_MILLIS_DEFAULT);
+    this(view, boundChannels, NO_CREDENTIALS);
   }
+
+  public GrpcReplicaOps(
+      ClusterMapView view, BoundChannels boundChannels, io.grpc.ClientInterceptor credentials) {
+    this(
+        view,
+        boundChannels,
+        CALL_DEADLINE_MILLIS_DEFAULT,
+        CHANGE_DEADLINE_MILLIS_DEFAULT,
+        credentials);
+  }
+
+  private static final io.grpc.ClientInterceptor NO_CREDENTIALS =
+      new io.grpc.ClientInterceptor() {
+        @Override
+        public <Q, R> io.grpc.ClientCall<Q, R> interceptCall(
+            io.grpc.MethodDescriptor<Q, R> method,
+            io.grpc.CallOptions options,
+            io.grpc.Channel next) {
+          return next.newCall(method, options);
+        }
+      };
 
   @Override
   public CompletableFuture<Rebalancer.NodeIdentity> describeNode(String clientAddress) {
@@ -364,7 +402,11 @@ public final class GrpcReplicaOps implements Rebalancer.ReplicaOps, AutoCloseabl
   }
 
   private ManagedChannel newChannel(SocketAddress remote) {
-    return boundChannels.to(remote).maxInboundMessageSize(INBOUND_MESSAGE_BYTES_MAX).build();
+    return boundChannels
+        .to(remote)
+        .maxInboundMessageSize(INBOUND_MESSAGE_BYTES_MAX)
+        .intercept(credentials)
+        .build();
   }
 
   private static <T> StreamObserver<T> into(CompletableFuture<T> future) {

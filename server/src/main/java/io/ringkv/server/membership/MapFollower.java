@@ -47,6 +47,7 @@ public final class MapFollower implements AutoCloseable {
   private final ClusterMapView view;
   private final ScheduledExecutorService scheduler;
   private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
+  private final io.grpc.ClientInterceptor[] credentials;
   private int nextVoter;
 
   public MapFollower(
@@ -54,7 +55,9 @@ public final class MapFollower implements AutoCloseable {
       String clusterId,
       BoundChannels boundChannels,
       MultiRaftDriver driver,
-      ClusterMapView view) {
+      ClusterMapView view,
+      io.grpc.ClientInterceptor... credentials) {
+    this.credentials = credentials.clone();
     this.selfNodeId = selfNodeId;
     this.clusterId = clusterId;
     this.boundChannels = boundChannels;
@@ -120,7 +123,10 @@ public final class MapFollower implements AutoCloseable {
     }
   }
 
-  /** A channel to the client address the map gives {@code nodeId} (an unknown id fails). */
+  /**
+   * A channel to the client address the map gives {@code nodeId} (an unknown id fails); its calls
+   * carry the credentials this follower was given.
+   */
   public io.grpc.Channel channelTo(long nodeId) {
     ClusterMember member =
         view.member(nodeId)
@@ -138,7 +144,7 @@ public final class MapFollower implements AutoCloseable {
           int colon = text.lastIndexOf(':');
           String host = text.substring(0, colon).replace("[", "").replace("]", "");
           int port = Integer.parseInt(text.substring(colon + 1));
-          return boundChannels.to(new InetSocketAddress(host, port)).build();
+          return boundChannels.to(new InetSocketAddress(host, port)).intercept(credentials).build();
         });
   }
 

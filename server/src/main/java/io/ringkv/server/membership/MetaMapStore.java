@@ -71,23 +71,33 @@ public final class MetaMapStore implements Rebalancer.MapStore {
     }
   }
 
-  @Override
-  public CompletableFuture<Boolean> compareAndSet(long expectedRevision, ClusterMap next) {
-    ByteString key = ByteString.copyFrom(ClusterMaps.META_MAP_KEY);
+  /**
+   * The meta group command that puts {@code value} at {@code key} only if the key's mod revision is
+   * still {@code expectedRevision} (0: absent); the other meta records are written the same way.
+   */
+  public static Command compareAndSetCommand(byte[] key, long expectedRevision, ByteString value) {
+    ByteString keyBytes = ByteString.copyFrom(key);
     TxnRequest txn =
         TxnRequest.newBuilder()
             .addCompare(
                 Compare.newBuilder()
-                    .setKey(key)
+                    .setKey(keyBytes)
                     .setTarget(Compare.Target.MOD_REVISION)
                     .setResult(Compare.Result.EQUAL)
                     .setModRevision(expectedRevision))
             .addSuccess(
                 RequestOp.newBuilder()
-                    .setPut(PutRequest.newBuilder().setKey(key).setValue(next.toByteString())))
+                    .setPut(PutRequest.newBuilder().setKey(keyBytes).setValue(value)))
             .build();
+    return Command.newBuilder().setTxn(txn).build();
+  }
+
+  @Override
+  public CompletableFuture<Boolean> compareAndSet(long expectedRevision, ClusterMap next) {
     return driver
-        .propose(metaGroup, Command.newBuilder().setTxn(txn).build())
+        .propose(
+            metaGroup,
+            compareAndSetCommand(ClusterMaps.META_MAP_KEY, expectedRevision, next.toByteString()))
         .thenApply(outcome -> {
           if (outcome.result().hasError()) {
             throw new IllegalStateException(
