@@ -161,8 +161,21 @@ class AuthClusterTest {
       assertThat(kv(node, null).scan(ScanRequest.newBuilder().setLimit(10).build()).getKvsCount())
           .isEqualTo(1);
     }
-    assertThat(auth(1, null).status(AuthStatusRequest.getDefaultInstance()).getEnabled()).isFalse();
-    assertThat(code(() -> auth(0, null).enable(AuthEnableRequest.getDefaultInstance())))
+    // Right after start the meta group's leadership may still move (a forwarded call that meets a
+    // node no longer leading is UNAVAILABLE): retried like every other call of this class.
+    assertThat(
+            retried(() -> auth(1, null).status(AuthStatusRequest.getDefaultInstance()))
+                .getEnabled())
+        .isFalse();
+    assertThat(
+            retried(() -> {
+              Status.Code code =
+                  code(() -> auth(0, null).enable(AuthEnableRequest.getDefaultInstance()));
+              if (code == Status.Code.UNAVAILABLE) {
+                throw Status.UNAVAILABLE.asRuntimeException();
+              }
+              return code;
+            }))
         .as("enable without an admin user")
         .isEqualTo(Status.Code.FAILED_PRECONDITION);
   }

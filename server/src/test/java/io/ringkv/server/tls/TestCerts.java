@@ -29,11 +29,18 @@ public final class TestCerts {
 
   /** Runs make-certs.sh into {@code dir} for {@code hosts} (node-1 is the first host). */
   public static Path make(Path dir, String... hosts) throws Exception {
+    return makeWithUsers(dir, "root", hosts);
+  }
+
+  /** As {@link #make}, with a client certificate for each of {@code users} (space-separated). */
+  public static Path makeWithUsers(Path dir, String users, String... hosts) throws Exception {
     List<String> command = new ArrayList<>();
     command.add(ROOT.resolve("deploy/tls/make-certs.sh").toString());
     command.add(dir.toString());
     command.addAll(List.of(hosts));
-    Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+    ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
+    builder.environment().put("RINGKV_TLS_USERS", users);
+    Process process = builder.start();
     String output = new String(process.getInputStream().readAllBytes());
     assertThat(process.waitFor(60, TimeUnit.SECONDS)).as("make-certs.sh finished").isTrue();
     assertThat(process.exitValue()).as("make-certs.sh exit; output: %s", output).isZero();
