@@ -123,10 +123,13 @@ final class AuthGate implements ServerInterceptor {
     return new ServerCall.Listener<>() {};
   }
 
-  /** Checks the request against the caller's grants before the service sees it. */
-  private final class Checked<Q, R> extends ServerCall.Listener<Q> {
+  /**
+   * Checks the request against the caller's grants before the service sees it; everything else goes
+   * through unchanged.
+   */
+  private final class Checked<Q, R>
+      extends io.grpc.ForwardingServerCallListener.SimpleForwardingServerCallListener<Q> {
     private final ServerCall<Q, R> call;
-    private final ServerCall.Listener<Q> inner;
     private final Principal principal;
     private final AccessRules.Rule rule;
     private boolean refused;
@@ -136,8 +139,8 @@ final class AuthGate implements ServerInterceptor {
         ServerCall.Listener<Q> inner,
         Principal principal,
         AccessRules.Rule rule) {
+      super(inner);
       this.call = call;
-      this.inner = inner;
       this.principal = principal;
       this.rule = rule;
     }
@@ -157,29 +160,14 @@ final class AuthGate implements ServerInterceptor {
             new Metadata());
         return;
       }
-      inner.onMessage(message);
+      super.onMessage(message);
     }
 
     @Override
     public void onHalfClose() {
       if (!refused) {
-        inner.onHalfClose();
+        super.onHalfClose();
       }
-    }
-
-    @Override
-    public void onCancel() {
-      inner.onCancel();
-    }
-
-    @Override
-    public void onComplete() {
-      inner.onComplete();
-    }
-
-    @Override
-    public void onReady() {
-      inner.onReady();
     }
   }
 }

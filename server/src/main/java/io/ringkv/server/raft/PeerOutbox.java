@@ -79,7 +79,7 @@ final class PeerOutbox {
     long size = grouped.getSerializedSize() + FRAME_ELEMENT_OVERHEAD_BYTES;
     long total = sizes.getOrDefault(toNodeId, 0L);
     if (batch.getMessagesCount() > 0 && total + size > frameSizeBytesMax) {
-      full.add(new Frame(toNodeId, batch.build(), Set.copyOf(groupsPerPeer.remove(toNodeId))));
+      full.add(new Frame(toNodeId, batch.build(), groupsPerPeer.remove(toNodeId)));
       batch.clear();
       total = 0;
     }
@@ -108,7 +108,7 @@ final class PeerOutbox {
             new Frame(
                 toNodeId,
                 entry.getValue().build(),
-                Set.copyOf(groupsPerPeer.getOrDefault(toNodeId, Set.of()))));
+                groupsPerPeer.getOrDefault(toNodeId, Set.of())));
       }
     }
     batches.clear();
@@ -147,6 +147,9 @@ final class PeerOutbox {
     }
   }
 
-  /** One RaftBatch frame for one peer, and the groups that have a message in it. */
+  /**
+   * One RaftBatch frame for one peer, and the groups that have a message in it (the outbox's own
+   * set, handed over: the outbox starts a new one for the next frame, so no copy is made).
+   */
   record Frame(long toNodeId, RaftBatch batch, Set<Integer> groups) {}
 }
