@@ -134,10 +134,13 @@ live_pid() {
   pid=$(cat "$file")
   [ -d "/proc/$pid" ] || return 0
   # Guard against a recycled pid: the process must be a ringkv node, or bin/ringkv just before it
-  # execs the JVM (same pid).
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null \
-    | grep -Eq "io\.ringkv\.server\.NodeMain|$root_dir/bin/ringkv " || return 0
-  echo "$pid"
+  # execs the JVM (same pid), and it must run on this node's data directory. Another cluster's node
+  # (another run directory or checkout) may hold the pid a stopped node of ours left in its file.
+  args=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 0
+  case "$args" in
+    *io.ringkv.server.NodeMain*" --data-dir $(node_dir "$1")/data "* | \
+      *"$root_dir/bin/ringkv --data-dir $(node_dir "$1")/data "*) echo "$pid" ;;
+  esac
 }
 
 process_state() {
