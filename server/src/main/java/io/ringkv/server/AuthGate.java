@@ -15,18 +15,22 @@ import io.ringkv.server.auth.CallerCredentials;
 import io.ringkv.server.auth.CertificateNames;
 import io.ringkv.server.auth.Principal;
 import io.ringkv.server.auth.UserRateLimiter;
+import io.ringkv.server.tls.NodeTls;
+import java.security.cert.X509Certificate;
 import java.util.Locale;
 import java.util.Optional;
+import javax.net.ssl.SSLSession;
 
 /**
  * Who may call what, once auth is on: applied to every service but health, reflection and the auth
  * record's sync between nodes. While auth is off it costs one volatile read per call.
  *
- * <p>Per call: find the caller (the nodes' token, else a bearer token, else the CN of a verified
- * client certificate), refuse UNAUTHENTICATED without one; take a token of the user's rate bucket,
- * refuse RESOURCE_EXHAUSTED with a {@code retry-after-millis} trailer without one; then, when the
- * request arrives, check it against the user's grants ({@link AccessRules}) and refuse
- * PERMISSION_DENIED, before the service sees it. Each refusal is counted by reason.
+ * <p>Per call: find the caller (a bearer token, else the nodes' token, else the user a node
+ * forwards for, else the CN of a verified client certificate), refuse UNAUTHENTICATED without one;
+ * take a token of the user's rate bucket, refuse RESOURCE_EXHAUSTED with a {@code
+ * retry-after-millis} trailer without one; then, when the request arrives, check it against the
+ * user's grants ({@link AccessRules}) and refuse PERMISSION_DENIED, before the service sees it.
+ * Each refusal is counted by reason.
  */
 final class AuthGate implements ServerInterceptor {
   /** Trailer of a rate-limited call: milliseconds until the user's next request is allowed. */
@@ -95,7 +99,11 @@ final class AuthGate implements ServerInterceptor {
             trailers);
       }
     }
-    Context context = CallerCredentials.withCaller(Context.current(), headers);
+    String certificateUser =
+        authorization == null && headers.get(CallerCredentials.NODE_TOKEN) == null
+            ? principal.get().name()
+            : null;
+    Context context = CallerCredentials.withCaller(Context.current(), headers, certificateUser);
     ServerCall.Listener<Q> inner = Contexts.interceptCall(context, call, headers, next);
     return new Checked<>(call, inner, principal.get(), rule);
   }
@@ -112,8 +120,16 @@ final class AuthGate implements ServerInterceptor {
     if (nodeToken != null) {
       return view.isNodeToken(nodeToken) ? Optional.of(view.nodePrincipal()) : Optional.empty();
     }
-    String name =
-        CertificateNames.clientName(call.getAttributes().get(Grpc.TRANSPORT_ATTR_SSL_SESSION));
+    SSLSession session = call.getAttributes().get(Grpc.TRANSPORT_ATTR_SSL_SESSION);
+    String onBehalfOf = headers.get(CallerCredentials.ON_BEHALF_OF);
+    if (onBehalfOf != null) {
+      // Only a node may say for whom it forwards; a user's certificate carries clientAuth only.
+      X509Certificate peer = CertificateNames.peerLeaf(session);
+      return peer != null && NodeTls.isNodeCertificate(peer)
+          ? view.byCertificateName(onBehalfOf)
+          : Optional.empty();
+    }
+    String name = CertificateNames.clientName(session);
     return name == null ? Optional.empty() : view.byCertificateName(name);
   }
 

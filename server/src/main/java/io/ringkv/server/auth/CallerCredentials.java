@@ -16,9 +16,10 @@ import java.util.function.Supplier;
  *
  * <p>A node that forwards a client's call (to a partition leader, a scan share, a membership or
  * auth command to the meta leader) passes the caller's own {@code authorization} on, and the
- * receiver checks it again: a forwarded call can do no more than the caller could. Calls a node
- * makes on its own behalf (replica moves, map pushes) carry the nodes' token, which only meta
- * replicas hold.
+ * receiver checks it again: a forwarded call can do no more than the caller could. A caller known
+ * by its client certificate is passed on by name ({@link #ON_BEHALF_OF}), which the receiver takes
+ * only from a node's certificate. Calls a node makes on its own behalf (replica moves, map pushes)
+ * carry the nodes' token, which only meta replicas hold.
  */
 public final class CallerCredentials {
   public static final Metadata.Key<String> AUTHORIZATION =
@@ -27,21 +28,34 @@ public final class CallerCredentials {
   public static final Metadata.Key<String> NODE_TOKEN =
       Metadata.Key.of("ringkv-node-token", Metadata.ASCII_STRING_MARSHALLER);
 
+  /**
+   * The user a node forwards a call for when that user was known by its client certificate, which
+   * cannot travel: honoured only on a call whose TLS peer is a node certificate of the cluster CA.
+   */
+  public static final Metadata.Key<String> ON_BEHALF_OF =
+      Metadata.Key.of("ringkv-on-behalf-of", Metadata.ASCII_STRING_MARSHALLER);
+
   /** The credential header the served call was let in with, set by the gate while auth is on. */
   private static final Context.Key<Metadata> CALLER = Context.key("ringkv-caller-credentials");
 
   private CallerCredentials() {}
 
   /**
-   * The context of a call let in with {@code headers}' credential: its {@code authorization}, else
-   * its nodes' token, is kept to be passed on.
+   * The context of a call let in with {@code headers}' credential, kept to be passed on: its {@code
+   * authorization}, else its nodes' token, else the name of the user it was let in as by a client
+   * certificate ({@code certificateUser}, here or at the node that forwarded it).
    */
-  public static Context withCaller(Context context, Metadata headers) {
+  public static Context withCaller(Context context, Metadata headers, String certificateUser) {
     String authorization = headers.get(AUTHORIZATION);
-    Metadata kept =
-        authorization != null
-            ? header(AUTHORIZATION, authorization)
-            : header(NODE_TOKEN, headers.get(NODE_TOKEN));
+    String nodeToken = headers.get(NODE_TOKEN);
+    Metadata kept;
+    if (authorization != null) {
+      kept = header(AUTHORIZATION, authorization);
+    } else if (nodeToken != null) {
+      kept = header(NODE_TOKEN, nodeToken);
+    } else {
+      kept = header(ON_BEHALF_OF, certificateUser);
+    }
     return kept == null ? context : context.withValue(CALLER, kept);
   }
 

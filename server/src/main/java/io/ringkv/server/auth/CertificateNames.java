@@ -18,6 +18,12 @@ public final class CertificateNames {
 
   /** The CN of the verified client certificate of {@code session}, or null when there is none. */
   public static String clientName(SSLSession session) {
+    X509Certificate leaf = peerLeaf(session);
+    return leaf == null ? null : commonName(leaf);
+  }
+
+  /** The verified leaf certificate the peer of {@code session} presented, or null. */
+  public static X509Certificate peerLeaf(SSLSession session) {
     if (session == null) {
       return null;
     }
@@ -27,10 +33,7 @@ public final class CertificateNames {
     } catch (SSLPeerUnverifiedException e) {
       return null; // TLS without a client certificate
     }
-    if (chain.length == 0 || !(chain[0] instanceof X509Certificate leaf)) {
-      return null;
-    }
-    return commonName(leaf);
+    return chain.length > 0 && chain[0] instanceof X509Certificate leaf ? leaf : null;
   }
 
   /** The subject's CN (the most specific one if several), or null. */

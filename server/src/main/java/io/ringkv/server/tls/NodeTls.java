@@ -265,6 +265,21 @@ public final class NodeTls implements AutoCloseable {
     return "other";
   }
 
+  /**
+   * Whether {@code certificate} (verified against the cluster CA by the caller) is a node's: no
+   * extended key usage, or serverAuth among them. Users' client certificates carry clientAuth only,
+   * so they can neither speak Raft nor act for other users on forwarded calls.
+   */
+  public static boolean isNodeCertificate(X509Certificate certificate) {
+    List<String> usages;
+    try {
+      usages = certificate.getExtendedKeyUsage();
+    } catch (CertificateParsingException e) {
+      return false;
+    }
+    return usages == null || usages.contains(SERVER_AUTH_USAGE);
+  }
+
   /** The Netty (peer transport) side of this TLS. */
   public PeerTls peerTls() throws SSLException {
     io.netty.handler.ssl.SslContext server =
@@ -491,13 +506,7 @@ public final class NodeTls implements AutoCloseable {
       if (listener != Listener.PEER) {
         return;
       }
-      List<String> usages;
-      try {
-        usages = chain[0].getExtendedKeyUsage();
-      } catch (CertificateParsingException e) {
-        throw new CertificateException("peer certificate's extended key usage is unreadable", e);
-      }
-      if (usages != null && !usages.contains(SERVER_AUTH_USAGE)) {
+      if (!isNodeCertificate(chain[0])) {
         throw new CertificateException(
             "peer certificate "
                 + chain[0].getSubjectX500Principal()
