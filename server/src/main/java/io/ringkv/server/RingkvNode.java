@@ -400,9 +400,10 @@ public final class RingkvNode implements AutoCloseable {
     NettyServerBuilder serverBuilder =
         NettyServerBuilder.forAddress(config.clientAddress().toSocketAddress());
     if (tls != null) {
-      // Plaintext is refused: the listener speaks TLS only. The SSL session (and with it a client
-      // certificate) is in each call's Grpc.TRANSPORT_ATTR_SSL_SESSION.
-      serverBuilder.sslContext(GrpcTlsContexts.server(tls));
+      // Plaintext is refused: the listener speaks TLS only, and counts every failed handshake. The
+      // SSL session (and with it a client certificate) is in each call's
+      // Grpc.TRANSPORT_ATTR_SSL_SESSION.
+      serverBuilder.protocolNegotiator(GrpcTlsContexts.serverNegotiator(tls));
     }
     UserRateLimiter rateLimiter =
         new UserRateLimiter(

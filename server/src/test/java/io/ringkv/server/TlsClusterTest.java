@@ -148,6 +148,7 @@ class TlsClusterTest {
   @Test
   void plaintextClientsAreRefused() throws Exception {
     RingkvNode node = nodes[1];
+    double plaintext = TestCerts.failures(node.registry(), "client", "plaintext");
     ManagedChannel plain =
         NettyChannelBuilder.forAddress(node.clientAddress()).usePlaintext().build();
     toClose.add(plain::shutdownNow);
@@ -157,14 +158,22 @@ class TlsClusterTest {
         .satisfies(e ->
             assertThat(((StatusRuntimeException) e).getStatus().getCode())
                 .isIn(Status.Code.UNAVAILABLE, Status.Code.DEADLINE_EXCEEDED));
+    LocalTestCluster.awaitTrue(
+        "the plaintext client is counted",
+        WAIT_SECONDS,
+        () -> TestCerts.failures(node.registry(), "client", "plaintext") > plaintext);
   }
 
   @Test
-  void clientsWithoutACertificateOrWithAForeignOneAreRefusedAndTheForeignOneCounted()
-      throws Exception {
+  void clientsWithoutACertificateOrWithAForeignOneAreRefusedAndCounted() throws Exception {
     RingkvNode node = nodes[2];
+    double missing = TestCerts.failures(node.registry(), "client", "no_certificate");
     ManagedChannel noCertificate = channel(node, certs.resolve("ca.crt"), null, null);
     assertRefused(KVGrpc.newBlockingStub(noCertificate));
+    LocalTestCluster.awaitTrue(
+        "the client without a certificate is counted",
+        WAIT_SECONDS,
+        () -> TestCerts.failures(node.registry(), "client", "no_certificate") > missing);
 
     double untrusted = TestCerts.failures(node.registry(), "client", "untrusted_certificate");
     // Trusts the cluster's CA, but presents a certificate of another CA.

@@ -1,6 +1,7 @@
 package io.ringkv.server.tls;
 
 import io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts;
+import io.grpc.netty.shaded.io.grpc.netty.InternalProtocolNegotiator;
 import io.grpc.netty.shaded.io.netty.handler.ssl.ClientAuth;
 import io.grpc.netty.shaded.io.netty.handler.ssl.SslContext;
 import io.grpc.netty.shaded.io.netty.handler.ssl.SslContextBuilder;
@@ -17,11 +18,17 @@ public final class GrpcTlsContexts {
   private GrpcTlsContexts() {}
 
   /**
-   * The client listener's context: client certificates as the settings say. grpc-java makes the
-   * listener's SslHandler itself, out of reach, so its failed handshakes are counted where a
-   * certificate is refused: in the trust manager.
+   * The client listener's TLS for {@code NettyServerBuilder.protocolNegotiator}: {@link
+   * #server(NodeTls)}'s context, with every failed handshake counted on the client listener.
    */
-  public static SslContext server(NodeTls tls) throws SSLException {
+  public static InternalProtocolNegotiator.ProtocolNegotiator serverNegotiator(NodeTls tls)
+      throws SSLException {
+    return new CountingServerTls(
+        server(tls), cause -> tls.handshakeFailed(NodeTls.Listener.CLIENT, cause));
+  }
+
+  /** The client listener's context: client certificates as the settings say. */
+  static SslContext server(NodeTls tls) throws SSLException {
     ClientAuth clientAuth =
         switch (tls.settings().clientAuth()) {
           case NONE -> ClientAuth.NONE;

@@ -243,7 +243,10 @@ public final class NodeTls implements AutoCloseable {
     log.debug("TLS handshake on the {} listener failed ({})", listener.tag, reason, cause);
   }
 
-  /** A short reason for a failed handshake: plaintext, untrusted_certificate, closed or other. */
+  /**
+   * A short reason for a failed handshake: plaintext, untrusted_certificate, no_certificate,
+   * certificate_refused, closed or other.
+   */
   static String reason(Throwable cause) {
     for (Throwable t = cause; t != null; t = t.getCause()) {
       // Shaded (gRPC) and plain Netty each have their own class of this name.
@@ -259,6 +262,10 @@ public final class NodeTls implements AutoCloseable {
     }
     String message =
         cause == null ? "" : String.valueOf(cause.getMessage()).toLowerCase(java.util.Locale.ROOT);
+    if (message.contains("empty client certificate chain")
+        || message.contains("certificate_required")) {
+      return "no_certificate"; // the client offered none where one is required
+    }
     if (cause instanceof SSLException && message.contains("certificate")) {
       return "certificate_refused";
     }
@@ -425,8 +432,8 @@ public final class NodeTls implements AutoCloseable {
 
   /**
    * Checks against the newest generation's CA; on the peer listener, also that a dialer is a node.
-   * On the client listener it counts the client certificates it refuses (the peer transport counts
-   * every failed handshake itself).
+   * A refusal is counted where the handshake fails (the peer transport and the client listener's
+   * negotiator count every failed handshake).
    */
   private final class CurrentTrustManager extends X509ExtendedTrustManager {
     private final Listener listener;
@@ -442,41 +449,22 @@ public final class NodeTls implements AutoCloseable {
     @Override
     public void checkClientTrusted(X509Certificate[] chain, String authType)
         throws CertificateException {
-      try {
-        trust().checkClientTrusted(chain, authType);
-        checkNode(chain);
-      } catch (CertificateException e) {
-        throw counted(e);
-      }
+      trust().checkClientTrusted(chain, authType);
+      checkNode(chain);
     }
 
     @Override
     public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket)
         throws CertificateException {
-      try {
-        trust().checkClientTrusted(chain, authType, socket);
-        checkNode(chain);
-      } catch (CertificateException e) {
-        throw counted(e);
-      }
+      trust().checkClientTrusted(chain, authType, socket);
+      checkNode(chain);
     }
 
     @Override
     public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
         throws CertificateException {
-      try {
-        trust().checkClientTrusted(chain, authType, engine);
-        checkNode(chain);
-      } catch (CertificateException e) {
-        throw counted(e);
-      }
-    }
-
-    private CertificateException counted(CertificateException refused) {
-      if (listener == Listener.CLIENT) {
-        handshakeFailed(Listener.CLIENT, refused);
-      }
-      return refused;
+      trust().checkClientTrusted(chain, authType, engine);
+      checkNode(chain);
     }
 
     @Override
