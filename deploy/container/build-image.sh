@@ -5,10 +5,16 @@
 #      RINGKV_IMAGE_CACHE (default /var/cache/ringkv-image) and imported as localhost/ringkv-base
 #   2. build deploy/container/Dockerfile on that base (the same file users elsewhere build on
 #      debian:trixie-slim), tagged localhost/ringkv:dev (or $1)
+# With --base-only it stops after step 1 (CI prepares the base while the build runs).
 # Needs debootstrap and podman (apt-get install debootstrap podman); builds the server first
 # when its jar is missing.
 set -euo pipefail
 repo_dir=$(CDPATH='' cd -- "$(dirname -- "$0")/../.." && pwd)
+base_only=0
+if [ "${1:-}" = --base-only ]; then
+  base_only=1
+  shift
+fi
 tag=${1:-localhost/ringkv:dev}
 suite=trixie
 base=localhost/ringkv-base:$suite
@@ -42,6 +48,11 @@ if ! podman image exists "$base"; then
   fi
   say "importing $rootfs as $base"
   tar -C "$rootfs" --numeric-owner -cf - . | podman import - "$base" >/dev/null
+fi
+
+if [ "$base_only" = 1 ]; then
+  say "base image $base ready"
+  exit 0
 fi
 
 if ! ls "$repo_dir"/server/target/ringkv-server-*.jar >/dev/null 2>&1 ||
