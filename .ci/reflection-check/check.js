@@ -7,12 +7,35 @@
 const grpc = require('@grpc/grpc-js');
 const { GrpcReflection } = require('grpc-js-reflection-client');
 
+// node check.js HOST:PORT [--cacert CA.crt [--cert C.crt --key C.key] [--token TOKEN]]: plaintext,
+// or TLS trusting only the cluster CA (as grpcurl -cacert), optionally with a client certificate
+// (grpcurl -cert/-key) and a bearer token on every call (grpcurl -H 'authorization: Bearer ...').
+const fs = require('fs');
 const target = process.argv[2];
-if (!target) {
-  console.error('usage: node check.js HOST:PORT');
+const options = {};
+for (let i = 3; i + 1 < process.argv.length; i += 2) options[process.argv[i].replace(/^--/, '')] = process.argv[i + 1];
+if (!target || (options.token && !options.cacert)) {
+  console.error('usage: node check.js HOST:PORT [--cacert CA [--cert CERT --key KEY] [--token TOKEN]]');
   process.exit(2);
 }
-const credentials = grpc.ChannelCredentials.createInsecure();
+function channelCredentials() {
+  if (!options.cacert) return grpc.ChannelCredentials.createInsecure();
+  const tls = grpc.credentials.createSsl(
+    fs.readFileSync(options.cacert),
+    options.key ? fs.readFileSync(options.key) : null,
+    options.cert ? fs.readFileSync(options.cert) : null);
+  if (!options.token) return tls;
+  const bearer = grpc.credentials.createFromMetadataGenerator((_, done) => {
+    const metadata = new grpc.Metadata();
+    metadata.add('authorization', 'Bearer ' + options.token);
+    done(null, metadata);
+  });
+  return grpc.credentials.combineChannelCredentials(tls, bearer);
+}
+const credentials = channelCredentials();
+const mode = options.cacert
+  ? 'TLS' + (options.cert ? ' with a client certificate' : '') + (options.token ? ' and a bearer token' : '')
+  : 'plaintext';
 const deadlineMillis = 10000;
 
 function fail(message) {
@@ -80,6 +103,6 @@ async function serviceClient(reflection, symbol) {
   const status = await call(health, 'Check', {});
   if (status.status !== 'SERVING') fail('health check says ' + JSON.stringify(status));
   console.log('health: SERVING');
-  console.log('reflection-check: OK (v1alpha client, no proto files)');
+  console.log('reflection-check: OK (v1alpha client, no proto files, ' + mode + ')');
   process.exit(0);
 })().catch((error) => fail(error && error.stack ? error.stack : String(error)));
