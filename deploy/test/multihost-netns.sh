@@ -194,6 +194,25 @@ scan_count() {
   done
 }
 
+# Waits until node $1 leads at least one partition as node 1 sees it (so a scan through node 1 asks
+# node $1 over node 1's gRPC channel to it), at most $2 seconds.
+await_leads() {
+  local leader=$1 step_deadline=$((SECONDS + $2)) led=""
+  while :; do
+    led=$(ringctl_in 1 1 cluster partitions 2>>"$work/ringctl.err" |
+      awk -v id="$leader" 'NR > 1 && $5 == id' | wc -l) || true
+    if [ "${led:-0}" -ge 1 ]; then
+      say "node $leader leads $led partitions as node 1 sees it"
+      return 0
+    fi
+    if [ "$SECONDS" -ge "$step_deadline" ] || [ "$(time_left)" -le 0 ]; then
+      say "node $leader leads no partition as node 1 sees it, so a scan would not reach it"
+      exit 1
+    fi
+    sleep 1
+  done
+}
+
 for node in 1 2 3; do configure_node "$node"; start_node "$node"; done
 for node in 1 2 3; do wait_healthy "$node"; done
 put_get 1 2 netns-a alpha 60
@@ -210,6 +229,7 @@ put_get 2 3 netns-d delta 60
 say "restart node 1 on its data"
 start_node 1
 wait_healthy 1
+await_leads 3 90
 scan_count 1 4 60
 
 say "move node 3 from ${address[3]} to $subnet.23 under the same name"
@@ -229,6 +249,8 @@ kill -TERM "${pids[2]}"
 wait "${pids[2]}" 2>/dev/null || true
 unset 'pids[2]'
 put_get 1 3 netns-e epsilon 120
+# Node 1's channel to node 3's name, opened before the move, must find the new address.
+await_leads 3 90
 scan_count 1 5 120
 for key_value in netns-a=alpha netns-b=beta netns-c=gamma netns-d=delta; do
   got=$(ringctl_in 3 1 get "${key_value%%=*}")

@@ -3,6 +3,7 @@ package io.ringkv.server;
 import io.grpc.Attributes;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.netty.handler.ssl.SslContext;
+import io.ringkv.server.config.HostPort;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 
@@ -44,9 +45,13 @@ public final class BoundChannels {
     return selfHost;
   }
 
-  /** A builder for a channel to {@code remote} whose sockets bind this node's host. */
-  public NettyChannelBuilder to(SocketAddress remote) {
-    NettyChannelBuilder builder = NettyChannelBuilder.forAddress(remote);
+  /**
+   * A builder for a channel to {@code remote} whose sockets bind this node's host. A host name is
+   * looked up again whenever the channel cannot connect (grpc-java's DNS resolver), so a node that
+   * comes back at a new address under its name is reached there.
+   */
+  public NettyChannelBuilder to(HostPort remote) {
+    NettyChannelBuilder builder = NettyChannelBuilder.forTarget("dns:///" + remote);
     if (tls == null) {
       builder.usePlaintext();
     } else {

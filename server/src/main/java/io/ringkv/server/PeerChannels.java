@@ -117,7 +117,7 @@ final class PeerChannels implements AutoCloseable {
     return new Open(
         member.getClientAddress(),
         boundChannels
-            .to(address.toSocketAddress())
+            .to(address)
             .maxInboundMessageSize(inboundMessageSizeBytesMax)
             // A forwarded call carries the caller's own credentials: the receiver checks them.
             .intercept(io.ringkv.server.auth.CallerCredentials.passCallerOn())

@@ -109,7 +109,7 @@ public final class ClusterMapStart {
   /** GetClusterMap over gRPC, from this node's own host (so per-node firewall rules apply). */
   public static MapFetcher grpcFetcher(String clusterId, BoundChannels boundChannels) {
     return seed -> {
-      ManagedChannel channel = boundChannels.to(seed.toSocketAddress()).build();
+      ManagedChannel channel = boundChannels.to(seed).build();
       try {
         return Optional.of(
             ReplicaAdminGrpc.newBlockingStub(channel)

@@ -25,7 +25,6 @@ import io.ringkv.proto.v1.TransferLeaderResponse;
 import io.ringkv.server.BoundChannels;
 import io.ringkv.server.KvErrors;
 import io.ringkv.server.config.HostPort;
-import java.net.SocketAddress;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.HashSet;
@@ -148,7 +147,7 @@ public final class GrpcReplicaOps implements Rebalancer.ReplicaOps, AutoCloseabl
           Status.INVALID_ARGUMENT.withDescription(
               "'" + clientAddress + "' is not host:port of a node's client address"));
     }
-    ManagedChannel channel = newChannel(address.toSocketAddress());
+    ManagedChannel channel = newChannel(address);
     ClusterGrpc.ClusterStub stub = ClusterGrpc.newStub(channel);
     CompletableFuture<io.ringkv.proto.v1.StatusResponse> status = new CompletableFuture<>();
     stub.withDeadlineAfter(callDeadlineMillis, TimeUnit.MILLISECONDS)
@@ -395,13 +394,12 @@ public final class GrpcReplicaOps implements Rebalancer.ReplicaOps, AutoCloseabl
               if (existing != null) {
                 existing.channel().shutdown();
               }
-              return new NodeChannel(
-                  address, newChannel(HostPort.parse(address, "", 0).toSocketAddress()));
+              return new NodeChannel(address, newChannel(HostPort.parse(address, "", 0)));
             });
     return current.channel();
   }
 
-  private ManagedChannel newChannel(SocketAddress remote) {
+  private ManagedChannel newChannel(HostPort remote) {
     return boundChannels
         .to(remote)
         .maxInboundMessageSize(INBOUND_MESSAGE_BYTES_MAX)

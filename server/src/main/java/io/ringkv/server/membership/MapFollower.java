@@ -10,8 +10,8 @@ import io.ringkv.proto.internal.PushClusterMapRequest;
 import io.ringkv.proto.internal.PushClusterMapResponse;
 import io.ringkv.proto.internal.ReplicaAdminGrpc;
 import io.ringkv.server.BoundChannels;
+import io.ringkv.server.config.HostPort;
 import io.ringkv.server.raft.MultiRaftDriver;
-import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -140,12 +140,7 @@ public final class MapFollower implements AutoCloseable {
   private ManagedChannel channel(String address) {
     return channels.computeIfAbsent(
         address,
-        text -> {
-          int colon = text.lastIndexOf(':');
-          String host = text.substring(0, colon).replace("[", "").replace("]", "");
-          int port = Integer.parseInt(text.substring(colon + 1));
-          return boundChannels.to(new InetSocketAddress(host, port)).intercept(credentials).build();
-        });
+        text -> boundChannels.to(HostPort.parse(text, "", 0)).intercept(credentials).build());
   }
 
   /**
