@@ -1,12 +1,10 @@
 package io.ringkv.server.gossip;
 
+import io.ringkv.server.config.FilePoller;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -30,7 +28,7 @@ public final class GossipKeyFile implements AutoCloseable {
   /** Content of the last change that did not parse (logged once, not at every poll). */
   private byte[] refusedContent;
 
-  private ScheduledExecutorService poller;
+  private FilePoller poller;
 
   private GossipKeyFile(Path file, long reloadIntervalMillis, byte[] content, GossipKeyring keys) {
     this.file = file;
@@ -72,24 +70,9 @@ public final class GossipKeyFile implements AutoCloseable {
   /** Polls the file every reload interval from now on, on a daemon thread of its own. */
   public synchronized GossipKeyFile startReloading() {
     if (poller == null) {
-      poller =
-          Executors.newSingleThreadScheduledExecutor(runnable -> {
-            Thread thread = new Thread(runnable, "ringkv-gossip-key-reload");
-            thread.setDaemon(true);
-            return thread;
-          });
-      poller.scheduleWithFixedDelay(
-          this::pollQuietly, reloadIntervalMillis, reloadIntervalMillis, TimeUnit.MILLISECONDS);
+      poller = FilePoller.start("gossip-key", reloadIntervalMillis, this::reloadIfChanged);
     }
     return this;
-  }
-
-  private void pollQuietly() {
-    try {
-      reloadIfChanged();
-    } catch (RuntimeException e) {
-      log.error("gossip key reload check failed", e);
-    }
   }
 
   /**
@@ -149,7 +132,7 @@ public final class GossipKeyFile implements AutoCloseable {
   @Override
   public synchronized void close() {
     if (poller != null) {
-      poller.shutdownNow();
+      poller.close();
     }
   }
 }
