@@ -36,7 +36,7 @@ class GossipEncryptionTest {
   private static final long SEED = 20261207L;
 
   /** Datagrams every member must receive after a key change before the next one. */
-  private static final int DATAGRAMS_PER_ROTATION_STEP = 10;
+  private static final int DATAGRAMS_PER_ROTATION_STEP = 4;
 
   private final List<GossipTransport> transports = new ArrayList<>();
   private final List<AtomicReference<GossipKeyring>> keyrings = new ArrayList<>();
