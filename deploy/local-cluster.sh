@@ -7,7 +7,8 @@
 #                                       start N nodes (default 3) and wait until the cluster answers;
 #                                       --tls (or RINGKV_TLS=1): TLS on client and peer traffic, with
 #                                       certificates made by deploy/tls/make-certs.sh under
-#                                       <run dir>/tls (kept: later commands of this run dir use TLS)
+#                                       <run dir>/tls (kept: later commands of this run dir use TLS),
+#                                       and gossip encrypted with <run dir>/tls/gossip.key
 #   deploy/local-cluster.sh add         start one more node on the next address in join mode (--join
 #                                       the first nodes), then `ringctl cluster join` it
 #   deploy/local-cluster.sh stop        stop the nodes this script started (SIGTERM, then SIGKILL)
@@ -178,6 +179,10 @@ launch() {
   if tls_on; then
     set -- "$@" --tls-cert-file "$tls_dir/node-$i.crt" --tls-key-file "$tls_dir/node-$i.key" \
       --tls-ca-file "$tls_dir/ca.crt"
+    # A run dir whose certificates predate gossip keys runs its gossip as it started: plaintext.
+    if [ -f "$tls_dir/gossip.key" ]; then
+      set -- "$@" --gossip-key-file "$tls_dir/gossip.key"
+    fi
   fi
   aot_mode=${RINGKV_AOT:-auto}
   rm -f "$dir/aot-training"

@@ -9,7 +9,8 @@
 # (default hosts 127.0.0.11 127.0.0.12 127.0.0.13), and client-USER.crt and client-USER.key for each
 # user in RINGKV_TLS_USERS (default "root"). What already exists is kept, so running it again with
 # more hosts adds their certificates under the same CA. RINGKV_TLS_DAYS (825) sets the validity of
-# new node and client certificates; the CA gets ten years.
+# new node and client certificates; the CA gets ten years. DIR also receives gossip.key (one
+# AES-256 key, base64, for every node's --gossip-key-file) when it has none.
 set -eu
 dir=${1:-certs}
 [ $# -gt 0 ] && shift
@@ -62,6 +63,11 @@ sign() {
     || { cat "$work/openssl.err" >&2; exit 2; }
   chmod 644 "$dir/$1.crt"
 }
+
+if [ ! -f "$dir/gossip.key" ]; then
+  openssl rand -base64 32 >"$dir/gossip.key"
+  echo "make-certs: new gossip key $dir/gossip.key"
+fi
 
 i=1
 for host in "$@"; do

@@ -3,6 +3,10 @@ package io.ringkv.client;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -22,13 +26,16 @@ import org.junit.jupiter.api.Timeout;
  * (and its own readiness checks, which use ringctl, pass); then the Java client with the CA and a
  * client certificate, the Java client with the CA only (client certificates are optional by
  * default), and {@code ringctl --cacert --cert --key} put and get; a plaintext client and a client
- * that does not trust the cluster's CA get no answer; {@code status} still reports the nodes.
+ * that does not trust the cluster's CA get no answer; {@code status} still reports the nodes; and
+ * the nodes gossip sealed with the gossip.key the script passes them (the key's meters exist, all
+ * three are alive, nothing was refused as unauthenticated).
  */
 @Timeout(value = 300, unit = TimeUnit.SECONDS)
 class TlsLocalClusterIT {
   static final Path ROOT = Path.of(System.getProperty("ringkv.repo.root", "..")).toAbsolutePath();
   static final Path RUN_DIR = ROOT.resolve("client/target/it-tls-run");
   static final Path TLS_DIR = RUN_DIR.resolve("tls");
+  static final long GOSSIP_WAIT_SECONDS = 30;
   static final String[] ENDPOINTS = {"127.0.12.11:7379", "127.0.12.12:7379", "127.0.12.13:7379"};
   static final ScriptCluster CLUSTER =
       new ScriptCluster(
@@ -105,6 +112,27 @@ class TlsLocalClusterIT {
     assertThat(ringctl(tls, "put", "tls-ctl", "by ringctl")).startsWith("OK revision");
     assertThat(ringctl(tls, "get", "tls-ctl").strip()).isEqualTo("by ringctl");
     assertThat(ringctl(tls, "cluster", "status")).contains("kv service serving");
+  }
+
+  @Test
+  void gossipIsSealedWithTheRunDirectorysKey() throws Exception {
+    assertThat(TLS_DIR.resolve("gossip.key")).isRegularFile();
+    HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    HttpRequest request =
+        HttpRequest.newBuilder(URI.create("http://127.0.12.11:7390/metrics"))
+            .timeout(Duration.ofSeconds(5))
+            .build();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(GOSSIP_WAIT_SECONDS);
+    String metrics = http.send(request, HttpResponse.BodyHandlers.ofString()).body();
+    while (!metrics.contains("ringkv_gossip_members{state=\"alive\"} 3.0")
+        && System.nanoTime() < deadline) {
+      Thread.sleep(200); // polling interval of a condition with a deadline
+      metrics = http.send(request, HttpResponse.BodyHandlers.ofString()).body();
+    }
+    assertThat(metrics)
+        .contains("ringkv_gossip_members{state=\"alive\"} 3.0")
+        .contains("ringkv_gossip_key_reloads_total")
+        .contains("ringkv_gossip_datagrams_dropped_total{reason=\"unauthenticated\"} 0.0");
   }
 
   /** Runs bin/ringctl with {@code flags} then {@code command}; it must exit 0. Its stdout. */

@@ -32,8 +32,16 @@ public final class WireLimits {
           + 3 * INTEGER_FIELD_BYTES_MAX
           + 10 * FIELD_OVERHEAD_BYTES_MAX;
 
+  /**
+   * What the transport adds around an encoded packet when gossip is encrypted: a version byte, a
+   * 12-byte nonce and a 16-byte authentication tag. The budget reserves it whether or not a key is
+   * set, so turning encryption on never makes a full packet too big.
+   */
+  public static final int SEAL_BYTES_MAX = 1 + 12 + 16;
+
   /** Budget left for piggybacked updates in one datagram. */
-  public static final int UPDATE_BUDGET_BYTES = PACKET_BYTES_MAX - HEADER_BYTES_MAX;
+  public static final int UPDATE_BUDGET_BYTES =
+      PACKET_BYTES_MAX - HEADER_BYTES_MAX - SEAL_BYTES_MAX;
 
   private WireLimits() {}
 

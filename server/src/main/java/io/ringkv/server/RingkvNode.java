@@ -545,12 +545,18 @@ public final class RingkvNode implements AutoCloseable {
   }
 
   /** Gossip on the advertised peer address, seeded with the other members; null when off. */
-  private NodeGossip startGossip(SplittableRandom random) throws InterruptedException {
+  private NodeGossip startGossip(SplittableRandom random) throws InterruptedException, IOException {
     if (!config.gossip().enabled()) {
       log.info("gossip is off (gossip-enabled false)");
       return null;
     }
     log.info("gossip preset {}: {}", config.gossip().preset(), config.gossip().settings());
+    if (config.tls().enabled() && config.gossip().keyFile() == null) {
+      log.warn(
+          "TLS is on but gossip is unencrypted and unauthenticated: anyone who can send a datagram"
+              + " to the peer port can read membership and make nodes look dead; set"
+              + " gossip-key-file");
+    }
     return NodeGossip.start(
         config.clusterId(),
         config.nodeId(),
@@ -559,6 +565,8 @@ public final class RingkvNode implements AutoCloseable {
         config.peers().stream().map(peer -> peer.peerAddress().toString()).toList(),
         config.gossip().settings(),
         random,
+        config.gossip().keyFile(),
+        config.tls().reloadIntervalMillis(),
         registry);
   }
 

@@ -10,6 +10,10 @@ import io.grpc.StatusRuntimeException;
 import io.grpc.TlsChannelCredentials;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.ringkv.gossip.MemberState;
+import io.ringkv.proto.internal.GossipEnvelope;
+import io.ringkv.proto.internal.GossipUpdate;
+import io.ringkv.proto.internal.GossipUpdates;
 import io.ringkv.proto.v1.GetRequest;
 import io.ringkv.proto.v1.KVGrpc;
 import io.ringkv.proto.v1.PutRequest;
@@ -21,6 +25,8 @@ import io.ringkv.server.transport.PeerTransport;
 import io.ringkv.server.transport.PeerTransportSettings;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.net.DatagramPacket;
+import java.net.DatagramSocket;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.file.Files;
@@ -44,7 +50,9 @@ import org.junit.jupiter.api.io.TempDir;
  * foreign certificate is counted; a peer with a foreign-CA certificate, a peer presenting a user's
  * (non-node) certificate and a plaintext peer never get a connection, and are counted; and a node
  * whose certificate files are rewritten presents the new certificate to new connections without a
- * restart.
+ * restart. Gossip runs sealed with the gossip.key make-certs.sh writes: the nodes see each other
+ * alive through it, and a forged plaintext "node 2 is dead" datagram is dropped, counted and leaves
+ * node 2 alive.
  */
 @Timeout(value = 180, unit = TimeUnit.SECONDS)
 class TlsClusterTest {
@@ -78,6 +86,7 @@ class TlsClusterTest {
     for (int i = 0; i < HOSTS.length; i++) {
       List<String> own = new ArrayList<>(List.of(flags[i]));
       own.addAll(TestCerts.flags(certs, "node-" + (i + 1)));
+      own.addAll(List.of("--gossip-key-file", certs.resolve("gossip.key").toString()));
       nodes[i] = RingkvNode.start(ConfigLoader.load(own.toArray(new String[0])));
     }
   }
@@ -238,6 +247,55 @@ class TlsClusterTest {
         assertThat(rogue.isConnected(3)).as(presented[i]).isFalse();
       }
     }
+  }
+
+  @Test
+  void sealedGossipSeesEveryNodeAndAForgedDeathIsDroppedAndCounted() throws Exception {
+    for (RingkvNode node : nodes) {
+      LocalTestCluster.awaitTrue(
+          "every node alive in sealed gossip",
+          WAIT_SECONDS,
+          () -> {
+            for (int id = 1; id <= nodes.length; id++) {
+              if (node.gossip().state(id) != MemberState.ALIVE) {
+                return false;
+              }
+            }
+            return true;
+          });
+    }
+    RingkvNode target = nodes[0];
+    String victim = HOSTS[1] + ":" + nodes[1].peerAddress().getPort();
+    byte[] forged =
+        GossipEnvelope.newBuilder()
+            .setClusterId("tls-test")
+            .setFromId("2")
+            .setFromAddress(victim)
+            .setUpdatesOnly(GossipUpdates.getDefaultInstance())
+            .addUpdates(
+                GossipUpdate.newBuilder()
+                    .setMemberId("2")
+                    .setAddress(victim)
+                    .setState(GossipUpdate.State.DEAD)
+                    .setIncarnation(Long.MAX_VALUE / 2)
+                    .setFromId("2"))
+            .build()
+            .toByteArray();
+    long before = target.gossip().latestStatus().transport().unauthenticatedDropped();
+    try (DatagramSocket socket = new DatagramSocket(new InetSocketAddress(ROGUE_HOST, 0))) {
+      socket.send(new DatagramPacket(forged, forged.length, target.peerAddress()));
+    }
+    LocalTestCluster.awaitTrue(
+        "the forged datagram counted (or, were it taken, node 2 no longer alive)",
+        WAIT_SECONDS,
+        () ->
+            target.gossip().status().join().transport().unauthenticatedDropped() > before
+                || target.gossip().state(2) != MemberState.ALIVE);
+    assertThat(target.gossip().status().get().members())
+        .filteredOn(member -> member.view().memberId().equals("2"))
+        .extracting(member -> member.view().state())
+        .containsExactly(MemberState.ALIVE);
+    assertThat(target.gossip().latestStatus().transport().malformedDropped()).isZero();
   }
 
   @Test

@@ -249,13 +249,8 @@ public final class ConfigLoader {
     Path[] paths = new Path[files.length];
     int given = 0;
     for (int i = 0; i < files.length; i++) {
-      String value = values.get(files[i]);
-      if (value != null && !value.isBlank()) {
-        paths[i] = Path.of(value.trim());
-        if (!Files.isReadable(paths[i]) || Files.isDirectory(paths[i])) {
-          throw new ConfigException(
-              files[i].settingName(), "'" + value + "' is not a readable file");
-        }
+      paths[i] = readableFile(values, files[i]);
+      if (paths[i] != null) {
         given++;
       }
     }
@@ -280,6 +275,19 @@ public final class ConfigLoader {
         paths[2],
         clientAuth,
         integer(values, Setting.TLS_RELOAD_INTERVAL_MILLIS));
+  }
+
+  /** The file a setting names, checked readable; null when the setting is not given. */
+  private static Path readableFile(Map<Setting, String> values, Setting setting) {
+    String value = values.get(setting);
+    if (value == null || value.isBlank()) {
+      return null;
+    }
+    Path path = Path.of(value.trim());
+    if (!Files.isReadable(path) || Files.isDirectory(path)) {
+      throw new ConfigException(setting.settingName(), "'" + value + "' is not a readable file");
+    }
+    return path;
   }
 
   private static List<HostPort> joinAddresses(Map<Setting, String> values) {
@@ -347,7 +355,8 @@ public final class ConfigLoader {
               base.localHealthAwareness(),
               base.suspicionShrink(),
               base.buddySystem());
-      return new GossipConfig(enabled, preset, settings);
+      return new GossipConfig(
+          enabled, preset, settings, readableFile(values, Setting.GOSSIP_KEY_FILE));
     } catch (IllegalArgumentException e) {
       throw new ConfigException(
           Setting.GOSSIP_PRESET.settingName(),

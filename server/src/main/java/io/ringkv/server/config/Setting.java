@@ -24,7 +24,7 @@ public enum Setting {
       "PEM certificate chain of this node (leaf first) for the client listener, the peer listener"
           + " and the node's connections to peers; with tls-key-file and tls-ca-file it turns TLS"
           + " on, and plaintext is then refused (default: none, plaintext; the metrics/health HTTP"
-          + " port and gossip stay plaintext)"),
+          + " port stays plaintext; gossip is encrypted by gossip-key-file)"),
   TLS_KEY_FILE(
       "tls-key-file",
       null,
@@ -43,8 +43,9 @@ public enum Setting {
   TLS_RELOAD_INTERVAL_MILLIS(
       "tls-reload-interval-millis",
       Long.toString(TlsSettings.RELOAD_INTERVAL_MILLIS_DEFAULT),
-      "how often the TLS files are read for a change; new connections use changed files once"
-          + " they load, a broken change is logged and counted and the old ones stay in use",
+      "how often the TLS files and gossip-key-file are read for a change; new connections"
+          + " (new gossip packets) use changed files once they load, a broken change is logged"
+          + " and counted and the old ones stay in use",
       100,
       3_600_000),
   MEMBERS(
@@ -260,6 +261,13 @@ public enum Setting {
       "period between two full-state exchanges over TCP (lan 30000)",
       100,
       3_600_000),
+  GOSSIP_KEY_FILE(
+      "gossip-key-file",
+      null,
+      "file of gossip keys, one a line, base64 of 32 random bytes (openssl rand -base64 32):"
+          + " every gossip datagram and push-pull is sealed with AES-256-GCM under the first key,"
+          + " and a packet that no key in the file opens is dropped; re-read every"
+          + " tls-reload-interval-millis (default: none, gossip is plaintext)"),
   SLOW_NODE_FSYNC_P99_MILLIS_MAX(
       "slow-node-fsync-p99-millis-max",
       "500",

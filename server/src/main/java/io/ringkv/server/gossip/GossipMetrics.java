@@ -11,9 +11,10 @@ import java.util.function.ToDoubleFunction;
 /**
  * Registers a node's gossip meters: members by state as this node sees them, its Lifeguard health
  * score, the core's counters (probes, indirect probes, suspicions, refutations, members declared
- * dead, broadcast overflow) and datagrams dropped by reason. Meters read the transport's latest
- * published status, so a scrape never waits for the gossip thread. Micrometer holds the transport
- * weakly (a collected one reads as NaN): its owner, the node, keeps it.
+ * dead, broadcast overflow), datagrams and push-pull envelopes dropped by reason (foreign_cluster,
+ * malformed, oversize, unauthenticated) and the gossip key file's reloads. Meters read the
+ * transport's latest published status, so a scrape never waits for the gossip thread. Micrometer
+ * holds the transport weakly (a collected one reads as NaN): its owner, the node, keeps it.
  */
 public final class GossipMetrics {
   private GossipMetrics() {}
@@ -71,6 +72,18 @@ public final class GossipMetrics {
     dropped(registry, transport, "foreign_cluster", t -> t.foreignClusterDropped());
     dropped(registry, transport, "malformed", t -> t.malformedDropped());
     dropped(registry, transport, "oversize", t -> t.oversizeDropped());
+    dropped(registry, transport, "unauthenticated", t -> t.unauthenticatedDropped());
+  }
+
+  /** Reloads of the gossip key file, and changes of it that did not load. */
+  public static void register(MeterRegistry registry, GossipKeyFile keyFile) {
+    FunctionCounter.builder("ringkv.gossip.key.reloads", keyFile, GossipKeyFile::reloads)
+        .description("gossip key file reloaded after it changed")
+        .register(registry);
+    FunctionCounter.builder(
+            "ringkv.gossip.key.reload.failures", keyFile, GossipKeyFile::reloadFailures)
+        .description("changes of the gossip key file that did not load (the old keys stay)")
+        .register(registry);
   }
 
   private static void counter(
@@ -96,7 +109,7 @@ public final class GossipMetrics {
             "ringkv.gossip.datagrams.dropped",
             transport,
             source -> value.applyAsDouble(source.latestStatus().transport()))
-        .description("gossip datagrams dropped on receipt, by reason")
+        .description("gossip datagrams and push-pull envelopes dropped on receipt, by reason")
         .tag("reason", reason)
         .register(registry);
   }

@@ -45,6 +45,10 @@ import org.slf4j.LoggerFactory;
  * node's own address carries its datagrams, and push-pull travels as one length-prefixed envelope
  * each way over a short TCP connection to the peer's gossip port + 1. The core is touched only on
  * that loop's thread, so it needs no lock. Every drop is counted by reason.
+ *
+ * <p>With a gossip key, every datagram and push-pull envelope is sealed by {@link GossipCipher}
+ * after encoding and opened before decoding: a packet no key opens is counted as unauthenticated
+ * and never reaches the decoder, so a forged or plaintext packet cannot change this node's view.
  */
 public final class GossipTransport implements AutoCloseable {
   public static final int PUSH_PULL_PORT_OFFSET = 1;
@@ -64,11 +68,16 @@ public final class GossipTransport implements AutoCloseable {
       long malformedDropped,
       long oversizeDropped,
       long pushPullsCompleted,
-      long pushPullsFailed) {}
+      long pushPullsFailed,
+      long unauthenticatedDropped) {}
 
   private final GossipTransportSettings settings;
   private final GossipCore core;
   private final GossipWireCodec codec;
+
+  /** Null when gossip is plaintext (no key file). */
+  private final GossipCipher cipher;
+
   private final Consumer<MemberEvent> eventListener;
   private final EventLoopGroup loop;
   private final AtomicLong datagramsSent = new AtomicLong();
@@ -78,15 +87,29 @@ public final class GossipTransport implements AutoCloseable {
   private final AtomicLong oversizeDropped = new AtomicLong();
   private final AtomicLong pushPullsCompleted = new AtomicLong();
   private final AtomicLong pushPullsFailed = new AtomicLong();
+  private final AtomicLong unauthenticatedDropped = new AtomicLong();
   private volatile GossipStatus latest;
   private Channel datagramChannel;
   private Channel pushPullServer;
 
+  /** Plaintext gossip. */
   public GossipTransport(
       GossipTransportSettings settings,
       RandomGenerator random,
       Consumer<MemberEvent> eventListener) {
+    this(settings, random, eventListener, null);
+  }
+
+  /**
+   * @param cipher seals and opens every packet; null for plaintext gossip
+   */
+  GossipTransport(
+      GossipTransportSettings settings,
+      RandomGenerator random,
+      Consumer<MemberEvent> eventListener,
+      GossipCipher cipher) {
     this.settings = settings;
+    this.cipher = cipher;
     this.core = new GossipCore(settings.memberId(), settings.address(), settings.gossip(), random);
     this.codec = new GossipWireCodec(settings.clusterId());
     this.eventListener = eventListener;
@@ -137,11 +160,12 @@ public final class GossipTransport implements AutoCloseable {
       flush(null, null);
     });
     log.info(
-        "gossip of {} (cluster {}) on {}/udp and push-pull on port {}/tcp",
+        "gossip of {} (cluster {}) on {}/udp and push-pull on port {}/tcp, {}",
         settings.memberId(),
         settings.clusterId(),
         settings.address(),
-        settings.port() + PUSH_PULL_PORT_OFFSET);
+        settings.port() + PUSH_PULL_PORT_OFFSET,
+        cipher == null ? "plaintext" : "encrypted");
     return this;
   }
 
@@ -181,7 +205,8 @@ public final class GossipTransport implements AutoCloseable {
         malformedDropped.get(),
         oversizeDropped.get(),
         pushPullsCompleted.get(),
-        pushPullsFailed.get());
+        pushPullsFailed.get(),
+        unauthenticatedDropped.get());
   }
 
   @Override
@@ -226,7 +251,12 @@ public final class GossipTransport implements AutoCloseable {
     flush(null, null);
   }
 
-  private Packet decoded(byte[] bytes) {
+  private Packet decoded(byte[] received) {
+    byte[] bytes = cipher == null ? received : cipher.open(received);
+    if (bytes == null) {
+      unauthenticatedDropped.incrementAndGet();
+      return null;
+    }
     GossipWireCodec.Decoded decoded = codec.decode(bytes, settings.address());
     if (decoded.dropReason() == GossipWireCodec.DropReason.FOREIGN_CLUSTER) {
       foreignClusterDropped.incrementAndGet();
@@ -249,7 +279,7 @@ public final class GossipTransport implements AutoCloseable {
           && pushPull.response()
           && packet.toAddress().equals(replyTo)) {
         replyChannel
-            .writeAndFlush(Unpooled.wrappedBuffer(codec.encode(packet)))
+            .writeAndFlush(Unpooled.wrappedBuffer(encoded(packet)))
             .addListener(ChannelFutureListener.CLOSE);
       } else {
         dialPushPull(packet);
@@ -262,7 +292,7 @@ public final class GossipTransport implements AutoCloseable {
   }
 
   private void sendDatagram(Packet packet) {
-    byte[] bytes = codec.encode(packet);
+    byte[] bytes = encoded(packet);
     if (bytes.length > WireLimits.PACKET_BYTES_MAX) {
       // The core packs within WireLimits' bounds, so this is a bug; drop rather than fragment.
       oversizeDropped.incrementAndGet();
@@ -275,7 +305,7 @@ public final class GossipTransport implements AutoCloseable {
   }
 
   private void dialPushPull(Packet request) {
-    byte[] bytes = codec.encode(request);
+    byte[] bytes = encoded(request);
     new Bootstrap()
         .group(loop)
         .channel(NioSocketChannel.class)
@@ -295,6 +325,12 @@ public final class GossipTransport implements AutoCloseable {
             pushPullsFailed.incrementAndGet();
           }
         });
+  }
+
+  /** The packet as it goes on the wire: encoded, then sealed when there is a key. */
+  private byte[] encoded(Packet packet) {
+    byte[] bytes = codec.encode(packet);
+    return cipher == null ? bytes : cipher.seal(bytes);
   }
 
   private static void framed(SocketChannel channel, SimpleChannelInboundHandler<ByteBuf> handler) {

@@ -4,6 +4,9 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.ringkv.gossip.GossipSettings;
 import io.ringkv.gossip.MemberState;
 import io.ringkv.gossip.MemberView;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.security.SecureRandom;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.random.RandomGenerator;
@@ -23,16 +26,23 @@ public final class NodeGossip implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(NodeGossip.class);
 
   private final GossipTransport transport;
+  private final GossipKeyFile keyFile;
   private final long leaveWaitMillis;
 
-  private NodeGossip(GossipTransport transport, long leaveWaitMillis) {
+  private NodeGossip(GossipTransport transport, GossipKeyFile keyFile, long leaveWaitMillis) {
     this.transport = transport;
+    this.keyFile = keyFile;
     this.leaveWaitMillis = leaveWaitMillis;
   }
 
   /**
    * Starts gossip on {@code host:port} (the node's advertised peer address) with the other members'
-   * peer addresses as seeds, and registers its meters.
+   * peer addresses as seeds, and registers its meters. With {@code keyFile}, every packet is sealed
+   * with its first key and must open with one of its keys; the file is re-read every {@code
+   * keyReloadIntervalMillis}.
+   *
+   * @param keyFile the gossip key file, or null for plaintext gossip
+   * @throws IOException when the key file cannot be read or parsed (the message names it)
    */
   public static NodeGossip start(
       String clusterId,
@@ -42,14 +52,21 @@ public final class NodeGossip implements AutoCloseable {
       List<String> seedAddresses,
       GossipSettings settings,
       RandomGenerator random,
+      Path keyFile,
+      long keyReloadIntervalMillis,
       MeterRegistry registry)
-      throws InterruptedException {
+      throws InterruptedException, IOException {
+    GossipKeyFile keys =
+        keyFile == null ? null : GossipKeyFile.load(keyFile, keyReloadIntervalMillis);
+    GossipCipher cipher =
+        keys == null ? null : new GossipCipher(clusterId, keys::keyring, new SecureRandom());
     GossipTransport transport =
         new GossipTransport(
             new GossipTransportSettings(
                 clusterId, memberId(nodeId), host, port, seedAddresses, settings),
             random,
-            event -> {});
+            event -> {},
+            cipher);
     try {
       transport.start();
     } catch (RuntimeException | InterruptedException e) {
@@ -57,9 +74,12 @@ public final class NodeGossip implements AutoCloseable {
       throw e;
     }
     GossipMetrics.register(registry, transport);
+    if (keys != null) {
+      GossipMetrics.register(registry, keys.startReloading());
+    }
     long leaveWait =
         (long) LEAVE_GOSSIP_ROUNDS * settings.gossipIntervalTicks() * settings.tickMillis();
-    return new NodeGossip(transport, leaveWait);
+    return new NodeGossip(transport, keys, leaveWait);
   }
 
   public static String memberId(long nodeId) {
@@ -148,6 +168,9 @@ public final class NodeGossip implements AutoCloseable {
       Thread.currentThread().interrupt();
     }
     transport.close();
+    if (keyFile != null) {
+      keyFile.close();
+    }
     log.info("gossip stopped");
   }
 }

@@ -3,6 +3,7 @@ package io.ringkv.server.tls;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.ringkv.server.config.FilePoller;
 import io.ringkv.server.config.TlsSettings;
 import io.ringkv.server.transport.PeerTls;
 import java.io.IOException;
@@ -16,9 +17,6 @@ import java.security.cert.CertificateException;
 import java.security.cert.CertificateParsingException;
 import java.security.cert.X509Certificate;
 import java.util.List;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLException;
 import javax.net.ssl.X509ExtendedKeyManager;
@@ -84,7 +82,7 @@ public final class NodeTls implements AutoCloseable {
   /** Contents of the last change that failed to load (logged once, not at every poll). */
   private TlsMaterial.Files lastRefused;
 
-  private ScheduledExecutorService poller;
+  private FilePoller poller;
 
   private NodeTls(TlsSettings settings, MeterRegistry registry, TlsMaterial first) {
     this.settings = settings;
@@ -146,24 +144,9 @@ public final class NodeTls implements AutoCloseable {
   /** Polls the files every reload interval from now on, on a daemon thread of its own. */
   public synchronized NodeTls startReloading() {
     if (poller == null) {
-      poller =
-          Executors.newSingleThreadScheduledExecutor(runnable -> {
-            Thread thread = new Thread(runnable, "ringkv-tls-reload");
-            thread.setDaemon(true);
-            return thread;
-          });
-      long period = settings.reloadIntervalMillis();
-      poller.scheduleWithFixedDelay(this::pollQuietly, period, period, TimeUnit.MILLISECONDS);
+      poller = FilePoller.start("tls", settings.reloadIntervalMillis(), this::reloadIfChanged);
     }
     return this;
-  }
-
-  private void pollQuietly() {
-    try {
-      reloadIfChanged();
-    } catch (RuntimeException e) {
-      log.error("TLS reload check failed", e);
-    }
   }
 
   /**
@@ -323,7 +306,7 @@ public final class NodeTls implements AutoCloseable {
   @Override
   public synchronized void close() {
     if (poller != null) {
-      poller.shutdownNow();
+      poller.close();
     }
   }
 

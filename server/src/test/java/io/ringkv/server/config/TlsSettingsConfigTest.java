@@ -11,7 +11,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Proves how the TLS settings are read: no file means plaintext with the documented defaults; the
  * three files are all or none, each must be readable, and a bad client-certificate mode is refused;
- * each failure names the setting at fault.
+ * each failure names the setting at fault. The gossip key file is off by default and, when given,
+ * must be a readable file.
  */
 class TlsSettingsConfigTest {
   @TempDir Path directory;
@@ -66,6 +67,16 @@ class TlsSettingsConfigTest {
         directory.resolve("missing.key").toString(),
         "--tls-ca-file",
         ca.toString());
+  }
+
+  @Test
+  void theGossipKeyFileIsOffByDefaultAndMustBeReadable() throws Exception {
+    assertThat(load().gossip().keyFile()).isNull();
+    Path key = Files.writeString(directory.resolve("gossip.key"), "x");
+    assertThat(load("--gossip-key-file", key.toString()).gossip().keyFile()).isEqualTo(key);
+    assertRefused(
+        "gossip-key-file", "--gossip-key-file", directory.resolve("missing.key").toString());
+    assertRefused("gossip-key-file", "--gossip-key-file", directory.toString());
   }
 
   @Test
