@@ -26,10 +26,12 @@ import java.security.DigestOutputStream;
 import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
@@ -151,6 +153,7 @@ public final class BackupWriter {
   private BackupPartitionFile exportWithRetries(int partition, int partitionCount, Pacer pacer)
       throws InterruptedException {
     RuntimeException last = null;
+    Set<String> failed = new HashSet<>();
     for (int attempt = 0; attempt < ATTEMPTS_PER_PARTITION_MAX; attempt++) {
       if (attempt > 0) {
         TimeUnit.MILLISECONDS.sleep(
@@ -158,7 +161,7 @@ public final class BackupWriter {
       }
       String address;
       try {
-        address = replicaAddress(partition, attempt);
+        address = replicaAddress(partition, attempt, failed);
       } catch (RuntimeException e) {
         last = e;
         continue;
@@ -172,6 +175,23 @@ public final class BackupWriter {
               e);
         }
         last = e;
+        failed.add(address);
+        if (attempt + 1 == ATTEMPTS_PER_PARTITION_MAX) {
+          break; // the failure below says so
+        }
+        progress.accept(
+            "partition "
+                + partition
+                + ": export from "
+                + address
+                + " failed ("
+                + e.getStatus().getCode()
+                + ": "
+                + e.getStatus().getDescription()
+                + "); starting it again, attempt "
+                + (attempt + 2)
+                + " of "
+                + ATTEMPTS_PER_PARTITION_MAX);
       }
     }
     throw new BackupException(
@@ -192,8 +212,12 @@ public final class BackupWriter {
         || code == Status.Code.ABORTED;
   }
 
-  /** The client address of a replica of {@code partition}: the leader first, then the others. */
-  private String replicaAddress(int partition, int attempt) {
+  /**
+   * The client address of a replica of {@code partition}: the leader first, then the others, but
+   * not one whose export already failed while another is left (the map may still name a node that
+   * died as its leader for a moment); when every replica failed once, they are asked in turn.
+   */
+  private String replicaAddress(int partition, int attempt, Set<String> failed) {
     PartitionsResponse partitions = BlockingRingKvClient.await(client.cluster().partitions());
     Map<Long, String> addresses = new HashMap<>();
     for (Member member : BlockingRingKvClient.await(client.cluster().members()).getMembersList()) {
@@ -216,6 +240,12 @@ public final class BackupWriter {
     }
     if (candidates.isEmpty()) {
       throw new BackupException("partition " + partition + " has no replicas in the map");
+    }
+    for (long node : candidates) {
+      String address = addresses.get(node);
+      if (address != null && !failed.contains(address)) {
+        return address;
+      }
     }
     long node = candidates.get(attempt % candidates.size());
     String address = addresses.get(node);
