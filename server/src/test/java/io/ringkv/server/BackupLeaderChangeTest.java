@@ -37,7 +37,9 @@ import org.junit.jupiter.api.io.TempDir;
  * that export failed and start it again on another replica. The backup then either completes or
  * fails with a message and no manifest; when it completes, it restores into a fresh 3-node cluster
  * that holds every write acknowledged before the backup began, with its value, and only values
- * really written.
+ * really written. Before that, a restore stopped half way leaves its target holding part of the
+ * backup, and a second restore into it is refused; the recovery is a cluster on empty data
+ * directories, where the restore then succeeds.
  */
 @Timeout(value = 300, unit = TimeUnit.SECONDS)
 class BackupLeaderChangeTest {
@@ -164,8 +166,11 @@ class BackupLeaderChangeTest {
         .as("the cut export was redone on another node")
         .isNotEqualTo(crashed);
 
+    interruptedRestoreIsRefusedAgain(backup);
+    // The recovery docs/operations.md gives: the same hosts, started again on empty data
+    // directories, then the restore once more.
     try (RealTestCluster target =
-            new RealTestCluster(temp.resolve("target"), TARGET_HOSTS, PARTITIONS);
+            new RealTestCluster(temp.resolve("target-again"), TARGET_HOSTS, PARTITIONS);
         RingKvClient client = client(endpoints(target))) {
       BackupRestoreTest.CliResult restore =
           ringctl("--endpoints", endpoints(target), "restore", "--from", backup.toString());
@@ -176,6 +181,39 @@ class BackupLeaderChangeTest {
       System.out.printf(
           "restored %d keys; %d were acknowledged before the backup began%n",
           restored.size(), ackedBeforeBackup.size());
+    }
+  }
+
+  /**
+   * Stops a restore half way (its thread is interrupted, as when ringctl is killed, once the target
+   * holds keys): the target then holds part of the backup, and a second restore refuses it.
+   */
+  private void interruptedRestoreIsRefusedAgain(Path backup) throws Exception {
+    try (RealTestCluster target =
+            new RealTestCluster(temp.resolve("target"), TARGET_HOSTS, PARTITIONS);
+        RingKvClient client = client(endpoints(target))) {
+      String endpoints = endpoints(target);
+      AtomicReference<BackupRestoreTest.CliResult> first = new AtomicReference<>();
+      Thread restore =
+          Thread.ofPlatform()
+              .name("backup-leader-change-restore")
+              .start(() ->
+                  first.set(
+                      ringctl("--endpoints", endpoints, "restore", "--from", backup.toString())));
+      LocalTestCluster.awaitTrue(
+          "the restore wrote keys", WAIT_SECONDS, () -> !restore.isAlive() || hasAnyKey(client));
+      restore.interrupt();
+      restore.join(TimeUnit.SECONDS.toMillis(WAIT_SECONDS));
+      assertThat(restore.isAlive()).as("restore stopped").isFalse();
+      assertThat(first.get().exitCode()).as("the interrupted restore fails").isEqualTo(2);
+      int partial = BackupRestoreTest.allPairs(client).size();
+      System.out.printf("the interrupted restore left %d keys%n", partial);
+      assertThat(partial).as("the interrupted restore left part of the backup").isPositive();
+
+      BackupRestoreTest.CliResult again =
+          ringctl("--endpoints", endpoints, "restore", "--from", backup.toString());
+      assertThat(again.exitCode()).isEqualTo(2);
+      assertThat(again.err()).contains("not empty").contains("fresh cluster");
     }
   }
 
@@ -227,6 +265,13 @@ class BackupLeaderChangeTest {
           return false;
         });
     return leader[0];
+  }
+
+  private static boolean hasAnyKey(RingKvClient client) {
+    try (var keys =
+        client.blocking().scan(io.ringkv.client.ScanQuery.prefix(new byte[0]).withPageSize(1))) {
+      return keys.findAny().isPresent();
+    }
   }
 
   private static boolean leads(RealTestCluster cluster, int node, int partition) {
