@@ -63,6 +63,8 @@ class BackupLeaderChangeTest {
   private static final long BACKUP_BYTES_PER_SECOND_MAX = 1_000_000;
 
   private static final int KILLED_DURING_PARTITION = 2;
+
+  /** Bounds every wait; above the 30 s after which ringctl gives up an export that went silent. */
   private static final long WAIT_SECONDS = 120;
 
   @TempDir Path temp;
@@ -131,7 +133,17 @@ class BackupLeaderChangeTest {
       source.nodes[(int) crashed - 1].crash();
 
       backupThread.join(TimeUnit.SECONDS.toMillis(WAIT_SECONDS));
-      assertThat(backupThread.isAlive()).as("backup finished").isFalse();
+      if (backupThread.isAlive()) {
+        // Where ringctl waits is the whole story of such a failure: print it.
+        StackTraceElement[] stack = backupThread.getStackTrace();
+        backupThread.interrupt();
+        throw new AssertionError(
+            "the backup neither finished nor failed within "
+                + WAIT_SECONDS
+                + " s after the crash; ringctl waits at:\n  "
+                + String.join(
+                    "\n  ", java.util.Arrays.stream(stack).map(String::valueOf).toList()));
+      }
       stop.set(true);
       writer.join(TimeUnit.SECONDS.toMillis(LOAD_SECONDS_MAX));
       assertThat(writer.isAlive()).as("writer stopped").isFalse();

@@ -32,6 +32,9 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
@@ -55,6 +58,19 @@ public final class BackupWriter {
 
   /** Deadline of one partition's export stream: a bound, far above any sane partition's time. */
   static final long PARTITION_EXPORT_MILLIS_MAX = TimeUnit.HOURS.toMillis(6);
+
+  /**
+   * Longest wait for the next message of an export before it is given up and started again
+   * elsewhere: well above the node's read barrier (10 s) and one batch at any sane pace, so only a
+   * node that died without closing the connection (a crash the transport did not see, a host or
+   * network gone) hits it; without it such an export would wait for its 6-hour deadline.
+   */
+  static final long EXPORT_IDLE_MILLIS_MAX = 30_000;
+
+  /** Cancels exports that received nothing for {@link #EXPORT_IDLE_MILLIS_MAX}. */
+  private static final ScheduledExecutorService IDLE_WATCH =
+      Executors.newSingleThreadScheduledExecutor(
+          Thread.ofPlatform().name("ringctl-export-idle-watch").daemon().factory());
 
   /** What a finished backup holds. */
   public record Summary(
@@ -275,7 +291,7 @@ public final class BackupWriter {
     boolean complete = false;
     try (OutputStream out =
         new DigestOutputStream(new BufferedOutputStream(Files.newOutputStream(partial)), digest)) {
-      while (stream.hasNext()) {
+      while (nextArrives(call, stream, address)) {
         ExportPartitionResponse response = stream.next();
         pacer.took(response.getSerializedSize());
         switch (response.getPartCase()) {
@@ -336,6 +352,31 @@ public final class BackupWriter {
           .build();
     } catch (IOException e) {
       throw new BackupException("cannot finish " + file + ": " + e, e);
+    }
+  }
+
+  /**
+   * {@code stream.hasNext()}, but the call is cancelled (and the wait ends with CANCELLED, which is
+   * retried) when nothing arrives within {@link #EXPORT_IDLE_MILLIS_MAX}.
+   */
+  private static boolean nextArrives(
+      io.grpc.ClientCall<?, ?> call, Iterator<ExportPartitionResponse> stream, String address) {
+    ScheduledFuture<?> watch =
+        IDLE_WATCH.schedule(
+            () ->
+                call.cancel(
+                    "export from "
+                        + address
+                        + " sent nothing for "
+                        + EXPORT_IDLE_MILLIS_MAX
+                        + " ms (node gone?)",
+                    null),
+            EXPORT_IDLE_MILLIS_MAX,
+            TimeUnit.MILLISECONDS);
+    try {
+      return stream.hasNext();
+    } finally {
+      watch.cancel(false);
     }
   }
 
