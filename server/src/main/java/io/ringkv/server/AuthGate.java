@@ -23,7 +23,10 @@ import javax.net.ssl.SSLSession;
 
 /**
  * Who may call what, once auth is on: applied to every service but health, reflection and the auth
- * record's sync between nodes. While auth is off it costs one volatile read per call.
+ * record's sync between nodes. While auth is off it costs two volatile reads per call. Until the
+ * node has read the auth state from a meta replica (its own, or a voter's, asked before it serves)
+ * it cannot tell "off" from "not learned yet", and refuses every call but the open ones with
+ * UNAVAILABLE rather than serve them as if auth were off.
  *
  * <p>Per call: find the caller (a bearer token, else the nodes' token, else the user a node
  * forwards for, else the CN of a verified client certificate), refuse UNAUTHENTICATED without one;
@@ -44,6 +47,7 @@ final class AuthGate implements ServerInterceptor {
   private final Counter unauthenticated;
   private final Counter permissionDenied;
   private final Counter rateLimited;
+  private final Counter authStateUnknown;
 
   AuthGate(AuthView view, UserRateLimiter rateLimiter, MeterRegistry registry) {
     this.view = view;
@@ -51,6 +55,7 @@ final class AuthGate implements ServerInterceptor {
     this.unauthenticated = refusals(registry, "unauthenticated");
     this.permissionDenied = refusals(registry, "permission_denied");
     this.rateLimited = refusals(registry, "rate_limited");
+    this.authStateUnknown = refusals(registry, "auth_state_unknown");
   }
 
   private static Counter refusals(MeterRegistry registry, String reason) {
@@ -63,9 +68,23 @@ final class AuthGate implements ServerInterceptor {
   @Override
   public <Q, R> ServerCall.Listener<Q> interceptCall(
       ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next) {
-    if (!view.enabled()) {
+    if (view.enabled()) {
+      return checked(call, headers, next);
+    }
+    if (view.known()
+        || AccessRules.of(call.getMethodDescriptor().getFullMethodName()) == AccessRules.OPEN) {
       return next.startCall(call, headers);
     }
+    authStateUnknown.increment();
+    return refuse(
+        call,
+        Status.UNAVAILABLE.withDescription(
+            "this node has not yet learned the cluster's auth settings from a meta replica; retry"),
+        new Metadata());
+  }
+
+  private <Q, R> ServerCall.Listener<Q> checked(
+      ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next) {
     AccessRules.Rule rule = AccessRules.of(call.getMethodDescriptor().getFullMethodName());
     if (rule == AccessRules.OPEN) {
       return next.startCall(call, headers);

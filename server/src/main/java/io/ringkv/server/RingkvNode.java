@@ -84,6 +84,10 @@ public final class RingkvNode implements AutoCloseable {
   private final PrometheusMeterRegistry registry;
   private final AtomicBoolean serving = new AtomicBoolean();
   private final AtomicBoolean closed = new AtomicBoolean();
+
+  /** Set by {@link #crash}: calls in flight are cut at once instead of given a grace period. */
+  private volatile boolean crashing;
+
   private final HealthStatusManager health = new HealthStatusManager();
 
   /** Runs the client port's calls that may block (all but KvService.DIRECT_METHODS). */
@@ -654,6 +658,16 @@ public final class RingkvNode implements AutoCloseable {
     grpcServer.awaitTermination();
   }
 
+  /**
+   * Stops the node the way a kill does to its clients, for in-process tests: every call in flight
+   * (an export stream, a forwarded write) is cut at once, with no grace period; then the node
+   * closes as {@link #close} does.
+   */
+  void crash() {
+    crashing = true;
+    close();
+  }
+
   @Override
   public void close() {
     if (!closed.compareAndSet(false, true)) {
@@ -666,7 +680,9 @@ public final class RingkvNode implements AutoCloseable {
       // server's graceful shutdown does not wait its whole grace period for them.
       watchService.close();
     }
-    if (grpcServer != null) {
+    if (grpcServer != null && crashing) {
+      grpcServer.shutdownNow();
+    } else if (grpcServer != null) {
       grpcServer.shutdown();
       try {
         if (!grpcServer.awaitTermination(SHUTDOWN_GRACE_MILLIS, TimeUnit.MILLISECONDS)) {

@@ -135,6 +135,28 @@ class AuthClusterTest {
     }
   }
 
+  /**
+   * Adds the user root through {@code addVia} and grants it admin through {@code grantVia} (auth
+   * still off); returns root's token.
+   */
+  static String addRootAdmin(
+      java.util.function.Supplier<AuthGrpc.AuthBlockingStub> addVia,
+      java.util.function.Supplier<AuthGrpc.AuthBlockingStub> grantVia)
+      throws Exception {
+    String token =
+        retried(() -> addVia.get().userAdd(UserAddRequest.newBuilder().setName("root").build()))
+            .getToken();
+    retried(() ->
+        grantVia
+            .get()
+            .userGrantRole(
+                UserRoleRequest.newBuilder()
+                    .setName("root")
+                    .setRole(AuthLimits.ADMIN_ROLE)
+                    .build()));
+    return token;
+  }
+
   private void awaitEveryNode(String what, java.util.function.Predicate<RingkvNode> seen)
       throws Exception {
     LocalTestCluster.awaitTrue(
@@ -183,16 +205,7 @@ class AuthClusterTest {
   @Test
   @Order(2)
   void enableThenEveryServiceWantsAToken() throws Exception {
-    adminToken =
-        retried(() -> auth(0, null).userAdd(UserAddRequest.newBuilder().setName("root").build()))
-            .getToken();
-    retried(() ->
-        auth(1, null)
-            .userGrantRole(
-                UserRoleRequest.newBuilder()
-                    .setName("root")
-                    .setRole(AuthLimits.ADMIN_ROLE)
-                    .build()));
+    adminToken = addRootAdmin(() -> auth(0, null), () -> auth(1, null));
     assertThat(
             retried(() -> auth(2, null).enable(AuthEnableRequest.getDefaultInstance()))
                 .getEnabled())

@@ -20,6 +20,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.IntFunction;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
@@ -94,7 +95,7 @@ class BackupRestoreTest {
       Thread writer =
           Thread.ofPlatform()
               .name("backup-test-writer")
-              .start(() -> writeLoad(client, seed, stop, attempted, acked));
+              .start(() -> writeLoad(client, id -> value(seed, id), stop, attempted, acked));
       LocalTestCluster.awaitTrue(
           "writes before the backup",
           LOAD_SECONDS_MAX,
@@ -146,16 +147,7 @@ class BackupRestoreTest {
 
       Map<String, String> restored = allPairs(client);
       assertThat(restored).hasSize(backupKeyCount);
-      for (int write : ackedBeforeBackup) {
-        assertThat(restored.get("w/" + write))
-            .as("write %d, acknowledged before the backup began", write)
-            .isEqualTo(value(seed, write));
-      }
-      for (Map.Entry<String, String> pair : restored.entrySet()) {
-        int write = Integer.parseInt(pair.getKey().substring(2));
-        assertThat(attempted).as("key %s was written", pair.getKey()).contains(write);
-        assertThat(pair.getValue()).as("value of %s", pair.getKey()).isEqualTo(value(seed, write));
-      }
+      assertRestored(restored, ackedBeforeBackup, attempted, write -> value(seed, write));
 
       CliResult again = ringctl("--endpoints", endpoints, "restore", "--from", backup.toString());
       assertThat(again.exitCode()).isEqualTo(2);
@@ -163,10 +155,31 @@ class BackupRestoreTest {
     }
   }
 
+  /**
+   * Proves a restore: every write acknowledged before the backup began is in {@code restored} with
+   * its value, and every restored key was written, with the value of that write.
+   */
+  static void assertRestored(
+      Map<String, String> restored,
+      Set<Integer> ackedBeforeBackup,
+      Set<Integer> attempted,
+      IntFunction<String> valueOf) {
+    for (int write : ackedBeforeBackup) {
+      assertThat(restored.get("w/" + write))
+          .as("write %d, acknowledged before the backup began", write)
+          .isEqualTo(valueOf.apply(write));
+    }
+    for (Map.Entry<String, String> pair : restored.entrySet()) {
+      int write = Integer.parseInt(pair.getKey().substring(2));
+      assertThat(attempted).as("key %s was written", pair.getKey()).contains(write);
+      assertThat(pair.getValue()).as("value of %s", pair.getKey()).isEqualTo(valueOf.apply(write));
+    }
+  }
+
   /** Unique keys w/N with unique values, a bounded window of writes in flight. */
-  private static void writeLoad(
+  static void writeLoad(
       RingKvClient client,
-      long seed,
+      IntFunction<String> valueOf,
       AtomicBoolean stop,
       Set<Integer> attempted,
       Set<Integer> acked) {
@@ -183,7 +196,7 @@ class BackupRestoreTest {
       int id = write;
       attempted.add(id);
       client
-          .put("w/" + id, value(seed, id))
+          .put("w/" + id, valueOf.apply(id))
           .whenComplete((result, error) -> {
             if (error == null) {
               acked.add(id);
@@ -242,7 +255,7 @@ class BackupRestoreTest {
     return copy;
   }
 
-  private static Map<String, String> allPairs(RingKvClient client) {
+  static Map<String, String> allPairs(RingKvClient client) {
     Map<String, String> pairs = new HashMap<>();
     try (Stream<Entry> entries =
         client.blocking().scan(ScanQuery.prefix(new byte[0]).withPageSize(500))) {

@@ -7,6 +7,7 @@ import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.ringkv.proto.v1.KVGrpc;
 import io.ringkv.proto.v1.PutRequest;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
@@ -62,6 +63,42 @@ final class LocalTestCluster {
       System.arraycopy(extraFlags, 0, flags[i], own.length, extraFlags.length);
     }
     return flags;
+  }
+
+  /**
+   * Flags of node {@code nodeId} on {@code host} (free ports, data in {@code dataDir/n<nodeId>})
+   * that starts in join mode, learning the map from the node at {@code joinAddress}, then {@code
+   * extraFlags}.
+   */
+  static String[] joinerFlags(
+      Path dataDir,
+      long nodeId,
+      String clusterId,
+      String host,
+      String joinAddress,
+      String... extraFlags)
+      throws Exception {
+    List<String> own =
+        new ArrayList<>(
+            List.of(
+                "--data-dir",
+                dataDir.resolve("n" + nodeId).toString(),
+                "--node-id",
+                Long.toString(nodeId),
+                "--cluster-id",
+                clusterId,
+                "--host",
+                host,
+                "--client-addr",
+                ":" + SingleNodeKvTest.freePort(host),
+                "--peer-addr",
+                ":" + SingleNodeKvTest.freePort(host),
+                "--metrics-addr",
+                ":" + SingleNodeKvTest.freePort(host),
+                "--join",
+                joinAddress));
+    own.addAll(List.of(extraFlags));
+    return own.toArray(String[]::new);
   }
 
   /**

@@ -29,7 +29,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -81,7 +80,9 @@ class ReplicaMoveRealNodesTest {
     for (int node = 1; node <= 3; node++) {
       nodes[node] = RingkvNode.start(ConfigLoader.load(flags[node]));
     }
-    flags[4] = joinerFlags(extra);
+    flags[4] =
+        LocalTestCluster.joinerFlags(
+            dataDir, 4, CLUSTER, JOINER_HOST, address(nodes[1].clientAddress()), extra);
     nodes[4] = RingkvNode.start(ConfigLoader.load(flags[4]));
     assertThat(nodes[4].driver().partitions()).as("a joining node bootstraps nothing").isEmpty();
     assertThat(nodes[4].mapView().current().getMembersCount()).isEqualTo(3);
@@ -343,30 +344,6 @@ class ReplicaMoveRealNodesTest {
         return key;
       }
     }
-  }
-
-  private String[] joinerFlags(String[] extra) throws Exception {
-    List<String> own =
-        new ArrayList<>(
-            List.of(
-                "--data-dir",
-                dataDir.resolve("n4").toString(),
-                "--node-id",
-                "4",
-                "--cluster-id",
-                CLUSTER,
-                "--host",
-                JOINER_HOST,
-                "--client-addr",
-                ":" + SingleNodeKvTest.freePort(JOINER_HOST),
-                "--peer-addr",
-                ":" + SingleNodeKvTest.freePort(JOINER_HOST),
-                "--metrics-addr",
-                ":" + SingleNodeKvTest.freePort(JOINER_HOST),
-                "--join",
-                address(nodes[1].clientAddress())));
-    own.addAll(Arrays.asList(extra));
-    return own.toArray(String[]::new);
   }
 
   private ClusterMap withMember4(ClusterMap map) {

@@ -26,10 +26,15 @@ import java.security.DigestOutputStream;
 import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
@@ -53,6 +58,19 @@ public final class BackupWriter {
 
   /** Deadline of one partition's export stream: a bound, far above any sane partition's time. */
   static final long PARTITION_EXPORT_MILLIS_MAX = TimeUnit.HOURS.toMillis(6);
+
+  /**
+   * Longest wait for the next message of an export before it is given up and started again
+   * elsewhere: well above the node's read barrier (10 s) and one batch at any sane pace, so only a
+   * node that died without closing the connection (a crash the transport did not see, a host or
+   * network gone) hits it; without it such an export would wait for its 6-hour deadline.
+   */
+  static final long EXPORT_IDLE_MILLIS_MAX = 30_000;
+
+  /** Cancels exports that received nothing for {@link #EXPORT_IDLE_MILLIS_MAX}. */
+  private static final ScheduledExecutorService IDLE_WATCH =
+      Executors.newSingleThreadScheduledExecutor(
+          Thread.ofPlatform().name("ringctl-export-idle-watch").daemon().factory());
 
   /** What a finished backup holds. */
   public record Summary(
@@ -151,6 +169,7 @@ public final class BackupWriter {
   private BackupPartitionFile exportWithRetries(int partition, int partitionCount, Pacer pacer)
       throws InterruptedException {
     RuntimeException last = null;
+    Set<String> failed = new HashSet<>();
     for (int attempt = 0; attempt < ATTEMPTS_PER_PARTITION_MAX; attempt++) {
       if (attempt > 0) {
         TimeUnit.MILLISECONDS.sleep(
@@ -158,7 +177,7 @@ public final class BackupWriter {
       }
       String address;
       try {
-        address = replicaAddress(partition, attempt);
+        address = replicaAddress(partition, attempt, failed);
       } catch (RuntimeException e) {
         last = e;
         continue;
@@ -172,6 +191,23 @@ public final class BackupWriter {
               e);
         }
         last = e;
+        failed.add(address);
+        if (attempt + 1 == ATTEMPTS_PER_PARTITION_MAX) {
+          break; // the failure below says so
+        }
+        progress.accept(
+            "partition "
+                + partition
+                + ": export from "
+                + address
+                + " failed ("
+                + e.getStatus().getCode()
+                + ": "
+                + e.getStatus().getDescription()
+                + "); starting it again, attempt "
+                + (attempt + 2)
+                + " of "
+                + ATTEMPTS_PER_PARTITION_MAX);
       }
     }
     throw new BackupException(
@@ -192,8 +228,12 @@ public final class BackupWriter {
         || code == Status.Code.ABORTED;
   }
 
-  /** The client address of a replica of {@code partition}: the leader first, then the others. */
-  private String replicaAddress(int partition, int attempt) {
+  /**
+   * The client address of a replica of {@code partition}: the leader first, then the others, but
+   * not one whose export already failed while another is left (the map may still name a node that
+   * died as its leader for a moment); when every replica failed once, they are asked in turn.
+   */
+  private String replicaAddress(int partition, int attempt, Set<String> failed) {
     PartitionsResponse partitions = BlockingRingKvClient.await(client.cluster().partitions());
     Map<Long, String> addresses = new HashMap<>();
     for (Member member : BlockingRingKvClient.await(client.cluster().members()).getMembersList()) {
@@ -216,6 +256,12 @@ public final class BackupWriter {
     }
     if (candidates.isEmpty()) {
       throw new BackupException("partition " + partition + " has no replicas in the map");
+    }
+    for (long node : candidates) {
+      String address = addresses.get(node);
+      if (address != null && !failed.contains(address)) {
+        return address;
+      }
     }
     long node = candidates.get(attempt % candidates.size());
     String address = addresses.get(node);
@@ -245,7 +291,7 @@ public final class BackupWriter {
     boolean complete = false;
     try (OutputStream out =
         new DigestOutputStream(new BufferedOutputStream(Files.newOutputStream(partial)), digest)) {
-      while (stream.hasNext()) {
+      while (nextArrives(call, stream, address)) {
         ExportPartitionResponse response = stream.next();
         pacer.took(response.getSerializedSize());
         switch (response.getPartCase()) {
@@ -306,6 +352,31 @@ public final class BackupWriter {
           .build();
     } catch (IOException e) {
       throw new BackupException("cannot finish " + file + ": " + e, e);
+    }
+  }
+
+  /**
+   * {@code stream.hasNext()}, but the call is cancelled (and the wait ends with CANCELLED, which is
+   * retried) when nothing arrives within {@link #EXPORT_IDLE_MILLIS_MAX}.
+   */
+  private static boolean nextArrives(
+      io.grpc.ClientCall<?, ?> call, Iterator<ExportPartitionResponse> stream, String address) {
+    ScheduledFuture<?> watch =
+        IDLE_WATCH.schedule(
+            () ->
+                call.cancel(
+                    "export from "
+                        + address
+                        + " sent nothing for "
+                        + EXPORT_IDLE_MILLIS_MAX
+                        + " ms (node gone?)",
+                    null),
+            EXPORT_IDLE_MILLIS_MAX,
+            TimeUnit.MILLISECONDS);
+    try {
+      return stream.hasNext();
+    } finally {
+      watch.cancel(false);
     }
   }
 

@@ -63,8 +63,13 @@ public final class AuthFollower implements AutoCloseable {
 
   public AuthFollower start() {
     // The first local read runs before start returns: a restarted meta replica serves with the
-    // record it holds from its first call on, not after the first round.
+    // record it holds from its first call on, not after the first round. A node without a meta
+    // replica asks the meta voters once each before it serves, so it does not begin by serving as
+    // if auth were off; when none answers, it refuses calls until a later poll gets an answer.
     readLocal();
+    for (int asked = 0; !view.known() && asked < metaVoters.get().size(); asked++) {
+      pollOne();
+    }
     scheduler.scheduleWithFixedDelay(
         this::readLocal,
         LOCAL_READ_INTERVAL_MILLIS,
@@ -80,7 +85,9 @@ public final class AuthFollower implements AutoCloseable {
       store
           .readLocal()
           .ifPresent(found -> {
-            if (view.adopt(found.record(), found.revision())) {
+            boolean adopted = view.adopt(found.record(), found.revision());
+            view.markKnown();
+            if (adopted) {
               log.info(
                   "auth record revision {} from the local meta replica (auth {})",
                   found.revision(),
@@ -108,6 +115,7 @@ public final class AuthFollower implements AutoCloseable {
       if (response.getRevision() > 0 && view.adopt(response.getRecord(), response.getRevision())) {
         log.info("auth record revision {} from node {}", response.getRevision(), target);
       }
+      view.markKnown();
     } catch (StatusRuntimeException e) {
       log.debug("polling the auth record of node {} failed: {}", target, e.getStatus());
     } catch (RuntimeException e) {
@@ -145,19 +153,26 @@ public final class AuthFollower implements AutoCloseable {
                 .asRuntimeException());
         return;
       }
-      GetAuthRecordResponse.Builder answer = GetAuthRecordResponse.newBuilder();
+      java.util.Optional<AuthStore.Versioned> found;
       try {
-        store
-            .readLocal()
-            .ifPresent(found ->
-                answer
-                    .setRecord(AuthRecords.withoutSecrets(found.record()))
-                    .setRevision(found.revision()));
+        found = store.readLocal();
       } catch (RuntimeException e) {
         observer.onError(Status.UNAVAILABLE.withDescription(e.toString()).asRuntimeException());
         return;
       }
-      observer.onNext(answer.build());
+      if (found.isEmpty()) {
+        // An empty answer would read as "auth off" to a node still learning the auth state.
+        observer.onError(
+            Status.UNAVAILABLE
+                .withDescription("this node holds no meta replica: ask a meta voter")
+                .asRuntimeException());
+        return;
+      }
+      observer.onNext(
+          GetAuthRecordResponse.newBuilder()
+              .setRecord(AuthRecords.withoutSecrets(found.get().record()))
+              .setRevision(found.get().revision())
+              .build());
       observer.onCompleted();
     }
   }

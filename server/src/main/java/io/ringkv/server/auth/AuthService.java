@@ -259,24 +259,31 @@ public final class AuthService extends AuthGrpc.AuthImplBase {
   private <T> T forward(Function<AuthGrpc.AuthBlockingStub, T> call) {
     long target = metaLeaderHint.getAsLong();
     if (forwardedCall.getAsBoolean() || target == 0 || target == selfNodeId) {
-      throw Status.UNAVAILABLE
-          .withDescription(
-              "node "
-                  + selfNodeId
-                  + " does not lead the meta group"
-                  + (target == 0 || target == selfNodeId
-                      ? " and knows no leader"
-                      : "; try node " + target))
-          .asRuntimeException();
+      throw io.ringkv.server.ForwardingHeaders.notMetaLeader(selfNodeId, target);
     }
     Metadata headers = new Metadata();
     headers.put(io.ringkv.server.ForwardingHeaders.FORWARDED, Long.toString(selfNodeId));
-    AuthGrpc.AuthBlockingStub stub =
-        AuthGrpc.newBlockingStub(channelTo.apply(target))
-            .withInterceptors(
-                MetadataUtils.newAttachHeadersInterceptor(headers),
-                CallerCredentials.passCallerOn())
-            .withDeadlineAfter(FORWARD_DEADLINE_MILLIS, TimeUnit.MILLISECONDS);
-    return call.apply(stub);
+    // A node without a meta replica guesses a meta voter; a follower refuses naming the leader it
+    // knows, and this node (never the follower) tries that one next.
+    for (int tries = 1; ; tries++) {
+      AuthGrpc.AuthBlockingStub stub =
+          AuthGrpc.newBlockingStub(channelTo.apply(target))
+              .withInterceptors(
+                  MetadataUtils.newAttachHeadersInterceptor(headers),
+                  CallerCredentials.passCallerOn())
+              .withDeadlineAfter(FORWARD_DEADLINE_MILLIS, TimeUnit.MILLISECONDS);
+      try {
+        return call.apply(stub);
+      } catch (StatusRuntimeException refused) {
+        long next = io.ringkv.server.ForwardingHeaders.metaLeaderOf(refused);
+        if (tries >= io.ringkv.server.ForwardingHeaders.META_FORWARD_TRIES_MAX
+            || next == 0
+            || next == target
+            || next == selfNodeId) {
+          throw refused;
+        }
+        target = next;
+      }
+    }
   }
 }

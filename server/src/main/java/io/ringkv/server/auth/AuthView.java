@@ -26,6 +26,14 @@ public final class AuthView {
   private record Current(AuthRecord record, long revision) {}
 
   private volatile Current current = new Current(AuthRecord.getDefaultInstance(), 0);
+
+  /**
+   * Whether this node has read the auth state from a meta replica (its own or a voter's) since it
+   * started. Until then it cannot tell "auth off" from "not learned yet", so the gate serves no
+   * one.
+   */
+  private volatile boolean known;
+
   private final Map<String, Principal> verified = new ConcurrentHashMap<>();
   private final List<Consumer<AuthRecord>> listeners =
       new java.util.concurrent.CopyOnWriteArrayList<>();
@@ -49,6 +57,16 @@ public final class AuthView {
       listener.accept(record);
     }
     return true;
+  }
+
+  /** Whether the auth state was read from a meta replica since start (see {@link #markKnown}). */
+  public boolean known() {
+    return known;
+  }
+
+  /** Records that a meta replica answered with the auth state (which {@link #adopt} took). */
+  public void markKnown() {
+    known = true;
   }
 
   /** Hears each record adopted from now on. */

@@ -5,8 +5,8 @@ import com.google.common.util.concurrent.Futures;
 import com.google.common.util.concurrent.ListenableFuture;
 import com.google.common.util.concurrent.MoreExecutors;
 import io.grpc.Channel;
+import io.grpc.Context;
 import io.grpc.Metadata;
-import io.grpc.Status;
 import io.grpc.stub.MetadataUtils;
 import io.ringkv.proto.internal.ClusterMap;
 import io.ringkv.proto.v1.AddNodeRequest;
@@ -201,15 +201,22 @@ public final class MetaCoordinator implements MembershipCommands, AutoCloseable 
       Function<ClusterGrpc.ClusterFutureStub, ListenableFuture<T>> call) {
     long target = metaLeaderHint();
     if (forwardedCall.getAsBoolean() || target == 0) {
-      return CompletableFuture.failedFuture(
-          Status.UNAVAILABLE
-              .withDescription(
-                  "node "
-                      + selfNodeId
-                      + " does not lead the meta group"
-                      + (target == 0 ? " and knows no leader" : "; try node " + target))
-              .asRuntimeException());
+      return CompletableFuture.failedFuture(ForwardingHeaders.notMetaLeader(selfNodeId, target));
     }
+    // A follow-up hop runs on a gRPC thread: it gets the served call's context back, so it passes
+    // on the caller's credentials, never this node's own.
+    return forwardTo(target, call, ForwardingHeaders.META_FORWARD_TRIES_MAX - 1, Context.current());
+  }
+
+  /**
+   * Forwards to {@code target}; when it refuses as a follower naming another leader, forwards there
+   * instead, at most {@code triesLeft} more times.
+   */
+  private <T> CompletableFuture<T> forwardTo(
+      long target,
+      Function<ClusterGrpc.ClusterFutureStub, ListenableFuture<T>> call,
+      int triesLeft,
+      Context served) {
     Metadata headers = new Metadata();
     headers.put(ForwardingHeaders.FORWARDED, Long.toString(selfNodeId));
     ClusterGrpc.ClusterFutureStub stub =
@@ -227,7 +234,26 @@ public final class MetaCoordinator implements MembershipCommands, AutoCloseable 
 
           @Override
           public void onFailure(Throwable error) {
-            result.completeExceptionally(error);
+            long next = ForwardingHeaders.metaLeaderOf(error);
+            if (triesLeft <= 0 || next == 0 || next == target || next == selfNodeId) {
+              result.completeExceptionally(error);
+              return;
+            }
+            log.debug("node {} does not lead the meta group: forwarding to node {}", target, next);
+            CompletableFuture<T> nextHop;
+            Context previous = served.attach();
+            try {
+              nextHop = forwardTo(next, call, triesLeft - 1, served);
+            } finally {
+              served.detach(previous);
+            }
+            nextHop.whenComplete((value, failure) -> {
+              if (failure == null) {
+                result.complete(value);
+              } else {
+                result.completeExceptionally(failure);
+              }
+            });
           }
         },
         MoreExecutors.directExecutor());
