@@ -20,14 +20,29 @@ final class LocalTestCluster {
    * Command-line flags of one node per host (node i+1 on {@code hosts[i]}, free ports, data under
    * {@code dataDir/n<i+1>}), all with the same member list, followed by {@code extraFlags}.
    */
+  /**
+   * Free client, peer and metrics ports on {@code host}, none equal to another or to the peer port
+   * + 1 (gossip's push-pull): ports freed one after the other may come back equal.
+   */
+  static int[] distinctPorts(String host) throws Exception {
+    for (int attempt = 0; attempt < 100; attempt++) {
+      int client = SingleNodeKvTest.freePort(host);
+      int peer = SingleNodeKvTest.freePort(host);
+      int metrics = SingleNodeKvTest.freePort(host);
+      java.util.Set<Integer> used = java.util.Set.of(client, peer, metrics);
+      if (used.size() == 3 && !used.contains(peer + 1)) {
+        return new int[] {client, peer, metrics};
+      }
+    }
+    throw new IllegalStateException("no three distinct free ports on " + host);
+  }
+
   static String[][] flags(Path dataDir, String[] hosts, String clusterId, String... extraFlags)
       throws Exception {
     int[][] ports = new int[hosts.length][3];
     StringBuilder members = new StringBuilder();
     for (int i = 0; i < hosts.length; i++) {
-      for (int p = 0; p < 3; p++) {
-        ports[i][p] = SingleNodeKvTest.freePort(hosts[i]);
-      }
+      ports[i] = distinctPorts(hosts[i]);
       members
           .append(members.isEmpty() ? "" : ",")
           .append(i + 1)
