@@ -29,7 +29,7 @@ final class LocalTestCluster {
       int client = SingleNodeKvTest.freePort(host);
       int peer = SingleNodeKvTest.freePort(host);
       int metrics = SingleNodeKvTest.freePort(host);
-      java.util.Set<Integer> used = java.util.Set.of(client, peer, metrics);
+      java.util.Set<Integer> used = new java.util.HashSet<>(List.of(client, peer, metrics));
       if (used.size() == 3 && !used.contains(peer + 1)) {
         return new int[] {client, peer, metrics};
       }
