@@ -31,7 +31,19 @@ ctl() {
   timeout 60 "$root_dir/bin/ringctl" --endpoints 127.0.0.242:7379 --cacert "$tls/ca.crt" \
     --cert "$tls/client-root.crt" --key "$tls/client-root.key" "$@"
 }
-token=$(ctl auth user add root)
+# An add whose answer was lost (e.g. while the meta group changes leader just after start) can be
+# retried into "exists", and the token is shown only once: auth is still off, so start over.
+token=""
+for attempt in 1 2 3 4 5; do
+  if token=$(ctl auth user add root 2>"$work/add.err"); then
+    break
+  fi
+  cat "$work/add.err" >&2
+  grep -q exists "$work/add.err" && ctl auth user delete root >/dev/null
+  token=""
+  sleep 1
+done
+[ -n "$token" ] || { echo "reflection-check: FAILED: could not add user root" >&2; exit 1; }
 ctl auth user grant-role root admin >/dev/null
 ctl auth enable >/dev/null
 timeout 120 node "$work/check.js" 127.0.0.243:7379 --cacert "$tls/ca.crt" --token "$token"

@@ -131,7 +131,15 @@ record CallFailure(Kind kind, Status status, ErrorDetail detail, String address)
                 detail.getLimitName(),
                 detail.getLimitValue(),
                 cause);
-        case REJECTED -> new RejectedException(operation + " was rejected: " + describe(), cause);
+        case REJECTED ->
+            new RejectedException(
+                operation
+                    + " was rejected: "
+                    + describe()
+                    + (write && writeMaybeApplied
+                        ? "; an earlier attempt of it may have been applied (its answer was lost)"
+                        : ""),
+                cause);
         case SESSION_EXPIRED ->
             writeMaybeApplied
                 ? new OutcomeUnknownException(
