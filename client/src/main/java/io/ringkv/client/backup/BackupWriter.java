@@ -32,9 +32,9 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
@@ -67,10 +67,20 @@ public final class BackupWriter {
    */
   static final long EXPORT_IDLE_MILLIS_MAX = 30_000;
 
-  /** Cancels exports that received nothing for {@link #EXPORT_IDLE_MILLIS_MAX}. */
-  private static final ScheduledExecutorService IDLE_WATCH =
-      Executors.newSingleThreadScheduledExecutor(
-          Thread.ofPlatform().name("ringctl-export-idle-watch").daemon().factory());
+  /**
+   * Cancels exports that received nothing for {@link #EXPORT_IDLE_MILLIS_MAX}. One watch is
+   * scheduled per message and cancelled when the next arrives; cancelled watches leave the queue at
+   * once, so it holds one per export in flight, not one per message of the last 30 s.
+   */
+  private static final ScheduledExecutorService IDLE_WATCH = idleWatch();
+
+  private static ScheduledExecutorService idleWatch() {
+    ScheduledThreadPoolExecutor watch =
+        new ScheduledThreadPoolExecutor(
+            1, Thread.ofPlatform().name("ringctl-export-idle-watch").daemon().factory());
+    watch.setRemoveOnCancelPolicy(true);
+    return watch;
+  }
 
   /** What a finished backup holds. */
   public record Summary(
