@@ -82,6 +82,16 @@ public final class ForwardingHeaders implements ServerInterceptor {
   }
 
   /**
+   * The node a meta command refused by {@code target} with {@code error} goes to next, or 0 to give
+   * up: when {@code triesLeft} is used up, the refusal names no leader, or it names the node just
+   * tried or this node itself.
+   */
+  public static long nextMetaHop(Throwable error, long target, long selfNodeId, int triesLeft) {
+    long next = metaLeaderOf(error);
+    return triesLeft <= 0 || next == target || next == selfNodeId ? 0 : next;
+  }
+
+  /**
    * The meta leader named by a {@link #notMetaLeader} refusal in {@code error} (or its cause), 0
    * for any other error.
    */

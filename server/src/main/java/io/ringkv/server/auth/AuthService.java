@@ -275,11 +275,13 @@ public final class AuthService extends AuthGrpc.AuthImplBase {
       try {
         return call.apply(stub);
       } catch (StatusRuntimeException refused) {
-        long next = io.ringkv.server.ForwardingHeaders.metaLeaderOf(refused);
-        if (tries >= io.ringkv.server.ForwardingHeaders.META_FORWARD_TRIES_MAX
-            || next == 0
-            || next == target
-            || next == selfNodeId) {
+        long next =
+            io.ringkv.server.ForwardingHeaders.nextMetaHop(
+                refused,
+                target,
+                selfNodeId,
+                io.ringkv.server.ForwardingHeaders.META_FORWARD_TRIES_MAX - tries);
+        if (next == 0) {
           throw refused;
         }
         target = next;

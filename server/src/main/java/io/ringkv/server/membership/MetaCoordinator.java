@@ -234,8 +234,8 @@ public final class MetaCoordinator implements MembershipCommands, AutoCloseable 
 
           @Override
           public void onFailure(Throwable error) {
-            long next = ForwardingHeaders.metaLeaderOf(error);
-            if (triesLeft <= 0 || next == 0 || next == target || next == selfNodeId) {
+            long next = ForwardingHeaders.nextMetaHop(error, target, selfNodeId, triesLeft);
+            if (next == 0) {
               result.completeExceptionally(error);
               return;
             }
