@@ -51,6 +51,7 @@ import org.junit.jupiter.api.io.TempDir;
  * wherever it is; finally node 2 is decommissioned with the admin token, the change completes, and
  * every key written is still readable.
  */
+@org.junit.jupiter.api.Timeout(value = 300, unit = java.util.concurrent.TimeUnit.SECONDS)
 class AuthMembershipTest {
   private static final String[] HOSTS = {"127.0.17.1", "127.0.17.2", "127.0.17.3"};
   private static final String JOINER_HOST = "127.0.17.4";

@@ -29,6 +29,7 @@ import org.junit.jupiter.api.Test;
  * of n2 alive and is counted; and a key rotation done node by node in the documented order never
  * drops a packet between the members. It waits on conditions with deadlines, never on sleeps.
  */
+@org.junit.jupiter.api.Timeout(value = 300, unit = java.util.concurrent.TimeUnit.SECONDS)
 class GossipEncryptionTest {
   private static final int PORT = 7380;
   private static final String CLUSTER = "gossip-key-test";
