@@ -19,6 +19,7 @@ import io.ringkv.server.config.Limits;
 import io.ringkv.server.raft.DriverException;
 import io.ringkv.server.raft.GroupStatus;
 import io.ringkv.server.raft.MultiRaftDriver;
+import io.ringkv.storage.PartitionReadView;
 import io.ringkv.storage.ScanRange;
 import java.util.ArrayList;
 import java.util.BitSet;
@@ -31,13 +32,15 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Serves a Scan: asks every partition for one page at once and merges the pages in key order.
+ * Serves a Scan: reads every partition at once and merges their pairs in key order.
  *
- * <p>Design notes. Each partition returns up to limit + 1 pairs: a partition with more than {@code
- * limit} in range proves there is more, so the merged page is exact and {@code next_key} resumes
- * right after its last key. Pages are cut by bytes as well, so that no response (a partition's
- * page, a node's page, and the merged page) exceeds response-size-bytes-max; a page cut by bytes
- * says so with {@code more}, and the merged page ends at its last key.
+ * <p>Design notes. A scan needs the first limit + 1 pairs over all partitions: a source with more
+ * than {@code limit} in range proves there is more, so the merged page is exact and {@code
+ * next_key} resumes right after its last key. The partitions one node serves are merged on that
+ * node as they are read ({@link PartitionPageMerge}), so a node reads about the pairs it returns,
+ * not limit + 1 of each partition. Pages are cut by bytes as well, so that no response (a
+ * partition's page, a node's page, and the merged page) exceeds response-size-bytes-max; a page cut
+ * by bytes says so with {@code more}, and the merged page ends at its last key.
  *
  * <p>Partitions are grouped by the node that serves them (the router's view of leaders): this
  * node's own are read in-process, and each other node is asked once, through {@code NodeScan}, for
@@ -229,8 +232,8 @@ final class ScanFanOut {
         serveHere(
             request.getPartitionsList(), range, limit, linearizable, page, router.deadlineNanos());
     Invariants.check(
-        served.pages().size() + served.notServed().size() == request.getPartitionsCount(),
-        "a NodeScan answers each listed partition once");
+        served.pages().size() <= 1 && served.notServed().size() <= request.getPartitionsCount(),
+        "a NodeScan answers with one page at most");
     NodeScanResponse.Builder response =
         NodeScanResponse.newBuilder().setPage(merge(served.pages(), limit));
     for (DriverException notServed : served.notServed()) {
@@ -242,12 +245,16 @@ final class ScanFanOut {
     return response.build();
   }
 
-  /** Pages of the partitions this node served, and the refusals of those it may not serve. */
+  /**
+   * The merged page of the partitions this node served (none when it served none), and the refusals
+   * of those it may not serve.
+   */
   private record Served(List<ScanResponse> pages, List<DriverException> notServed) {}
 
   /**
-   * Reads {@code partitions} from this node's replicas: every read barrier is asked for first (with
-   * a lease they complete at once), then each partition is read once its barrier passed. A
+   * Reads {@code partitions} from this node's replicas into one merged page: every read barrier is
+   * asked for first (with a lease they complete at once), then each partition's view is opened once
+   * its barrier passed, and the views are merged as they are read ({@link PartitionPageMerge}). A
    * partition this node does not lead (a linearizable read) or no longer holds is refused, not
    * waited for.
    */
@@ -262,14 +269,14 @@ final class ScanFanOut {
     for (int partition : partitions) {
       barriers.add(barrier(partition, linearizable));
     }
-    List<ScanResponse> pages = new ArrayList<>(partitions.size());
+    List<PartitionReadView> views = new ArrayList<>(partitions.size());
     List<DriverException> notServed = new ArrayList<>();
     try {
       for (int i = 0; i < partitions.size(); i++) {
         int partition = partitions.get(i);
         try {
-          long term = router.await(barriers.get(i), deadline, partition);
-          pages.add(readPage(partition, term, range, limit, page));
+          router.await(barriers.get(i), deadline, partition);
+          views.add(driver.store(partition).readView());
         } catch (DriverException e) {
           if (!router.servesElsewhere(e)) {
             throw router.driverError(e);
@@ -277,14 +284,31 @@ final class ScanFanOut {
           notServed.add(e);
         }
       }
+      Invariants.check(
+          views.size() + notServed.size() == partitions.size(),
+          "a scan reads or refuses each local partition once");
+      if (views.isEmpty()) {
+        return new Served(List.of(), notServed);
+      }
+      ScanResponse merged =
+          PartitionPageMerge.merge(
+              views,
+              range,
+              limit,
+              pageBytesMax(),
+              PAIR_OVERHEAD_BYTES,
+              page.getKeysOnly(),
+              validation.layout().partitionCount());
+      return new Served(
+          List.of(merged.toBuilder().setHeader(router.mergedHeader()).build()), notServed);
     } catch (StatusRuntimeException e) {
       throw e;
     } catch (Exception e) {
       throw Status.INTERNAL.withDescription(e.toString()).asRuntimeException();
     } finally {
       barriers.forEach(barrier -> barrier.cancel(false));
+      views.forEach(PartitionReadView::close);
     }
-    return new Served(pages, notServed);
   }
 
   /** The read barrier of one local partition: ReadIndex or lease on its leader, or none. */
