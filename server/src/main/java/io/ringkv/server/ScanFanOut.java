@@ -44,13 +44,15 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>Partitions are grouped by the node that serves them (the router's view of leaders): this
  * node's own are read in-process, and each other node is asked once, through {@code NodeScan}, for
- * all of its partitions; it answers their pairs already merged (a page that is short, or ends with
- * {@code more}, like a partition's), so a scan costs at most one forwarded call per other node. A
- * partition whose leader is unknown, or that the asked node no longer serves (leadership or a
- * replica moved), goes the per-partition way through {@link LeaderRouter#route}, which retries
- * within the call's deadline. A page forwarded by another node for one partition (marked with its
- * partition) is served for that partition alone. Runs on the call executor; never on the transport
- * thread.
+ * all of its partitions, for about its share of the page (its partitions' share of the key space,
+ * with a margin); it answers their pairs already merged (a page that is short, or ends with {@code
+ * more}, like a partition's). A node whose pairs fill what it was asked for is asked again, from
+ * after its last pair and for a full page, only when the merged page would otherwise end early, so
+ * a scan costs one forwarded call per other node, rarely two. A partition whose leader is unknown,
+ * or that the asked node no longer serves (leadership or a replica moved), goes the per-partition
+ * way through {@link LeaderRouter#route}, which retries within the call's deadline. A page
+ * forwarded by another node for one partition (marked with its partition) is served for that
+ * partition alone. Runs on the call executor; never on the transport thread.
  */
 final class ScanFanOut {
   /** Room in a page for the header, next key tag and flags (the next key itself is counted). */
@@ -141,18 +143,22 @@ final class ScanFanOut {
               () -> List.of(scanPartition(partition, range, perPartition, linearizable, page)),
               executor));
     }
+    List<CompletableFuture<NodePart>> nodeParts = new ArrayList<>();
     plan.byNode()
         .forEach((node, partitions) -> {
           for (int from = 0; from < partitions.size(); from += NODE_SCAN_PARTITIONS_MAX) {
             List<Integer> share =
                 partitions.subList(
                     from, Math.min(partitions.size(), from + NODE_SCAN_PARTITIONS_MAX));
-            parts.add(
+            int shareLimit = shareLimit(perPartition, share.size(), partitionCount);
+            nodeParts.add(
                 CompletableFuture.supplyAsync(
-                    () -> askNode(node, share, range, linearizable, page, deadline), executor));
+                    () -> askNode(node, share, range, linearizable, page, shareLimit, deadline),
+                    executor));
           }
         });
     List<ScanResponse> pages = new ArrayList<>(partitionCount);
+    List<NodePart> answered = new ArrayList<>();
     try {
       Served served = serveHere(plan.here(), range, perPartition, linearizable, page, deadline);
       pages.addAll(served.pages());
@@ -165,17 +171,149 @@ final class ScanFanOut {
       for (CompletableFuture<List<ScanResponse>> part : parts) {
         pages.addAll(part.join());
       }
+      for (CompletableFuture<NodePart> part : nodeParts) {
+        answered.add(part.join());
+      }
+      readOnWhereShort(answered, pages, range, limit, linearizable, page, deadline);
     } catch (CompletionException e) {
       parts.forEach(other -> other.cancel(false));
+      nodeParts.forEach(other -> other.cancel(false));
       if (e.getCause() instanceof StatusRuntimeException status) {
         throw status;
       }
       throw Status.INTERNAL.withDescription(String.valueOf(e.getCause())).asRuntimeException();
     } catch (RuntimeException e) {
       parts.forEach(other -> other.cancel(false));
+      nodeParts.forEach(other -> other.cancel(false));
       throw e;
     }
+    for (NodePart part : answered) {
+      pages.addAll(part.pages());
+    }
     return merge(pages, limit);
+  }
+
+  /**
+   * Pairs to ask a node for when it serves {@code partitions} of {@code partitionCount}: its
+   * expected share of the page plus four standard deviations and a few (keys spread over the
+   * partitions by hash), never more than a partition's page. A node whose share turns out larger is
+   * asked again ({@link #readOnWhereShort}).
+   */
+  static int shareLimit(int perPartition, int partitions, int partitionCount) {
+    double expected = (double) perPartition * partitions / Math.max(1, partitionCount);
+    int limit = (int) Math.ceil(expected + 4 * Math.sqrt(expected) + 4);
+    return Math.min(perPartition, Math.max(PartitionPageMerge.FIRST_CHUNK_MIN, limit));
+  }
+
+  /**
+   * The pages one node answered for its share: its merged page last, after the pages of the
+   * partitions that went the per-partition way. {@code cut} when the merged page stopped at the
+   * reduced count asked for and the node has more: nothing past its last key is known.
+   */
+  private record NodePart(
+      long node, List<Integer> partitions, List<ScanResponse> pages, boolean cut) {
+    ScanResponse nodePage() {
+      return pages.getLast();
+    }
+
+    ByteString lastKey() {
+      ScanResponse page = nodePage();
+      return page.getKvs(page.getKvsCount() - 1).getKey();
+    }
+  }
+
+  /**
+   * While fewer than {@code limit} pairs are known up to the lowest last key of a node page cut at
+   * its reduced count, asks that node again for a full page from right after that key and adds what
+   * it answers. Each node is asked again at most once (the second page is a full one). The second
+   * read of a partition is at a later read index than the first: each pair is still read as by a
+   * Get during the call.
+   */
+  private void readOnWhereShort(
+      List<NodePart> answered,
+      List<ScanResponse> pages,
+      ScanRange range,
+      int limit,
+      boolean linearizable,
+      ScanRequest page,
+      long deadline) {
+    while (true) {
+      NodePart lowest = null;
+      for (NodePart part : answered) {
+        if (part.cut() && (lowest == null || compareBytes(part.lastKey(), lowest.lastKey()) < 0)) {
+          lowest = part;
+        }
+      }
+      if (lowest == null) {
+        return;
+      }
+      ByteString cutoff = lowest.lastKey();
+      int known = 0;
+      for (ScanResponse other : pages) {
+        known += countUpTo(other, cutoff);
+      }
+      for (NodePart part : answered) {
+        for (ScanResponse partPage : part.pages()) {
+          known += countUpTo(partPage, cutoff);
+        }
+      }
+      int index = answered.indexOf(lowest);
+      if (known >= limit) {
+        return;
+      }
+      byte[] from = cutoff.concat(ByteString.copyFrom(new byte[] {0})).toByteArray();
+      if (range.end() != null && java.util.Arrays.compareUnsigned(from, range.end()) >= 0) {
+        answered.set(
+            index, new NodePart(lowest.node(), lowest.partitions(), lowest.pages(), false));
+        continue;
+      }
+      ScanRange rest = new ScanRange(from, range.end());
+      ScanRequest restPage = continuation(page, from);
+      NodePart second =
+          askNode(
+              lowest.node(),
+              lowest.partitions(),
+              rest,
+              linearizable,
+              restPage,
+              restPage.getLimit(),
+              deadline);
+      List<ScanResponse> combined =
+          new ArrayList<>(lowest.pages().subList(0, lowest.pages().size() - 1));
+      combined.addAll(second.pages().subList(0, second.pages().size() - 1));
+      ScanResponse first = lowest.nodePage();
+      ScanResponse next = second.nodePage();
+      combined.add(
+          first.toBuilder()
+              .addAllKvs(next.getKvsList())
+              .setMore(next.getMore())
+              .setNextKey(next.getNextKey())
+              .build());
+      answered.set(index, new NodePart(lowest.node(), lowest.partitions(), combined, false));
+    }
+  }
+
+  /** Pairs of {@code page} with keys at or below {@code cutoff} (a page is in key order). */
+  private static int countUpTo(ScanResponse page, ByteString cutoff) {
+    int count = 0;
+    for (KeyValue kv : page.getKvsList()) {
+      if (compareBytes(kv.getKey(), cutoff) > 0) {
+        break;
+      }
+      count++;
+    }
+    return count;
+  }
+
+  /** {@code page} (limit and all) from {@code from} on, to the same end. */
+  private static ScanRequest continuation(ScanRequest page, byte[] from) {
+    ScanRequest.Builder rest =
+        page.toBuilder().clearPrefix().setStartKey(ByteString.copyFrom(from));
+    if (!page.getPrefix().isEmpty()) {
+      byte[] end = ScanRange.prefix(page.getPrefix().toByteArray()).end();
+      rest.setEndKey(end == null ? ByteString.EMPTY : ByteString.copyFrom(end));
+    }
+    return rest.build();
   }
 
   /**
@@ -330,17 +468,20 @@ final class ScanFanOut {
   }
 
   /**
-   * Asks {@code node} for its share. Partitions it did not serve, or all of them when it could not
-   * be asked (down, or a node without NodeScan), go the per-partition way.
+   * Asks {@code node} for at most {@code shareLimit} pairs of its share. Partitions it did not
+   * serve, or all of them when it could not be asked (down, or a node without NodeScan), go the
+   * per-partition way with full pages.
    */
-  private List<ScanResponse> askNode(
+  private NodePart askNode(
       long node,
       List<Integer> partitions,
       ScanRange range,
       boolean linearizable,
       ScanRequest page,
+      int shareLimit,
       long deadline) {
     NodeScanResponse answer;
+    ScanRequest sharePage = page.toBuilder().setLimit(shareLimit).build();
     try {
       nodeForwards.increment();
       answer =
@@ -348,17 +489,23 @@ final class ScanFanOut {
               .nodeScan(node)
               .withDeadlineAfter(router.remainingNanos(deadline), TimeUnit.NANOSECONDS)
               .scanPartitions(
-                  NodeScanRequest.newBuilder().setPage(page).addAllPartitions(partitions).build());
+                  NodeScanRequest.newBuilder()
+                      .setPage(sharePage)
+                      .addAllPartitions(partitions)
+                      .build());
     } catch (StatusRuntimeException e) {
       Status.Code code = e.getStatus().getCode();
       if (code != Status.Code.UNAVAILABLE && code != Status.Code.UNIMPLEMENTED) {
         throw e;
       }
-      return partitionByPartition(partitions, range, linearizable, page);
+      List<ScanResponse> pages =
+          new ArrayList<>(partitionByPartition(partitions, range, linearizable, page));
+      pages.add(ScanResponse.getDefaultInstance()); // an empty node page: nothing cut
+      return new NodePart(node, partitions, pages, false);
     }
     ScanResponse nodePage = answer.getPage();
     if ((nodePage.getMore() && nodePage.getKvsCount() == 0)
-        || nodePage.getKvsCount() > page.getLimit()) {
+        || nodePage.getKvsCount() > shareLimit) {
       throw Status.INTERNAL
           .withDescription("node " + node + " answered a malformed scan page")
           .asRuntimeException();
@@ -376,7 +523,9 @@ final class ScanFanOut {
     List<ScanResponse> pages =
         new ArrayList<>(partitionByPartition(retry, range, linearizable, page));
     pages.add(nodePage);
-    return pages;
+    boolean cut =
+        shareLimit < page.getLimit() && nodePage.getMore() && nodePage.getKvsCount() == shareLimit;
+    return new NodePart(node, partitions, pages, cut);
   }
 
   private List<ScanResponse> partitionByPartition(

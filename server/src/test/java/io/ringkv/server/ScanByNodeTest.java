@@ -49,8 +49,9 @@ import org.junit.jupiter.api.io.TempDir;
  * costs at most nodes - 1 forwarded calls (counted by ringkv.scan.forwards), and a Scan marked as
  * forwarded is answered NOT_LEADER rather than forwarded again; a node asked for partitions it does
  * not lead names them back, each with its leader, and serves the rest; a scan through a node whose
- * view of a leader is stale retries that partition alone and stays exact; and scans stay exact
- * while leadership moves under them.
+ * view of a leader is stale retries that partition alone and stays exact; scans stay exact while
+ * leadership moves under them; and a node holding more of a page than its share is asked again, and
+ * the page stays exact.
  */
 class ScanByNodeTest {
   private static final String[] THREE = {"127.0.10.1", "127.0.10.2", "127.0.10.3"};
@@ -312,6 +313,77 @@ class ScanByNodeTest {
   }
 
   // ---------------------------------------------------------------- cluster
+
+  /**
+   * A node whose partitions hold most of a page (keys under one hash tag, all in one partition)
+   * answers more than the share it is first asked for: it is asked again from after its last pair,
+   * and the merged page is still exactly the first keys of the range.
+   */
+  @Test
+  void aNodeHoldingMostOfAPageIsAskedAgainAndThePageStaysExact() throws Exception {
+    SplittableRandom random = seeded("aNodeHoldingMostOfAPage");
+    start(THREE);
+    writeRandomPairs(random, 60, 100);
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(WAIT_SECONDS);
+    for (int i = 0; i < 150; i++) {
+      PutRequest put =
+          PutRequest.newBuilder()
+              .setKey(ByteString.copyFromUtf8(String.format("t/{tag}%03d", i)))
+              .setValue(ByteString.copyFromUtf8("v" + i))
+              .build();
+      LocalTestCluster.putRetrying(kv[random.nextInt(nodes.length)], put, 10, deadline);
+      acknowledged.put(put.getKey(), put.getValue());
+    }
+    int tagged =
+        nodes[0]
+            .config()
+            .partitionLayout()
+            .partitionOfKey(ByteString.copyFromUtf8("t/{tag}").toByteArray());
+    boolean seenAskedAgain = false;
+    for (int attempt = 0; attempt < 5 && !seenAskedAgain; attempt++) {
+      // The tagged partition to the node leading fewest partitions, so that its first share (for
+      // at most 3 of 8 partitions) is below a full page and the 150 tagged keys overflow it.
+      Map<Integer, Long> before = leaders();
+      long fewest = 1;
+      for (long node = 1; node <= nodes.length; node++) {
+        final long candidate = node;
+        final long current = fewest;
+        if (before.values().stream().filter(n -> n == candidate).count()
+            < before.values().stream().filter(n -> n == current).count()) {
+          fewest = node;
+        }
+      }
+      transfer(tagged, fewest);
+      Map<Integer, Long> leaders = leaders();
+      long leader = leaders.get(tagged);
+      int through = (int) (leader % nodes.length); // a node that does not lead the tagged partition
+      long otherLeaders =
+          leaders.values().stream().filter(node -> node != through + 1).distinct().count();
+      int share = (int) leaders.values().stream().filter(node -> node == leader).count();
+      boolean cut = ScanFanOut.shareLimit(101, share, PARTITIONS) < 101;
+      for (ScanRequest.Builder request :
+          List.of(
+              ScanRequest.newBuilder().setPrefix(ByteString.copyFromUtf8("t/")),
+              ScanRequest.newBuilder().setStartKey(ByteString.copyFromUtf8("t/")),
+              ScanRequest.newBuilder()
+                  .setStartKey(ByteString.copyFromUtf8("t/{tag}0"))
+                  .setEndKey(ByteString.copyFromUtf8("t/{tag}2")))) {
+        double calls = counter(through, "node").count();
+        ScanResponse page = scanPage(through, request.clone().setLimit(100).build());
+        double asked = counter(through, "node").count() - calls;
+        List<ByteString> expected = expected(request);
+        assertThat(keys(page.getKvsList()))
+            .as("scan %s through node %d", request, through + 1)
+            .containsExactlyElementsOf(expected.subList(0, Math.min(100, expected.size())));
+        assertThat(page.getMore()).isEqualTo(expected.size() > 100);
+        if (cut && leaders().equals(leaders)) {
+          assertThat(asked).as("node calls of one page").isEqualTo(otherLeaders + 1.0);
+          seenAskedAgain = true;
+        }
+      }
+    }
+    assertThat(seenAskedAgain).as("a round with the tagged leader asked again").isTrue();
+  }
 
   private static SplittableRandom seeded(String test) {
     long seed = Long.getLong("seed", System.nanoTime());
