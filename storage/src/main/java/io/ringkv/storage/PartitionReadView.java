@@ -17,12 +17,20 @@ public final class PartitionReadView implements AutoCloseable {
   private final long groupId;
   private final Snapshot snapshot;
   private final ReadOptions readOptions;
+  private final long appliedIndexAtOpen;
 
-  PartitionReadView(Store store, long groupId) {
+  /** {@code appliedIndexAtOpen}: the partition's applied index when the snapshot is taken. */
+  PartitionReadView(Store store, long groupId, long appliedIndexAtOpen) {
     this.store = store;
     this.groupId = groupId;
+    this.appliedIndexAtOpen = appliedIndexAtOpen;
     this.snapshot = store.db.getSnapshot();
     this.readOptions = new ReadOptions().setSnapshot(snapshot).setVerifyChecksums(true);
+  }
+
+  /** The partition's applied index when this view was opened (the state it reflects). */
+  public long appliedIndexAtOpen() {
+    return appliedIndexAtOpen;
   }
 
   /** The applied state this view reflects. */

@@ -26,6 +26,14 @@ public final class PartitionStore {
   private final long groupId;
   private final ChangefeedLog changefeed;
   private AppliedState applied;
+
+  /**
+   * Bytes one partition keeps of its recently applied keys' current values ({@link LatestValues}):
+   * with the default 16 partitions a node holds, 16 MiB.
+   */
+  public static final long LATEST_VALUES_BYTES_MAX = 1 << 20;
+
+  private final LatestValues latest = new LatestValues(LATEST_VALUES_BYTES_MAX);
   private boolean needsSnapshot;
   private String needsSnapshotReason;
 
@@ -122,8 +130,9 @@ public final class PartitionStore {
             batch.appliedIndex(),
             batch.appliedTerm(),
             batch.confState() == null ? applied.confState() : batch.confState());
+    Map<ByteBuffer, Optional<StoredValue>> overlay = new HashMap<>();
     try (WriteBatch writeBatch = new WriteBatch()) {
-      List<ChangeRecord> changes = addMutations(writeBatch, batch, knownCurrent);
+      List<ChangeRecord> changes = addMutations(writeBatch, batch, knownCurrent, overlay);
       long changeBytes = 0;
       for (ChangeRecord change : changes) {
         byte[] key = Keys.change(groupId, change.revision(), change.ordinal());
@@ -143,18 +152,86 @@ public final class PartitionStore {
       writeBatch.put(store.raftState, appliedKey, DataRecords.encodeApplied(appliedKey, next));
       store.write(writeBatch, false);
       applied = next;
+      remember(overlay, batch.sessions());
       changefeed.appended(changeBytes);
       return changes;
     } catch (RocksDBException e) {
+      latest.clear();
       throw store.failure("apply to group " + groupId, e);
+    } catch (RuntimeException | Error e) {
+      latest.clear();
+      throw e;
     }
   }
 
+  /** After an apply's write: the batch's keys and sessions as they are now. */
+  private void remember(
+      Map<ByteBuffer, Optional<StoredValue>> overlay, List<SessionRecord> sessions) {
+    for (Map.Entry<ByteBuffer, Optional<StoredValue>> entry : overlay.entrySet()) {
+      byte[] key = new byte[entry.getKey().remaining()];
+      entry.getKey().duplicate().get(key);
+      latest.put(key, entry.getValue().isPresent() ? entry.getValue().get() : LatestValues.ABSENT);
+    }
+    for (SessionRecord session : sessions) {
+      latest.put(
+          Keys.session(groupId, session.sessionId()),
+          session.removed() ? LatestValues.ABSENT : session);
+    }
+  }
+
+  /**
+   * The current value of {@code userKey} for an apply about to be built from {@code view}: from the
+   * recently applied keys when held there, else read through the view (and kept, when the view is
+   * of the current applied state).
+   */
+  public synchronized Optional<StoredValue> currentValue(byte[] userKey, PartitionReadView view) {
+    boolean current = view.appliedIndexAtOpen() == applied.index();
+    byte[] key = Keys.user(groupId, userKey);
+    Object held = current ? latest.get(key) : null;
+    if (held instanceof StoredValue value) {
+      return Optional.of(value);
+    }
+    if (held == LatestValues.ABSENT) {
+      return Optional.empty();
+    }
+    Optional<StoredValue> read = view.get(userKey);
+    if (current) {
+      latest.put(key, read.isPresent() ? read.get() : LatestValues.ABSENT);
+    }
+    return read;
+  }
+
+  /** As {@link #currentValue}, for a session's record. */
+  public synchronized Optional<SessionRecord> currentSession(
+      long sessionId, PartitionReadView view) {
+    boolean current = view.appliedIndexAtOpen() == applied.index();
+    byte[] key = Keys.session(groupId, sessionId);
+    Object held = current ? latest.get(key) : null;
+    if (held instanceof SessionRecord session) {
+      return Optional.of(session);
+    }
+    if (held == LatestValues.ABSENT) {
+      return Optional.empty();
+    }
+    Optional<SessionRecord> read = view.session(sessionId);
+    if (current) {
+      latest.put(key, read.isPresent() ? read.get() : LatestValues.ABSENT);
+    }
+    return read;
+  }
+
+  /** Keys held by {@link #currentValue} and {@link #currentSession} (for tests). */
+  synchronized int latestValuesHeld() {
+    return latest.size();
+  }
+
   private List<ChangeRecord> addMutations(
-      WriteBatch writeBatch, ApplyBatch batch, Map<ByteBuffer, Optional<StoredValue>> knownCurrent)
+      WriteBatch writeBatch,
+      ApplyBatch batch,
+      Map<ByteBuffer, Optional<StoredValue>> knownCurrent,
+      Map<ByteBuffer, Optional<StoredValue>> overlay)
       throws RocksDBException {
     // Later mutations of the same batch must see earlier ones: keep them in an overlay.
-    Map<ByteBuffer, Optional<StoredValue>> overlay = new HashMap<>();
     for (Map.Entry<ByteBuffer, Optional<StoredValue>> known : knownCurrent.entrySet()) {
       byte[] userKey = new byte[known.getKey().remaining()];
       known.getKey().duplicate().get(userKey);
@@ -245,8 +322,8 @@ public final class PartitionStore {
   public PartitionReadView readView() {
     synchronized (this) {
       checkAvailable();
+      return new PartitionReadView(store, groupId, applied.index());
     }
-    return new PartitionReadView(store, groupId);
   }
 
   public Optional<StoredValue> get(byte[] userKey) {
@@ -298,6 +375,7 @@ public final class PartitionStore {
    */
   public synchronized AppliedState installSnapshot(Path directory) {
     SnapshotFiles files = PartitionSnapshots.verify(directory, groupId);
+    latest.clear();
     needsSnapshot = true;
     needsSnapshotReason = "a snapshot install from " + directory + " failed";
     PartitionSnapshots.install(store, groupId, files, changefeed);
@@ -315,6 +393,7 @@ public final class PartitionStore {
    */
   public synchronized AppliedState debugInstallSnapshotMetadataOnly(Path directory) {
     SnapshotFiles files = PartitionSnapshots.verify(directory, groupId);
+    latest.clear();
     PartitionSnapshots.finishInstall(store, groupId, files.appliedState(), changefeed);
     PartitionSnapshots.deleteTree(files.directory());
     applied = files.appliedState();

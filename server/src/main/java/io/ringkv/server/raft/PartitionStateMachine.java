@@ -262,7 +262,7 @@ final class PartitionStateMachine {
     private SessionRecord session(long sessionId) {
       SessionRecord record = sessions.get(sessionId);
       if (record == null) {
-        record = view.session(sessionId).orElse(null);
+        record = store.currentSession(sessionId, view).orElse(null);
       }
       return record == null || record.removed() ? null : record;
     }
@@ -328,7 +328,7 @@ final class PartitionStateMachine {
           .computeIfAbsent(
               ByteBuffer.wrap(key),
               k -> {
-                Optional<StoredValue> stored = view.get(key);
+                Optional<StoredValue> stored = store.currentValue(key, view);
                 readBefore.put(k, stored);
                 return stored;
               })
