@@ -89,16 +89,7 @@ final class PartitionPageMerge {
     while (!heads.isEmpty() && response.getKvsCount() < limit) {
       Cursor cursor = heads.poll();
       io.ringkv.storage.KeyValue pair = cursor.head();
-      KeyValue.Builder kv =
-          KeyValue.newBuilder()
-              .setKey(ByteString.copyFrom(pair.key()))
-              .setCreateRevision(pair.value().createRevision())
-              .setModRevision(pair.value().modRevision())
-              .setVersion(pair.value().version());
-      if (!keysOnly) {
-        kv.setValue(ByteString.copyFrom(pair.value().value()));
-      }
-      KeyValue built = kv.build();
+      KeyValue built = message(pair, keysOnly);
       bytes += CodedOutputStream.computeMessageSize(ScanResponse.KVS_FIELD_NUMBER, built);
       if (bytes > bytesMax) {
         heads.add(cursor); // not returned: it follows the page
@@ -123,6 +114,20 @@ final class PartitionPageMerge {
       response.setNextKey(last.concat(ByteString.copyFrom(new byte[] {0})));
     }
     return response.build();
+  }
+
+  /** A stored pair as a scan answers it. */
+  static KeyValue message(io.ringkv.storage.KeyValue pair, boolean keysOnly) {
+    KeyValue.Builder kv =
+        KeyValue.newBuilder()
+            .setKey(ByteString.copyFrom(pair.key()))
+            .setCreateRevision(pair.value().createRevision())
+            .setModRevision(pair.value().modRevision())
+            .setVersion(pair.value().version());
+    if (!keysOnly) {
+      kv.setValue(ByteString.copyFrom(pair.value().value()));
+    }
+    return kv.build();
   }
 
   /** Reads the cursor's next chunk from {@code from}; false when the partition has no more. */

@@ -616,16 +616,8 @@ final class ScanFanOut {
     for (io.ringkv.storage.KeyValue pair :
         driver.store(partition).scan(range, limit, pageBytesMax(), PAIR_OVERHEAD_BYTES)) {
       storeBytes += pair.key().length + pair.value().value().length + PAIR_OVERHEAD_BYTES;
-      KeyValue.Builder kv =
-          KeyValue.newBuilder()
-              .setKey(ByteString.copyFrom(pair.key()))
-              .setCreateRevision(pair.value().createRevision())
-              .setModRevision(pair.value().modRevision())
-              .setVersion(pair.value().version());
-      if (!page.getKeysOnly()) {
-        kv.setValue(ByteString.copyFrom(pair.value().value()));
-      }
-      bytes += CodedOutputStream.computeMessageSize(ScanResponse.KVS_FIELD_NUMBER, kv.build());
+      KeyValue kv = PartitionPageMerge.message(pair, page.getKeysOnly());
+      bytes += CodedOutputStream.computeMessageSize(ScanResponse.KVS_FIELD_NUMBER, kv);
       if (bytes > pageBytesMax()) {
         return response.setMore(true).build(); // cut by bytes: the merge stops here
       }
