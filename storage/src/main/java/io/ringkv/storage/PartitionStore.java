@@ -8,6 +8,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Supplier;
 import org.rocksdb.RocksDBException;
 import org.rocksdb.WriteBatch;
 
@@ -168,9 +169,10 @@ public final class PartitionStore {
   private void remember(
       Map<ByteBuffer, Optional<StoredValue>> overlay, List<SessionRecord> sessions) {
     for (Map.Entry<ByteBuffer, Optional<StoredValue>> entry : overlay.entrySet()) {
-      byte[] key = new byte[entry.getKey().remaining()];
-      entry.getKey().duplicate().get(key);
-      latest.put(key, entry.getValue().isPresent() ? entry.getValue().get() : LatestValues.ABSENT);
+      // Each overlay key wraps a whole key array of its own (see addMutations).
+      latest.put(
+          entry.getKey().array(),
+          entry.getValue().isPresent() ? entry.getValue().get() : LatestValues.ABSENT);
     }
     for (SessionRecord session : sessions) {
       latest.put(
@@ -184,40 +186,41 @@ public final class PartitionStore {
    * recently applied keys when held there, else read through the view (and kept, when the view is
    * of the current applied state).
    */
-  public synchronized Optional<StoredValue> currentValue(byte[] userKey, PartitionReadView view) {
-    boolean current = view.appliedIndexAtOpen() == applied.index();
-    byte[] key = Keys.user(groupId, userKey);
-    Object held = current ? latest.get(key) : null;
-    if (held instanceof StoredValue value) {
-      return Optional.of(value);
-    }
-    if (held == LatestValues.ABSENT) {
-      return Optional.empty();
-    }
-    Optional<StoredValue> read = view.get(userKey);
-    if (current) {
-      latest.put(key, read.isPresent() ? read.get() : LatestValues.ABSENT);
-    }
-    return read;
+  public Optional<StoredValue> currentValue(byte[] userKey, PartitionReadView view) {
+    return current(Keys.user(groupId, userKey), view, StoredValue.class, () -> view.get(userKey));
   }
 
   /** As {@link #currentValue}, for a session's record. */
-  public synchronized Optional<SessionRecord> currentSession(
-      long sessionId, PartitionReadView view) {
-    boolean current = view.appliedIndexAtOpen() == applied.index();
-    byte[] key = Keys.session(groupId, sessionId);
-    Object held = current ? latest.get(key) : null;
-    if (held instanceof SessionRecord session) {
-      return Optional.of(session);
+  public Optional<SessionRecord> currentSession(long sessionId, PartitionReadView view) {
+    return current(
+        Keys.session(groupId, sessionId), view, SessionRecord.class, () -> view.session(sessionId));
+  }
+
+  /**
+   * The kept value of {@code key} when {@code view} is of the current applied state, else {@code
+   * read}, kept if the state did not move meanwhile. The read runs outside the lock, which readers
+   * opening views also take.
+   */
+  private <T> Optional<T> current(
+      byte[] key, PartitionReadView view, Class<T> type, Supplier<Optional<T>> read) {
+    synchronized (this) {
+      if (view.appliedIndexAtOpen() == applied.index()) {
+        Object held = latest.get(key);
+        if (type.isInstance(held)) {
+          return Optional.of(type.cast(held));
+        }
+        if (held == LatestValues.ABSENT) {
+          return Optional.empty();
+        }
+      }
     }
-    if (held == LatestValues.ABSENT) {
-      return Optional.empty();
+    Optional<T> value = read.get();
+    synchronized (this) {
+      if (view.appliedIndexAtOpen() == applied.index()) {
+        latest.put(key, value.isPresent() ? value.get() : LatestValues.ABSENT);
+      }
     }
-    Optional<SessionRecord> read = view.session(sessionId);
-    if (current) {
-      latest.put(key, read.isPresent() ? read.get() : LatestValues.ABSENT);
-    }
-    return read;
+    return value;
   }
 
   /** Keys held by {@link #currentValue} and {@link #currentSession} (for tests). */
