@@ -22,6 +22,7 @@ import io.ringkv.server.raft.MultiRaftDriver;
 import io.ringkv.storage.PartitionReadView;
 import io.ringkv.storage.ScanRange;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.BitSet;
 import java.util.List;
 import java.util.Map;
@@ -257,12 +258,12 @@ final class ScanFanOut {
           known += countUpTo(partPage, cutoff);
         }
       }
-      int index = answered.indexOf(lowest);
       if (known >= limit) {
         return;
       }
+      int index = answered.indexOf(lowest);
       byte[] from = cutoff.concat(ByteString.copyFrom(new byte[] {0})).toByteArray();
-      if (range.end() != null && java.util.Arrays.compareUnsigned(from, range.end()) >= 0) {
+      if (range.end() != null && Arrays.compareUnsigned(from, range.end()) >= 0) {
         answered.set(
             index, new NodePart(lowest.node(), lowest.partitions(), lowest.pages(), false));
         continue;

@@ -54,8 +54,8 @@ class PartitionPageMergeTest {
 
   @Test
   void mergedPagesEqualTheSortedUnionOfThePartitions() {
-    long seed = System.nanoTime();
-    System.out.println("PartitionPageMergeTest seed " + seed);
+    long seed = Long.getLong("seed", System.nanoTime());
+    System.out.println("PartitionPageMergeTest seed " + seed + " (replay: -Dseed=" + seed + ")");
     Random random = new Random(seed);
     for (int i = 0; i < 600; i++) {
       String key = String.format("k%04d", random.nextInt(5_000));
