@@ -137,6 +137,12 @@ live_pid() {
   # Guard against a recycled pid: the process must be a ringkv node, or bin/ringkv just before it
   # execs the JVM (same pid), and it must run on this node's data directory. Another cluster's node
   # (another run directory or checkout) may hold the pid a stopped node of ours left in its file.
+  # A node this script just started may not have exec'd bin/ringkv yet: until then it is this
+  # script's own forked child, with this script's command line.
+  if [ "$(sed -n 's/^PPid:[[:space:]]*//p' "/proc/$pid/status" 2>/dev/null)" = "$$" ]; then
+    echo "$pid"
+    return 0
+  fi
   args=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 0
   case "$args" in
     *io.ringkv.server.NodeMain*" --data-dir $(node_dir "$1")/data "* | \
