@@ -183,6 +183,9 @@ public final class RingkvNode implements AutoCloseable {
                 .keySizeBytesMax(config.limits().keySizeBytesMax())
                 .valueSizeBytesMax(config.limits().valueSizeBytesMax())
                 .commitQueueWritesMax(config.pipeline().commitQueueWritesMax())
+                .handOffSpinNanos(
+                    java.util.concurrent.TimeUnit.MICROSECONDS.toNanos(
+                        config.pipeline().handOffSpinMicros()))
                 .commitBatchWritesMax(
                     Math.min(
                         StorageOptions.COMMIT_BATCH_WRITES_MAX_DEFAULT,
@@ -214,7 +217,8 @@ public final class RingkvNode implements AutoCloseable {
             snapshots,
             config.pipeline().applyQueueBytesMax(),
             config.pipeline().raftInflightBytesMax(),
-            config.raftReadOnlyMode());
+            config.raftReadOnlyMode(),
+            config.pipeline().handOffSpinMicros());
     driver =
         new MultiRaftDriver(
             driverSettings,

@@ -6,6 +6,7 @@ import io.ringkv.raft.Entry;
 import io.ringkv.raft.EntryType;
 import io.ringkv.raft.Invariants;
 import io.ringkv.raft.ReadState;
+import io.ringkv.storage.HandOff;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.Iterator;
@@ -72,11 +73,12 @@ final class ReplicaApplier implements AutoCloseable {
       ApplyBatchSplitter splitter,
       DriverMetrics metrics,
       LongSupplier nanoTime,
-      Consumer<Runnable> toDriver) {
+      Consumer<Runnable> toDriver,
+      HandOff handOff) {
     this.nodeId = nodeId;
     this.queueBytesMax = queueBytesMax;
     this.splitter = splitter;
-    this.loop = new ApplyLoop("ringkv-apply");
+    this.loop = new ApplyLoop("ringkv-apply", handOff);
     this.metrics = metrics;
     this.nanoTime = nanoTime;
     this.toDriver = toDriver;

@@ -304,7 +304,8 @@ class PersistencePipelineTest {
             engine.path().resolve("snapshots"),
             applyQueueBytesMax,
             DriverSettings.RAFT_INFLIGHT_BYTES_MAX_DEFAULT,
-            io.ringkv.raft.Config.ReadOnlyMode.LEASE_BASED);
+            io.ringkv.raft.Config.ReadOnlyMode.LEASE_BASED,
+            0);
     long[] frozenNanos = {0}; // no tick is ever due: no election interferes
     MultiRaftDriver driver =
         new MultiRaftDriver(

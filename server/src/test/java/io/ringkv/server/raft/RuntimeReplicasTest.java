@@ -106,7 +106,8 @@ class RuntimeReplicasTest {
             directory.resolve("n" + node).resolve("snapshots"),
             DriverSettings.APPLY_QUEUE_BYTES_MAX_DEFAULT,
             DriverSettings.RAFT_INFLIGHT_BYTES_MAX_DEFAULT,
-            io.ringkv.raft.Config.ReadOnlyMode.LEASE_BASED);
+            io.ringkv.raft.Config.ReadOnlyMode.LEASE_BASED,
+            0);
     drivers[node] =
         new MultiRaftDriver(
             settings,
