@@ -183,9 +183,6 @@ public final class RingkvNode implements AutoCloseable {
                 .keySizeBytesMax(config.limits().keySizeBytesMax())
                 .valueSizeBytesMax(config.limits().valueSizeBytesMax())
                 .commitQueueWritesMax(config.pipeline().commitQueueWritesMax())
-                .handOffSpinNanos(
-                    java.util.concurrent.TimeUnit.MICROSECONDS.toNanos(
-                        config.pipeline().handOffSpinMicros()))
                 .commitBatchWritesMax(
                     Math.min(
                         StorageOptions.COMMIT_BATCH_WRITES_MAX_DEFAULT,
@@ -217,8 +214,7 @@ public final class RingkvNode implements AutoCloseable {
             snapshots,
             config.pipeline().applyQueueBytesMax(),
             config.pipeline().raftInflightBytesMax(),
-            config.raftReadOnlyMode(),
-            config.pipeline().handOffSpinMicros());
+            config.raftReadOnlyMode());
     driver =
         new MultiRaftDriver(
             driverSettings,

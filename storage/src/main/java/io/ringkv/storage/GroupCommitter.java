@@ -52,7 +52,6 @@ public final class GroupCommitter implements AutoCloseable {
   private final SegmentedLog segmented;
   private final ReentrantLock commitLock;
   private final BlockingQueue<Pending> queue;
-  private final HandOff handOff;
   private final Thread thread;
   private final Counter fsyncs;
   private final Counter queueWaits;
@@ -73,7 +72,6 @@ public final class GroupCommitter implements AutoCloseable {
     this.segmented = segmented;
     this.commitLock = commitLock;
     this.queue = new ArrayBlockingQueue<>(options.commitQueueWritesMax());
-    this.handOff = new HandOff(options.handOffSpinNanos());
     MeterRegistry registry = options.meterRegistry();
     this.fsyncs =
         Counter.builder("ringkv.storage.fsyncs")
@@ -238,11 +236,7 @@ public final class GroupCommitter implements AutoCloseable {
     boolean stopping = false;
     while (!stopping) {
       try {
-        Pending next = handOff.poll(queue, Long.MAX_VALUE);
-        if (next == null) {
-          continue;
-        }
-        batch.add(next);
+        batch.add(queue.take());
       } catch (InterruptedException e) {
         // Interrupted from outside: stop taking writes, and fail what is queued below.
         Thread.currentThread().interrupt();

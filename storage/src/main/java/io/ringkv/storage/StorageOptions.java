@@ -25,7 +25,6 @@ public record StorageOptions(
     long batchSizeBytesMax,
     int commitQueueWritesMax,
     int commitBatchWritesMax,
-    long handOffSpinNanos,
     Duration changefeedRetentionAge,
     long changefeedRetentionBytesMax,
     int logCacheEntriesMax,
@@ -82,7 +81,6 @@ public record StorageOptions(
     private long batchSizeBytesMax = BATCH_SIZE_BYTES_MAX_DEFAULT;
     private int commitQueueWritesMax = COMMIT_QUEUE_WRITES_MAX_DEFAULT;
     private int commitBatchWritesMax = COMMIT_BATCH_WRITES_MAX_DEFAULT;
-    private long handOffSpinNanos = 0;
     private Duration changefeedRetentionAge = CHANGEFEED_RETENTION_AGE_DEFAULT;
     private long changefeedRetentionBytesMax = CHANGEFEED_RETENTION_BYTES_MAX_DEFAULT;
     private int logCacheEntriesMax = LOG_CACHE_ENTRIES_MAX_DEFAULT;
@@ -139,15 +137,6 @@ public record StorageOptions(
     /** Most writes coalesced into one RocksDB write and fsync. */
     public Builder commitBatchWritesMax(int value) {
       commitBatchWritesMax = value;
-      return this;
-    }
-
-    /**
-     * How long the group committer polls its empty queue before it parks (see {@link HandOff}); 0,
-     * the default here, parks at once.
-     */
-    public Builder handOffSpinNanos(long value) {
-      handOffSpinNanos = value;
       return this;
     }
 
@@ -246,7 +235,6 @@ public record StorageOptions(
       positive("batchSizeBytesMax", batchSizeBytesMax);
       positive("commitQueueWritesMax", commitQueueWritesMax);
       positive("commitBatchWritesMax", commitBatchWritesMax);
-      notNegative("handOffSpinNanos", handOffSpinNanos);
       positive("changefeedRetentionBytesMax", changefeedRetentionBytesMax);
       notNegative("logCacheEntriesMax", logCacheEntriesMax);
       notNegative("logCacheSizeBytesMax", logCacheSizeBytesMax);
@@ -277,7 +265,6 @@ public record StorageOptions(
           batchSizeBytesMax,
           commitQueueWritesMax,
           commitBatchWritesMax,
-          handOffSpinNanos,
           changefeedRetentionAge,
           changefeedRetentionBytesMax,
           logCacheEntriesMax,

@@ -220,8 +220,7 @@ public final class ConfigLoader {
         new PipelineLimits(
             integer(values, Setting.APPLY_QUEUE_BYTES_MAX),
             (int) integer(values, Setting.COMMIT_QUEUE_WRITES_MAX),
-            integer(values, Setting.RAFT_INFLIGHT_BYTES_MAX),
-            integer(values, Setting.HANDOFF_SPIN_MICROS)),
+            integer(values, Setting.RAFT_INFLIGHT_BYTES_MAX)),
         gossip(values, peerAddress, clientAddress, metricsAddress),
         new SlowNodeSettings(
             integer(values, Setting.SLOW_NODE_FSYNC_P99_MILLIS_MAX),

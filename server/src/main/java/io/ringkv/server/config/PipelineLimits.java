@@ -12,16 +12,9 @@ import io.ringkv.storage.StorageOptions;
  *     takes no new Ready until the committer catches up
  * @param raftInflightBytesMax entry bytes a leader sends one follower before it hears back, so a
  *     follower never gets more than this between two Readies; at most one log write's bytes
- * @param handOffSpinMicros how long the pipeline's threads (driver, group committer, apply) poll
- *     their empty queues before they park (see {@link io.ringkv.storage.HandOff}); 0 parks at once
  */
 public record PipelineLimits(
-    long applyQueueBytesMax,
-    int commitQueueWritesMax,
-    long raftInflightBytesMax,
-    long handOffSpinMicros) {
-  public static final long HANDOFF_SPIN_MICROS_DEFAULT =
-      io.ringkv.storage.HandOff.SPIN_MICROS_DEFAULT;
+    long applyQueueBytesMax, int commitQueueWritesMax, long raftInflightBytesMax) {
   public static final long APPLY_QUEUE_BYTES_MAX_DEFAULT =
       io.ringkv.server.raft.DriverSettings.APPLY_QUEUE_BYTES_MAX_DEFAULT;
   public static final long RAFT_INFLIGHT_BYTES_MAX_DEFAULT =
@@ -31,8 +24,7 @@ public record PipelineLimits(
       new PipelineLimits(
           APPLY_QUEUE_BYTES_MAX_DEFAULT,
           StorageOptions.COMMIT_QUEUE_WRITES_MAX_DEFAULT,
-          RAFT_INFLIGHT_BYTES_MAX_DEFAULT,
-          HANDOFF_SPIN_MICROS_DEFAULT);
+          RAFT_INFLIGHT_BYTES_MAX_DEFAULT);
 
   public PipelineLimits {
     if (raftInflightBytesMax > StorageOptions.BATCH_SIZE_BYTES_MAX_DEFAULT) {

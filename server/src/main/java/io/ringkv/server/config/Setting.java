@@ -194,14 +194,6 @@ public enum Setting {
       "entry bytes a partition leader sends one follower before it hears back",
       1024 * 1024,
       io.ringkv.storage.StorageOptions.BATCH_SIZE_BYTES_MAX_DEFAULT),
-  HANDOFF_SPIN_MICROS(
-      "handoff-spin-micros",
-      Long.toString(PipelineLimits.HANDOFF_SPIN_MICROS_DEFAULT),
-      "how long the driver, group-commit and apply threads poll for new work before they"
-          + " sleep (a sleep and its wake-up cost more CPU than a short poll under load); 0 ="
-          + " sleep at once",
-      0,
-      10_000),
   PEER_SEND_QUEUE_FRAMES_MAX(
       "peer-send-queue-frames-max",
       "frames queued per disconnected peer",

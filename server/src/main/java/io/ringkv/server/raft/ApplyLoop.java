@@ -1,6 +1,5 @@
 package io.ringkv.server.raft;
 
-import io.ringkv.storage.HandOff;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -25,11 +24,9 @@ final class ApplyLoop implements AutoCloseable {
 
   private final LinkedBlockingQueue<Runnable> queue = new LinkedBlockingQueue<>();
   private final Thread thread;
-  private final HandOff handOff;
   private volatile boolean running = true;
 
-  ApplyLoop(String name, HandOff handOff) {
-    this.handOff = handOff;
+  ApplyLoop(String name) {
     this.thread = new Thread(this::loop, name);
     this.thread.setDaemon(true);
   }
@@ -47,7 +44,7 @@ final class ApplyLoop implements AutoCloseable {
     while (running || !queue.isEmpty()) {
       Runnable task;
       try {
-        task = handOff.poll(queue, TimeUnit.MILLISECONDS.toNanos(IDLE_POLL_MILLIS));
+        task = queue.poll(IDLE_POLL_MILLIS, TimeUnit.MILLISECONDS);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         return;

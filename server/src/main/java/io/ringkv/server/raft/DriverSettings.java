@@ -27,8 +27,6 @@ import java.nio.file.Path;
  *     before hearing back; bounds what a follower receives between two Readies
  * @param readOnlyMode (raft-read-mode) LEASE_BASED: leaders answer reads from a lease when one is
  *     current, and the driver then catches up the ticks a stall missed (see MultiRaftDriver)
- * @param handOffSpinMicros (handoff-spin-micros) how long the driver and apply threads poll their
- *     empty queues before they park (see {@link io.ringkv.storage.HandOff}); 0 parks at once
  */
 public record DriverSettings(
     long nodeId,
@@ -44,8 +42,7 @@ public record DriverSettings(
     Path snapshotDirectory,
     long applyQueueBytesMax,
     long raftInflightBytesMax,
-    io.ringkv.raft.Config.ReadOnlyMode readOnlyMode,
-    long handOffSpinMicros) {
+    io.ringkv.raft.Config.ReadOnlyMode readOnlyMode) {
   public static final int TICK_MILLIS_DEFAULT = 100;
   public static final int ELECTION_TIMEOUT_TICKS_DEFAULT = 10;
   public static final long LOG_COMPACTION_ENTRIES_DEFAULT = 10_000;
@@ -70,6 +67,5 @@ public record DriverSettings(
     Invariants.check(applyQueueBytesMax >= 1, "applyQueueBytesMax must be >= 1");
     Invariants.check(raftInflightBytesMax >= 1, "raftInflightBytesMax must be >= 1");
     Invariants.check(readOnlyMode != null, "readOnlyMode must be set");
-    Invariants.check(handOffSpinMicros >= 0, "handOffSpinMicros must be >= 0");
   }
 }

@@ -16,7 +16,6 @@ import io.ringkv.raft.Status;
 import io.ringkv.server.config.SlowNodeSettings;
 import io.ringkv.server.raft.DriverMetrics.DropReason;
 import io.ringkv.server.transport.PeerMessageHandler;
-import io.ringkv.storage.HandOff;
 import io.ringkv.storage.PartitionStore;
 import io.ringkv.storage.StorageEngine;
 import java.nio.charset.StandardCharsets;
@@ -101,9 +100,6 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
   private final StatusBoard board;
   private final LinkedBlockingQueue<Runnable> inbox;
 
-  /** How the driver and apply threads wait for work (see {@link HandOff}). */
-  private final HandOff handOff;
-
   /** Finished group commits and apply failures, run by the loop; never bounded, never lost. */
   private final ConcurrentLinkedQueue<Runnable> completions = new ConcurrentLinkedQueue<>();
 
@@ -155,7 +151,6 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
     this.partitionCount = partitionCount;
     this.changes = new ReplicaChanges(settings.nodeId());
     this.inbox = new LinkedBlockingQueue<>(settings.inboxTasksMax());
-    this.handOff = new HandOff(TimeUnit.MICROSECONDS.toNanos(settings.handOffSpinMicros()));
     this.metrics = new DriverMetrics(registry);
     this.balancer = new LeaderBalancer(settings.nodeId(), 0);
     this.applier =
@@ -166,8 +161,7 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
                 engine.options().batchEntriesMax(), engine.options().batchSizeBytesMax()),
             metrics,
             nanoTime,
-            this::onDriverThread,
-            handOff);
+            this::onDriverThread);
     metrics.registerApplyQueueGauge(applier::queuedBytes);
     this.guard = new ReplicaGuard(applier::execute);
     this.board = new StatusBoard(partitionCount + 1, guard, metrics);
@@ -483,7 +477,7 @@ public final class MultiRaftDriver implements PeerMessageHandler, AutoCloseable 
     if (!completions.isEmpty() || waitNanos <= 0) {
       return;
     }
-    Runnable first = handOff.poll(inbox, waitNanos);
+    Runnable first = inbox.poll(waitNanos, TimeUnit.NANOSECONDS);
     if (first != null) {
       first.run();
     }

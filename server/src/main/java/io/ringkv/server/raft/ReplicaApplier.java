@@ -6,7 +6,6 @@ import io.ringkv.raft.Entry;
 import io.ringkv.raft.EntryType;
 import io.ringkv.raft.Invariants;
 import io.ringkv.raft.ReadState;
-import io.ringkv.storage.HandOff;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.Iterator;
@@ -73,12 +72,11 @@ final class ReplicaApplier implements AutoCloseable {
       ApplyBatchSplitter splitter,
       DriverMetrics metrics,
       LongSupplier nanoTime,
-      Consumer<Runnable> toDriver,
-      HandOff handOff) {
+      Consumer<Runnable> toDriver) {
     this.nodeId = nodeId;
     this.queueBytesMax = queueBytesMax;
     this.splitter = splitter;
-    this.loop = new ApplyLoop("ringkv-apply", handOff);
+    this.loop = new ApplyLoop("ringkv-apply");
     this.metrics = metrics;
     this.nanoTime = nanoTime;
     this.toDriver = toDriver;

@@ -138,18 +138,6 @@ class ConfigLoaderTest {
   }
 
   @Test
-  void handOffSpinDefaultsTo30MicrosAndIsValidated() {
-    assertThat(load("--data-dir", "/d").pipeline().handOffSpinMicros()).isEqualTo(30);
-    assertThat(
-            load("--data-dir", "/d", "--handoff-spin-micros", "0").pipeline().handOffSpinMicros())
-        .isZero();
-    expectError(
-        "handoff-spin-micros", () -> load("--data-dir", "/d", "--handoff-spin-micros", "-1"));
-    expectError(
-        "handoff-spin-micros", () -> load("--data-dir", "/d", "--handoff-spin-micros", "10001"));
-  }
-
-  @Test
   void missingDataDirIsNamed() {
     expectError("data-dir", () -> load("--node-id", "1"));
   }

@@ -111,8 +111,7 @@ class LeaseReadAfterStallTest {
             directory.resolve("n" + node).resolve("snapshots"),
             DriverSettings.APPLY_QUEUE_BYTES_MAX_DEFAULT,
             DriverSettings.RAFT_INFLIGHT_BYTES_MAX_DEFAULT,
-            Config.ReadOnlyMode.LEASE_BASED,
-            0);
+            Config.ReadOnlyMode.LEASE_BASED);
     registries[node] = new SimpleMeterRegistry();
     LongSupplier nanoTime =
         () -> frozenNanos >= 0 && isolatedNode == node ? frozenNanos : System.nanoTime();

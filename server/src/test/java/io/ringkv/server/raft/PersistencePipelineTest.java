@@ -304,8 +304,7 @@ class PersistencePipelineTest {
             engine.path().resolve("snapshots"),
             applyQueueBytesMax,
             DriverSettings.RAFT_INFLIGHT_BYTES_MAX_DEFAULT,
-            io.ringkv.raft.Config.ReadOnlyMode.LEASE_BASED,
-            0);
+            io.ringkv.raft.Config.ReadOnlyMode.LEASE_BASED);
     long[] frozenNanos = {0}; // no tick is ever due: no election interferes
     MultiRaftDriver driver =
         new MultiRaftDriver(

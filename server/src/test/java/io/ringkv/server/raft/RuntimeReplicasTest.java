@@ -106,8 +106,7 @@ class RuntimeReplicasTest {
             directory.resolve("n" + node).resolve("snapshots"),
             DriverSettings.APPLY_QUEUE_BYTES_MAX_DEFAULT,
             DriverSettings.RAFT_INFLIGHT_BYTES_MAX_DEFAULT,
-            io.ringkv.raft.Config.ReadOnlyMode.LEASE_BASED,
-            0);
+            io.ringkv.raft.Config.ReadOnlyMode.LEASE_BASED);
     drivers[node] =
         new MultiRaftDriver(
             settings,
