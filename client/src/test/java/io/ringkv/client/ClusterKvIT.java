@@ -131,15 +131,39 @@ class ClusterKvIT {
         TimeUnit.MILLISECONDS.sleep(100); // poll interval of the bounded wait
         map = client.router().refresh().get(10, TimeUnit.SECONDS);
       }
+      assertThat(leadersKnown(map, 30)).as("every partition of the keys has a leader").isTrue();
       for (int i = 0; i < 30; i++) {
         byte[] key = bytes("leader-" + i);
-        String leader = map.leaderFor(key);
-        assertThat(leader).as("leader of partition %d", map.partitionOf(key)).isNotNull();
-        int before = recorder.putsByAuthority.getOrDefault(leader, new AtomicInteger()).get();
-        client.blocking().put(key, bytes("v"));
-        assertThat(recorder.putsByAuthority.get(leader).get()).isEqualTo(before + 1);
+        // The nodes' leader balancing may move a leader while this runs: a put that did not go
+        // (only) to the leader of the client's map counts only if that leader changed meanwhile,
+        // and is tried again, at most twice.
+        for (int attempt = 1; ; attempt++) {
+          String leader = client.router().current().leaderFor(key);
+          assertThat(leader).as("leader of partition %d", map.partitionOf(key)).isNotNull();
+          Map<String, Integer> before = putsByAuthority(recorder);
+          client.blocking().put(key, bytes("v"));
+          Map<String, Integer> after = putsByAuthority(recorder);
+          int puts = after.values().stream().mapToInt(Integer::intValue).sum();
+          puts -= before.values().stream().mapToInt(Integer::intValue).sum();
+          if (puts == 1 && after.getOrDefault(leader, 0) == before.getOrDefault(leader, 0) + 1) {
+            break;
+          }
+          String leaderNow = client.router().refresh().get(10, TimeUnit.SECONDS).leaderFor(key);
+          assertThat(leaderNow)
+              .as(
+                  "put of key %d sent %s (%d calls), not once to the leader %s",
+                  i, after, puts, leader)
+              .isNotEqualTo(leader);
+          assertThat(attempt).as("the leader of key %d kept moving", i).isLessThan(3);
+        }
       }
     }
+  }
+
+  private static Map<String, Integer> putsByAuthority(TargetRecorder recorder) {
+    Map<String, Integer> counts = new java.util.HashMap<>();
+    recorder.putsByAuthority.forEach((authority, puts) -> counts.put(authority, puts.get()));
+    return counts;
   }
 
   private static boolean leadersKnown(PartitionMap map, int keys) {
