@@ -18,6 +18,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -151,8 +152,8 @@ class ClusterKvIT {
           String leaderNow = client.router().refresh().get(10, TimeUnit.SECONDS).leaderFor(key);
           assertThat(leaderNow)
               .as(
-                  "put of key %d sent %s (%d calls), not once to the leader %s",
-                  i, after, puts, leader)
+                  "put of key %d: %d calls (calls by node so far: %s), not one to the leader %s",
+                  i, puts, after, leader)
               .isNotEqualTo(leader);
           assertThat(attempt).as("the leader of key %d kept moving", i).isLessThan(3);
         }
@@ -161,7 +162,7 @@ class ClusterKvIT {
   }
 
   private static Map<String, Integer> putsByAuthority(TargetRecorder recorder) {
-    Map<String, Integer> counts = new java.util.HashMap<>();
+    Map<String, Integer> counts = new HashMap<>();
     recorder.putsByAuthority.forEach((authority, puts) -> counts.put(authority, puts.get()));
     return counts;
   }
