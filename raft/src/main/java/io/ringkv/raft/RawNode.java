@@ -143,15 +143,22 @@ public final class RawNode {
     if (!committedEntries.isEmpty()) {
       raft.log.applyingTo(committedEntries.get(committedEntries.size() - 1).index());
     }
+    List<Entry> entries = raft.log.unstableEntries();
+    boolean mustSync =
+        !entries.isEmpty()
+            || snapshot != null
+            || hardState.term() != previousHardState.term()
+            || hardState.vote() != previousHardState.vote();
     Ready ready =
         new Ready(
-            raft.log.unstableEntries(),
+            entries,
             hardState.equals(previousHardState) ? Optional.empty() : Optional.of(hardState),
             snapshot == null ? Snapshot.EMPTY : snapshot,
             early,
             late,
             committedEntries,
-            raft.readStates);
+            raft.readStates,
+            mustSync);
     raft.readStates.clear();
     outstanding = ready;
     return ready;

@@ -29,6 +29,11 @@ import java.util.Optional;
  * @param persistedMessages messages that may be sent only after persistence
  * @param committedEntries entries to apply
  * @param readStates confirmed ReadIndex requests
+ * @param mustSync whether step 3 must be fsynced before {@code persistedMessages} go: true when
+ *     there are entries or a snapshot, or the term or vote changed. A hard state whose only change
+ *     is the commit index may be written without an fsync (and lost in a crash): entries at or
+ *     below a commit index are durable already, the application keeps its own applied index, and a
+ *     member learns the commit index again from the leader.
  */
 public record Ready(
     List<Entry> entries,
@@ -37,7 +42,8 @@ public record Ready(
     List<Message> messages,
     List<Message> persistedMessages,
     List<Entry> committedEntries,
-    List<ReadState> readStates) {
+    List<ReadState> readStates,
+    boolean mustSync) {
 
   public Ready {
     entries = List.copyOf(entries);
@@ -46,6 +52,9 @@ public record Ready(
     committedEntries = List.copyOf(committedEntries);
     readStates = List.copyOf(readStates);
     Invariants.check(hardState != null && snapshot != null, "ready parts must not be null");
+    Invariants.check(
+        mustSync || (entries.isEmpty() && snapshot.isEmpty()),
+        "entries and snapshots are always fsynced");
   }
 
   /** Whether the application must write anything durably before sending persistedMessages. */

@@ -512,7 +512,8 @@ class RaftFeaturesTest {
                     List.of(),
                     List.of(),
                     List.of(),
-                    List.of())))
+                    List.of(),
+                    true)))
         .isInstanceOf(IllegalStateException.class);
     storage.append(ready.entries());
     ready.hardState().ifPresent(storage::setHardState);
@@ -569,5 +570,60 @@ class RaftFeaturesTest {
     assertThat(ready.persistedMessages()).extracting(Message::type).containsOnly(MessageType.VOTE);
     assertThat(ready.hardState()).isPresent();
     candidate.advance(ready);
+  }
+
+  @Test
+  void aReadyThatOnlyMovesTheCommitIndexNeedsNoSync() {
+    MemoryRaftStorage storage =
+        TestMember.bootstrapStorage(ConfState.ofVoters(java.util.Set.of(1L)));
+    RawNode node =
+        new RawNode(Config.builder(1).build(), storage, new java.util.SplittableRandom(1));
+    node.campaign();
+    Ready election = node.ready();
+    assertThat(election.mustSync()).as("new term and vote, and the leader's empty entry").isTrue();
+    storage.append(election.entries());
+    election.hardState().ifPresent(storage::setHardState);
+    node.advance(election);
+    Ready commitOnly = node.ready(); // the empty entry is persisted: it commits
+    assertThat(commitOnly.entries()).isEmpty();
+    assertThat(commitOnly.hardState()).map(HardState::commit).contains(2L);
+    assertThat(commitOnly.hardState().orElseThrow().term()).isEqualTo(storage.hardState().term());
+    assertThat(commitOnly.mustSync()).isFalse();
+    node.advance(commitOnly); // its hard state is not written: as if lost in a crash
+    node.propose(TestMember.encodeWrite(5));
+    Ready append = node.ready();
+    assertThat(append.entries()).extracting(Entry::index).containsExactly(3L);
+    assertThat(append.mustSync()).isTrue();
+    storage.append(append.entries());
+    node.advance(append);
+    Ready next = node.ready();
+    assertThat(next.hardState()).map(HardState::commit).contains(3L);
+    assertThat(next.mustSync()).isFalse();
+    assertThatThrownBy(() ->
+            new Ready(
+                append.entries(),
+                java.util.Optional.empty(),
+                Snapshot.EMPTY,
+                List.of(),
+                List.of(),
+                List.of(),
+                List.of(),
+                false))
+        .isInstanceOf(Invariants.InvariantViolation.class);
+  }
+
+  @Test
+  void aRestartWithACommitIndexBelowTheSnapshotStartsCommittedThroughTheSnapshot() {
+    // The commit index was last fsynced at 1 (later ones were written without an fsync and lost),
+    // while a snapshot through 5 survived: everything a snapshot covers is committed.
+    ConfState voters = ConfState.ofVoters(java.util.Set.of(1L, 2L, 3L));
+    MemoryRaftStorage storage = new MemoryRaftStorage(voters);
+    storage.applySnapshot(
+        new Snapshot(new SnapshotMetadata(5, 2, voters), TestMember.encodeState(0, 0)));
+    storage.setHardState(new HardState(2, 1, 1));
+    RawNode node =
+        new RawNode(
+            Config.builder(1).appliedIndex(5).build(), storage, new java.util.SplittableRandom(1));
+    assertThat(node.status().commitIndex()).isEqualTo(5);
   }
 }

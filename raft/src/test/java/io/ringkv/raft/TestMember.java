@@ -65,6 +65,13 @@ final class TestMember {
 
   private Ready writing;
 
+  /**
+   * A hard state whose only change was the commit index, written without an fsync ({@link
+   * Ready#mustSync()} false): it reaches storage with the next synced write, and a crash before
+   * that loses it, as on a real disk.
+   */
+  private HardState unsyncedHardState;
+
   /** Decides when a pipelined write finishes (its own stream: other draws stay as they were). */
   private final SplittableRandom pipelineRandom;
 
@@ -97,6 +104,7 @@ final class TestMember {
     alive = false;
     node = null;
     writing = null;
+    unsyncedHardState = null;
     pendingReads.clear();
   }
 
@@ -202,7 +210,15 @@ final class TestMember {
       listener.snapshotInstalled(this, ready.snapshot());
     }
     storage.append(ready.entries());
-    ready.hardState().ifPresent(storage::setHardState);
+    if (ready.mustSync()) {
+      if (unsyncedHardState != null && ready.hardState().isEmpty()) {
+        storage.setHardState(unsyncedHardState);
+      }
+      unsyncedHardState = null;
+      ready.hardState().ifPresent(storage::setHardState);
+    } else {
+      ready.hardState().ifPresent(state -> unsyncedHardState = state);
+    }
     ready.persistedMessages().forEach(network);
     if (crashPoint == CrashPoint.AFTER_SEND) {
       crash();

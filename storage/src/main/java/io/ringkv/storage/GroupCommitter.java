@@ -34,7 +34,9 @@ import org.rocksdb.RocksDBException;
  * committer thread takes what is queued, up to {@code commitBatchWritesMax} writes, plans each
  * against its group's log bounds (including earlier writes of the same batch), writes the batch and
  * fsyncs the WAL, publishes the new bounds and only then completes the futures: a completed future
- * means durable.
+ * means durable. The exception are writes submitted with {@code sync} false (a hard state whose
+ * only change is the commit index): a batch of nothing else is written without an fsync, and they
+ * become durable with the next one.
  *
  * <p>If a durable write fails, the committer stops and rejects everything after it: after a failed
  * fsync the state of the file is unknown, and going on could acknowledge writes that are lost.
@@ -42,7 +44,7 @@ import org.rocksdb.RocksDBException;
  * variants of {@link CompletableFuture}.
  */
 public final class GroupCommitter implements AutoCloseable {
-  private static final Pending STOP = new Pending(null, null);
+  private static final Pending STOP = new Pending(null, null, true);
 
   /** How often a writer waiting for room in a full queue checks that the committer still runs. */
   private static final long QUEUE_WAIT_POLL_MILLIS = 10;
@@ -55,6 +57,7 @@ public final class GroupCommitter implements AutoCloseable {
   private final Thread thread;
   private final Counter fsyncs;
   private final Counter queueWaits;
+  private final Counter unsyncedWrites;
   private final Timer fsyncLatency;
   private final DistributionSummary batchWrites;
   private volatile boolean closed;
@@ -81,6 +84,12 @@ public final class GroupCommitter implements AutoCloseable {
         Counter.builder("ringkv.storage.commit.queue.waits")
             .description("Log write parts whose writer waited for room in the commit queue")
             .register(registry);
+    this.unsyncedWrites =
+        Counter.builder("ringkv.storage.unsynced.writes")
+            .description(
+                "Log writes written without an fsync of their own (hard states whose only change"
+                    + " is the commit index)")
+            .register(registry);
     this.fsyncLatency =
         Timer.builder("ringkv.storage.fsync.latency")
             .description("Time of one group-committed RocksDB write with fsync")
@@ -105,13 +114,23 @@ public final class GroupCommitter implements AutoCloseable {
    *     is queued
    */
   public CompletableFuture<Void> submit(LogWrite write) {
+    return submit(write, true);
+  }
+
+  /**
+   * As {@link #submit(LogWrite)}, but with {@code sync} false the write needs no fsync of its own:
+   * it is written in order with the others and becomes durable with the next fsync, and a crash
+   * before that may lose it. For a hard state whose only change is the commit index. A batch of
+   * only such writes is written without an fsync.
+   */
+  public CompletableFuture<Void> submit(LogWrite write, boolean sync) {
     List<LogWrite> parts = split(write);
     parts.forEach(this::checkLimits);
     List<CompletableFuture<Void>> futures = new ArrayList<>(parts.size());
     for (LogWrite part : parts) {
       CompletableFuture<Void> future = new CompletableFuture<>();
       futures.add(future);
-      if (!enqueue(new Pending(part, future))) {
+      if (!enqueue(new Pending(part, future, sync))) {
         future.completeExceptionally(stopped());
         break; // later parts would not fit the log without this one
       }
@@ -196,7 +215,7 @@ public final class GroupCommitter implements AutoCloseable {
     List<Pending> pending = new ArrayList<>(writes.size());
     for (LogWrite write : writes) {
       checkLimits(write);
-      pending.add(new Pending(write, new CompletableFuture<>()));
+      pending.add(new Pending(write, new CompletableFuture<>(), true));
     }
     if (closed || failure != null) {
       throw stopped();
@@ -273,8 +292,12 @@ public final class GroupCommitter implements AutoCloseable {
       if (planned.isEmpty()) {
         return;
       }
+      boolean sync = false;
+      for (Planned each : planned) {
+        sync |= each.pending.sync;
+      }
       try {
-        writeDurably(commit, planned.size());
+        writeDurably(commit, planned.size(), sync);
       } catch (RuntimeException e) {
         failure = e;
         throw e;
@@ -326,7 +349,18 @@ public final class GroupCommitter implements AutoCloseable {
     return planned;
   }
 
-  private void writeDurably(LogCommit commit, int writes) {
+  private void writeDurably(LogCommit commit, int writes, boolean sync) {
+    if (!sync) {
+      // Only hard states whose commit index moved: written in order, durable with the next fsync.
+      if (commit.rocks.count() > 0) {
+        store.write(commit.rocks, false);
+      }
+      if (!commit.records.isEmpty()) {
+        segmented.write(commit.records, false);
+      }
+      unsyncedWrites.increment(writes);
+      return;
+    }
     Timer.Sample sample = Timer.start(store.options.meterRegistry());
     if (commit.rocks.count() > 0) {
       // A buffered write, then a WAL fsync: the same durability as a sync write (nothing completes
@@ -337,7 +371,7 @@ public final class GroupCommitter implements AutoCloseable {
     }
     if (!commit.records.isEmpty()) {
       // On this thread, not the log's writer: no hand-off, one fsync for every group's records.
-      segmented.write(commit.records);
+      segmented.write(commit.records, true);
       if (store.options.debugUnsyncedWrites()) {
         // The planted bug hands RocksDB's buffered WAL (the applied data) to the system at the
         // log's pace, so a crash loses the last second of both, as with the RocksDB engine, and
@@ -366,7 +400,7 @@ public final class GroupCommitter implements AutoCloseable {
     }
   }
 
-  private record Pending(LogWrite write, CompletableFuture<Void> future) {}
+  private record Pending(LogWrite write, CompletableFuture<Void> future, boolean sync) {}
 
   private record Planned(Pending pending, RaftLogStore log, LogState after) {}
 }

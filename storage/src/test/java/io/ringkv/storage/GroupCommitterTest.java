@@ -59,6 +59,27 @@ class GroupCommitterTest {
   }
 
   @Test
+  void writesThatOnlyMoveTheCommitIndexTakeNoFsyncAndTheNextFsyncKeepsThem() {
+    try (StorageEngine engine = openHeld(64)) {
+      release.countDown();
+      GroupCommitter committer = engine.groupCommitter();
+      committer.submit(LogWrite.of(1, entries(1, 3, 1), new HardState(1, 1, 1))).join();
+      long walSyncs = engine.walSyncCount();
+      committer.submit(LogWrite.of(1, List.of(), new HardState(1, 1, 3)), false).join();
+      assertThat(engine.walSyncCount()).as("no WAL sync for a commit index").isEqualTo(walSyncs);
+      assertThat(registry.counter("ringkv.storage.fsyncs").count()).isEqualTo(1.0);
+      assertThat(registry.counter("ringkv.storage.unsynced.writes").count()).isEqualTo(1.0);
+      assertThat(engine.raftLog(1).initialState().hardState().commit()).isEqualTo(3);
+      committer.submit(LogWrite.of(1, entries(4, 4, 1), null)).join();
+      assertThat(registry.counter("ringkv.storage.fsyncs").count()).isEqualTo(2.0);
+    }
+    try (StorageEngine engine = StorageEngine.open(TestStores.options(directory).build())) {
+      assertThat(engine.raftLog(1).initialState().hardState()).isEqualTo(new HardState(1, 1, 3));
+      assertThat(engine.raftLog(1).lastIndex()).isEqualTo(4);
+    }
+  }
+
+  @Test
   void pendingWritesOfManyGroupsShareOneFsync() {
     try (StorageEngine engine = openHeld(64)) {
       List<CompletableFuture<Void>> futures = new ArrayList<>();

@@ -40,7 +40,10 @@ import org.slf4j.LoggerFactory;
  * <p>Crash windows: committed entries this node already holds durably are applied before the
  * Ready's fsync, and a received snapshot is installed before the log records it, so after a crash
  * the store may be ahead of the persisted commit index. Such entries come again after restart and
- * are skipped by the apply stage.
+ * are skipped by the apply stage. A Ready whose only change is the commit index in the hard state
+ * ({@code Ready#mustSync} false) is written in order with the group's other log writes but without
+ * an fsync of its own, and nothing waits for it: a crash may lose that commit index, which the
+ * restarted member then learns again from the leader (entries it covers are durable already).
  */
 final class PersistencePipeline {
   private static final Logger log = LoggerFactory.getLogger(PersistencePipeline.class);
@@ -204,6 +207,17 @@ final class PersistencePipeline {
     applier.serveReads(replica, item.ready.readStates());
     LogWrite write = persistencePlan(replica, item.ready);
     if (write == null) {
+      done.add(item);
+    } else if (!item.ready.mustSync()) {
+      // Only the commit index moved: written in order with this group's other writes, but nothing
+      // waits for it (see Ready#mustSync), so the group's next Ready never waits for an fsync that
+      // only a commit index asked for.
+      CompletableFuture<Void> written = committer.submit(write, false);
+      written.whenComplete((ignored, error) -> {
+        if (error != null) {
+          toDriver.accept(() -> guard.run(replica, written::join)); // stops the replica
+        }
+      });
       done.add(item);
     } else {
       item.written = committer.submit(write);

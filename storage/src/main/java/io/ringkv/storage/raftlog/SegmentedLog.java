@@ -109,6 +109,10 @@ public final class SegmentedLog implements AutoCloseable {
   private Segment active;
   private Spare spare;
   private long writePosition;
+
+  /** Whether the active segment's last batch was written without an fsync. */
+  private boolean activeUnsynced;
+
   private long batchSequence;
   private ByteBuffer buffer = ByteBuffer.allocateDirect(64 * 1024);
   private volatile boolean closed;
@@ -354,12 +358,21 @@ public final class SegmentedLog implements AutoCloseable {
 
   /** Writes {@code records} durably on the calling thread; throws if any does not fit. */
   public void write(List<LogRecord> records) {
+    write(records, true);
+  }
+
+  /**
+   * Writes {@code records} on the calling thread, fsynced if {@code sync}; throws if any does not
+   * fit. Unsynced records reach the disk with the next fsync (of a later write, or before the
+   * active segment is rolled over) and may be lost in a crash before it.
+   */
+  public void write(List<LogRecord> records, boolean sync) {
     Pending pending = new Pending(List.copyOf(records), new CompletableFuture<>());
     if (closed || failure != null) {
       throw stopped();
     }
     for (List<Pending> part : partsWithinSizeMax(List.of(pending))) {
-      commitBatch(part);
+      commitBatch(part, sync);
     }
     pending.future.join();
   }
@@ -419,7 +432,7 @@ public final class SegmentedLog implements AutoCloseable {
       stopping = batch.remove(STOP);
       for (List<Pending> part : partsWithinSizeMax(batch)) {
         try {
-          commitBatch(part);
+          commitBatch(part, true);
         } catch (RuntimeException e) {
           log.error("Raft log write failed; the log accepts no more writes", e);
         }
@@ -471,7 +484,7 @@ public final class SegmentedLog implements AutoCloseable {
    * Checks, writes with one fsync, indexes, completes; then purges what became dead (after the
    * acknowledgements, so that a purge's extra fsync never delays them).
    */
-  private void commitBatch(List<Pending> batch) {
+  private void commitBatch(List<Pending> batch, boolean sync) {
     List<Pending> accepted = new ArrayList<>(batch.size());
     boolean purgeMaybe;
     writeLock.lock();
@@ -483,7 +496,7 @@ public final class SegmentedLog implements AutoCloseable {
       if (records.isEmpty()) {
         return;
       }
-      purgeMaybe = writeDurably(records);
+      purgeMaybe = writeDurably(records, sync);
     } catch (RuntimeException e) {
       for (Pending pending : batch) {
         pending.future.completeExceptionally(e);
@@ -588,8 +601,11 @@ public final class SegmentedLog implements AutoCloseable {
             + bounds[1]);
   }
 
-  /** Writes one batch and fsyncs it, then indexes it; true if segments may have become dead. */
-  private boolean writeDurably(List<LogRecord> records) {
+  /**
+   * Writes one batch and fsyncs it (unless not {@code sync}), then indexes it; true if segments may
+   * have become dead.
+   */
+  private boolean writeDurably(List<LogRecord> records, boolean sync) {
     long totalBytes = 0;
     for (LogRecord record : records) {
       totalBytes += RecordCodec.encodedSizeBytes(record);
@@ -623,9 +639,14 @@ public final class SegmentedLog implements AutoCloseable {
         hold(buffer, writePosition);
       } else {
         Segment.writeFully(active.channel, buffer, writePosition);
-        active.channel.force(false);
+        if (sync) {
+          active.channel.force(false);
+        }
+        activeUnsynced = !sync;
       }
-      fsyncs.incrementAndGet();
+      if (sync) {
+        fsyncs.incrementAndGet();
+      }
       recordsWritten.addAndGet(records.size());
       boolean dead = rolled;
       synchronized (this) {
@@ -648,6 +669,12 @@ public final class SegmentedLog implements AutoCloseable {
    */
   private void rollover(int sizeBytes) throws IOException {
     writeOutHeld(); // held bytes belong to the segment that stops being active
+    if (activeUnsynced) {
+      // An fsync of the next segment would not cover them: a segment that is not the last must
+      // never end in bytes the disk may have torn.
+      active.channel.force(false);
+      activeUnsynced = false;
+    }
     long sequence = active == null ? 1 : active.sequence + 1;
     long size = Math.max(options.segmentSizeBytes(), Segment.HEADER_SIZE_BYTES + (long) sizeBytes);
     Segment created;
@@ -805,7 +832,7 @@ public final class SegmentedLog implements AutoCloseable {
       }
     }
     if (!rewrites.isEmpty()) {
-      writeDurably(rewrites);
+      writeDurably(rewrites, true);
     }
     fileLock.writeLock().lock();
     try {
@@ -867,7 +894,7 @@ public final class SegmentedLog implements AutoCloseable {
       rewriteBytes += liveBytes;
     }
     if (!rewrites.isEmpty()) {
-      writeDurably(rewrites);
+      writeDurably(rewrites, true);
       groupsRewritten.addAndGet(rewrites.size());
     }
   }

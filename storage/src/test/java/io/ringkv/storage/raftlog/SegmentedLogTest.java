@@ -51,6 +51,30 @@ class SegmentedLogTest {
   }
 
   @Test
+  void anUnsyncedBatchTakesNoFsyncAndIsKeptAcrossARolloverAndReopen() {
+    SegmentedLogOptions options = RaftLogFixtures.small(directory);
+    long segmentsBefore;
+    try (SegmentedLog log = SegmentedLog.open(options)) {
+      log.write(List.of(append(1, 1, 5, 1), hard(1, 1, 1, 1)));
+      log.write(List.of(hard(1, 1, 1, 5)), false);
+      assertThat(log.fsyncCount()).isEqualTo(1);
+      assertThat(log.hardState(1)).isEqualTo(new HardState(1, 1, 5));
+      segmentsBefore = log.segmentSequences().getLast();
+      long next = 1;
+      for (int round = 0; round < 10; round++) {
+        log.write(List.of(append(2, next, 20, 1)));
+        next += 20;
+      }
+      assertThat(log.segmentSequences().getLast()).as("rolled over").isGreaterThan(segmentsBefore);
+      assertThat(log.fsyncCount()).isEqualTo(11);
+    }
+    try (SegmentedLog log = SegmentedLog.open(options)) {
+      assertThat(log.hardState(1)).isEqualTo(new HardState(1, 1, 5));
+      assertThat(log.lastIndex(1)).isEqualTo(5);
+    }
+  }
+
+  @Test
   void suffixTruncationReplacesTheTailAcrossReopen() {
     SegmentedLogOptions options = SegmentedLogOptions.defaults(directory);
     try (SegmentedLog log = SegmentedLog.open(options)) {
