@@ -496,24 +496,13 @@ class RaftFeaturesTest {
   void readyTwiceWithoutAdvanceFailsLoudly() {
     MemoryRaftStorage storage =
         TestMember.bootstrapStorage(ConfState.ofVoters(java.util.Set.of(1L)));
-    RawNode node =
-        new RawNode(Config.builder(1).build(), storage, new java.util.SplittableRandom(1));
+    RawNode node = singleVoter(storage);
     node.campaign();
     Ready ready = node.ready();
     assertThatThrownBy(node::ready)
         .isInstanceOf(IllegalStateException.class)
         .hasMessageContaining("twice");
-    assertThatThrownBy(() ->
-            node.advance(
-                new Ready(
-                    List.of(),
-                    java.util.Optional.empty(),
-                    Snapshot.EMPTY,
-                    List.of(),
-                    List.of(),
-                    List.of(),
-                    List.of(),
-                    true)))
+    assertThatThrownBy(() -> node.advance(readyOf(List.of(), true)))
         .isInstanceOf(IllegalStateException.class);
     storage.append(ready.entries());
     ready.hardState().ifPresent(storage::setHardState);
@@ -576,8 +565,7 @@ class RaftFeaturesTest {
   void aReadyThatOnlyMovesTheCommitIndexNeedsNoSync() {
     MemoryRaftStorage storage =
         TestMember.bootstrapStorage(ConfState.ofVoters(java.util.Set.of(1L)));
-    RawNode node =
-        new RawNode(Config.builder(1).build(), storage, new java.util.SplittableRandom(1));
+    RawNode node = singleVoter(storage);
     node.campaign();
     Ready election = node.ready();
     assertThat(election.mustSync()).as("new term and vote, and the leader's empty entry").isTrue();
@@ -599,16 +587,7 @@ class RaftFeaturesTest {
     Ready next = node.ready();
     assertThat(next.hardState()).map(HardState::commit).contains(3L);
     assertThat(next.mustSync()).isFalse();
-    assertThatThrownBy(() ->
-            new Ready(
-                append.entries(),
-                java.util.Optional.empty(),
-                Snapshot.EMPTY,
-                List.of(),
-                List.of(),
-                List.of(),
-                List.of(),
-                false))
+    assertThatThrownBy(() -> readyOf(append.entries(), false))
         .isInstanceOf(Invariants.InvariantViolation.class);
   }
 
@@ -625,5 +604,22 @@ class RaftFeaturesTest {
         new RawNode(
             Config.builder(1).appliedIndex(5).build(), storage, new java.util.SplittableRandom(1));
     assertThat(node.status().commitIndex()).isEqualTo(5);
+  }
+
+  private static RawNode singleVoter(MemoryRaftStorage storage) {
+    return new RawNode(Config.builder(1).build(), storage, new java.util.SplittableRandom(1));
+  }
+
+  /** A Ready with only {@code entries}, as the core never hands out. */
+  private static Ready readyOf(List<Entry> entries, boolean mustSync) {
+    return new Ready(
+        entries,
+        java.util.Optional.empty(),
+        Snapshot.EMPTY,
+        List.of(),
+        List.of(),
+        List.of(),
+        List.of(),
+        mustSync);
   }
 }
