@@ -27,7 +27,9 @@ import org.rocksdb.WriteBatch;
  * <p>Writes go through the {@link GroupCommitter} (so many groups share one fsync); this class
  * plans each write against the log bounds, adds its operations to the shared batch, and publishes
  * the new bounds only after the batch is durable, so readers never see entries that could still be
- * lost. Bounds, hard state and configuration are cached.
+ * lost. Bounds, hard state and configuration are cached. A hard state whose only change is the
+ * commit index may come in a batch written without an fsync ({@code Ready#mustSync}): it is
+ * published once written, durable only with the next fsync.
  *
  * <p>The tail of the log is also kept in memory ({@link RaftLogCache}, bounded by {@code
  * logCacheEntriesMax} and {@code logCacheSizeBytesMax}): it is filled where the bounds are
@@ -358,7 +360,10 @@ public final class RaftLogStore implements RaftLogReader {
     }
   }
 
-  /** Makes {@code write} visible to readers; called once its batch is durable. */
+  /**
+   * Makes {@code write} visible to readers; called once its batch is durable (or, for a batch of
+   * commit-index-only hard states, written).
+   */
   synchronized void publish(LogWrite write, LogState after) {
     state = after;
     if (write.snapshot() != null) {

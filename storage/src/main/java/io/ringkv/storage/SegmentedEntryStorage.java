@@ -19,7 +19,8 @@ import org.slf4j.LoggerFactory;
 /**
  * A group's entries, compaction point and hard state in the node's {@link SegmentedLog}: one
  * Ready's entries and hard state are records of one fsynced batch, so neither is durable without
- * the other.
+ * the other. A hard state whose only change is the commit index goes in a batch without an fsync,
+ * durable with the next one.
  *
  * <p>The snapshot record stays in RocksDB and is written (durably) before the log is reset or
  * compacted to it, so at open the log may lag behind it, never lead: a crash between a snapshot
